@@ -1,0 +1,31 @@
+package backend
+
+import "errors"
+
+// Sentinel errors. Implementations wrap them with %w and a message a person can
+// act on, for example
+//
+//	fmt.Errorf("kt: jump_back on hash database %q: %w", db, backend.ErrUnsupported)
+var (
+	// ErrNotFound: the named thing (database, procedure, record where the
+	// operation has no "found" result) does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrExists: the thing to create already exists.
+	ErrExists = errors.New("already exists")
+	// ErrMismatch: a precondition the caller stated does not hold.
+	ErrMismatch = errors.New("mismatch")
+	// ErrIncompatible: the stored value cannot take the operation (for
+	// example incrementing a value that is not a number).
+	ErrIncompatible = errors.New("incompatible value")
+	// ErrUnsupported: the backend or this database cannot do the operation.
+	ErrUnsupported = errors.New("unsupported")
+	// ErrInvalid: the request is malformed for this backend.
+	ErrInvalid = errors.New("invalid argument")
+	// ErrUnavailable: the backend cannot be reached or failed mid-request; the
+	// outcome of a write is unknown.
+	ErrUnavailable = errors.New("unavailable")
+	// ErrTimeout: the backend did not answer in time.
+	ErrTimeout = errors.New("timeout")
+	// ErrFailed: the backend reported an internal failure.
+	ErrFailed = errors.New("backend failure")
+)

@@ -1,0 +1,176 @@
+package backend
+
+import (
+	"context"
+	"time"
+)
+
+// Scripter is implemented by backends that run server-side procedures.
+type Scripter interface {
+	// CallScript runs the named procedure. succeeded is false when the
+	// procedure reported a logical failure.
+	CallScript(ctx context.Context, name string, args []Pair, lock LockMode) (results []Pair, succeeded bool, err error)
+}
+
+// Pair is an ordered key/value pair.
+type Pair struct {
+	Key   []byte
+	Value []byte
+}
+
+// LockMode is Tokyo Tyrant's locking option for ext.
+type LockMode int
+
+// The lock modes.
+const (
+	LockNone LockMode = iota
+	LockRecord
+	LockGlobal
+)
+
+// Tabler is implemented by backends with table databases.
+type Tabler interface {
+	TablePut(ctx context.Context, db string, key []byte, cols map[string][]byte, mode PutMode) (applied bool, err error)
+	TableGet(ctx context.Context, db string, key []byte) (cols map[string][]byte, found bool, err error)
+	TableSearch(ctx context.Context, db string, q Query) (SearchResult, error)
+	TableSetIndex(ctx context.Context, db string, column string, typ IndexType, keep bool) (applied bool, err error)
+	TableGenerateID(ctx context.Context, db string) (int64, error)
+}
+
+// PutMode says how TablePut treats an existing row.
+type PutMode int
+
+// The put modes.
+const (
+	PutOverwrite PutMode = iota
+	PutKeep
+	PutConcat
+)
+
+// CondOp is a table query operator; the values are Tokyo Tyrant's own.
+type CondOp int
+
+// The table query operators.
+const (
+	CondStrEq CondOp = iota
+	CondStrInclude
+	CondStrBeginsWith
+	CondStrEndsWith
+	CondStrAnd
+	CondStrOr
+	CondStrOrEq
+	CondStrRegex
+	CondNumEq
+	CondNumGT
+	CondNumGE
+	CondNumLT
+	CondNumLE
+	CondNumBetween
+	CondNumOrEq
+	CondFTSPhrase
+	CondFTSAnd
+	CondFTSOr
+	CondFTSExpression
+)
+
+// Condition tests one column of a table row.
+type Condition struct {
+	Column  string
+	Op      CondOp
+	Expr    string
+	Negate  bool
+	NoIndex bool
+}
+
+// OrderType is how a column is compared for ordering; the values are Tokyo
+// Tyrant's own.
+type OrderType int
+
+// The order types.
+const (
+	OrderStrAsc OrderType = iota
+	OrderStrDesc
+	OrderNumAsc
+	OrderNumDesc
+)
+
+// SearchAction is what a table search does with the matches.
+type SearchAction int
+
+// The search actions.
+const (
+	SearchKeys SearchAction = iota
+	SearchGet
+	SearchCount
+	SearchDelete
+)
+
+// Query is a table search.
+type Query struct {
+	Conditions []Condition
+	// OrderColumn and Order apply when HasOrder is true.
+	HasOrder    bool
+	OrderColumn string
+	Order       OrderType
+	Limit       int64
+	Offset      int64
+	Action      SearchAction
+	Columns     []string
+}
+
+// Row is one table record.
+type Row struct {
+	Key     []byte
+	Columns map[string][]byte
+}
+
+// SearchResult is what a table search returns: Keys for SearchKeys, Rows for
+// SearchGet, Count for SearchCount and SearchDelete.
+type SearchResult struct {
+	Keys  [][]byte
+	Rows  []Row
+	Count int64
+}
+
+// IndexType is a table index kind; the values are Tokyo Tyrant's own.
+type IndexType int
+
+// The index types.
+const (
+	IndexLexical  IndexType = 0
+	IndexDecimal  IndexType = 1
+	IndexToken    IndexType = 2
+	IndexQGram    IndexType = 3
+	IndexOptimize IndexType = 9998
+	IndexVoid     IndexType = 9999
+)
+
+// TTAdmin is implemented by backends with Tokyo Tyrant's maintenance calls.
+type TTAdmin interface {
+	Optimize(ctx context.Context, db string, params string) error
+	Copy(ctx context.Context, db string, path string) error
+	Restore(ctx context.Context, db string, path string, position uint64, checkConsistency bool) error
+	SetMaster(ctx context.Context, host string, port int, position uint64, checkConsistency bool) error
+	// Misc calls a misc function; succeeded is false when it reported
+	// failure.
+	Misc(ctx context.Context, db string, name string, args [][]byte, noUpdateLog bool) (results [][]byte, succeeded bool, err error)
+}
+
+// KTAdmin is implemented by backends with Kyoto Tycoon's replication
+// maintenance calls.
+type KTAdmin interface {
+	// TuneReplication sets the master; position 0 and interval 0 keep the
+	// current values.
+	TuneReplication(ctx context.Context, host string, port int, position uint64, interval time.Duration) error
+	ListUpdateLogs(ctx context.Context) ([]UpdateLogFile, error)
+	// RemoveUpdateLogs deletes files whose newest change is at or before
+	// *before; nil removes all but the newest.
+	RemoveUpdateLogs(ctx context.Context, before *uint64) error
+}
+
+// UpdateLogFile describes one update-log file.
+type UpdateLogFile struct {
+	Path        string
+	Size        int64
+	MaxPosition uint64
+}
