@@ -1,0 +1,181 @@
+package embedded
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"time"
+
+	"github.com/ktgrpc/ktgrpc/backend"
+)
+
+// subscribeBatch is how many events a subscriber copies per turn of the
+// read lock.
+const subscribeBatch = 256
+
+// eventLog is the bounded update log. Guarded by Store.mu. Events are never
+// modified once appended, and their slices are shared with the store's
+// records (which are immutable too); subscribers get copies.
+type eventLog struct {
+	capacity int
+	events   []backend.Event
+	last     uint64 // position of the newest event; 0 before the first
+	dropped  uint64 // position of the newest dropped event; 0 if none
+}
+
+// next returns the position for an event logged at now: Kyoto Tycoon's
+// clock, milliseconds * 10^6 plus a counter, kept strictly increasing even
+// when the clock stalls or goes back.
+func (l *eventLog) next(now time.Time) uint64 {
+	var p uint64
+	if ms := now.UnixMilli(); ms > 0 && uint64(ms) < math.MaxUint64/1_000_000 {
+		p = uint64(ms) * 1_000_000
+	}
+	if p <= l.last {
+		p = l.last + 1
+	}
+	return p
+}
+
+func (l *eventLog) append(e backend.Event) {
+	if len(l.events) >= l.capacity {
+		l.dropped = l.events[0].Position
+		l.events[0] = backend.Event{} // release its key and value
+		l.events = l.events[1:]
+	}
+	l.events = append(l.events, e)
+	l.last = e.Position
+}
+
+// since returns up to max events after pos. Unless allowGap, it fails when
+// events after pos have been dropped already.
+func (l *eventLog) since(pos uint64, max int, allowGap bool) ([]backend.Event, error) {
+	if !allowGap && pos < l.dropped {
+		oldest := uint64(0)
+		if len(l.events) > 0 {
+			oldest = l.events[0].Position
+		}
+		return nil, fmt.Errorf("embedded: update log position %d is older than the retained log (oldest retained position %d, capacity %d events); resubscribe from 0 or from now: %w",
+			pos, oldest, l.capacity, backend.ErrNotFound)
+	}
+	i := sort.Search(len(l.events), func(i int) bool { return l.events[i].Position > pos })
+	n := min(len(l.events)-i, max)
+	if n == 0 {
+		return nil, nil
+	}
+	out := make([]backend.Event, n)
+	copy(out, l.events[i:i+n])
+	return out, nil
+}
+
+// LogPosition returns the position of the newest logged event, 0 before the
+// first.
+func (s *Store) LogPosition() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.log.last
+}
+
+// Subscribe replays the retained events after opts.After (exclusive; 0
+// replays everything retained) or, with opts.Now, starts at the current end,
+// then follows new events until ctx ends (returning ctx.Err()), fn fails
+// (returning its error) or the store closes.
+//
+// Events that opts.Filter withholds are not delivered; a run of them that
+// ends a batch is reported as one Update with the last one's Position and a
+// nil Event, so the caller can checkpoint past them. Once the replay has
+// caught up, fn gets one Update{Position: current end} without an Event.
+//
+// A subscriber that falls so far behind that events it has not read are
+// dropped from the bounded log gets an error wrapping backend.ErrNotFound.
+// Writers never wait for subscribers.
+//
+// opts.ServerID is ignored: every event originates from this store, and it
+// has no replication peers whose changes could echo back.
+func (s *Store) Subscribe(ctx context.Context, opts backend.SubscribeOptions, fn func(backend.Update) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.RLock()
+	closed := s.closed
+	pos := opts.After
+	if opts.Now {
+		pos = s.log.last
+	}
+	s.mu.RUnlock()
+	if closed {
+		return errClosed
+	}
+	allowGap := !opts.Now && opts.After == 0
+	caughtUp := false
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		s.mu.RLock()
+		if s.closed {
+			s.mu.RUnlock()
+			return errClosed
+		}
+		batch, err := s.log.since(pos, subscribeBatch, allowGap)
+		last := s.log.last
+		var wake <-chan struct{}
+		if err == nil && len(batch) == 0 {
+			wake = s.waitChan()
+		}
+		s.mu.RUnlock()
+		if err != nil {
+			return err
+		}
+		// Only the first look may start past dropped events: from then on
+		// the subscriber has seen the log, and a gap would lose events.
+		allowGap = false
+		if len(batch) > 0 {
+			if err := deliver(batch, opts.Filter, fn); err != nil {
+				return err
+			}
+			pos = batch[len(batch)-1].Position
+			continue
+		}
+		if !caughtUp {
+			caughtUp = true
+			if err := fn(backend.Update{Position: max(pos, last)}); err != nil {
+				return err
+			}
+		}
+		if s.waitHook != nil {
+			s.waitHook()
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-wake:
+		}
+	}
+}
+
+// deliver hands batch to fn, copying each delivered event so that fn may
+// keep or modify it.
+func deliver(batch []backend.Event, f backend.Filter, fn func(backend.Update) error) error {
+	var withheld uint64
+	for i := range batch {
+		e := &batch[i]
+		if !f.Match(e) {
+			withheld = e.Position
+			continue
+		}
+		withheld = 0
+		c := *e
+		c.Key = bytes.Clone(e.Key)
+		c.Value = bytes.Clone(e.Value)
+		if err := fn(backend.Update{Position: c.Position, Event: &c}); err != nil {
+			return err
+		}
+	}
+	if withheld != 0 {
+		return fn(backend.Update{Position: withheld})
+	}
+	return nil
+}

@@ -1,0 +1,174 @@
+package embedded
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/ktgrpc/ktgrpc/backend"
+)
+
+// DefaultScanBatch is the batch size of Scan when opts.BatchSize is 0.
+const DefaultScanBatch = 256
+
+// Scan hands the live records with keys in [Start, End) that carry Prefix to
+// fn, in key order (descending with Reverse, from the greatest key below End),
+// in batches of at most BatchSize. The store is not locked while fn runs: each
+// batch is a copy, and the next one resumes after the last key handed out, so
+// records written meanwhile are seen or not depending on where they fall.
+// Reverse scans of a Hash database fail with backend.ErrUnsupported.
+func (s *Store) Scan(ctx context.Context, db string, opts backend.ScanOptions, fn func(batch []backend.Record) error) error {
+	d, err := s.database(db)
+	if err != nil {
+		return err
+	}
+	if opts.Limit < 0 {
+		return fmt.Errorf("embedded: scan limit %d is negative (0 means no limit): %w", opts.Limit, backend.ErrInvalid)
+	}
+	if opts.BatchSize < 0 {
+		return fmt.Errorf("embedded: scan batch size %d is negative (0 means %d): %w", opts.BatchSize, DefaultScanBatch, backend.ErrInvalid)
+	}
+	if opts.Reverse && d.kind == Hash {
+		return fmt.Errorf("embedded: reverse scan of database %q: it is a hash database, which has no order: %w", d.name, backend.ErrUnsupported)
+	}
+	batchSize := opts.BatchSize
+	if batchSize == 0 {
+		batchSize = DefaultScanBatch
+	}
+	r := scanRange{lower: opts.Start, upper: opts.End, prefix: opts.Prefix, keysOnly: opts.KeysOnly}
+	if len(r.lower) == 0 {
+		r.lower = nil
+	}
+	if len(r.upper) == 0 {
+		r.upper = nil
+	}
+	if len(r.prefix) > 0 {
+		if bytes.Compare(r.prefix, r.lower) > 0 {
+			r.lower = r.prefix
+		}
+		if end := prefixEnd(r.prefix); end != nil && (r.upper == nil || bytes.Compare(end, r.upper) < 0) {
+			r.upper = end
+		}
+	}
+	if r.lower != nil && r.upper != nil && bytes.Compare(r.lower, r.upper) >= 0 {
+		return s.view(ctx, d, func(*database, time.Time) error { return nil })
+	}
+	remaining := opts.Limit
+	var resume []byte
+	for {
+		n := batchSize
+		if remaining > 0 && remaining < int64(n) {
+			n = int(remaining)
+		}
+		var batch []backend.Record
+		err := s.view(ctx, d, func(d *database, now time.Time) error {
+			if opts.Reverse {
+				batch = r.backward(d, now, resume, n)
+			} else {
+				batch = r.forward(d, now, resume, n)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if len(batch) == 0 {
+			return nil
+		}
+		// fn owns the batch, so keep a private copy of where to resume.
+		resume = own(batch[len(batch)-1].Key)
+		if err := fn(batch); err != nil {
+			return err
+		}
+		if len(batch) < n {
+			return nil
+		}
+		if remaining > 0 {
+			remaining -= int64(len(batch))
+			if remaining == 0 {
+				return nil
+			}
+		}
+	}
+}
+
+// scanRange is a Scan's key range: [lower, upper) with nil for an open end,
+// narrowed to the prefix.
+type scanRange struct {
+	lower, upper []byte
+	prefix       []byte
+	keysOnly     bool
+}
+
+func (sr *scanRange) take(r record) backend.Record {
+	rec := backend.Record{Key: own(r.key), ExpireTime: r.expire}
+	if !sr.keysOnly {
+		rec.Value = own(r.value)
+	}
+	return rec
+}
+
+// forward collects up to n live records after resume (or from lower).
+func (sr *scanRange) forward(d *database, now time.Time, resume []byte, n int) []backend.Record {
+	var out []backend.Record
+	visit := func(r record) bool {
+		if sr.upper != nil && bytes.Compare(r.key, sr.upper) >= 0 {
+			return false
+		}
+		if (resume != nil && bytes.Equal(r.key, resume)) || r.expired(now) || !bytes.HasPrefix(r.key, sr.prefix) {
+			return true
+		}
+		out = append(out, sr.take(r))
+		return len(out) < n
+	}
+	switch {
+	case resume != nil:
+		d.recs.AscendGreaterOrEqual(record{key: resume}, visit)
+	case sr.lower != nil:
+		d.recs.AscendGreaterOrEqual(record{key: sr.lower}, visit)
+	default:
+		d.recs.Ascend(visit)
+	}
+	return out
+}
+
+// backward collects up to n live records before resume (or below upper),
+// descending.
+func (sr *scanRange) backward(d *database, now time.Time, resume []byte, n int) []backend.Record {
+	var out []backend.Record
+	visit := func(r record) bool {
+		if sr.lower != nil && bytes.Compare(r.key, sr.lower) < 0 {
+			return false
+		}
+		if (resume != nil && bytes.Equal(r.key, resume)) ||
+			(resume == nil && sr.upper != nil && bytes.Equal(r.key, sr.upper)) ||
+			r.expired(now) || !bytes.HasPrefix(r.key, sr.prefix) {
+			return true
+		}
+		out = append(out, sr.take(r))
+		return len(out) < n
+	}
+	switch {
+	case resume != nil:
+		d.recs.DescendLessOrEqual(record{key: resume}, visit)
+	case sr.upper != nil:
+		d.recs.DescendLessOrEqual(record{key: sr.upper}, visit)
+	default:
+		d.recs.Descend(visit)
+	}
+	return out
+}
+
+// prefixEnd returns the smallest key greater than every key with prefix p,
+// or nil when there is none (p is all 0xff bytes).
+func prefixEnd(p []byte) []byte {
+	end := own(p)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}
