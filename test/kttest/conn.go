@@ -1,0 +1,85 @@
+package kttest
+
+import (
+	"bufio"
+	"errors"
+	"net"
+
+	"github.com/ktgrpc/ktgrpc/backend"
+)
+
+// conn is one client connection. Requests on it are handled strictly one
+// after another, HTTP and binary alike, as KT does.
+type conn struct {
+	srv *Server
+	nc  net.Conn
+	r   *bufio.Reader
+	w   *bufio.Writer
+	// cursors are the RPC cursors of this connection, by the client's id.
+	// Each stays bound to the database it was opened on.
+	cursors map[int64]backend.Cursor
+}
+
+func newConn(s *Server, nc net.Conn) *conn {
+	return &conn{
+		srv:     s,
+		nc:      nc,
+		r:       bufio.NewReaderSize(nc, 64<<10),
+		w:       bufio.NewWriterSize(nc, 64<<10),
+		cursors: map[int64]backend.Cursor{},
+	}
+}
+
+// serve handles requests until one of them ends the connection.
+func (c *conn) serve() {
+	defer c.close()
+	for {
+		first, err := c.r.Peek(1)
+		if err != nil {
+			return
+		}
+		var keep bool
+		if first[0] == 0 || first[0] >= 0x80 {
+			keep = c.serveBinary()
+		} else {
+			keep = c.serveHTTP()
+		}
+		if err := c.w.Flush(); err != nil || !keep {
+			return
+		}
+	}
+}
+
+// close sends FIN before closing, so that a reply written just before is
+// followed by an orderly end of stream, and frees the cursors.
+func (c *conn) close() {
+	c.w.Flush()
+	if tc, ok := c.nc.(*net.TCPConn); ok {
+		tc.CloseWrite()
+	}
+	c.nc.Close()
+	for _, cur := range c.cursors {
+		cur.Close()
+	}
+}
+
+// serveHTTP handles one HTTP request and reports whether the connection
+// stays open.
+func (c *conn) serveHTTP() bool {
+	req, err := readHTTPRequest(c.r)
+	if err != nil {
+		var he *httpError
+		if errors.As(err, &he) {
+			writeHTTPError(c.w, c.srv.now(), he)
+		}
+		return false
+	}
+	var resp *httpResponse
+	if len(req.path) >= 5 && req.path[:5] == "/rpc/" {
+		resp = c.serveRPC(req)
+	} else {
+		resp = c.serveREST(req)
+	}
+	writeHTTPResponse(c.w, c.srv.now(), req.method == "HEAD", req.keepAlive, resp)
+	return req.keepAlive
+}

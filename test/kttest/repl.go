@@ -1,0 +1,201 @@
+package kttest
+
+import (
+	"encoding/binary"
+	"time"
+
+	"github.com/ktgrpc/ktgrpc/backend"
+)
+
+// Update-log operation codes of replication messages.
+const (
+	opSet    = 0xA1
+	opRemove = 0xA2
+	opClear  = 0xA5
+)
+
+const (
+	// replBatch is how many log events one read takes.
+	replBatch = 256
+	// fillerEvery is how many records withheld in a row make the master
+	// send an empty record, so that a filtered client can move on.
+	fillerEvery = 256
+	// replIdle is how long the master waits after an acknowledged NOP
+	// before it looks at the log again, unless a write wakes it earlier.
+	replIdle = 100 * time.Millisecond
+	// replAckTimeout bounds the wait for a NOP acknowledgement (KT's
+	// default -tout).
+	replAckTimeout = 30 * time.Second
+	// ulogPath is the name ulog_list reports for the update-log file.
+	ulogPath = "ulog/0000000001.ulog"
+	// ulogHeaderSize and ulogRecordExtra give the on-disk size of KT's log
+	// file: a 17-byte header, and per record a marker, ts, size and end
+	// marker around the message.
+	ulogHeaderSize  = 17
+	ulogRecordExtra = 1 + 8 + 4 + 1
+)
+
+// logMessage encodes an event as a KT update-log message: origin sid, db
+// index, op and payload. USET values carry the 5-byte absolute xt. ok is
+// false for events KT would not log.
+func (s *Server) logMessage(e *backend.Event) (msg []byte, ok bool) {
+	// KT purges expired records without logging them.
+	if e.Command == "expire" {
+		return nil, false
+	}
+	db := s.dbIndexByName(e.DB)
+	if db < 0 {
+		return nil, false
+	}
+	msg = binary.BigEndian.AppendUint16(msg, uint16(e.OriginSID))
+	msg = binary.BigEndian.AppendUint16(msg, uint16(db))
+	switch e.Op {
+	case backend.OpSet:
+		msg = append(msg, opSet)
+		msg = appendVarnum(msg, uint64(len(e.Key)))
+		msg = appendVarnum(msg, uint64(len(e.Value)+5))
+		msg = append(msg, e.Key...)
+		var xt [8]byte
+		binary.BigEndian.PutUint64(xt[:], uint64(xtOf(e.ExpireTime)))
+		msg = append(msg, xt[3:]...)
+		msg = append(msg, e.Value...)
+	case backend.OpRemove:
+		msg = append(msg, opRemove)
+		msg = appendVarnum(msg, uint64(len(e.Key)))
+		msg = append(msg, e.Key...)
+	case backend.OpClear:
+		msg = append(msg, opClear)
+	default:
+		return nil, false
+	}
+	return msg, true
+}
+
+// appendVarnum appends KT's variable-length number: big-endian base 128,
+// the high bit set on every byte but the last.
+func appendVarnum(b []byte, v uint64) []byte {
+	var tmp [10]byte
+	i := len(tmp) - 1
+	tmp[i] = byte(v & 0x7f)
+	for v >>= 7; v > 0; v >>= 7 {
+		i--
+		tmp[i] = byte(v&0x7f) | 0x80
+	}
+	return append(b, tmp[i:]...)
+}
+
+// pureClock is KT's update-log clock without the counter: milliseconds
+// times 10^6.
+func pureClock(now time.Time) uint64 {
+	return uint64(max(now.UnixMilli(), 0)) * 1_000_000
+}
+
+// binReplication serves a replication stream: the records after the
+// requested ts (exclusive), filtered by server id, then NOPs that the
+// client must acknowledge with 0xB1, for as long as the connection lives.
+func (c *conn) binReplication() bool {
+	flags, err := c.readUint(4)
+	if err != nil {
+		return false
+	}
+	ts, err := c.readUint(8)
+	if err != nil {
+		return false
+	}
+	sid, err := c.readUint(2)
+	if err != nil {
+		return false
+	}
+	s := c.srv
+	if !s.ulog {
+		c.w.WriteByte(magicError)
+		return false
+	}
+	white := flags&1 != 0
+	c.w.WriteByte(magicReplication)
+	pos, maxRead, withheld := ts, uint64(0), 0
+	for {
+		events, wake, err := s.store.ReadLog(s.ctx, pos, replBatch)
+		if err != nil {
+			return false
+		}
+		for i := range events {
+			e := &events[i]
+			pos, maxRead = e.Position, e.Position
+			msg, ok := s.logMessage(e)
+			if !ok {
+				continue
+			}
+			if (uint16(e.OriginSID) == uint16(sid)) != white {
+				if withheld++; withheld == fillerEvery {
+					c.writeReplRecord(e.Position, nil)
+					withheld = 0
+				}
+				continue
+			}
+			withheld = 0
+			c.writeReplRecord(e.Position, msg)
+		}
+		if len(events) == replBatch {
+			if c.w.Flush() != nil {
+				return false
+			}
+			continue
+		}
+		// Caught up: a NOP, whose ts trails the clock by a second but never
+		// falls behind what this stream has read.
+		nop := max(pureClock(s.now())-1_000_000_000, maxRead)
+		c.w.WriteByte(magicNOP)
+		c.w.Write(binary.BigEndian.AppendUint64(nil, nop))
+		if c.w.Flush() != nil {
+			return false
+		}
+		c.nc.SetReadDeadline(time.Now().Add(replAckTimeout))
+		ack, err := c.r.ReadByte()
+		c.nc.SetReadDeadline(time.Time{})
+		if err != nil || ack != magicReplication {
+			return false
+		}
+		idle := time.NewTimer(replIdle)
+		select {
+		case <-wake:
+		case <-idle.C:
+		case <-s.ctx.Done():
+			idle.Stop()
+			return false
+		}
+		idle.Stop()
+	}
+}
+
+// writeReplRecord writes a data record, or a filler when msg is nil.
+func (c *conn) writeReplRecord(ts uint64, msg []byte) {
+	b := []byte{magicReplication}
+	b = binary.BigEndian.AppendUint64(b, ts)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(msg)))
+	c.w.Write(append(b, msg...))
+}
+
+// ulogFileStats returns the size KT's single update-log file would have and
+// the newest timestamp in it.
+func (s *Server) ulogFileStats() (size int64, maxTS uint64, err error) {
+	size = ulogHeaderSize
+	var pos uint64
+	for {
+		events, _, err := s.store.ReadLog(s.ctx, pos, replBatch)
+		if err != nil {
+			return 0, 0, err
+		}
+		for i := range events {
+			e := &events[i]
+			pos = e.Position
+			if msg, ok := s.logMessage(e); ok {
+				size += int64(ulogRecordExtra + len(msg))
+				maxTS = e.Position
+			}
+		}
+		if len(events) < replBatch {
+			return size, maxTS, nil
+		}
+	}
+}

@@ -1,0 +1,357 @@
+// Package kttest runs a Kyoto Tycoon-compatible server over an embedded
+// store, for tests: the spirit of httptest and miniredis.
+//
+// One loopback TCP port speaks what ktserver 0.9.56 speaks on its port: HTTP
+// (the TSV-RPC procedures under /rpc/ and the small RESTful key interface)
+// and the binary protocol (set_bulk, remove_bulk, get_bulk, play_script and
+// the replication stream), mixed and pipelined on one connection, with KT's
+// status codes, error texts and connection-closing behaviour. The bytes it
+// sends match the recordings of the real server in shared/golden.
+//
+// Databases, the update log, server id and scripting follow the named
+// configurations of the recordings (see WithConfig). Lua procedures are Go
+// functions (see Script and WithScript).
+//
+// Where a real server's answer depends on its files or internals, the
+// server answers like a fresh ktserver with in-memory databases: status and
+// report model Kyoto Cabinet's cache databases (count is exact, the sizes
+// are estimates), synchronize with a command fails as without a -cmd
+// directory, tune_replication is accepted but there is no slave side,
+// ulog_list reports one log file and ulog_remove keeps it, and
+// match_prefix, match_regex and match_similar skip expired records that
+// ktserver would still list until they are purged.
+package kttest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ktgrpc/ktgrpc/backend/embedded"
+)
+
+// Configuration names accepted by WithConfig; they match the server
+// configurations of the golden recordings.
+const (
+	// ConfigMain has an update log with server id 1, an RTS file and the
+	// default scripts. It is the default.
+	ConfigMain = "kt-main"
+	// ConfigNoUlog has the default scripts but no update log, server id or
+	// RTS file.
+	ConfigNoUlog = "kt-noulog"
+	// ConfigNoScript has an update log with server id 1 and no scripts.
+	ConfigNoScript = "kt-noscript"
+)
+
+// settings is what the options build.
+type settings struct {
+	config  string
+	addr    string
+	now     func() time.Time
+	scripts map[string]Script
+	err     error
+}
+
+// Option configures a Server.
+type Option func(*settings)
+
+// WithConfig selects one of the golden configurations: ConfigMain,
+// ConfigNoUlog or ConfigNoScript. In all of them DB 0 is named "*" (a hash
+// database, unordered) and DB 1 "%" (a tree database).
+func WithConfig(name string) Option {
+	return func(s *settings) {
+		switch name {
+		case ConfigMain, ConfigNoUlog, ConfigNoScript:
+			s.config = name
+		default:
+			s.err = fmt.Errorf("kttest: unknown configuration %q (want %s, %s or %s)", name, ConfigMain, ConfigNoUlog, ConfigNoScript)
+		}
+	}
+}
+
+// WithScript adds (or replaces) a procedure that play_script can call. It
+// turns scripting on even in ConfigNoScript.
+func WithScript(name string, fn Script) Option {
+	return func(s *settings) {
+		if s.scripts == nil {
+			s.scripts = map[string]Script{}
+		}
+		s.scripts[name] = fn
+	}
+}
+
+// WithClock sets the clock of the store (expiration, update-log
+// timestamps) and of the server (Date headers, NOP timestamps). Tests
+// inject a fake clock instead of sleeping.
+func WithClock(now func() time.Time) Option {
+	return func(s *settings) { s.now = now }
+}
+
+// WithAddr sets the listening address; the default is 127.0.0.1:0.
+func WithAddr(addr string) Option {
+	return func(s *settings) { s.addr = addr }
+}
+
+// Server is a running test server. Its methods are safe for concurrent use.
+type Server struct {
+	store    *embedded.Store
+	ln       net.Listener
+	now      func() time.Time
+	ulog     bool
+	sid      uint16
+	rts      bool
+	scripts  map[string]Script // nil: scripting disabled
+	dbNames  []string
+	dbHash   []bool
+	started  time.Time
+	signals  *signalHub
+	counters counters
+
+	// ctx ends when the server closes; it bounds WAITs, replication
+	// streams and store calls.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu    sync.Mutex
+	conns map[*conn]struct{}
+	// connsChanged is closed (and cleared) whenever conns changes.
+	connsChanged chan struct{}
+	serving      bool
+	closed       bool
+	wg           sync.WaitGroup
+}
+
+// Start starts a server on a loopback port and closes it when the test
+// ends. It fails the test if the server cannot start.
+func Start(t testing.TB, opts ...Option) *Server {
+	t.Helper()
+	s, err := New(opts...)
+	if err != nil {
+		t.Fatalf("kttest: %v", err)
+	}
+	s.Start()
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// New creates a server and its listener without serving yet; call Start,
+// and Close when done.
+func New(opts ...Option) (*Server, error) {
+	cfg := settings{config: ConfigMain, addr: "127.0.0.1:0", now: time.Now}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.err != nil {
+		return nil, cfg.err
+	}
+	s := &Server{
+		now:     cfg.now,
+		dbNames: []string{"*", "%"},
+		dbHash:  []bool{true, false},
+		signals: newSignalHub(),
+		conns:   map[*conn]struct{}{},
+	}
+	switch cfg.config {
+	case ConfigMain:
+		s.ulog, s.sid, s.rts = true, 1, true
+		s.scripts = defaultScripts()
+	case ConfigNoUlog:
+		s.scripts = defaultScripts()
+	case ConfigNoScript:
+		s.ulog, s.sid = true, 1
+	}
+	for name, fn := range cfg.scripts {
+		if s.scripts == nil {
+			s.scripts = map[string]Script{}
+		}
+		s.scripts[name] = fn
+	}
+	store, err := embedded.New(embedded.Options{
+		Databases: []embedded.DBConfig{{Name: "*", Kind: embedded.Hash}, {Name: "%", Kind: embedded.Tree}},
+		Now:       cfg.now,
+		// KT purges expired records lazily and never logs the purge; the
+		// store hides them from reads either way.
+		SweepInterval: -1,
+		ServerID:      uint32(max(s.sid, 1)),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("kttest: creating the store: %w", err)
+	}
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("kttest: listening on %s: %w", cfg.addr, err)
+	}
+	s.store, s.ln = store, ln
+	s.started = s.now()
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	return s, nil
+}
+
+// Start begins serving. Calling it again does nothing.
+func (s *Server) Start() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.serving || s.closed {
+		return
+	}
+	s.serving = true
+	s.wg.Add(1)
+	go s.acceptLoop()
+}
+
+// Addr returns the listening address, host:port.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Store returns the store the server serves; tests may read and write it
+// directly. Its databases are "*" (index 0, hash) and "%" (index 1, tree).
+// Expiration times there are the first instant a record is gone, one second
+// after the last second KT reports as its xt.
+func (s *Server) Store() *embedded.Store { return s.store }
+
+// ConnCount returns the number of client connections currently open.
+func (s *Server) ConnCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+// WaitConnCount blocks until exactly n client connections are open, or ctx
+// ends. The server notices a client's close as soon as it arrives, so tests
+// wait for a count here instead of sleeping.
+func (s *Server) WaitConnCount(ctx context.Context, n int) error {
+	for {
+		s.mu.Lock()
+		if len(s.conns) == n {
+			s.mu.Unlock()
+			return nil
+		}
+		if s.connsChanged == nil {
+			s.connsChanged = make(chan struct{})
+		}
+		changed := s.connsChanged
+		have := len(s.conns)
+		s.mu.Unlock()
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return fmt.Errorf("kttest: waiting for %d open connections (have %d): %w", n, have, ctx.Err())
+		}
+	}
+}
+
+// connsUpdated wakes WaitConnCount. Called with mu held.
+func (s *Server) connsUpdated() {
+	if s.connsChanged != nil {
+		close(s.connsChanged)
+		s.connsChanged = nil
+	}
+}
+
+// KillConnections abruptly closes every open client connection, without
+// replies; they no longer count in ConnCount when it returns. The server
+// keeps accepting new connections.
+func (s *Server) KillConnections() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		c.nc.Close()
+		delete(s.conns, c)
+	}
+	s.connsUpdated()
+}
+
+// Close stops the listener, closes every connection, waits for their
+// handlers and closes the store. It is idempotent.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	err := s.ln.Close()
+	for c := range s.conns {
+		c.nc.Close()
+		delete(s.conns, c)
+	}
+	s.connsUpdated()
+	s.mu.Unlock()
+	s.cancel()
+	s.wg.Wait()
+	if cerr := s.store.Close(); err == nil {
+		err = cerr
+	}
+	if errors.Is(err, net.ErrClosed) {
+		err = nil
+	}
+	return err
+}
+
+func (s *Server) acceptLoop() {
+	defer s.wg.Done()
+	for {
+		nc, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		c := newConn(s, nc)
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			nc.Close()
+			return
+		}
+		s.conns[c] = struct{}{}
+		s.connsUpdated()
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go func() {
+			defer s.wg.Done()
+			c.serve()
+			s.mu.Lock()
+			if _, ok := s.conns[c]; ok {
+				delete(s.conns, c)
+				s.connsUpdated()
+			}
+			s.mu.Unlock()
+		}()
+	}
+}
+
+// dbSelector resolves a database selector the way KT reads DB: empty is 0,
+// a leading digit means an index read with atoi, anything else a name. ok
+// is false for an unknown name or an index out of range.
+func (s *Server) dbSelector(sel string) (idx int, ok bool) {
+	if sel == "" {
+		return 0, true
+	}
+	if sel[0] >= '0' && sel[0] <= '9' {
+		n := atoi(sel)
+		if n < 0 || n >= int64(len(s.dbNames)) {
+			return 0, false
+		}
+		return int(n), true
+	}
+	for i, name := range s.dbNames {
+		if name == sel {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// dbIndexByName maps a store database name back to its index, as the
+// update log needs.
+func (s *Server) dbIndexByName(name string) int {
+	for i, n := range s.dbNames {
+		if n == name {
+			return i
+		}
+	}
+	return -1
+}
