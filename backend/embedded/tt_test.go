@@ -1,0 +1,451 @@
+package embedded
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ktgrpc/ktgrpc/backend"
+)
+
+// ttNew opens a one-database store on a fixed clock and its TT view.
+func ttNew(t *testing.T, typ TTType) (*Store, *TTDB) {
+	t.Helper()
+	kind := Hash
+	if typ == TTBTree {
+		kind = Tree
+	}
+	now := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	s, err := New(Options{Databases: []DBConfig{{Name: "0", Kind: kind}}, Now: func() time.Time { return now }, SweepInterval: -1})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	db, err := s.OpenTT("0", TTOptions{Type: typ})
+	if err != nil {
+		t.Fatalf("OpenTT: %v", err)
+	}
+	return s, db
+}
+
+func ttPut(t *testing.T, db *TTDB, mode TTPutMode, key, value string, width int32) bool {
+	t.Helper()
+	ok, err := db.Put(context.Background(), mode, []byte(key), []byte(value), width)
+	if err != nil {
+		t.Fatalf("Put(%q): %v", key, err)
+	}
+	return ok
+}
+
+func ttGet(t *testing.T, db *TTDB, key string) (string, bool) {
+	t.Helper()
+	v, found, err := db.Get(context.Background(), []byte(key))
+	if err != nil {
+		t.Fatalf("Get(%q): %v", key, err)
+	}
+	return string(v), found
+}
+
+func ttMisc(t *testing.T, db *TTDB, name string, args ...string) ([]string, bool) {
+	t.Helper()
+	bargs := make([][]byte, len(args))
+	for i, a := range args {
+		bargs[i] = []byte(a)
+	}
+	res, ok, err := db.Misc(context.Background(), name, bargs, false)
+	if err != nil {
+		t.Fatalf("Misc(%s): %v", name, err)
+	}
+	out := make([]string, len(res))
+	for i, r := range res {
+		out[i] = string(r)
+	}
+	return out, ok
+}
+
+func ttRecords(t *testing.T, db *TTDB) []TTLogRecord {
+	t.Helper()
+	recs, err := db.ReadLog(context.Background(), 0, 1<<20)
+	if err != nil {
+		t.Fatalf("ReadLog: %v", err)
+	}
+	return recs
+}
+
+func TestTTPutFamily(t *testing.T) {
+	_, db := ttNew(t, TTHash)
+	if !ttPut(t, db, TTPutKeep, "k", "first", 0) || ttPut(t, db, TTPutKeep, "k", "second", 0) {
+		t.Fatal("putkeep: want success on a new key, failure on an existing one")
+	}
+	ttPut(t, db, TTPutCat, "k", "+", 0)
+	ttPut(t, db, TTPutCat, "new", "abc", 0)
+	ttPut(t, db, TTPutShl, "k", "XY", 4)
+	ttPut(t, db, TTPutShl, "whole", "12345", 2)
+	for key, want := range map[string]string{"k": "t+XY", "new": "abc", "whole": "12345"} {
+		if got, _ := ttGet(t, db, key); got != want {
+			t.Errorf("%s = %q, want %q", key, got, want)
+		}
+	}
+	if ttPut(t, db, TTPutShl, "k", "x", -1) {
+		t.Error("putshl with a negative width succeeded")
+	}
+	var failed []bool
+	for _, r := range ttRecords(t, db) {
+		failed = append(failed, r.Failed)
+	}
+	want := []bool{false, true, false, false, false, false, true}
+	if !slices.Equal(failed, want) {
+		t.Errorf("logged results %v, want %v (failures are logged too)", failed, want)
+	}
+}
+
+func TestTTAddIntNativeOrder(t *testing.T) {
+	s, db := ttNew(t, TTHash)
+	ctx := context.Background()
+	if sum, ok, _ := db.AddInt(ctx, []byte("n"), 3); !ok || sum != 3 {
+		t.Fatalf("addint on a missing key = %d, %v; want 3, true", sum, ok)
+	}
+	if sum, _, _ := db.AddInt(ctx, []byte("n"), -5); sum != -2 {
+		t.Fatalf("sum = %d, want -2", sum)
+	}
+	rec, _, _ := s.Get(ctx, "0", []byte("n"))
+	if !bytes.Equal(rec.Value, []byte{0xFE, 0xFF, 0xFF, 0xFF}) {
+		t.Errorf("stored %x, want little-endian fe ff ff ff", rec.Value)
+	}
+	db.AddInt(ctx, []byte("n"), 0)
+	ttPut(t, db, TTPutOver, "s", "abc", 0)
+	if _, ok, _ := db.AddInt(ctx, []byte("s"), 1); ok {
+		t.Error("addint on a 3-byte value succeeded")
+	}
+	if d, ok, _ := db.AddDouble(ctx, []byte("d"), 2.5); !ok || d != 2.5 {
+		t.Fatalf("adddouble = %v, %v", d, ok)
+	}
+	rec, _, _ = s.Get(ctx, "0", []byte("d"))
+	if got := math.Float64frombits(binary.LittleEndian.Uint64(rec.Value)); got != 2.5 {
+		t.Errorf("stored double %x, want 2.5 little-endian", rec.Value)
+	}
+	var ops []TTOp
+	for _, r := range ttRecords(t, db) {
+		ops = append(ops, r.Op)
+	}
+	want := []TTOp{TTOpAddInt, TTOpAddInt, TTOpPut, TTOpAddInt, TTOpAddDouble}
+	if !slices.Equal(ops, want) {
+		t.Errorf("logged %v, want %v (adding 0 is not logged)", ops, want)
+	}
+}
+
+func TestTTBTreeDuplicates(t *testing.T) {
+	s, db := ttNew(t, TTBTree)
+	ctx := context.Background()
+	ttMisc(t, db, "put", "k", "v1")
+	ttMisc(t, db, "putdup", "k", "v2")
+	ttMisc(t, db, "putdupback", "k", "v0")
+	ttMisc(t, db, "putlist", "a", "1", "a", "2")
+	if got, _ := ttMisc(t, db, "get", "k"); !slices.Equal(got, []string{"v0", "v1", "v2"}) {
+		t.Errorf("get k = %q, want v0 v1 v2", got)
+	}
+	if v, _ := ttGet(t, db, "k"); v != "v0" {
+		t.Errorf("plain get = %q, want the first value v0", v)
+	}
+	if n, _ := db.RNum(ctx); n != 5 {
+		t.Errorf("rnum = %d, want 5 (duplicates count)", n)
+	}
+	var iter []string
+	db.IterInit(ctx)
+	for {
+		k, v, ok, err := db.IterNext(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+		iter = append(iter, string(k)+"="+string(v))
+	}
+	if want := []string{"a=1", "a=2", "k=v0", "k=v1", "k=v2"}; !slices.Equal(iter, want) {
+		t.Errorf("iteration %q, want %q", iter, want)
+	}
+	if ok, _ := db.Out(ctx, []byte("k")); !ok {
+		t.Fatal("out failed")
+	}
+	if got, _ := ttMisc(t, db, "getlist", "k", "a"); !slices.Equal(got, []string{"k", "v1", "k", "v2", "a", "1", "a", "2"}) {
+		t.Errorf("after out: getlist = %q (out removes only the first value)", got)
+	}
+	ttMisc(t, db, "outlist", "a")
+	if got, _ := ttMisc(t, db, "getlist", "a"); len(got) != 0 {
+		t.Errorf("after outlist: %q", got)
+	}
+	// A write through the Store's own API replaces the key wholesale.
+	if err := s.Set(ctx, "0", []byte("k"), []byte("plain"), backend.Expiry{}, backend.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := ttMisc(t, db, "get", "k"); !slices.Equal(got, []string{"plain"}) {
+		t.Errorf("after Store.Set: get = %q, want only the new value", got)
+	}
+}
+
+func TestTTRangeRegexGetPart(t *testing.T) {
+	_, db := ttNew(t, TTBTree)
+	ttMisc(t, db, "putlist", "a", "1", "b", "2", "c", "3", "d", "4", "apple", "red")
+	cases := []struct {
+		name string
+		args []string
+		want []string
+		ok   bool
+	}{
+		{"range", []string{"b", "0", "d"}, []string{"b", "2", "c", "3"}, true},
+		{"range", []string{"b", "1"}, []string{"b", "2"}, true},
+		{"range", nil, []string{"a", "1", "apple", "red", "b", "2", "c", "3", "d", "4"}, true},
+		{"regex", []string{"*^A"}, []string{"a", "1", "apple", "red"}, true},
+		{"regex", []string{"^a", "1"}, []string{"a", "1"}, true},
+		{"getpart", []string{"apple", "1", "1"}, []string{"e"}, true},
+		{"getpart", []string{"apple", "3"}, nil, false},
+		{"nosuch", nil, nil, false},
+	}
+	for _, c := range cases {
+		got, ok := ttMisc(t, db, c.name, c.args...)
+		if ok != c.ok || !slices.Equal(got, c.want) {
+			t.Errorf("%s %q = %q, %v; want %q, %v", c.name, c.args, got, ok, c.want, c.ok)
+		}
+	}
+	_, hash := ttNew(t, TTHash)
+	if _, ok := ttMisc(t, hash, "range"); ok {
+		t.Error("range on a hash database succeeded")
+	}
+}
+
+func TestTTTableRows(t *testing.T) {
+	_, db := ttNew(t, TTTable)
+	ctx := context.Background()
+	ttPut(t, db, TTPutOver, "p1", "name\x00alice\x00age\x0030\x00dangling", 0)
+	if v, _ := ttGet(t, db, "p1"); v != "name\x00alice\x00age\x0030" {
+		t.Errorf("get = %q: the unpaired name should be dropped", v)
+	}
+	if n, _, _ := db.VSiz(ctx, []byte("p1")); n != 18 {
+		t.Errorf("vsiz = %d, want 18 (Tokyo Cabinet's row size)", n)
+	}
+	ttPut(t, db, TTPutCat, "p1", "age\x0099\x00city\x00tokyo", 0)
+	if got, _ := ttMisc(t, db, "get", "p1"); !slices.Equal(got, []string{"name", "alice", "age", "30", "city", "tokyo"}) {
+		t.Errorf("after putcat: %q (existing columns stay)", got)
+	}
+	ttPut(t, db, TTPutOver, "", "a\x00b", 0)
+	db.AddInt(ctx, nil, 4)
+	keys, _ := db.FwmKeys(ctx, nil, -1)
+	if want := [][]byte{[]byte("1"), []byte("2"), []byte("p1")}; !slices.EqualFunc(keys, want, bytes.Equal) {
+		t.Errorf("keys %q, want generated 1 and 2", keys)
+	}
+	if v, _ := ttGet(t, db, "2"); v != "_num\x004" {
+		t.Errorf("addint row = %q", v)
+	}
+	if got, _ := ttMisc(t, db, "genuid"); !slices.Equal(got, []string{"3"}) {
+		t.Errorf("genuid = %q, want 3", got)
+	}
+	if _, ok := ttMisc(t, db, "put", "", "a", "b"); ok {
+		t.Error("misc put with an empty primary key succeeded")
+	}
+}
+
+func TestTTSetIndex(t *testing.T) {
+	_, db := ttNew(t, TTTable)
+	for _, c := range []struct {
+		args []string
+		ok   bool
+	}{
+		{[]string{"name", "LEX"}, true},
+		{[]string{"age", "1"}, true},
+		{[]string{"name", "+DEC"}, false}, // keep: the index exists
+		{[]string{"city", "+LEX"}, true},
+		{[]string{"name", "9998"}, true},
+		{[]string{"name", "VOID"}, true},
+		{[]string{"name", "9999"}, false},
+		{[]string{"x", "12345"}, false},
+		{[]string{"x"}, false},
+	} {
+		if _, ok := ttMisc(t, db, "setindex", c.args...); ok != c.ok {
+			t.Errorf("setindex %q = %v, want %v", c.args, ok, c.ok)
+		}
+	}
+}
+
+// ttSearchDB is a table with four users.
+func ttSearchDB(t *testing.T) *TTDB {
+	_, db := ttNew(t, TTTable)
+	for _, r := range [][]string{
+		{"u1", "name", "alice", "age", "30", "city", "tokyo", "tags", "a b,c"},
+		{"u2", "name", "bob", "age", "25", "city", "osaka"},
+		{"u3", "name", "carol", "age", "41", "city", "tokyo"},
+		{"u4", "name", "dave", "age", "19", "tags", "b"},
+	} {
+		if _, ok := ttMisc(t, db, "put", r...); !ok {
+			t.Fatalf("put %q failed", r)
+		}
+	}
+	return db
+}
+
+func ttQ(ttTokens ...string) string { return strings.Join(ttTokens, "\x00") }
+
+func TestTTSearchConditions(t *testing.T) {
+	db := ttSearchDB(t)
+	cases := []struct {
+		op, col, expr string
+		want          string
+	}{
+		{"STREQ", "city", "tokyo", "u1 u3"},
+		{"0", "city", "tokyo", "u1 u3"},
+		{"STRINC", "name", "o", "u2 u3"},
+		{"STRBW", "name", "c", "u3"},
+		{"STREW", "name", "e", "u1 u4"},
+		{"STRAND", "tags", "b a", "u1"},
+		{"STROR", "tags", "c x", "u1"},
+		{"STROREQ", "city", "osaka,kyoto", "u2"},
+		{"STRRX", "name", "^[ab]", "u1 u2"},
+		{"NUMEQ", "age", "30", "u1"},
+		{">", "age", "30", "u3"},
+		{"NUMGE", "age", "30", "u1 u3"},
+		{"<", "age", "25", "u4"},
+		{"NUMLE", "age", "25", "u2 u4"},
+		{"NUMBT", "age", "30 20", "u1 u2"},
+		{"NUMOREQ", "age", "19,41", "u3 u4"},
+		{"FTS", "name", "AR", "u3"},
+		{"FTSAND", "name", "a e", "u1 u4"},
+		{"FTSOR", "name", "bo da", "u2 u4"},
+		{"FTSEX", "name", "al || bo", "u1 u2"},
+		{"~STREQ", "city", "tokyo", "u2 u4"},
+		{"!+STREQ", "city", "tokyo", "u2 u4"},
+		{fmt.Sprint(16777216 + 0), "city", "tokyo", "u2 u4"},
+		{fmt.Sprint(33554432 + 2), "name", "a", "u1"},
+		{"STRBW", "", "u", "u1 u2 u3 u4"},
+		{"bogus", "city", "tokyo", "u1 u2 u3 u4"},
+	}
+	for _, c := range cases {
+		got, ok := ttMisc(t, db, "search", ttQ("addcond", c.col, c.op, c.expr))
+		if !ok || strings.Join(got, " ") != c.want {
+			t.Errorf("%s %s %q: %q, %v; want %s", c.col, c.op, c.expr, got, ok, c.want)
+		}
+	}
+}
+
+func TestTTSearchActions(t *testing.T) {
+	db := ttSearchDB(t)
+	check := func(what string, got []string, want ...string) {
+		t.Helper()
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: %q, want %q", what, got, want)
+		}
+	}
+	got, _ := ttMisc(t, db, "search", ttQ("setorder", "age", "NUMDESC"), ttQ("setlimit", "2", "1"))
+	check("order and limit", got, "u1", "u2")
+	got, _ = ttMisc(t, db, "search", ttQ("addcond", "city", "STREQ", "tokyo"), ttQ("get", "name", ""))
+	check("get columns", got, "name\x00alice\x00\x00u1", "name\x00carol\x00\x00u3")
+	got, _ = ttMisc(t, db, "search", ttQ("addcond", "name", "STREQ", "bob"), "get")
+	check("get all", got, "\x00u2\x00name\x00bob\x00age\x0025\x00city\x00osaka")
+	got, _ = ttMisc(t, db, "search", "count", ttQ("addcond", "age", "<", "40"), "hint")
+	check("count with hint", got, "3", "\x00\x00[[HINT]]\nscanning the whole table\nresult set size: 3\nleaving the natural order\n")
+	got, _ = ttMisc(t, db, "metasearch", ttQ("addcond", "city", "STREQ", "osaka"), "next", ttQ("addcond", "age", "<", "20"), ttQ("mstype", "OR"))
+	check("union", got, "u2", "u4")
+	got, _ = ttMisc(t, db, "metasearch", ttQ("addcond", "age", ">", "20"), "next", ttQ("addcond", "city", "STREQ", "tokyo"), ttQ("mstype", "DIFF"))
+	check("difference", got, "u2")
+	got, _ = ttMisc(t, db, "search", ttQ("addcond", "age", "<", "26"), "out", "get")
+	check("out with get", got, "\x00u2\x00name\x00bob\x00age\x0025\x00city\x00osaka", "\x00u4\x00name\x00dave\x00age\x0019\x00tags\x00b")
+	got, _ = ttMisc(t, db, "search", "count")
+	check("count after out", got, "2")
+}
+
+func TestTTIterator(t *testing.T) {
+	_, db := ttNew(t, TTHash)
+	ctx := context.Background()
+	if _, _, ok, _ := db.IterNext(ctx); ok {
+		t.Error("iternext on an empty database succeeded")
+	}
+	for _, k := range []string{"b", "a", "c"} {
+		ttPut(t, db, TTPutOver, k, k+k, 0)
+	}
+	db.IterInitAt(ctx, []byte("b"))
+	k, v, _, _ := db.IterNext(ctx)
+	if string(k) != "b" || string(v) != "bb" {
+		t.Errorf("first after iterinit b = %q %q", k, v)
+	}
+	// Another caller continues the same iteration.
+	if got, _ := ttMisc(t, db, "iternext"); !slices.Equal(got, []string{"c", "cc"}) {
+		t.Errorf("misc iternext = %q, want c cc", got)
+	}
+	if _, ok := ttMisc(t, db, "iternext"); ok {
+		t.Error("iteration did not end")
+	}
+	if keys, _ := db.FwmKeys(ctx, nil, 0); len(keys) != 0 {
+		t.Errorf("fwmkeys max 0 = %q", keys)
+	}
+}
+
+func TestTTLogAndRedo(t *testing.T) {
+	_, db := ttNew(t, TTHash)
+	ctx := context.Background()
+	seq := db.LogSeq()
+	wait := db.WaitLog(seq)
+	ttMisc(t, db, "putlist", "k", "v")
+	select {
+	case <-wait:
+	default:
+		t.Fatal("WaitLog did not fire on a new record")
+	}
+	db.Misc(ctx, "get", [][]byte{[]byte("k")}, true)
+	ttMisc(t, db, "nosuch")
+	ttPut(t, db, TTPutKeep, "k", "w", 0)
+	recs := ttRecords(t, db)
+	if len(recs) != 3 || recs[0].Name != "putlist" || !recs[1].Failed || recs[1].Name != "nosuch" || !recs[2].Failed {
+		t.Fatalf("log %+v: want putlist, failed nosuch, failed putkeep (the no-log get left out)", recs)
+	}
+	if recs[0].OriginSID != DefaultServerID || recs[0].TS == 0 {
+		t.Errorf("record origin %d ts %d", recs[0].OriginSID, recs[0].TS)
+	}
+	// Replaying the failed putkeep fails again: consistent.
+	if ok, err := db.Redo(ctx, recs[2], 7); err != nil || !ok {
+		t.Errorf("redo of a failed putkeep: consistent=%v err=%v", ok, err)
+	}
+	ttPut(t, db, TTPutOver, "gone", "x", 0)
+	db.Out(ctx, []byte("gone"))
+	recs = ttRecords(t, db)
+	out := recs[len(recs)-1]
+	if ok, _ := db.Redo(ctx, out, 7); ok {
+		t.Error("redo of a successful out on a missing key reported consistent")
+	}
+	last := ttRecords(t, db)
+	if r := last[len(last)-1]; r.MasterSID != 7 || r.Op != TTOpOut || !r.Failed {
+		t.Errorf("redo logged %+v, want a failed out from master 7", r)
+	}
+	if tail, _ := db.ReadLog(ctx, last[len(last)-2].Seq, 10); len(tail) != 1 {
+		t.Errorf("ReadLog after the second-last record returned %d records", len(tail))
+	}
+}
+
+func TestTTLogCapacity(t *testing.T) {
+	s, err := New(Options{SweepInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	db, err := s.OpenTT("0", TTOptions{LogCapacity: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		ttPut(t, db, TTPutOver, fmt.Sprint(i), "v", 0)
+	}
+	recs := ttRecords(t, db)
+	if len(recs) != 2 || recs[0].Seq != 4 || string(recs[1].Key) != "4" {
+		t.Errorf("retained %+v, want the newest two", recs)
+	}
+	if _, err := s.OpenTT("nosuch", TTOptions{}); err == nil {
+		t.Error("OpenTT of an unknown database succeeded")
+	}
+	if _, err := s.OpenTT("0", TTOptions{Type: 42}); err == nil {
+		t.Error("OpenTT with an unknown type succeeded")
+	}
+}
