@@ -1,0 +1,229 @@
+package kt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/ktgrpc/ktgrpc/backend"
+	"github.com/ktgrpc/ktgrpc/backend/kt/ktwire"
+)
+
+// retry says whether a call may be sent again after its connection failed.
+type retry bool
+
+const (
+	// idempotent calls read only; one that failed on a reused connection
+	// before any reply byte arrived is sent once more on a new connection,
+	// because the server may simply have closed the idle one.
+	idempotent retry = true
+	// once calls change state (or run scripts) and are never repeated: the
+	// first attempt may have taken effect.
+	once retry = false
+)
+
+// RPC statuses that carry meaning for callers.
+const (
+	statusOK    = 200
+	statusLogic = 450 // the operation ran but its condition was not met
+)
+
+// params is an ordered TSV-RPC input map.
+type params []ktwire.Pair
+
+func (p *params) add(name string, value []byte) {
+	*p = append(*p, ktwire.Pair{Key: []byte(name), Value: value})
+}
+
+func (p *params) str(name, value string) { p.add(name, []byte(value)) }
+
+func (p *params) int(name string, v int64) { p.add(name, strconv.AppendInt(nil, v, 10)) }
+
+// flag adds a parameter whose presence alone means true.
+func (p *params) flag(name string) { p.add(name, nil) }
+
+// db adds the database selector; index 0 is the server's default and is
+// left out.
+func (p *params) db(idx uint16) {
+	if idx != 0 {
+		p.int("DB", int64(idx))
+	}
+}
+
+// reply is a decoded TSV-RPC response with status 200 or 450.
+type reply struct {
+	status int
+	fields []ktwire.Pair
+}
+
+// get returns the last value of name.
+func (r *reply) get(name string) ([]byte, bool) {
+	for i := len(r.fields) - 1; i >= 0; i-- {
+		if string(r.fields[i].Key) == name {
+			return r.fields[i].Value, true
+		}
+	}
+	return nil, false
+}
+
+func (r *reply) logic() bool { return r.status == statusLogic }
+
+// message returns the ERROR field of a failed call.
+func message(fields []ktwire.Pair) string {
+	for _, f := range fields {
+		if string(f.Key) == "ERROR" {
+			return string(f.Value)
+		}
+	}
+	return ""
+}
+
+// rpc calls a TSV-RPC procedure on a pooled connection. Statuses 200 and
+// 450 return a reply; every other status returns an error wrapping the
+// matching sentinel (see statusError).
+func (b *Backend) rpc(ctx context.Context, proc string, p params, r retry) (*reply, error) {
+	req := ktwire.AppendRPCRequest(nil, proc, p)
+	var rep *reply
+	err := b.roundTrip(ctx, proc, r, req, func(c *conn) error {
+		var err error
+		rep, err = readRPC(c, proc)
+		return err
+	})
+	var re *rpcError
+	if errors.As(err, &re) && re.status == 400 && re.msg == "no such database" {
+		// The server lost a database the cache knew (a restart with other
+		// databases): forget the list so that the next call reloads it.
+		b.dbs.forget()
+		return nil, fmt.Errorf("kt %s on %s: %w: the server has no such database (any more)", proc, b.addr, backend.ErrNotFound)
+	}
+	return rep, err
+}
+
+// readRPC reads one TSV-RPC response from c.
+func readRPC(c *conn, proc string) (*reply, error) {
+	resp, err := ktwire.ReadResponse(c.br, false)
+	if err != nil {
+		return nil, err
+	}
+	if resp.Close {
+		c.broken = true
+	}
+	fields := ktwire.DecodeBody(resp)
+	switch resp.Status {
+	case statusOK, statusLogic:
+		return &reply{status: resp.Status, fields: fields}, nil
+	}
+	msg := message(fields)
+	if msg == "" {
+		msg = string(resp.Body)
+	}
+	return nil, &appError{statusError(proc, resp.Status, msg)}
+}
+
+// rpcError is an RPC call that the server answered with a failure status.
+type rpcError struct {
+	proc     string
+	status   int
+	msg      string // the server's ERROR field
+	sentinel error
+}
+
+func (e *rpcError) Error() string {
+	return fmt.Sprintf("kt %s: %v: server said %q (HTTP %d)", e.proc, e.sentinel, e.msg, e.status)
+}
+
+func (e *rpcError) Unwrap() error { return e.sentinel }
+
+// statusError maps an RPC failure status to a sentinel error:
+// 400 -> ErrInvalid, 501 -> ErrUnsupported, 503 -> ErrTimeout, anything else
+// -> ErrFailed. The server's message is kept.
+func statusError(proc string, status int, msg string) error {
+	e := &rpcError{proc: proc, status: status, msg: msg, sentinel: backend.ErrFailed}
+	switch status {
+	case 400:
+		e.sentinel = backend.ErrInvalid
+	case 501:
+		e.sentinel = backend.ErrUnsupported
+	case 503:
+		e.sentinel = backend.ErrTimeout
+	}
+	return e
+}
+
+// rpcOK is rpc for procedures where 450 is not an expected outcome.
+func (b *Backend) rpcOK(ctx context.Context, proc string, p params, r retry) (*reply, error) {
+	rep, err := b.rpc(ctx, proc, p, r)
+	if err != nil {
+		return nil, err
+	}
+	if rep.logic() {
+		return nil, fmt.Errorf("kt %s: %w: server said %q (HTTP 450)", proc, backend.ErrFailed, message(rep.fields))
+	}
+	return rep, nil
+}
+
+// roundTrip sends req on a pooled connection and runs read on the reply.
+// Connections in an unknown state are discarded. An idempotent call that
+// failed on a stale reused connection is sent once more on a new one.
+func (b *Backend) roundTrip(ctx context.Context, op string, r retry, req []byte, read func(*conn) error) error {
+	fresh := false
+	for {
+		c, err := b.pool.get(ctx, fresh)
+		if err != nil {
+			return b.connError(ctx, op, err)
+		}
+		wrote, err := c.exchange(ctx, b.opts.timeout, req, read)
+		b.pool.put(c)
+		if err == nil {
+			return nil
+		}
+		var ae *appError
+		if errors.As(err, &ae) {
+			return ae.err
+		}
+		if r == idempotent && c.reused && !fresh && ctx.Err() == nil && stale(wrote, err) {
+			fresh = true
+			continue
+		}
+		return b.connError(ctx, op, err)
+	}
+}
+
+// stale reports whether a failure looks like a connection the server had
+// already closed: the request could not be written, or the connection ended
+// before the first reply byte.
+func stale(wrote bool, err error) bool {
+	return !wrote || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// connError classifies a failure to reach the server or to finish an
+// exchange: the context's end, a timeout, or the server being unavailable.
+func (b *Backend) connError(ctx context.Context, op string, err error) error {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		if errors.Is(ctxErr, context.DeadlineExceeded) {
+			return fmt.Errorf("kt %s on %s: %w: %w", op, b.addr, backend.ErrTimeout, ctxErr)
+		}
+		return fmt.Errorf("kt %s on %s: %w", op, b.addr, ctxErr)
+	}
+	if errors.Is(err, errPoolClosed) {
+		return fmt.Errorf("kt %s on %s: %w: %w", op, b.addr, backend.ErrUnavailable, err)
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		// The connection's deadline is the context's: it may fire a moment
+		// before the context reports its end.
+		if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+			return fmt.Errorf("kt %s on %s: %w: %w", op, b.addr, backend.ErrTimeout, context.DeadlineExceeded)
+		}
+		return fmt.Errorf("kt %s on %s: %w: no answer within %v", op, b.addr, backend.ErrTimeout, b.opts.timeout)
+	}
+	if errors.Is(err, ktwire.ErrProtocol) || errors.Is(err, ktwire.ErrBodyTooLarge) {
+		return fmt.Errorf("kt %s on %s: %w: %w", op, b.addr, backend.ErrFailed, err)
+	}
+	return fmt.Errorf("kt %s on %s: %w: %v", op, b.addr, backend.ErrUnavailable, err)
+}

@@ -1,0 +1,510 @@
+package kt
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+
+	"github.com/ktgrpc/ktgrpc/backend"
+	"github.com/ktgrpc/ktgrpc/backend/kt/ktwire"
+)
+
+// KT cursors live on one TCP connection, in a per-connection table of ids
+// the client picks. A cursor therefore holds a pooled connection from its
+// first call to Close; if that connection breaks, the server frees the
+// cursor, so the cursor reports ErrUnavailable from then on instead of
+// silently starting over on another connection.
+
+// OpenCursor takes a connection from the pool for a new cursor on db. The
+// cursor counts against the pool size until it is closed.
+func (b *Backend) OpenCursor(ctx context.Context, db string) (backend.Cursor, error) {
+	return b.openCursor(ctx, db)
+}
+
+func (b *Backend) openCursor(ctx context.Context, db string) (*cursor, error) {
+	idx, err := b.resolveDB(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	c, err := b.pool.get(ctx, false)
+	if err != nil {
+		return nil, b.connError(ctx, "open cursor", err)
+	}
+	return &cursor{b: b, idx: idx, id: strconv.FormatInt(b.cursorIDs.Add(1), 10), c: c}, nil
+}
+
+// cursor is a KT cursor on a dedicated connection.
+type cursor struct {
+	b   *Backend
+	idx uint16
+	id  string
+
+	mu sync.Mutex
+	c  *conn // nil once closed or lost
+	// used is set after the first answered call: from then on the server
+	// holds the cursor's state on c.
+	used bool
+	lost error
+}
+
+// op is one cursor procedure call.
+type op struct {
+	proc string
+	p    params
+}
+
+// call runs ops pipelined (written at once, answered in order) and returns
+// their replies. A failure status in any of them is returned after every
+// reply has been read, so that the connection stays in step.
+func (k *cursor) call(ctx context.Context, ops ...op) ([]*reply, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.lost != nil {
+		return nil, k.lost
+	}
+	if k.c == nil {
+		return nil, fmt.Errorf("kt cursor: %w: the cursor is closed", backend.ErrInvalid)
+	}
+	var req []byte
+	for _, o := range ops {
+		p := make(params, 0, len(o.p)+2)
+		p.db(k.idx)
+		p.str("CUR", k.id)
+		req = ktwire.AppendRPCRequest(req, o.proc, append(p, o.p...))
+	}
+	for {
+		replies := make([]*reply, len(ops))
+		var failed error
+		wrote, err := k.c.exchange(ctx, k.b.opts.timeout, req, func(c *conn) error {
+			for i, o := range ops {
+				rep, err := readRPC(c, o.proc)
+				var ae *appError
+				switch {
+				case errors.As(err, &ae):
+					if failed == nil {
+						failed = ae
+					}
+				case err != nil:
+					return err
+				}
+				replies[i] = rep
+			}
+			return failed
+		})
+		var ae *appError
+		if err == nil || errors.As(err, &ae) {
+			k.used = true
+			if k.c.broken {
+				// The server announced a close, or a cancellation raced
+				// the reply: the connection, and the cursor, are gone.
+				k.drop(fmt.Errorf("kt cursor on %s: %w: its connection was closed, and the server's cursor with it; open a new cursor", k.b.addr, backend.ErrUnavailable))
+			}
+			if ae != nil {
+				return nil, k.unsupported(ae.err)
+			}
+			return replies, nil
+		}
+		retry := !k.used && k.c.reused && ctx.Err() == nil && stale(wrote, err)
+		k.b.pool.put(k.c) // broken: closed and uncounted
+		k.c = nil
+		if retry {
+			// Nothing is lost yet: the server never answered for this
+			// cursor, so a new connection can take over.
+			if c, gerr := k.b.pool.get(ctx, true); gerr == nil {
+				k.c = c
+				continue
+			}
+		}
+		err = k.b.connError(ctx, ops[0].proc, err)
+		k.lost = fmt.Errorf("kt cursor on %s: %w: its connection was lost, and the server's cursor with it; open a new cursor", k.b.addr, backend.ErrUnavailable)
+		return nil, err
+	}
+}
+
+// drop releases a connection the server closed.
+func (k *cursor) drop(lost error) {
+	k.b.pool.put(k.c)
+	k.c = nil
+	k.lost = lost
+}
+
+// unsupported explains the 501 of backward moves on unordered databases.
+func (k *cursor) unsupported(err error) error {
+	var re *rpcError
+	if errors.As(err, &re) && re.status == 501 {
+		return fmt.Errorf("kt %s on database %d: %w: the database is not ordered (only tree databases move backwards); server said %q", re.proc, k.idx, backend.ErrUnsupported, re.msg)
+	}
+	return err
+}
+
+// one runs a single call; ok is false when the server answered 450 (no
+// record at the position).
+func (k *cursor) one(ctx context.Context, proc string, p params) (*reply, bool, error) {
+	reps, err := k.call(ctx, op{proc, p})
+	if err != nil {
+		return nil, false, err
+	}
+	if reps[0].logic() {
+		return nil, false, nil
+	}
+	return reps[0], true, nil
+}
+
+func stepParams(step bool) params {
+	var p params
+	if step {
+		p.flag("step")
+	}
+	return p
+}
+
+func keyParams(key []byte) params {
+	var p params
+	if key != nil {
+		p.add("key", key)
+	}
+	return p
+}
+
+// Jump is cur_jump: a nil key means the first record.
+func (k *cursor) Jump(ctx context.Context, key []byte) (bool, error) {
+	_, ok, err := k.one(ctx, "cur_jump", keyParams(key))
+	return ok, err
+}
+
+// JumpBack is cur_jump_back: a nil key means the last record. Unordered
+// databases answer ErrUnsupported.
+func (k *cursor) JumpBack(ctx context.Context, key []byte) (bool, error) {
+	_, ok, err := k.one(ctx, "cur_jump_back", keyParams(key))
+	return ok, err
+}
+
+// Step is cur_step.
+func (k *cursor) Step(ctx context.Context) (bool, error) {
+	_, ok, err := k.one(ctx, "cur_step", nil)
+	return ok, err
+}
+
+// StepBack is cur_step_back. Unordered databases answer ErrUnsupported.
+func (k *cursor) StepBack(ctx context.Context) (bool, error) {
+	_, ok, err := k.one(ctx, "cur_step_back", nil)
+	return ok, err
+}
+
+func recordOf(rep *reply) backend.Record {
+	key, _ := rep.get("key")
+	value, _ := rep.get("value")
+	return backend.Record{Key: key, Value: value, ExpireTime: replyXT(rep)}
+}
+
+// Get is cur_get.
+func (k *cursor) Get(ctx context.Context, step bool) (backend.Record, bool, error) {
+	rep, ok, err := k.one(ctx, "cur_get", stepParams(step))
+	if !ok {
+		return backend.Record{}, false, err
+	}
+	return recordOf(rep), true, nil
+}
+
+// GetKey is cur_get_key.
+func (k *cursor) GetKey(ctx context.Context, step bool) ([]byte, bool, error) {
+	rep, ok, err := k.one(ctx, "cur_get_key", stepParams(step))
+	if !ok {
+		return nil, false, err
+	}
+	key, _ := rep.get("key")
+	return key, true, nil
+}
+
+// GetValue is cur_get_value.
+func (k *cursor) GetValue(ctx context.Context, step bool) ([]byte, bool, error) {
+	rep, ok, err := k.one(ctx, "cur_get_value", stepParams(step))
+	if !ok {
+		return nil, false, err
+	}
+	value, _ := rep.get("value")
+	return value, true, nil
+}
+
+// SetValue is cur_set_value.
+func (k *cursor) SetValue(ctx context.Context, value []byte, exp backend.Expiry, step bool) (bool, error) {
+	var p params
+	p.add("value", value)
+	if err := p.addXT(exp); err != nil {
+		return false, err
+	}
+	if step {
+		p.flag("step")
+	}
+	_, ok, err := k.one(ctx, "cur_set_value", p)
+	return ok, err
+}
+
+// Remove is cur_remove; the cursor moves to the next record.
+func (k *cursor) Remove(ctx context.Context) (bool, error) {
+	_, ok, err := k.one(ctx, "cur_remove", nil)
+	return ok, err
+}
+
+// Seize is cur_seize; the cursor moves to the next record.
+func (k *cursor) Seize(ctx context.Context) (backend.Record, bool, error) {
+	rep, ok, err := k.one(ctx, "cur_seize", nil)
+	if !ok {
+		return backend.Record{}, false, err
+	}
+	return recordOf(rep), true, nil
+}
+
+// Close deletes the server's cursor and returns the connection to the pool.
+// A connection whose cur_delete fails is discarded rather than returned with
+// a stray cursor on it.
+func (k *cursor) Close() error {
+	k.mu.Lock()
+	c, used := k.c, k.used
+	k.mu.Unlock()
+	if c == nil {
+		return nil
+	}
+	var err error
+	if used {
+		ctx, cancel := context.WithTimeout(context.Background(), k.b.opts.timeout)
+		_, err = k.call(ctx, op{proc: "cur_delete"})
+		cancel()
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.c != nil {
+		if err != nil {
+			k.c.broken = true
+		}
+		k.b.pool.put(k.c)
+		k.c = nil
+	}
+	k.lost = fmt.Errorf("kt cursor: %w: the cursor is closed", backend.ErrInvalid)
+	return nil
+}
+
+// Scan tuning.
+const (
+	// scanDepth is how many cursor calls one round trip pipelines.
+	scanDepth = 64
+	// scanBatchBytes hands a batch to the caller early when its values add
+	// up to this much, so that large values do not pile up in memory.
+	scanBatchBytes = 4 << 20
+	defaultBatch   = 256
+)
+
+// Scan walks a KT cursor on a dedicated connection: cur_jump (or
+// cur_jump_back for reverse) to the start of the range, then cur_get with
+// step, pipelining up to 64 calls per round trip. Reverse scans pair a
+// cur_get with a cur_step_back and need an ordered (tree) database; on
+// unordered databases the whole database is walked in the server's order
+// and the range and prefix are applied to every key.
+func (b *Backend) Scan(ctx context.Context, db string, opts backend.ScanOptions, fn func([]backend.Record) error) error {
+	idx, err := b.resolveDB(ctx, db)
+	if err != nil {
+		return err
+	}
+	code, err := b.dbType(ctx, idx)
+	if err != nil {
+		return err
+	}
+	ordered := orderedType(code)
+	if opts.Reverse && !ordered {
+		return fmt.Errorf("kt scan of database %d: %w: a reverse scan needs an ordered (tree) database, this one is %s", idx, backend.ErrUnsupported, kindName(code))
+	}
+	k, err := b.openCursor(ctx, strconv.Itoa(int(idx)))
+	if err != nil {
+		return err
+	}
+	defer k.Close()
+	s := &scan{k: k, opts: opts, ordered: ordered, fn: fn, batchSize: opts.BatchSize}
+	if s.batchSize <= 0 {
+		s.batchSize = defaultBatch
+	}
+	if opts.Reverse {
+		return s.backward(ctx)
+	}
+	return s.forward(ctx)
+}
+
+type scan struct {
+	k         *cursor
+	opts      backend.ScanOptions
+	ordered   bool
+	fn        func([]backend.Record) error
+	batchSize int
+	batch     []backend.Record
+	bytes     int
+	count     int64
+}
+
+// depth is how many records the next round trip asks for.
+func (s *scan) depth() int {
+	n := min(scanDepth, s.batchSize-len(s.batch))
+	if s.opts.Limit > 0 {
+		n = min(n, int(min(s.opts.Limit-s.count, scanDepth)))
+	}
+	return max(n, 1)
+}
+
+// add appends a record and hands over a full batch. It reports whether the
+// scan reached its limit.
+func (s *scan) add(rec backend.Record) (bool, error) {
+	s.batch = append(s.batch, rec)
+	s.bytes += len(rec.Key) + len(rec.Value)
+	s.count++
+	if len(s.batch) >= s.batchSize || s.bytes >= scanBatchBytes {
+		if err := s.flush(); err != nil {
+			return true, err
+		}
+	}
+	return s.opts.Limit > 0 && s.count >= s.opts.Limit, nil
+}
+
+func (s *scan) flush() error {
+	if len(s.batch) == 0 {
+		return nil
+	}
+	batch := s.batch
+	s.batch, s.bytes = nil, 0
+	return s.fn(batch)
+}
+
+func (s *scan) getProc() string {
+	if s.opts.KeysOnly {
+		return "cur_get_key"
+	}
+	return "cur_get"
+}
+
+func (s *scan) record(rep *reply) backend.Record {
+	if s.opts.KeysOnly {
+		key, _ := rep.get("key")
+		return backend.Record{Key: key}
+	}
+	return recordOf(rep)
+}
+
+// inRange applies the range and prefix to a key of an unordered walk.
+func (s *scan) inRange(key []byte) bool {
+	o := s.opts
+	return (len(o.Start) == 0 || bytes.Compare(key, o.Start) >= 0) &&
+		(len(o.End) == 0 || bytes.Compare(key, o.End) < 0) &&
+		bytes.HasPrefix(key, o.Prefix)
+}
+
+func (s *scan) forward(ctx context.Context) error {
+	var start []byte
+	if s.ordered {
+		start = s.opts.Start
+		if bytes.Compare(s.opts.Prefix, start) > 0 {
+			start = s.opts.Prefix
+		}
+		if len(start) == 0 {
+			start = nil
+		}
+	}
+	ok, err := s.k.Jump(ctx, start)
+	if err != nil || !ok {
+		return err
+	}
+	for {
+		ops := make([]op, s.depth())
+		for i := range ops {
+			ops[i] = op{s.getProc(), stepParams(true)}
+		}
+		reps, err := s.k.call(ctx, ops...)
+		if err != nil {
+			return err
+		}
+		for _, rep := range reps {
+			if rep.logic() {
+				return s.flush() // past the last record
+			}
+			rec := s.record(rep)
+			if s.ordered {
+				if len(s.opts.End) > 0 && bytes.Compare(rec.Key, s.opts.End) >= 0 || !bytes.HasPrefix(rec.Key, s.opts.Prefix) {
+					return s.flush()
+				}
+			} else if !s.inRange(rec.Key) {
+				continue
+			}
+			done, err := s.add(rec)
+			if err != nil {
+				return err
+			}
+			if done {
+				return s.flush()
+			}
+		}
+	}
+}
+
+// prefixEnd returns the smallest key greater than every key with prefix p,
+// or nil when there is none (p is empty or all 0xFF).
+func prefixEnd(p []byte) []byte {
+	end := bytes.Clone(p)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xFF {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+func (s *scan) backward(ctx context.Context) error {
+	upper := s.opts.End // exclusive
+	if len(upper) == 0 {
+		upper = nil
+	}
+	if pe := prefixEnd(s.opts.Prefix); pe != nil && (upper == nil || bytes.Compare(pe, upper) < 0) {
+		upper = pe
+	}
+	ok, err := s.k.JumpBack(ctx, upper)
+	if err != nil || !ok {
+		return err
+	}
+	for {
+		n := s.depth()
+		ops := make([]op, 0, 2*n)
+		for range n {
+			ops = append(ops, op{s.getProc(), nil}, op{"cur_step_back", nil})
+		}
+		reps, err := s.k.call(ctx, ops...)
+		if err != nil {
+			return err
+		}
+		for i := 0; i < len(reps); i += 2 {
+			if reps[i].logic() {
+				return s.flush()
+			}
+			rec := s.record(reps[i])
+			switch {
+			case upper != nil && bytes.Compare(rec.Key, upper) >= 0:
+				// jump_back landed on the exclusive bound itself.
+			case bytes.Compare(rec.Key, s.opts.Start) < 0:
+				return s.flush()
+			case !bytes.HasPrefix(rec.Key, s.opts.Prefix):
+				if bytes.Compare(rec.Key, s.opts.Prefix) < 0 {
+					return s.flush()
+				}
+			default:
+				done, err := s.add(rec)
+				if err != nil {
+					return err
+				}
+				if done {
+					return s.flush()
+				}
+			}
+			if reps[i+1].logic() {
+				return s.flush() // stepped back past the first record
+			}
+		}
+	}
+}

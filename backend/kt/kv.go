@@ -1,0 +1,490 @@
+package kt
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+
+	"github.com/ktgrpc/ktgrpc/backend"
+	"github.com/ktgrpc/ktgrpc/backend/kt/ktwire"
+)
+
+// Get reads one record with a one-key binary get_bulk, which also reports
+// the record's expiration.
+func (b *Backend) Get(ctx context.Context, db string, key []byte) (backend.Record, bool, error) {
+	idx, err := b.resolveDB(ctx, db)
+	if err != nil {
+		return backend.Record{}, false, err
+	}
+	recs, err := b.binaryGet(ctx, "get", []ktwire.KeyRef{{DB: idx, Key: key}})
+	if err != nil || len(recs) == 0 {
+		return backend.Record{}, false, err
+	}
+	return recs[0], true, nil
+}
+
+func (b *Backend) binaryGet(ctx context.Context, op string, keys []ktwire.KeyRef) ([]backend.Record, error) {
+	req := ktwire.AppendGetBulk(nil, keys)
+	var recs []ktwire.Record
+	err := b.roundTrip(ctx, op, idempotent, req, func(c *conn) error {
+		var err error
+		recs, err = ktwire.ReadGetBulkReply(c.br)
+		return binaryError(c, op, err)
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]backend.Record, len(recs))
+	for i, r := range recs {
+		out[i] = backend.Record{Key: r.Key, Value: r.Value, ExpireTime: ktwire.XTTime(r.XT)}
+	}
+	return out, nil
+}
+
+// binaryError turns the binary error reply into an application error. After
+// a bulk command the server closes the connection, so it is not reused.
+func binaryError(c *conn, op string, err error) error {
+	if err == ktwire.ErrServer {
+		c.broken = true
+		return &appError{fmt.Errorf("kt %s: %w: the server answered the binary error byte 0xBF, which carries no detail (a database error, or a read-only server)", op, backend.ErrFailed)}
+	}
+	return err
+}
+
+// GetBulk reads many records. Without atomic it is one binary get_bulk,
+// which keeps request order and duplicates and reports expirations. With
+// atomic it is RPC get_bulk under one lock; that reply carries no
+// expirations, so the records' ExpireTime is left zero.
+func (b *Backend) GetBulk(ctx context.Context, db string, keys [][]byte, atomic bool) ([]backend.Record, error) {
+	idx, err := b.resolveDB(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	if !atomic {
+		refs := make([]ktwire.KeyRef, len(keys))
+		for i, k := range keys {
+			refs[i] = ktwire.KeyRef{DB: idx, Key: k}
+		}
+		return b.binaryGet(ctx, "get_bulk", refs)
+	}
+	var p params
+	p.db(idx)
+	p.flag("atomic")
+	for _, k := range keys {
+		p.add("_"+string(k), nil)
+	}
+	rep, err := b.rpcOK(ctx, "get_bulk", p, idempotent)
+	if err != nil {
+		return nil, err
+	}
+	values := map[string][]byte{}
+	for _, f := range rep.fields {
+		if k, ok := underscored(f.Key); ok {
+			values[k] = f.Value
+		}
+	}
+	var out []backend.Record
+	for _, k := range keys {
+		if v, ok := values[string(k)]; ok {
+			out = append(out, backend.Record{Key: k, Value: v})
+		}
+	}
+	return out, nil
+}
+
+// underscored strips the "_" that marks record keys in RPC maps.
+func underscored(name []byte) (string, bool) {
+	if len(name) == 0 || name[0] != '_' {
+		return "", false
+	}
+	return string(name[1:]), true
+}
+
+// Set stores one record with a one-record binary set_bulk. With NoReply the
+// request is sent with the no-reply flag and its outcome is unknown.
+func (b *Backend) Set(ctx context.Context, db string, key, value []byte, exp backend.Expiry, opts backend.WriteOptions) error {
+	n, err := b.SetBulk(ctx, db, []backend.Entry{{Key: key, Value: value, Expiry: exp}}, backend.WriteOptions{NoReply: opts.NoReply})
+	if err == nil && n != 1 && !opts.NoReply {
+		return fmt.Errorf("kt set: %w: the server stored %d records of 1", backend.ErrFailed, n)
+	}
+	return err
+}
+
+// SetBulk stores many records. Without atomic it is one binary set_bulk
+// with each record's own expiration. With atomic it is RPC set_bulk under
+// one lock, which takes one expiration for all records; entries with
+// different expirations are refused with ErrUnsupported.
+func (b *Backend) SetBulk(ctx context.Context, db string, entries []backend.Entry, opts backend.WriteOptions) (int64, error) {
+	idx, err := b.resolveDB(ctx, db)
+	if err != nil {
+		return 0, err
+	}
+	if len(entries) == 0 {
+		return 0, nil
+	}
+	if opts.Atomic {
+		return b.atomicSetBulk(ctx, idx, entries)
+	}
+	recs := make([]ktwire.Record, len(entries))
+	for i, e := range entries {
+		xt, err := binaryXT(e.Expiry)
+		if err != nil {
+			return 0, err
+		}
+		recs[i] = ktwire.Record{DB: idx, Key: e.Key, Value: e.Value, XT: xt}
+	}
+	flags := uint32(0)
+	if opts.NoReply {
+		flags = ktwire.FlagNoReply
+	}
+	req := ktwire.AppendSetBulk(nil, flags, recs)
+	var hits uint32
+	var read func(*conn) error
+	if !opts.NoReply {
+		read = func(c *conn) error {
+			var err error
+			hits, err = ktwire.ReadCountReply(c.br, ktwire.MagicSetBulk)
+			return binaryError(c, "set_bulk", err)
+		}
+	}
+	if err := b.roundTrip(ctx, "set_bulk", once, req, read); err != nil {
+		return 0, err
+	}
+	return int64(hits), nil
+}
+
+func (b *Backend) atomicSetBulk(ctx context.Context, idx uint16, entries []backend.Entry) (int64, error) {
+	exp := entries[0].Expiry
+	for _, e := range entries[1:] {
+		if e.Expiry.TTL != exp.TTL || !e.Expiry.At.Equal(exp.At) {
+			return 0, fmt.Errorf("kt set_bulk: %w: an atomic bulk write takes one expiration for all records on Kyoto Tycoon; send records with different expirations without atomic", backend.ErrUnsupported)
+		}
+	}
+	var p params
+	p.db(idx)
+	p.flag("atomic")
+	if err := p.addXT(exp); err != nil {
+		return 0, err
+	}
+	for _, e := range entries {
+		p.add("_"+string(e.Key), e.Value)
+	}
+	rep, err := b.rpcOK(ctx, "set_bulk", p, once)
+	if err != nil {
+		return 0, err
+	}
+	return intField(rep, "num")
+}
+
+func intField(r *reply, name string) (int64, error) {
+	v, _ := r.get(name)
+	n, err := strconv.ParseInt(string(v), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("kt: %w: reply field %s=%q is not an integer", backend.ErrFailed, name, v)
+	}
+	return n, nil
+}
+
+// Remove deletes one record with a one-key binary remove_bulk.
+func (b *Backend) Remove(ctx context.Context, db string, key []byte) (bool, error) {
+	n, err := b.RemoveBulk(ctx, db, [][]byte{key}, false)
+	return n > 0, err
+}
+
+// RemoveBulk deletes many records: one binary remove_bulk, or RPC
+// remove_bulk under one lock with atomic.
+func (b *Backend) RemoveBulk(ctx context.Context, db string, keys [][]byte, atomic bool) (int64, error) {
+	idx, err := b.resolveDB(ctx, db)
+	if err != nil {
+		return 0, err
+	}
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	if atomic {
+		var p params
+		p.db(idx)
+		p.flag("atomic")
+		for _, k := range keys {
+			p.add("_"+string(k), nil)
+		}
+		rep, err := b.rpcOK(ctx, "remove_bulk", p, once)
+		if err != nil {
+			return 0, err
+		}
+		return intField(rep, "num")
+	}
+	refs := make([]ktwire.KeyRef, len(keys))
+	for i, k := range keys {
+		refs[i] = ktwire.KeyRef{DB: idx, Key: k}
+	}
+	var hits uint32
+	err = b.roundTrip(ctx, "remove_bulk", once, ktwire.AppendRemoveBulk(nil, 0, refs), func(c *conn) error {
+		var err error
+		hits, err = ktwire.ReadCountReply(c.br, ktwire.MagicRemoveBulk)
+		return binaryError(c, "remove_bulk", err)
+	})
+	return int64(hits), err
+}
+
+// write runs a conditional RPC write (add, replace, cas); 450 means the
+// condition did not hold.
+func (b *Backend) write(ctx context.Context, proc, db string, build func(p *params) error) (bool, error) {
+	idx, err := b.resolveDB(ctx, db)
+	if err != nil {
+		return false, err
+	}
+	var p params
+	p.db(idx)
+	if err := build(&p); err != nil {
+		return false, err
+	}
+	rep, err := b.rpc(ctx, proc, p, once)
+	if err != nil {
+		return false, err
+	}
+	return !rep.logic(), nil
+}
+
+// Add stores a record only if the key is new (RPC add).
+func (b *Backend) Add(ctx context.Context, db string, key, value []byte, exp backend.Expiry) (bool, error) {
+	return b.write(ctx, "add", db, func(p *params) error {
+		p.add("key", key)
+		p.add("value", value)
+		return p.addXT(exp)
+	})
+}
+
+// Replace stores a record only if the key exists (RPC replace).
+func (b *Backend) Replace(ctx context.Context, db string, key, value []byte, exp backend.Expiry) (bool, error) {
+	return b.write(ctx, "replace", db, func(p *params) error {
+		p.add("key", key)
+		p.add("value", value)
+		return p.addXT(exp)
+	})
+}
+
+// Append appends to a record, creating it when missing (RPC append). KT
+// cannot cut the result, so keepLast > 0 is refused.
+func (b *Backend) Append(ctx context.Context, db string, key, value []byte, exp backend.Expiry, keepLast int) error {
+	if keepLast > 0 {
+		return fmt.Errorf("kt append: %w: Kyoto Tycoon cannot keep only the last bytes of a value (keep_last is Tokyo Tyrant's putshl)", backend.ErrUnsupported)
+	}
+	applied, err := b.write(ctx, "append", db, func(p *params) error {
+		p.add("key", key)
+		p.add("value", value)
+		return p.addXT(exp)
+	})
+	if err == nil && !applied {
+		return fmt.Errorf("kt append: %w: the server refused the append (HTTP 450)", backend.ErrFailed)
+	}
+	return err
+}
+
+// CompareAndSwap is RPC cas: a nil oldValue means the record must not
+// exist, a nil newValue removes it; 450 means the expectation failed.
+func (b *Backend) CompareAndSwap(ctx context.Context, db string, key, oldValue, newValue []byte, exp backend.Expiry) (bool, error) {
+	return b.write(ctx, "cas", db, func(p *params) error {
+		p.add("key", key)
+		if oldValue != nil {
+			p.add("oval", oldValue)
+		}
+		if newValue != nil {
+			p.add("nval", newValue)
+		}
+		return p.addXT(exp)
+	})
+}
+
+// readKey runs a single-key RPC read (check, seize); 450 means the record is
+// missing.
+func (b *Backend) readKey(ctx context.Context, proc, db string, key []byte, r retry) (*reply, bool, error) {
+	idx, err := b.resolveDB(ctx, db)
+	if err != nil {
+		return nil, false, err
+	}
+	var p params
+	p.db(idx)
+	p.add("key", key)
+	rep, err := b.rpc(ctx, proc, p, r)
+	if err != nil || rep.logic() {
+		return nil, false, err
+	}
+	return rep, true, nil
+}
+
+// Check reports a record's value size and expiration (RPC check).
+func (b *Backend) Check(ctx context.Context, db string, key []byte) (backend.RecordInfo, bool, error) {
+	rep, found, err := b.readKey(ctx, "check", db, key, idempotent)
+	if !found {
+		return backend.RecordInfo{}, false, err
+	}
+	size, err := intField(rep, "vsiz")
+	if err != nil {
+		return backend.RecordInfo{}, false, err
+	}
+	return backend.RecordInfo{ValueSize: size, ExpireTime: replyXT(rep)}, true, nil
+}
+
+// Seize reads and removes a record (RPC seize).
+func (b *Backend) Seize(ctx context.Context, db string, key []byte) (backend.Record, bool, error) {
+	rep, found, err := b.readKey(ctx, "seize", db, key, once)
+	if !found {
+		return backend.Record{}, false, err
+	}
+	v, _ := rep.get("value")
+	return backend.Record{Key: key, Value: v, ExpireTime: replyXT(rep)}, true, nil
+}
+
+// Increment is RPC increment. KT stores the number as 8 big-endian bytes.
+// MustExist sends orig=try, and then 450 (missing record) is applied=false;
+// otherwise 450 means the stored value is not an 8-byte number.
+func (b *Backend) Increment(ctx context.Context, db string, key []byte, delta int64, opts backend.IncrementOptions) (int64, bool, error) {
+	idx, err := b.resolveDB(ctx, db)
+	if err != nil {
+		return 0, false, err
+	}
+	var p params
+	p.db(idx)
+	p.add("key", key)
+	p.int("num", delta)
+	switch {
+	case opts.MustExist:
+		p.str("orig", "try")
+	case opts.Initial != nil:
+		p.int("orig", *opts.Initial)
+	}
+	if err := p.addXT(opts.Expiry); err != nil {
+		return 0, false, err
+	}
+	rep, err := b.rpc(ctx, "increment", p, once)
+	if err != nil {
+		return 0, false, err
+	}
+	if rep.logic() {
+		if opts.MustExist {
+			return 0, false, nil
+		}
+		return 0, false, fmt.Errorf("kt increment of %q: %w: the stored value is not an 8-byte big-endian integer (server said %q)", key, backend.ErrIncompatible, message(rep.fields))
+	}
+	n, err := intField(rep, "num")
+	return n, err == nil, err
+}
+
+// IncrementDouble is RPC increment_double. KT stores the number as 16
+// bytes (integer and fraction) and answers it printed with %f, so the
+// returned value carries six decimals.
+func (b *Backend) IncrementDouble(ctx context.Context, db string, key []byte, delta float64, opts backend.IncrementDoubleOptions) (float64, bool, error) {
+	if math.IsNaN(delta) || math.IsInf(delta, 0) {
+		return 0, false, fmt.Errorf("kt increment_double: %w: delta must be finite, got %v", backend.ErrInvalid, delta)
+	}
+	idx, err := b.resolveDB(ctx, db)
+	if err != nil {
+		return 0, false, err
+	}
+	var p params
+	p.db(idx)
+	p.add("key", key)
+	p.str("num", formatFloat(delta))
+	switch {
+	case opts.MustExist:
+		p.str("orig", "try")
+	case opts.Initial != nil:
+		if math.IsNaN(*opts.Initial) || math.IsInf(*opts.Initial, 0) {
+			return 0, false, fmt.Errorf("kt increment_double: %w: initial must be finite, got %v", backend.ErrInvalid, *opts.Initial)
+		}
+		p.str("orig", formatFloat(*opts.Initial))
+	}
+	if err := p.addXT(opts.Expiry); err != nil {
+		return 0, false, err
+	}
+	rep, err := b.rpc(ctx, "increment_double", p, once)
+	if err != nil {
+		return 0, false, err
+	}
+	if rep.logic() {
+		if opts.MustExist {
+			return 0, false, nil
+		}
+		return 0, false, fmt.Errorf("kt increment_double of %q: %w: the stored value is not a 16-byte KT decimal (server said %q)", key, backend.ErrIncompatible, message(rep.fields))
+	}
+	v, _ := rep.get("num")
+	f, err := strconv.ParseFloat(string(v), 64)
+	if err != nil {
+		return 0, false, fmt.Errorf("kt increment_double: %w: reply num=%q is not a number", backend.ErrFailed, v)
+	}
+	return f, true, nil
+}
+
+// formatFloat writes a float without an exponent, which KT's parser does
+// not read.
+func formatFloat(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+// MatchKeys is RPC match_prefix, match_regex or match_similar. KT ranks the
+// keys in its reply; they are returned in that order.
+func (b *Backend) MatchKeys(ctx context.Context, db string, m backend.Match, limit int64) ([][]byte, error) {
+	idx, err := b.resolveDB(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	var p params
+	p.db(idx)
+	var proc string
+	switch m.Kind {
+	case backend.MatchPrefix:
+		proc = "match_prefix"
+		p.add("prefix", m.Prefix)
+	case backend.MatchRegex:
+		proc = "match_regex"
+		p.str("regex", m.Regex)
+	case backend.MatchSimilar:
+		proc = "match_similar"
+		p.add("origin", m.Origin)
+		p.int("range", int64(max(m.MaxDistance, 0)))
+		if m.UTF8 {
+			p.flag("utf") // a presence flag: any value turns UTF-8 mode on
+		}
+	default:
+		return nil, fmt.Errorf("kt match: %w: unknown match kind %d", backend.ErrInvalid, m.Kind)
+	}
+	if limit > 0 {
+		p.int("max", limit)
+	}
+	rep, err := b.rpc(ctx, proc, p, idempotent)
+	if err != nil {
+		return nil, err
+	}
+	if rep.logic() {
+		if m.Kind == backend.MatchRegex {
+			return nil, fmt.Errorf("kt match_regex %q: %w: the server could not compile the expression (%s)", m.Regex, backend.ErrInvalid, message(rep.fields))
+		}
+		return nil, fmt.Errorf("kt %s: %w: server said %q (HTTP 450)", proc, backend.ErrFailed, message(rep.fields))
+	}
+	type ranked struct {
+		key  []byte
+		rank int64
+	}
+	var keys []ranked
+	for _, f := range rep.fields {
+		if len(f.Key) == 0 || f.Key[0] != '_' {
+			continue
+		}
+		rank, err := strconv.ParseInt(string(f.Value), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("kt %s: %w: rank %q of key %q is not an integer", proc, backend.ErrFailed, f.Value, f.Key[1:])
+		}
+		keys = append(keys, ranked{f.Key[1:], rank})
+	}
+	slices.SortStableFunc(keys, func(a, b ranked) int { return cmp.Compare(a.rank, b.rank) })
+	out := make([][]byte, len(keys))
+	for i, k := range keys {
+		out[i] = k.key
+	}
+	return out, nil
+}

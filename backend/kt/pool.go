@@ -1,0 +1,230 @@
+package kt
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// errPoolClosed is what calls on a closed Backend get.
+var errPoolClosed = errors.New("the backend is closed")
+
+// readBufferSize is the read buffer of a connection; replies larger than it
+// are read straight into their own slices.
+const readBufferSize = 64 << 10
+
+// pool is a bounded set of connections to one server. Every open connection
+// holds a slot; an idle one also sits in idle. A connection whose state is
+// unknown is closed, never put back.
+type pool struct {
+	addr        string
+	dialTimeout time.Duration
+
+	slots chan struct{} // one token per open connection
+	idle  chan *conn    // capacity = slots, so returning one never blocks
+
+	mu     sync.Mutex // guards closed against concurrent put and close
+	closed bool
+	done   chan struct{}
+
+	dials, discards atomic.Int64
+}
+
+func newPool(addr string, size int, dialTimeout time.Duration) *pool {
+	return &pool{
+		addr:        addr,
+		dialTimeout: dialTimeout,
+		slots:       make(chan struct{}, size),
+		idle:        make(chan *conn, size),
+		done:        make(chan struct{}),
+	}
+}
+
+// conn is one pooled connection.
+type conn struct {
+	nc net.Conn
+	br *bufio.Reader
+	// reused is true when the connection served an earlier request: a
+	// failure before any reply byte may then just mean the server closed it
+	// while it was idle.
+	reused bool
+	// broken is set when the connection's state is unknown (an I/O error,
+	// a timeout or cancellation mid-request, a protocol error) or the
+	// server announced that it closes it.
+	broken bool
+}
+
+// get returns an idle connection, or dials a new one when a slot is free,
+// waiting for one otherwise. fresh skips the idle connections.
+func (p *pool) get(ctx context.Context, fresh bool) (*conn, error) {
+	for {
+		select {
+		case <-p.done:
+			return nil, errPoolClosed
+		default:
+		}
+		if !fresh {
+			select {
+			case c := <-p.idle:
+				if c.healthy() {
+					c.reused = true
+					return c, nil
+				}
+				p.discard(c)
+				continue
+			default:
+			}
+		}
+		idle := p.idle
+		if fresh {
+			idle = nil
+		}
+		select {
+		case c := <-idle:
+			if c.healthy() {
+				c.reused = true
+				return c, nil
+			}
+			p.discard(c)
+		case p.slots <- struct{}{}:
+			c, err := p.dial(ctx)
+			if err != nil {
+				<-p.slots
+				return nil, err
+			}
+			return c, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-p.done:
+			return nil, errPoolClosed
+		}
+	}
+}
+
+func (p *pool) dial(ctx context.Context) (*conn, error) {
+	d := net.Dialer{Timeout: p.dialTimeout, KeepAlive: 30 * time.Second}
+	nc, err := d.DialContext(ctx, "tcp", p.addr)
+	if err != nil {
+		return nil, err
+	}
+	p.dials.Add(1)
+	return &conn{nc: nc, br: bufio.NewReaderSize(nc, readBufferSize)}, nil
+}
+
+// put returns c to the pool, or closes it when it is broken or the pool is
+// closed.
+func (p *pool) put(c *conn) {
+	if c.broken {
+		p.discard(c)
+		return
+	}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		p.release(c)
+		return
+	}
+	p.idle <- c
+	p.mu.Unlock()
+}
+
+// discard closes c because its state is unknown or it is broken.
+func (p *pool) discard(c *conn) {
+	p.discards.Add(1)
+	p.release(c)
+}
+
+func (p *pool) release(c *conn) {
+	_ = c.nc.Close()
+	<-p.slots
+}
+
+func (p *pool) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
+	p.closed = true
+	close(p.done)
+	for {
+		select {
+		case c := <-p.idle:
+			p.release(c)
+		default:
+			return
+		}
+	}
+}
+
+func (p *pool) stats() PoolStats {
+	open, idle := len(p.slots), len(p.idle)
+	return PoolStats{
+		Open:     open,
+		Idle:     idle,
+		InUse:    max(open-idle, 0),
+		Dials:    p.dials.Load(),
+		Discards: p.discards.Load(),
+	}
+}
+
+// healthy reports whether an idle connection is still usable: nothing may
+// be buffered (the server never speaks unasked) and the peer must not have
+// closed it.
+func (c *conn) healthy() bool {
+	return c.br.Buffered() == 0 && connAlive(c.nc)
+}
+
+// pastDeadline interrupts blocked I/O at once.
+var pastDeadline = time.Unix(1, 0)
+
+// arm sets the connection's deadline from ctx (or timeout when ctx has
+// none) and interrupts the I/O when ctx ends. The returned function
+// disarms; afterwards c.broken is set if the cancellation fired, because the
+// exchange may then have stopped half way.
+func (c *conn) arm(ctx context.Context, timeout time.Duration) func() {
+	deadline, ok := ctx.Deadline()
+	if !ok && timeout > 0 {
+		deadline = time.Now().Add(timeout)
+	}
+	_ = c.nc.SetDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(pastDeadline) })
+	return func() {
+		if !stop() {
+			c.broken = true
+		}
+	}
+}
+
+// appError marks an error that the server answered in protocol: the exchange
+// completed and the connection stays in step, unless broken says otherwise.
+type appError struct{ err error }
+
+func (e *appError) Error() string { return e.err.Error() }
+func (e *appError) Unwrap() error { return e.err }
+
+// exchange writes req and runs read on the reply (read may be nil for
+// no-reply requests). wrote reports whether the request left completely.
+// I/O and protocol errors mark c broken; errors read returns wrapped in
+// *appError do not.
+func (c *conn) exchange(ctx context.Context, timeout time.Duration, req []byte, read func(*conn) error) (wrote bool, err error) {
+	disarm := c.arm(ctx, timeout)
+	defer disarm()
+	if _, err := c.nc.Write(req); err != nil {
+		c.broken = true
+		return false, err
+	}
+	if read == nil {
+		return true, nil
+	}
+	err = read(c)
+	var ae *appError
+	if err != nil && !errors.As(err, &ae) {
+		c.broken = true
+	}
+	return true, err
+}

@@ -1,0 +1,279 @@
+package kt
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ktgrpc/ktgrpc/backend"
+	"github.com/ktgrpc/ktgrpc/backend/kt/ktwire"
+)
+
+// errRefused is the master's 0xBF answer to a replication request.
+var errRefused = errors.New("replication refused")
+
+// fnError carries the error of the subscriber's callback out of a session.
+type fnError struct{ err error }
+
+func (e *fnError) Error() string { return e.err.Error() }
+
+// Subscribe follows the server's update log over the binary replication
+// protocol (0xB1).
+//
+// The stream starts after opts.After (KT's timestamps are exclusive, like
+// After) or, with opts.Now, at the server's current clock. It presents
+// opts.ServerID (or the URL's sid), so that the server withholds changes
+// that originated there. Every frame becomes an Update: a data record with
+// its Event (nil when the filter withholds it), and a NOP or filler with no
+// Event. NOPs are acknowledged at once, as the master requires. The
+// position only grows: it is the largest of the record, filler and NOP
+// timestamps seen, since a NOP can carry a timestamp below the requested
+// one.
+//
+// Events: USET is OpSet with the 5-byte expiration prefix removed (not on
+// databases with ktopts=p, which store none), UREMOVE is OpRemove and UCLEAR
+// OpClear; Command is "set", "remove" or "clear", DB is the database index
+// and Raw the logged message.
+//
+// When an established stream breaks, Subscribe reopens it from the last
+// position it delivered, waiting backoff, then twice as long after each
+// failure up to max_backoff, and gives up with ErrUnavailable after
+// reconnects failures in a row. A first connection that fails is reported
+// at once. It returns ctx.Err() when ctx ends, and ErrUnsupported when the
+// server has no update log.
+func (b *Backend) Subscribe(ctx context.Context, opts backend.SubscribeOptions, fn func(backend.Update) error) error {
+	sid := b.opts.serverID
+	if opts.ServerID != 0 {
+		if opts.ServerID > 65535 {
+			return fmt.Errorf("kt subscribe: %w: server id %d does not fit KT's 16 bits", backend.ErrInvalid, opts.ServerID)
+		}
+		sid = uint16(opts.ServerID)
+	}
+	parent := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(b.life, cancel)()
+	ended := func() error {
+		if parent.Err() != nil {
+			return parent.Err()
+		}
+		return fmt.Errorf("kt subscribe on %s: %w: %w", b.addr, backend.ErrUnavailable, errPoolClosed)
+	}
+
+	filter, err := b.normalizeFilter(ctx, opts.Filter)
+	if err != nil {
+		return err
+	}
+	st := &stream{b: b, sid: sid, filter: filter, fn: fn, pos: opts.After}
+	if opts.Now {
+		if st.pos, err = b.serverClock(ctx); err != nil {
+			return err
+		}
+	}
+	backoff, failures, established := b.opts.backoff, 0, false
+	for {
+		progressed, err := st.session(ctx)
+		if ctx.Err() != nil {
+			return ended()
+		}
+		var fe *fnError
+		switch {
+		case errors.As(err, &fe):
+			return fe.err
+		case errors.Is(err, errRefused):
+			return fmt.Errorf("kt subscribe on %s: %w: the server refused replication (0xBF): it keeps no update log (start ktserver with -ulog and -sid)", b.addr, backend.ErrUnsupported)
+		case errors.Is(err, ktwire.ErrProtocol):
+			return fmt.Errorf("kt subscribe on %s at position %d: %w: %w", b.addr, st.pos, backend.ErrFailed, err)
+		}
+		if progressed {
+			established, failures, backoff = true, 0, b.opts.backoff
+		}
+		if !established {
+			return b.connError(ctx, "subscribe", err)
+		}
+		failures++
+		if failures > b.opts.reconnects {
+			return fmt.Errorf("kt subscribe on %s: %w: the stream broke and %d attempts to reopen it from position %d failed; last error: %v", b.addr, backend.ErrUnavailable, failures-1, st.pos, err)
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ended()
+		case <-t.C:
+		}
+		backoff = min(2*backoff, b.opts.maxBackoff)
+	}
+}
+
+// stream is one subscription's state across sessions.
+type stream struct {
+	b      *Backend
+	sid    uint16
+	filter backend.Filter
+	fn     func(backend.Update) error
+	pos    uint64
+	// persist says which databases store values without the expiration
+	// prefix; nil until the server has told.
+	persist map[uint16]bool
+}
+
+// session runs one replication connection until it breaks. progressed
+// reports whether the master accepted and sent at least one frame.
+func (st *stream) session(ctx context.Context) (progressed bool, err error) {
+	b := st.b
+	if st.persist == nil {
+		st.persist = b.persistentDBs(ctx)
+	}
+	d := net.Dialer{Timeout: b.opts.connectTimeout, KeepAlive: 30 * time.Second}
+	nc, err := d.DialContext(ctx, "tcp", b.addr)
+	if err != nil {
+		return false, err
+	}
+	// Closing, not a past deadline, ends the session on cancellation: the
+	// loop sets fresh deadlines, which would undo a past one.
+	stop := context.AfterFunc(ctx, func() { _ = nc.Close() })
+	defer stop()
+	defer nc.Close()
+
+	_ = nc.SetDeadline(time.Now().Add(b.opts.timeout))
+	if _, err := nc.Write(ktwire.AppendReplicationRequest(nil, 0, st.pos, st.sid)); err != nil {
+		return false, err
+	}
+	br := bufio.NewReaderSize(nc, readBufferSize)
+	if err := ktwire.ReadReplicationAccept(br); err != nil {
+		if err == ktwire.ErrServer {
+			return false, errRefused
+		}
+		return false, err
+	}
+	ack := []byte{ktwire.NOPAck}
+	for {
+		// An idle master sends a NOP about every 0.1 s; silence for the
+		// whole timeout means the connection is dead.
+		_ = nc.SetReadDeadline(time.Now().Add(b.opts.timeout))
+		f, err := ktwire.ReadFrame(br)
+		if err != nil {
+			return progressed, err
+		}
+		progressed = true
+		var ev *backend.Event
+		switch f.Kind {
+		case ktwire.FrameNOP:
+			_ = nc.SetWriteDeadline(time.Now().Add(b.opts.timeout))
+			if _, err := nc.Write(ack); err != nil {
+				return true, err
+			}
+		case ktwire.FrameData:
+			if ev, err = st.event(f); err != nil {
+				return true, err
+			}
+			if !st.filter.Match(ev) {
+				ev = nil
+			}
+		}
+		st.pos = max(st.pos, f.TS)
+		if err := st.fn(backend.Update{Position: st.pos, Event: ev}); err != nil {
+			return true, &fnError{err}
+		}
+	}
+}
+
+// event decodes a data frame.
+func (st *stream) event(f ktwire.Frame) (*backend.Event, error) {
+	m, err := ktwire.ParseMessage(f.Message)
+	if err != nil {
+		return nil, err
+	}
+	ev := &backend.Event{
+		Position:  f.TS,
+		OriginSID: uint32(m.SID),
+		DB:        strconv.Itoa(int(m.DB)),
+		Key:       m.Key,
+		Raw:       f.Message,
+	}
+	switch m.Op {
+	case ktwire.OpSet:
+		ev.Op, ev.Command, ev.Value = backend.OpSet, "set", m.Value
+		if !st.persist[m.DB] {
+			if xt, user, ok := ktwire.SplitXT(m.Value); ok {
+				ev.Value, ev.ExpireTime = user, ktwire.XTTime(xt)
+			}
+		}
+	case ktwire.OpRemove:
+		ev.Op, ev.Command = backend.OpRemove, "remove"
+	case ktwire.OpClear:
+		ev.Op, ev.Command = backend.OpClear, "clear"
+	default:
+		// KT 0.9 emits no other operation; pass a future one through raw.
+		ev.Op, ev.Command = backend.OpMisc, fmt.Sprintf("op 0x%02X", m.Op)
+	}
+	return ev, nil
+}
+
+// persistentDBs asks the server which databases have ktopts=p, whose
+// replicated values carry no expiration prefix. The answer is best effort:
+// on failure every database is taken to carry the prefix (the default), and
+// the next session asks again.
+func (b *Backend) persistentDBs(ctx context.Context) map[uint16]bool {
+	list, err := b.loadDBs(ctx)
+	if err != nil {
+		return nil
+	}
+	persist := map[uint16]bool{}
+	for _, e := range list {
+		fields, err := b.status(ctx, uint16(e.index))
+		if err != nil {
+			return nil
+		}
+		opts, _ := strconv.ParseInt(fields["ktopts"], 10, 64)
+		persist[uint16(e.index)] = opts&ktoptsPersist != 0
+	}
+	return persist
+}
+
+// normalizeFilter rewrites the filter's database selectors (names, "" for
+// the default) as the index strings that events carry.
+func (b *Backend) normalizeFilter(ctx context.Context, f backend.Filter) (backend.Filter, error) {
+	if len(f.DBs) == 0 {
+		return f, nil
+	}
+	dbs := make([]string, len(f.DBs))
+	for i, db := range f.DBs {
+		idx, err := b.resolveDB(ctx, db)
+		if err != nil {
+			return f, err
+		}
+		dbs[i] = strconv.Itoa(int(idx))
+	}
+	f.DBs = dbs
+	return f, nil
+}
+
+// serverClock returns a position just before the server's current time,
+// from the report's serv_current_time (epoch seconds with a fraction), in
+// the update log's unit (milliseconds * 10^6 + counter). It is truncated to
+// the millisecond, minus one, so that no change made in that millisecond
+// is skipped.
+func (b *Backend) serverClock(ctx context.Context) (uint64, error) {
+	report, err := b.Report(ctx)
+	if err != nil {
+		return 0, err
+	}
+	ms := time.Now().UnixMilli()
+	if v, ok := report["serv_current_time"]; ok {
+		secText, fracText, _ := strings.Cut(v, ".")
+		fracText = (fracText + "000")[:3]
+		sec, err1 := strconv.ParseInt(secText, 10, 64)
+		frac, err2 := strconv.ParseInt(fracText, 10, 64)
+		if err1 == nil && err2 == nil {
+			ms = sec*1000 + frac
+		}
+	}
+	return uint64(ms)*1_000_000 - 1, nil
+}
