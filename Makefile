@@ -7,8 +7,12 @@ LISTEN  ?= 127.0.0.1:7878
 BACKEND ?= embedded:
 # -race needs cgo; the machine image ships gcc.
 TESTFLAGS ?= -race -count=1 -timeout 8m
+# Debian's python3 carries python3-grpcio; a pyenv python3 on PATH may not.
+PYTHON    ?= /usr/bin/python3
+NODE_DEPS := clients/node/node_modules/.package-lock.json
+APT_PKGS  := protobuf-compiler protobuf-compiler-grpc python3-grpcio python3-protobuf
 
-.PHONY: run build test lint vet staticcheck generate check-generated gotest bench clean
+.PHONY: run build test deps lint vet staticcheck generate check-generated gotest examples bench clean
 
 ## run: start the gateway on $(LISTEN) with backend $(BACKEND)
 run:
@@ -18,8 +22,21 @@ run:
 build:
 	$(GO) build -o bin/ktgrpc ./cmd/ktgrpc
 
-## test: lint, vet, staticcheck, generated-code freshness, and every Go test with -race
-test: lint vet staticcheck check-generated gotest
+## test: lint, vet, staticcheck, generated-code freshness, and every test with -race
+test: deps lint vet staticcheck check-generated gotest
+
+## deps: install what the client stubs and their tests need (Debian packages, pinned npm modules)
+deps: $(NODE_DEPS)
+	@missing=""; \
+	for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+$(NODE_DEPS): clients/node/package.json clients/node/package-lock.json
+	npm ci --prefix clients/node --no-audit --no-fund
 
 lint:
 	$(TOOL) buf lint
@@ -32,18 +49,22 @@ vet:
 staticcheck:
 	$(TOOL) staticcheck ./...
 
-## generate: regenerate gen/ (and the client stubs) from proto/
-generate:
+## generate: regenerate gen/, clients/python and clients/node/gen from proto/
+generate: deps
 	$(TOOL) buf generate
 
-## check-generated: fail when gen/ is stale
-check-generated:
-	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
-	$(TOOL) buf generate -o $$tmp && \
-	diff -r -q gen $$tmp/gen || { echo "gen/ is stale: run 'make generate'"; exit 1; }
+## check-generated: fail when gen/ or the client stubs are stale
+check-generated: deps
+	clients/check-generated.sh
 
-gotest:
+gotest: deps
 	$(GO) test $(TESTFLAGS) ./...
+
+## examples: run the Go, Python and Node examples against the gateway on $(LISTEN) (make run first)
+examples: deps
+	$(GO) run ./clients/go/example $(LISTEN)
+	$(PYTHON) clients/python/example/example.py $(LISTEN)
+	node clients/node/example/example.js $(LISTEN)
 
 ## bench: run the Go benchmarks (compare runs with benchstat)
 bench:

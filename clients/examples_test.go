@@ -1,0 +1,126 @@
+// Package clients holds the tests that run the Python and Node examples and
+// the grpcurl examples against a live gateway on the embedded store.
+package clients
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ktgrpc/ktgrpc/backend/embedded"
+	"github.com/ktgrpc/ktgrpc/test/gatewaytest"
+)
+
+// exampleTimeout bounds one example run, so that a client stuck on a
+// stream fails the test instead of hanging it; it is no timing assertion.
+const exampleTimeout = 2 * time.Minute
+
+// startGateway serves a fresh embedded store and returns its address.
+func startGateway(t *testing.T) string {
+	t.Helper()
+	store, err := embedded.New(embedded.Options{})
+	if err != nil {
+		t.Fatalf("embedded store: %v", err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	return gatewaytest.Start(t, store).Target()
+}
+
+// unavailable skips the test when a language's toolchain or packages are
+// missing on a developer machine, and fails it in CI, where the install
+// steps must have provided them.
+func unavailable(t *testing.T, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatalf(format+" (CI is set, so this fails instead of skipping)", args...)
+	}
+	t.Skipf(format, args...)
+}
+
+// goldenOutput is the output every example prints against a fresh store.
+func goldenOutput(t *testing.T) string {
+	t.Helper()
+	want, err := os.ReadFile(filepath.Join("testdata", "example.golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(want)
+}
+
+// runExample runs cmd with the gateway's address as its last argument and
+// compares its standard output with the golden output.
+func runExample(t *testing.T, env []string, name string, args ...string) {
+	t.Helper()
+	addr := startGateway(t)
+	ctx, cancel := context.WithTimeout(context.Background(), exampleTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, append(args, addr)...)
+	cmd.Env = append(os.Environ(), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s: %v\nstdout:\n%s\nstderr:\n%s", cmd, err, stdout.String(), stderr.String())
+	}
+	if got, want := stdout.String(), goldenOutput(t); got != want {
+		t.Errorf("%s: output differs from clients/testdata/example.golden\n--- got:\n%s--- want:\n%s--- stderr:\n%s",
+			cmd, got, want, stderr.String())
+	}
+}
+
+// pythonWithGRPC finds an interpreter that can import grpc and protobuf:
+// $KTGRPC_PYTHON, else python3 on PATH, else Debian's /usr/bin/python3
+// (where python3-grpcio installs, while PATH may lead to another Python).
+func pythonWithGRPC() (string, []string) {
+	candidates := []string{"python3", "/usr/bin/python3"}
+	if p := os.Getenv("KTGRPC_PYTHON"); p != "" {
+		candidates = []string{p}
+	}
+	var tried []string
+	for _, c := range candidates {
+		path, err := exec.LookPath(c)
+		if err != nil {
+			tried = append(tried, c+": not found")
+			continue
+		}
+		out, err := exec.Command(path, "-c", "import grpc, google.protobuf").CombinedOutput()
+		if err != nil {
+			tried = append(tried, path+": "+strings.TrimSpace(lastLine(string(out))))
+			continue
+		}
+		return path, nil
+	}
+	return "", tried
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
+
+func TestPythonExample(t *testing.T) {
+	python, tried := pythonWithGRPC()
+	if python == "" {
+		unavailable(t, "no Python with grpc and protobuf (install Debian's python3-grpcio python3-protobuf, or set KTGRPC_PYTHON): %s",
+			strings.Join(tried, "; "))
+	}
+	runExample(t, []string{"PYTHONDONTWRITEBYTECODE=1"}, python, filepath.Join("python", "example", "example.py"))
+}
+
+func TestNodeExample(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		unavailable(t, "node not found on PATH: install Node.js 20 or later")
+	}
+	if _, err := os.Stat(filepath.Join("node", "node_modules", "@connectrpc", "connect-node")); err != nil {
+		unavailable(t, "clients/node/node_modules is incomplete (%v): run 'npm ci --prefix clients/node'", err)
+	}
+	runExample(t, nil, node, filepath.Join("node", "example", "example.js"))
+}

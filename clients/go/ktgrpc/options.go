@@ -1,0 +1,123 @@
+package ktgrpc
+
+import (
+	"time"
+
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// Option adjusts one call, or every call of a Client when given to New or
+// With. Each option says which calls read it; the others ignore it. When
+// two options set the same thing, the later one wins, and a call's options
+// come after the client's.
+type Option func(*settings)
+
+// settings is the merged effect of a call's options.
+type settings struct {
+	db string
+
+	ttl      time.Duration
+	expireAt time.Time
+	atomic   bool
+	noReply  bool
+
+	limit     int64
+	start     string
+	end       string
+	prefix    string
+	reverse   bool
+	keysOnly  bool
+	batchSize uint32
+
+	after    uint64
+	now      bool
+	ops      []Op
+	progress time.Duration
+}
+
+// WithDB selects the database: an index such as "1" or a name such as
+// "users". "" is the backend's default database. Every call reads it;
+// Subscribe delivers only that database's changes when it is not "".
+func WithDB(db string) Option { return func(s *settings) { s.db = db } }
+
+// WithTTL makes written records expire d from now (Set, Add, Replace,
+// Append, Increment, SetMulti). It replaces an earlier WithExpireAt; 0 means
+// the records never expire.
+func WithTTL(d time.Duration) Option {
+	return func(s *settings) { s.ttl, s.expireAt = d, time.Time{} }
+}
+
+// WithExpireAt makes written records expire at t (the calls of WithTTL). It
+// replaces an earlier WithTTL; the zero time means never.
+func WithExpireAt(t time.Time) Option {
+	return func(s *settings) { s.expireAt, s.ttl = t, 0 }
+}
+
+// WithAtomic asks GetMulti, SetMulti and RemoveMulti to run under one lock,
+// where the backend supports it.
+func WithAtomic() Option { return func(s *settings) { s.atomic = true } }
+
+// WithNoReply sends Set and SetMulti without waiting for the backend's
+// acknowledgement: faster, but a failed write goes unnoticed.
+func WithNoReply() Option { return func(s *settings) { s.noReply = true } }
+
+// WithLimit caps the records of Scan and the keys of MatchPrefix and
+// MatchRegex; 0 means no limit.
+func WithLimit(n int64) Option { return func(s *settings) { s.limit = n } }
+
+// WithRange limits Scan to the keys from start (inclusive) to end
+// (exclusive); "" leaves that side open.
+func WithRange(start, end string) Option {
+	return func(s *settings) { s.start, s.end = start, end }
+}
+
+// WithPrefix limits Scan to keys with this prefix, and Subscribe to changes
+// of such keys (changes without a key, such as a clear, still come).
+func WithPrefix(prefix string) Option { return func(s *settings) { s.prefix = prefix } }
+
+// WithReverse makes Scan walk from the end of its range to the start
+// (ordered databases only).
+func WithReverse() Option { return func(s *settings) { s.reverse = true } }
+
+// WithKeysOnly makes Scan leave record values empty.
+func WithKeysOnly() Option { return func(s *settings) { s.keysOnly = true } }
+
+// WithBatchSize sets how many records one Scan message carries; 0 leaves it
+// to the gateway.
+func WithBatchSize(n uint32) Option { return func(s *settings) { s.batchSize = n } }
+
+// WithAfter makes Subscribe start after position pos, exclusive: pass the
+// Position of the last Event handled to resume without gaps or repeats. 0
+// replays the whole retained log, which is also the default.
+func WithAfter(pos uint64) Option {
+	return func(s *settings) { s.after, s.now = pos, false }
+}
+
+// WithNow makes Subscribe deliver only changes made from now on.
+func WithNow() Option { return func(s *settings) { s.now, s.after = true, 0 } }
+
+// WithOps makes Subscribe deliver only these operations (OpProgress events
+// always come).
+func WithOps(ops ...Op) Option {
+	return func(s *settings) { s.ops = append([]Op(nil), ops...) }
+}
+
+// WithProgressInterval sets how often Subscribe reports its position while
+// nothing else happens; 0 leaves it to the gateway (1s). The gateway accepts
+// no less than 10ms.
+func WithProgressInterval(d time.Duration) Option {
+	return func(s *settings) { s.progress = d }
+}
+
+// expiration returns the protobuf form of the settings' expiry: a TTL, an
+// expire time, or neither.
+func (s *settings) expiration() (*durationpb.Duration, *timestamppb.Timestamp) {
+	switch {
+	case s.ttl != 0:
+		return durationpb.New(s.ttl), nil
+	case !s.expireAt.IsZero():
+		return nil, timestamppb.New(s.expireAt)
+	}
+	return nil, nil
+}

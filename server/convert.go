@@ -1,0 +1,86 @@
+package server
+
+import (
+	"strconv"
+	"time"
+
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/ktgrpc/ktgrpc/backend"
+	ktgrpcv1 "github.com/ktgrpc/ktgrpc/gen/ktgrpc/v1"
+)
+
+// expirer is every request with the `expiration` oneof.
+type expirer interface {
+	GetTtl() *durationpb.Duration
+	GetExpireTime() *timestamppb.Timestamp
+}
+
+// toExpiry converts a request's expiration oneof; field prefixes the field
+// name in messages (for bulk entries).
+func toExpiry(field string, r expirer) (backend.Expiry, error) {
+	if ttl := r.GetTtl(); ttl != nil {
+		if err := ttl.CheckValid(); err != nil {
+			return backend.Expiry{}, invalidf("%sttl: %v", field, err)
+		}
+		d := ttl.AsDuration()
+		if d <= 0 {
+			return backend.Expiry{}, invalidf("%sttl must be positive, got %v; leave expiration unset for a record that never expires", field, d)
+		}
+		return backend.Expiry{TTL: d}, nil
+	}
+	if at := r.GetExpireTime(); at != nil {
+		if err := at.CheckValid(); err != nil {
+			return backend.Expiry{}, invalidf("%sexpire_time: %v", field, err)
+		}
+		return backend.Expiry{At: at.AsTime()}, nil
+	}
+	return backend.Expiry{}, nil
+}
+
+// timestamp converts an expiration time for a response: the zero time means
+// never and leaves the field unset.
+func timestamp(t time.Time) *timestamppb.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	return timestamppb.New(t)
+}
+
+func toRecord(r backend.Record) *ktgrpcv1.Record {
+	return &ktgrpcv1.Record{Key: r.Key, Value: r.Value, ExpireTime: timestamp(r.ExpireTime)}
+}
+
+// checkKey rejects keys the gateway will not forward. field names the field in
+// messages, so that a bulk request points at the offending entry.
+func (s *Server) checkKey(field string, key []byte) error {
+	if len(key) == 0 {
+		return invalidf("%s must not be empty", field)
+	}
+	if len(key) > s.opts.MaxKeySize {
+		return invalidf("%s is %d bytes; the limit is %d bytes", field, len(key), s.opts.MaxKeySize)
+	}
+	return nil
+}
+
+func (s *Server) checkValue(field string, value []byte) error {
+	if len(value) > s.opts.MaxValueSize {
+		return invalidf("%s is %d bytes; the limit is %d bytes", field, len(value), s.opts.MaxValueSize)
+	}
+	return nil
+}
+
+// checkKeys validates the keys of a bulk request.
+func (s *Server) checkKeys(keys [][]byte) error {
+	for i, k := range keys {
+		if err := s.checkKey(indexed("keys", i), k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func indexed(field string, i int) string {
+	return field + "[" + strconv.Itoa(i) + "]"
+}

@@ -1,0 +1,213 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/ktgrpc/ktgrpc/backend"
+	ktgrpcv1 "github.com/ktgrpc/ktgrpc/gen/ktgrpc/v1"
+)
+
+// DefaultScanBatch is the records per ScanResponse when the request leaves
+// batch_size at 0.
+const DefaultScanBatch = 256
+
+type cursorService struct {
+	ktgrpcv1.UnimplementedCursorServer
+	s *Server
+}
+
+func (c *cursorService) Scan(req *ktgrpcv1.ScanRequest, stream ktgrpcv1.Cursor_ScanServer) error {
+	s := c.s
+	if req.GetLimit() < 0 {
+		return invalidf("limit must not be negative, got %d; 0 means no limit", req.GetLimit())
+	}
+	for _, f := range []struct {
+		name string
+		v    []byte
+	}{{"start_key", req.GetStartKey()}, {"end_key", req.GetEndKey()}, {"prefix", req.GetPrefix()}} {
+		if len(f.v) > s.opts.MaxKeySize {
+			return invalidf("%s is %d bytes; the limit is %d bytes", f.name, len(f.v), s.opts.MaxKeySize)
+		}
+	}
+	batch := int(req.GetBatchSize())
+	if batch == 0 {
+		batch = DefaultScanBatch
+	}
+	opts := backend.ScanOptions{
+		Start:     req.GetStartKey(),
+		End:       req.GetEndKey(),
+		Prefix:    req.GetPrefix(),
+		Reverse:   req.GetReverse(),
+		Limit:     req.GetLimit(),
+		KeysOnly:  req.GetKeysOnly(),
+		BatchSize: batch,
+	}
+	ctx, cancel := s.streamContext(stream.Context())
+	defer cancel()
+	err := s.b.Scan(ctx, req.GetDb(), opts, func(recs []backend.Record) error {
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		return s.sendScanBatch(stream, recs)
+	})
+	return streamError(ctx, err)
+}
+
+// sendScanBatch sends one backend batch, split further where the records
+// would not fit in one message: batch_size counts records, and large values
+// could otherwise push a message over the size limit.
+func (s *Server) sendScanBatch(stream ktgrpcv1.Cursor_ScanServer, recs []backend.Record) error {
+	resp := &ktgrpcv1.ScanResponse{}
+	size := 0
+	for _, r := range recs {
+		pr := toRecord(r)
+		n := 1 + protowire.SizeBytes(proto.Size(pr))
+		if len(resp.Records) > 0 && size+n > s.opts.MaxMessageSize {
+			if err := stream.Send(resp); err != nil {
+				return err
+			}
+			resp, size = &ktgrpcv1.ScanResponse{}, 0
+		}
+		resp.Records = append(resp.Records, pr)
+		size += n
+	}
+	if len(resp.Records) == 0 {
+		return nil
+	}
+	return stream.Send(resp)
+}
+
+func (c *cursorService) Open(stream ktgrpcv1.Cursor_OpenServer) error {
+	s := c.s
+	ctx, cancel := s.streamContext(stream.Context())
+	defer cancel()
+
+	// Recv blocks without regard to the server's stop, so it runs on its own
+	// goroutine and the loop below can also wait for the stop. The goroutine
+	// ends when the stream does, which returning from this handler causes.
+	reqs := make(chan *ktgrpcv1.OpenRequest)
+	recvErr := make(chan error, 1)
+	go func() {
+		for {
+			req, err := stream.Recv()
+			if err != nil {
+				recvErr <- err
+				return
+			}
+			select {
+			case reqs <- req:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+
+	var (
+		cur backend.Cursor
+		db  string
+	)
+	defer func() {
+		if cur != nil {
+			if err := cur.Close(); err != nil {
+				s.log.Warn("closing cursor", "backend", s.b.Name(), "db", db, "error", err)
+			}
+		}
+	}()
+	for {
+		var req *ktgrpcv1.OpenRequest
+		select {
+		case <-ctx.Done():
+			return streamError(ctx, context.Cause(ctx))
+		case err := <-recvErr:
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		case req = <-reqs:
+		}
+		exp, err := s.checkCursorRequest(req)
+		if err != nil {
+			return err
+		}
+		if cur == nil {
+			db = req.GetDb()
+			cur, err = s.b.OpenCursor(ctx, db)
+			if err != nil {
+				return streamError(ctx, err)
+			}
+		} else if req.GetDb() != "" && req.GetDb() != db {
+			return invalidf("db must stay %q, as set by the stream's first request, got %q; open another stream for another database", db, req.GetDb())
+		}
+		resp, err := cursorOp(ctx, cur, req, exp)
+		if err != nil {
+			return streamError(ctx, err)
+		}
+		if err := stream.Send(resp); err != nil {
+			return err
+		}
+	}
+}
+
+func (s *Server) checkCursorRequest(req *ktgrpcv1.OpenRequest) (backend.Expiry, error) {
+	op := req.GetOperation()
+	switch op {
+	case ktgrpcv1.CursorOperation_CURSOR_OPERATION_UNSPECIFIED:
+		return backend.Expiry{}, invalidf("operation must be set to a CursorOperation such as CURSOR_OPERATION_JUMP")
+	case ktgrpcv1.CursorOperation_CURSOR_OPERATION_JUMP, ktgrpcv1.CursorOperation_CURSOR_OPERATION_JUMP_BACK:
+		if len(req.Key) > s.opts.MaxKeySize {
+			return backend.Expiry{}, invalidf("key is %d bytes; the limit is %d bytes", len(req.Key), s.opts.MaxKeySize)
+		}
+	case ktgrpcv1.CursorOperation_CURSOR_OPERATION_SET_VALUE:
+		if err := s.checkValue("value", req.GetValue()); err != nil {
+			return backend.Expiry{}, err
+		}
+		return toExpiry("", req)
+	default:
+		if _, known := ktgrpcv1.CursorOperation_name[int32(op)]; !known {
+			return backend.Expiry{}, invalidf("operation %d is not a known CursorOperation", op)
+		}
+	}
+	return backend.Expiry{}, nil
+}
+
+// cursorOp runs one validated request on cur.
+func cursorOp(ctx context.Context, cur backend.Cursor, req *ktgrpcv1.OpenRequest, exp backend.Expiry) (*ktgrpcv1.OpenResponse, error) {
+	var (
+		resp ktgrpcv1.OpenResponse
+		rec  backend.Record
+		err  error
+	)
+	switch req.GetOperation() {
+	case ktgrpcv1.CursorOperation_CURSOR_OPERATION_JUMP:
+		resp.Ok, err = cur.Jump(ctx, req.Key)
+	case ktgrpcv1.CursorOperation_CURSOR_OPERATION_JUMP_BACK:
+		resp.Ok, err = cur.JumpBack(ctx, req.Key)
+	case ktgrpcv1.CursorOperation_CURSOR_OPERATION_STEP:
+		resp.Ok, err = cur.Step(ctx)
+	case ktgrpcv1.CursorOperation_CURSOR_OPERATION_STEP_BACK:
+		resp.Ok, err = cur.StepBack(ctx)
+	case ktgrpcv1.CursorOperation_CURSOR_OPERATION_GET:
+		rec, resp.Ok, err = cur.Get(ctx, req.GetStep())
+		resp.Key, resp.Value, resp.ExpireTime = rec.Key, rec.Value, timestamp(rec.ExpireTime)
+	case ktgrpcv1.CursorOperation_CURSOR_OPERATION_GET_KEY:
+		resp.Key, resp.Ok, err = cur.GetKey(ctx, req.GetStep())
+	case ktgrpcv1.CursorOperation_CURSOR_OPERATION_GET_VALUE:
+		resp.Value, resp.Ok, err = cur.GetValue(ctx, req.GetStep())
+	case ktgrpcv1.CursorOperation_CURSOR_OPERATION_SET_VALUE:
+		resp.Ok, err = cur.SetValue(ctx, req.GetValue(), exp, req.GetStep())
+	case ktgrpcv1.CursorOperation_CURSOR_OPERATION_REMOVE:
+		resp.Ok, err = cur.Remove(ctx)
+	case ktgrpcv1.CursorOperation_CURSOR_OPERATION_SEIZE:
+		rec, resp.Ok, err = cur.Seize(ctx)
+		resp.Key, resp.Value, resp.ExpireTime = rec.Key, rec.Value, timestamp(rec.ExpireTime)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}

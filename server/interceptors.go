@@ -1,0 +1,48 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"runtime/debug"
+
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// interceptorLogger adapts slog to the logging middleware; the middleware's
+// levels are slog's.
+func interceptorLogger(l *slog.Logger) logging.Logger {
+	return logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
+		l.Log(ctx, slog.Level(lvl), msg, fields...)
+	})
+}
+
+// One line per finished call keeps the log readable under load; payloads are
+// never logged because they are user data.
+func unaryLogging(l logging.Logger) grpc.UnaryServerInterceptor {
+	return logging.UnaryServerInterceptor(l, logging.WithLogOnEvents(logging.FinishCall))
+}
+
+func streamLogging(l logging.Logger) grpc.StreamServerInterceptor {
+	return logging.StreamServerInterceptor(l, logging.WithLogOnEvents(logging.FinishCall))
+}
+
+// recoveryHandler turns a panic into Internal without taking the process
+// down, logging the stack so that the bug can be found.
+func recoveryHandler(l *slog.Logger) recovery.RecoveryHandlerFuncContext {
+	return func(ctx context.Context, p any) error {
+		l.ErrorContext(ctx, "panic in gRPC handler", "panic", p, "stack", string(debug.Stack()))
+		return status.Errorf(codes.Internal, "internal error: %v", p)
+	}
+}
+
+func unaryRecovery(l *slog.Logger) grpc.UnaryServerInterceptor {
+	return recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(recoveryHandler(l)))
+}
+
+func streamRecovery(l *slog.Logger) grpc.StreamServerInterceptor {
+	return recovery.StreamServerInterceptor(recovery.WithRecoveryHandlerContext(recoveryHandler(l)))
+}

@@ -1,0 +1,61 @@
+package server
+
+import (
+	"context"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/ktgrpc/ktgrpc/backend"
+	ktgrpcv1 "github.com/ktgrpc/ktgrpc/gen/ktgrpc/v1"
+)
+
+type scriptService struct {
+	ktgrpcv1.UnimplementedScriptServer
+	s *Server
+}
+
+var lockModes = map[ktgrpcv1.LockMode]backend.LockMode{
+	ktgrpcv1.LockMode_LOCK_MODE_UNSPECIFIED: backend.LockNone,
+	ktgrpcv1.LockMode_LOCK_MODE_NONE:        backend.LockNone,
+	ktgrpcv1.LockMode_LOCK_MODE_RECORD:      backend.LockRecord,
+	ktgrpcv1.LockMode_LOCK_MODE_GLOBAL:      backend.LockGlobal,
+}
+
+func (sc *scriptService) Call(ctx context.Context, req *ktgrpcv1.CallRequest) (*ktgrpcv1.CallResponse, error) {
+	s := sc.s
+	scripter, ok := s.b.(backend.Scripter)
+	if !ok {
+		return nil, status.Errorf(codes.Unimplemented,
+			"scripts need a Kyoto Tycoon (kt://) or Tokyo Tyrant (tt://) backend; %s has none", s.b.Name())
+	}
+	if req.GetName() == "" {
+		return nil, invalidf("name must not be empty: name the procedure to call")
+	}
+	lock, ok := lockModes[req.GetLock()]
+	if !ok {
+		return nil, invalidf("lock is %v; use one of LOCK_MODE_NONE, LOCK_MODE_RECORD or LOCK_MODE_GLOBAL", req.GetLock())
+	}
+	args := make([]backend.Pair, len(req.GetArgs()))
+	for i, a := range req.GetArgs() {
+		if err := s.checkValue(indexed("args", i)+".key", a.GetKey()); err != nil {
+			return nil, err
+		}
+		if err := s.checkValue(indexed("args", i)+".value", a.GetValue()); err != nil {
+			return nil, err
+		}
+		args[i] = backend.Pair{Key: a.GetKey(), Value: a.GetValue()}
+	}
+	results, succeeded, err := scripter.CallScript(ctx, req.GetName(), args, lock)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	resp := &ktgrpcv1.CallResponse{Succeeded: succeeded}
+	if succeeded {
+		resp.Results = make([]*ktgrpcv1.Pair, len(results))
+		for i, r := range results {
+			resp.Results[i] = &ktgrpcv1.Pair{Key: r.Key, Value: r.Value}
+		}
+	}
+	return resp, nil
+}

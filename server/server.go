@@ -1,0 +1,256 @@
+// Package server exposes a backend.Backend as the ktgrpc.v1 gRPC services.
+//
+// The services are thin: they validate requests, convert between protobuf
+// messages and backend values, call the backend and map its errors to status
+// codes in one place (errors.go). No wire protocol lives here.
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+
+	"github.com/ktgrpc/ktgrpc/backend"
+	ktgrpcv1 "github.com/ktgrpc/ktgrpc/gen/ktgrpc/v1"
+)
+
+// Defaults for the zero values of Options.
+const (
+	DefaultMaxKeySize     = 1 << 20
+	DefaultMaxValueSize   = 64 << 20
+	DefaultMaxMessageSize = 128 << 20
+	DefaultHealthInterval = 5 * time.Second
+)
+
+// Options tune a Server. The zero value is ready to use.
+type Options struct {
+	// Logger receives call logs, recovered panics and health changes; nil
+	// discards them.
+	Logger *slog.Logger
+	// MaxKeySize is the largest key accepted, in bytes (0: 1 MiB).
+	MaxKeySize int
+	// MaxValueSize is the largest value accepted, in bytes (0: 64 MiB).
+	MaxValueSize int
+	// MaxMessageSize is the largest gRPC message received or sent, in bytes
+	// (0: 128 MiB).
+	MaxMessageSize int
+	// HealthInterval is how often the backend is pinged to keep the gRPC
+	// health status current (0: 5s).
+	HealthInterval time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.MaxKeySize <= 0 {
+		o.MaxKeySize = DefaultMaxKeySize
+	}
+	if o.MaxValueSize <= 0 {
+		o.MaxValueSize = DefaultMaxValueSize
+	}
+	if o.MaxMessageSize <= 0 {
+		o.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if o.HealthInterval <= 0 {
+		o.HealthInterval = DefaultHealthInterval
+	}
+	return o
+}
+
+// serviceNames are the ktgrpc services whose health the server reports next
+// to the overall "" service.
+var serviceNames = []string{
+	ktgrpcv1.KV_ServiceDesc.ServiceName,
+	ktgrpcv1.Cursor_ServiceDesc.ServiceName,
+	ktgrpcv1.Script_ServiceDesc.ServiceName,
+	ktgrpcv1.Replication_ServiceDesc.ServiceName,
+	ktgrpcv1.Admin_ServiceDesc.ServiceName,
+	ktgrpcv1.Table_ServiceDesc.ServiceName,
+}
+
+// Server serves one backend over gRPC. Create it with New.
+type Server struct {
+	b      backend.Backend
+	opts   Options
+	log    *slog.Logger
+	grpc   *grpc.Server
+	health *health.Server
+
+	// closing ends every streaming handler; Stop cancels it before the
+	// graceful stop, which would otherwise wait for streams that never end.
+	closing       context.Context
+	cancelClosing context.CancelFunc
+
+	healthOnce sync.Once
+	healthDone chan struct{} // closed when the health watcher has exited
+	healthMu   sync.Mutex    // serialises status updates against Stop
+	stopped    bool          // under healthMu: no more status updates
+	serving    *bool         // under healthMu: the last status set, nil before the first
+	stopOnce   sync.Once
+}
+
+// New builds a server for b. It does not take ownership of b: closing the
+// backend is the caller's job, after Stop.
+func New(b backend.Backend, opts Options) *Server {
+	opts = opts.withDefaults()
+	s := &Server{
+		b:          b,
+		opts:       opts,
+		log:        opts.Logger,
+		health:     health.NewServer(),
+		healthDone: make(chan struct{}),
+	}
+	s.closing, s.cancelClosing = context.WithCancel(context.Background())
+
+	logger := interceptorLogger(s.log)
+	s.grpc = grpc.NewServer(
+		grpc.MaxRecvMsgSize(opts.MaxMessageSize),
+		grpc.MaxSendMsgSize(opts.MaxMessageSize),
+		grpc.ChainUnaryInterceptor(
+			unaryLogging(logger),
+			unaryRecovery(s.log),
+		),
+		grpc.ChainStreamInterceptor(
+			streamLogging(logger),
+			streamRecovery(s.log),
+		),
+	)
+	ktgrpcv1.RegisterKVServer(s.grpc, &kvService{s: s})
+	ktgrpcv1.RegisterCursorServer(s.grpc, &cursorService{s: s})
+	ktgrpcv1.RegisterScriptServer(s.grpc, &scriptService{s: s})
+	ktgrpcv1.RegisterReplicationServer(s.grpc, &replicationService{s: s})
+	ktgrpcv1.RegisterAdminServer(s.grpc, &adminService{s: s})
+	ktgrpcv1.RegisterTableServer(s.grpc, &tableService{s: s})
+	healthpb.RegisterHealthServer(s.grpc, s.health)
+	reflection.Register(s.grpc)
+
+	// Until the first ping answers nobody knows whether the backend is up;
+	// a probe must not route traffic here before that.
+	s.setHealth(false)
+	return s
+}
+
+// GRPC returns the underlying gRPC server, for callers that register more
+// services or serve it themselves.
+func (s *Server) GRPC() *grpc.Server { return s.grpc }
+
+// MaxMessageSize is the largest message the server receives or sends; clients
+// that move large values should raise their own limits to match.
+func (s *Server) MaxMessageSize() int { return s.opts.MaxMessageSize }
+
+// Serve accepts connections on lis until Stop. It starts the health watcher
+// on first use. It returns nil after Stop.
+func (s *Server) Serve(lis net.Listener) error {
+	s.healthOnce.Do(func() { go s.watchHealth() })
+	return s.grpc.Serve(lis)
+}
+
+// Stop ends open streams, then stops gracefully, letting unary calls finish.
+// When ctx ends first the server stops hard, closing every connection and
+// cancelling the calls still running, and Stop returns ctx's error without
+// waiting for them. Stop is safe to call more than once.
+func (s *Server) Stop(ctx context.Context) error {
+	var err error
+	s.stopOnce.Do(func() {
+		s.cancelClosing()
+		s.healthOnce.Do(func() { close(s.healthDone) })
+		<-s.healthDone
+		s.healthMu.Lock()
+		s.stopped = true
+		s.healthMu.Unlock()
+		s.health.Shutdown()
+
+		done := make(chan struct{})
+		go func() {
+			s.grpc.GracefulStop()
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			// Stop cancels every handler's context but, like GracefulStop,
+			// does not wait for handlers; one stuck in a backend call that
+			// ignores its context must not hold the caller too.
+			s.log.Warn("graceful stop timed out; closing connections", "error", ctx.Err())
+			s.grpc.Stop()
+			err = ctx.Err()
+		}
+	})
+	return err
+}
+
+// CheckHealth pings the backend once and updates the health status of every
+// service. It returns the ping's error.
+func (s *Server) CheckHealth(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.HealthInterval)
+	defer cancel()
+	err := s.b.Ping(ctx)
+	if err != nil && s.closing.Err() == nil {
+		s.log.Debug("backend ping failed", "backend", s.b.Name(), "error", err)
+	}
+	s.setHealth(err == nil)
+	return err
+}
+
+func (s *Server) watchHealth() {
+	defer close(s.healthDone)
+	t := time.NewTicker(s.opts.HealthInterval)
+	defer t.Stop()
+	for {
+		_ = s.CheckHealth(s.closing)
+		select {
+		case <-s.closing.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Server) setHealth(ok bool) {
+	s.healthMu.Lock()
+	defer s.healthMu.Unlock()
+	if s.stopped {
+		return
+	}
+	if s.serving != nil && *s.serving != ok {
+		if ok {
+			s.log.Info("backend healthy", "backend", s.b.Name())
+		} else {
+			s.log.Warn("backend unhealthy", "backend", s.b.Name())
+		}
+	}
+	s.serving = &ok
+	st := healthpb.HealthCheckResponse_NOT_SERVING
+	if ok {
+		st = healthpb.HealthCheckResponse_SERVING
+	}
+	s.health.SetServingStatus("", st)
+	for _, name := range serviceNames {
+		s.health.SetServingStatus(name, st)
+	}
+}
+
+// errShuttingDown is the cause given to streaming handlers' contexts when the
+// server stops.
+var errShuttingDown = errors.New("the gateway is shutting down")
+
+// streamContext derives a context for a streaming handler that also ends when
+// the server starts stopping, with errShuttingDown as its cause.
+func (s *Server) streamContext(parent context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(parent)
+	stop := context.AfterFunc(s.closing, func() { cancel(errShuttingDown) })
+	return ctx, func() {
+		stop()
+		cancel(context.Canceled)
+	}
+}

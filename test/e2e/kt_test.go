@@ -1,0 +1,719 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/ktgrpc/ktgrpc/backend/kt"
+	ktgrpcv1 "github.com/ktgrpc/ktgrpc/gen/ktgrpc/v1"
+	"github.com/ktgrpc/ktgrpc/server"
+	"github.com/ktgrpc/ktgrpc/test/gatewaytest"
+	"github.com/ktgrpc/ktgrpc/test/kttest"
+)
+
+// These tests drive the whole path: a gRPC client, the gateway, the Kyoto
+// Tycoon adapter and a KT-compatible server (kttest). In kttest, database 0
+// ("*") is a hash database and database 1 ("%") a tree database, as in the
+// recordings of the real server.
+
+type ktEnv struct {
+	t      *testing.T
+	ctx    context.Context
+	server *kttest.Server
+	b      *kt.Backend
+	conn   *grpc.ClientConn
+	kv     ktgrpcv1.KVClient
+	cursor ktgrpcv1.CursorClient
+	script ktgrpcv1.ScriptClient
+	repl   ktgrpcv1.ReplicationClient
+	admin  ktgrpcv1.AdminClient
+}
+
+// startKT runs the gateway on a KT adapter. addr overrides the address the
+// adapter dials (a fault proxy in front of the server).
+func startKT(t *testing.T, query string, proxied func(target string) string) *ktEnv {
+	t.Helper()
+	srv := kttest.Start(t)
+	addr := srv.Addr()
+	if proxied != nil {
+		addr = proxied(addr)
+	}
+	u, err := url.Parse("kt://" + addr + "?" + query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	b, err := kt.Open(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := gatewaytest.Start(t, b)
+	// Cleanups run last-in first-out: the gateway stops before the backend
+	// closes.
+	t.Cleanup(func() {
+		if err := b.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return &ktEnv{
+		t: t, ctx: ctx, server: srv, b: b, conn: conn,
+		kv:     ktgrpcv1.NewKVClient(conn),
+		cursor: ktgrpcv1.NewCursorClient(conn),
+		script: ktgrpcv1.NewScriptClient(conn),
+		repl:   ktgrpcv1.NewReplicationClient(conn),
+		admin:  ktgrpcv1.NewAdminClient(conn),
+	}
+}
+
+func (e *ktEnv) must(err error) {
+	e.t.Helper()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *ktEnv) set(db string, key, value []byte) {
+	e.t.Helper()
+	_, err := e.kv.Set(e.ctx, &ktgrpcv1.SetRequest{Db: db, Key: key, Value: value})
+	e.must(err)
+}
+
+func (e *ktEnv) get(db string, key []byte) *ktgrpcv1.GetResponse {
+	e.t.Helper()
+	resp, err := e.kv.Get(e.ctx, &ktgrpcv1.GetRequest{Db: db, Key: key})
+	e.must(err)
+	return resp
+}
+
+func wantCode(t *testing.T, what string, err error, code codes.Code) {
+	t.Helper()
+	if status.Code(err) != code {
+		t.Errorf("%s: %v, want %v", what, err, code)
+	}
+}
+
+// noLeaks checks that the adapter holds no connection beyond its idle ones
+// and that the server sees exactly those.
+func (e *ktEnv) noLeaks() {
+	e.t.Helper()
+	s := e.b.Stats()
+	if s.InUse != 0 {
+		e.t.Errorf("connections still in use: %+v", s)
+	}
+	if err := e.server.WaitConnCount(e.ctx, s.Open); err != nil {
+		e.t.Errorf("server connections vs the pool's %+v: %v", s, err)
+	}
+}
+
+func TestKTBinaryUnsafeKeysAndValues(t *testing.T) {
+	e := startKT(t, "", nil)
+	values := []byte{0, '\t', '\n', '\r', 0xff, 0xfe, 0x80, 'x'}
+	keys := [][]byte{[]byte("nul\x00"), []byte("tab\t"), []byte("nl\n"), []byte("\xc3\x28 not utf-8")}
+	for _, db := range []string{"", "%"} {
+		for i, k := range keys {
+			v := append(bytes.Clone(values), byte(i))
+			e.set(db, k, v)
+			if got := e.get(db, k); !got.Found || !bytes.Equal(got.Value, v) || got.ExpireTime != nil {
+				t.Errorf("db %q key %q: %v", db, k, got)
+			}
+		}
+		bulk, err := e.kv.GetBulk(e.ctx, &ktgrpcv1.GetBulkRequest{Db: db, Keys: [][]byte{keys[3], []byte("missing"), keys[0]}})
+		e.must(err)
+		if len(bulk.Records) != 2 || !bytes.Equal(bulk.Records[0].Key, keys[3]) || !bytes.Equal(bulk.Records[1].Key, keys[0]) {
+			t.Errorf("db %q GetBulk: %v", db, bulk.Records)
+		}
+		// The RPC path (Replace, Check, Seize) carries the same bytes.
+		rep, err := e.kv.Replace(e.ctx, &ktgrpcv1.ReplaceRequest{Db: db, Key: keys[1], Value: []byte("\x00\t\n")})
+		e.must(err)
+		seized, err := e.kv.Seize(e.ctx, &ktgrpcv1.SeizeRequest{Db: db, Key: keys[1]})
+		e.must(err)
+		if !rep.Applied || !seized.Found || string(seized.Value) != "\x00\t\n" {
+			t.Errorf("db %q Replace+Seize: %v %v", db, rep, seized)
+		}
+		match, err := e.kv.MatchKeys(e.ctx, &ktgrpcv1.MatchKeysRequest{Db: db, Pattern: &ktgrpcv1.MatchKeysRequest_Prefix{Prefix: []byte("nl\n")}})
+		e.must(err)
+		if len(match.Keys) != 1 || !bytes.Equal(match.Keys[0], keys[2]) {
+			t.Errorf("db %q MatchKeys: %q", db, match.Keys)
+		}
+	}
+	e.noLeaks()
+}
+
+func TestKTLargeValues(t *testing.T) {
+	e := startKT(t, "", nil)
+	big := make([]byte, 8<<20+7)
+	for i := range big {
+		big[i] = byte(i * 7)
+	}
+	e.set("", []byte("big"), big)
+	if got := e.get("", []byte("big")); !bytes.Equal(got.Value, big) {
+		t.Fatalf("binary path: %d bytes back of %d", len(got.Value), len(big))
+	}
+	big[1] = 'X'
+	// Add and Seize travel over TSV-RPC, Base64-encoded.
+	add, err := e.kv.Add(e.ctx, &ktgrpcv1.AddRequest{Db: "%", Key: []byte("big"), Value: big})
+	e.must(err)
+	seized, err := e.kv.Seize(e.ctx, &ktgrpcv1.SeizeRequest{Db: "%", Key: []byte("big")})
+	e.must(err)
+	if !add.Applied || !bytes.Equal(seized.Value, big) {
+		t.Fatalf("RPC path: added %v, %d bytes back", add.Applied, len(seized.Value))
+	}
+	e.noLeaks()
+}
+
+func TestKTExpiration(t *testing.T) {
+	e := startKT(t, "", nil)
+	at := time.Unix(4102444800, 0)
+	_, err := e.kv.Set(e.ctx, &ktgrpcv1.SetRequest{Key: []byte("at"), Value: []byte("v"),
+		Expiration: &ktgrpcv1.SetRequest_ExpireTime{ExpireTime: timestamppb.New(at)}})
+	e.must(err)
+	before := time.Now()
+	_, err = e.kv.Set(e.ctx, &ktgrpcv1.SetRequest{Key: []byte("ttl"), Value: []byte("v"),
+		Expiration: &ktgrpcv1.SetRequest_Ttl{Ttl: durationpb.New(90 * time.Minute)}})
+	e.must(err)
+	_, err = e.kv.Add(e.ctx, &ktgrpcv1.AddRequest{Db: "%", Key: []byte("rpc"), Value: []byte("v"),
+		Expiration: &ktgrpcv1.AddRequest_ExpireTime{ExpireTime: timestamppb.New(at)}})
+	e.must(err)
+	e.set("", []byte("never"), []byte("v"))
+
+	if got := e.get("", []byte("at")).ExpireTime; !got.AsTime().Equal(at) {
+		t.Errorf("absolute expiration read back as %v", got.AsTime())
+	}
+	got := e.get("", []byte("ttl")).ExpireTime.AsTime()
+	if want := before.Add(90 * time.Minute); got.Before(want.Add(-5*time.Second)) || got.After(want.Add(5*time.Second)) {
+		t.Errorf("TTL expiration read back as %v, want about %v", got, want)
+	}
+	if got := e.get("", []byte("never")); got.ExpireTime != nil {
+		t.Errorf("a record without expiration reads back %v", got.ExpireTime.AsTime())
+	}
+	check, err := e.kv.Check(e.ctx, &ktgrpcv1.CheckRequest{Db: "%", Key: []byte("rpc")})
+	e.must(err)
+	if !check.Found || !check.ExpireTime.AsTime().Equal(at) || check.ValueSize != 1 {
+		t.Errorf("Check: %v", check)
+	}
+	check, err = e.kv.Check(e.ctx, &ktgrpcv1.CheckRequest{Key: []byte("never")})
+	e.must(err)
+	if check.ExpireTime != nil {
+		t.Errorf("Check of a record without expiration: %v", check.ExpireTime.AsTime())
+	}
+	_, err = e.kv.Set(e.ctx, &ktgrpcv1.SetRequest{Key: []byte("past"), Value: []byte("v"),
+		Expiration: &ktgrpcv1.SetRequest_ExpireTime{ExpireTime: timestamppb.New(time.Unix(1000000000, 0))}})
+	e.must(err)
+	if got := e.get("", []byte("past")); got.Found {
+		t.Error("a record stored with a past expiration is readable")
+	}
+}
+
+func TestKTConditionalWrites(t *testing.T) {
+	e := startKT(t, "", nil)
+	k := []byte("k\x00")
+	add, err := e.kv.Add(e.ctx, &ktgrpcv1.AddRequest{Key: k, Value: []byte("1")})
+	e.must(err)
+	addAgain, err := e.kv.Add(e.ctx, &ktgrpcv1.AddRequest{Key: k, Value: []byte("2")})
+	e.must(err)
+	replaceMissing, err := e.kv.Replace(e.ctx, &ktgrpcv1.ReplaceRequest{Key: []byte("none"), Value: []byte("x")})
+	e.must(err)
+	casWrong, err := e.kv.CompareAndSwap(e.ctx, &ktgrpcv1.CompareAndSwapRequest{Key: k, OldValue: []byte("2"), NewValue: []byte("3")})
+	e.must(err)
+	casRight, err := e.kv.CompareAndSwap(e.ctx, &ktgrpcv1.CompareAndSwapRequest{Key: k, OldValue: []byte("1"), NewValue: []byte("3")})
+	e.must(err)
+	casAbsent, err := e.kv.CompareAndSwap(e.ctx, &ktgrpcv1.CompareAndSwapRequest{Key: k, NewValue: []byte("4")})
+	e.must(err)
+	casRemove, err := e.kv.CompareAndSwap(e.ctx, &ktgrpcv1.CompareAndSwapRequest{Key: k, OldValue: []byte("3")})
+	e.must(err)
+	if !add.Applied || addAgain.Applied || replaceMissing.Applied || casWrong.Swapped || !casRight.Swapped || casAbsent.Swapped || !casRemove.Swapped {
+		t.Errorf("outcomes: add %v, add again %v, replace missing %v, cas wrong %v, cas right %v, cas must-not-exist %v, cas remove %v",
+			add.Applied, addAgain.Applied, replaceMissing.Applied, casWrong.Swapped, casRight.Swapped, casAbsent.Swapped, casRemove.Swapped)
+	}
+	if e.get("", k).Found {
+		t.Error("CAS without a new value left the record")
+	}
+	inc, err := e.kv.Increment(e.ctx, &ktgrpcv1.IncrementRequest{Key: []byte("n"), Delta: 3})
+	e.must(err)
+	incMissing, err := e.kv.Increment(e.ctx, &ktgrpcv1.IncrementRequest{Key: []byte("m"), Delta: 3, MustExist: true})
+	e.must(err)
+	if !inc.Applied || inc.Value != 3 || incMissing.Applied {
+		t.Errorf("Increment: %v, must-exist on missing: %v", inc, incMissing)
+	}
+	e.set("", []byte("text"), []byte("abc"))
+	_, err = e.kv.Increment(e.ctx, &ktgrpcv1.IncrementRequest{Key: []byte("text"), Delta: 1})
+	wantCode(t, "Increment of a text value", err, codes.FailedPrecondition)
+}
+
+// cursorStream runs cursor operations over one Open stream.
+type cursorStream struct {
+	e *ktEnv
+	s ktgrpcv1.Cursor_OpenClient
+}
+
+func (c *cursorStream) do(req *ktgrpcv1.OpenRequest) (*ktgrpcv1.OpenResponse, error) {
+	if err := c.s.Send(req); err != nil {
+		return nil, err
+	}
+	return c.s.Recv()
+}
+
+func (c *cursorStream) must(req *ktgrpcv1.OpenRequest) *ktgrpcv1.OpenResponse {
+	c.e.t.Helper()
+	resp, err := c.do(req)
+	c.e.must(err)
+	return resp
+}
+
+func op(o ktgrpcv1.CursorOperation) *ktgrpcv1.OpenRequest { return &ktgrpcv1.OpenRequest{Operation: o} }
+
+func TestKTCursorWalkBothWays(t *testing.T) {
+	e := startKT(t, "", nil)
+	for _, k := range []string{"a", "b", "c", "d"} {
+		e.set("%", []byte(k), []byte("v"+k))
+	}
+	s, err := e.cursor.Open(e.ctx)
+	e.must(err)
+	c := &cursorStream{e: e, s: s}
+	const (
+		jump     = ktgrpcv1.CursorOperation_CURSOR_OPERATION_JUMP
+		jumpBack = ktgrpcv1.CursorOperation_CURSOR_OPERATION_JUMP_BACK
+		stepBack = ktgrpcv1.CursorOperation_CURSOR_OPERATION_STEP_BACK
+		get      = ktgrpcv1.CursorOperation_CURSOR_OPERATION_GET
+		getKey   = ktgrpcv1.CursorOperation_CURSOR_OPERATION_GET_KEY
+		setValue = ktgrpcv1.CursorOperation_CURSOR_OPERATION_SET_VALUE
+		remove   = ktgrpcv1.CursorOperation_CURSOR_OPERATION_REMOVE
+		seize    = ktgrpcv1.CursorOperation_CURSOR_OPERATION_SEIZE
+	)
+	if r := c.must(&ktgrpcv1.OpenRequest{Db: "%", Operation: jump}); !r.Ok {
+		t.Fatal("JUMP to the first record failed")
+	}
+	var forward []string
+	for {
+		r := c.must(&ktgrpcv1.OpenRequest{Operation: get, Step: true})
+		if !r.Ok {
+			break
+		}
+		forward = append(forward, string(r.Key)+"="+string(r.Value))
+	}
+	if fmt.Sprint(forward) != "[a=va b=vb c=vc d=vd]" {
+		t.Errorf("forward walk: %v", forward)
+	}
+	if r := c.must(op(jumpBack)); !r.Ok {
+		t.Fatal("JUMP_BACK to the last record failed")
+	}
+	var backward []string
+	for {
+		r := c.must(op(getKey))
+		if !r.Ok {
+			break
+		}
+		backward = append(backward, string(r.Key))
+		if !c.must(op(stepBack)).Ok {
+			break
+		}
+	}
+	if fmt.Sprint(backward) != "[d c b a]" {
+		t.Errorf("backward walk: %v", backward)
+	}
+	at := time.Unix(4102444800, 0)
+	c.must(&ktgrpcv1.OpenRequest{Operation: jumpBack, Key: []byte("cc")})
+	if r := c.must(&ktgrpcv1.OpenRequest{Operation: setValue, Value: []byte("new\x00c"),
+		Expiration: &ktgrpcv1.OpenRequest_ExpireTime{ExpireTime: timestamppb.New(at)}}); !r.Ok {
+		t.Error("SET_VALUE failed")
+	}
+	if r := c.must(op(get)); string(r.Key) != "c" || string(r.Value) != "new\x00c" || !r.ExpireTime.AsTime().Equal(at) {
+		t.Errorf("after SET_VALUE: %v", r)
+	}
+	if r := c.must(op(stepBack)); !r.Ok {
+		t.Error("STEP_BACK to b failed")
+	}
+	if r := c.must(op(remove)); !r.Ok { // b; the cursor moves to c
+		t.Error("REMOVE failed")
+	}
+	if r := c.must(op(seize)); !r.Ok || string(r.Key) != "c" || string(r.Value) != "new\x00c" {
+		t.Errorf("SEIZE: %v", r)
+	}
+	e.must(s.CloseSend())
+	if _, err := s.Recv(); err != io.EOF {
+		t.Errorf("stream end: %v", err)
+	}
+	bulk, err := e.kv.GetBulk(e.ctx, &ktgrpcv1.GetBulkRequest{Db: "%", Keys: [][]byte{[]byte("a"), []byte("b"), []byte("c"), []byte("d")}})
+	e.must(err)
+	if len(bulk.Records) != 2 || string(bulk.Records[0].Key) != "a" || string(bulk.Records[1].Key) != "d" {
+		t.Errorf("records left: %v", bulk.Records)
+	}
+	e.noLeaks()
+}
+
+func TestKTCursorJumpBackOnHashIsUnimplemented(t *testing.T) {
+	e := startKT(t, "", nil)
+	e.set("", []byte("k"), []byte("v"))
+	s, err := e.cursor.Open(e.ctx)
+	e.must(err)
+	c := &cursorStream{e: e, s: s}
+	_, err = c.do(&ktgrpcv1.OpenRequest{Db: "*", Operation: ktgrpcv1.CursorOperation_CURSOR_OPERATION_JUMP_BACK})
+	wantCode(t, "JUMP_BACK on the hash database", err, codes.Unimplemented)
+	scan, err := e.cursor.Scan(e.ctx, &ktgrpcv1.ScanRequest{Reverse: true})
+	e.must(err)
+	_, err = scan.Recv()
+	wantCode(t, "reverse Scan of the hash database", err, codes.Unimplemented)
+	e.noLeaks()
+}
+
+func TestKTScript(t *testing.T) {
+	e := startKT(t, "", nil)
+	resp, err := e.script.Call(e.ctx, &ktgrpcv1.CallRequest{Name: "echo", Args: []*ktgrpcv1.Pair{
+		{Key: []byte("b"), Value: []byte("2")}, {Key: []byte("a\x00"), Value: []byte("\xff\t")},
+	}})
+	e.must(err)
+	if !resp.Succeeded || len(resp.Results) != 2 || string(resp.Results[0].Key) != "a\x00" || string(resp.Results[0].Value) != "\xff\t" {
+		t.Errorf("echo: %v", resp)
+	}
+	resp, err = e.script.Call(e.ctx, &ktgrpcv1.CallRequest{Name: "fail"})
+	e.must(err)
+	if resp.Succeeded || len(resp.Results) != 0 {
+		t.Errorf("fail: %v", resp)
+	}
+	_, err = e.script.Call(e.ctx, &ktgrpcv1.CallRequest{Name: "internal"})
+	wantCode(t, "internal", err, codes.Internal)
+	_, err = e.script.Call(e.ctx, &ktgrpcv1.CallRequest{Name: "invalid"})
+	wantCode(t, "invalid", err, codes.InvalidArgument)
+	_, err = e.script.Call(e.ctx, &ktgrpcv1.CallRequest{Name: "nosuch"})
+	wantCode(t, "unknown procedure", err, codes.NotFound)
+	e.noLeaks()
+}
+
+// subscription collects a Subscribe stream's events.
+type subscription struct {
+	events chan *ktgrpcv1.Event
+	done   chan error
+	cancel context.CancelFunc
+}
+
+func (e *ktEnv) subscribe(req *ktgrpcv1.SubscribeRequest) *subscription {
+	ctx, cancel := context.WithCancel(e.ctx)
+	stream, err := e.repl.Subscribe(ctx, req)
+	if err != nil {
+		cancel()
+		e.t.Fatal(err)
+	}
+	s := &subscription{events: make(chan *ktgrpcv1.Event, 100), done: make(chan error, 1), cancel: cancel}
+	ready := make(chan struct{})
+	go func() {
+		first := true
+		for {
+			resp, err := stream.Recv()
+			if err != nil {
+				s.done <- err
+				return
+			}
+			if first {
+				// The first message (events of the replay, or the progress
+				// that ends it) shows the backend stream is open.
+				first = false
+				close(ready)
+			}
+			if ev := resp.GetEvent(); ev != nil {
+				s.events <- ev
+			}
+		}
+	}()
+	select {
+	case <-ready:
+	case err := <-s.done:
+		e.t.Fatalf("subscription ended before its first message: %v", err)
+	case <-e.ctx.Done():
+		e.t.Fatal("no message from the subscription")
+	}
+	e.t.Cleanup(cancel)
+	return s
+}
+
+func (s *subscription) next(e *ktEnv, n int) []*ktgrpcv1.Event {
+	e.t.Helper()
+	var evs []*ktgrpcv1.Event
+	for len(evs) < n {
+		select {
+		case ev := <-s.events:
+			evs = append(evs, ev)
+		case err := <-s.done:
+			e.t.Fatalf("subscription ended after %d of %d events: %v", len(evs), n, err)
+		case <-e.ctx.Done():
+			e.t.Fatalf("got %d of %d events", len(evs), n)
+		}
+	}
+	return evs
+}
+
+func eventsText(evs []*ktgrpcv1.Event) string {
+	var b bytes.Buffer
+	for _, ev := range evs {
+		fmt.Fprintf(&b, "%s %s %s=%s;", ev.Db, ev.Command, ev.Key, ev.Value)
+	}
+	return b.String()
+}
+
+func TestKTReplicationFromPositionAndResume(t *testing.T) {
+	e := startKT(t, "", nil)
+	at := time.Unix(4102444800, 0)
+	e.set("", []byte("before"), []byte("0"))
+	sub := e.subscribe(&ktgrpcv1.SubscribeRequest{Start: &ktgrpcv1.SubscribeRequest_After{After: 0}, KeyPrefix: []byte("k")})
+	e.set("", []byte("k1"), []byte("v\x001"))
+	_, err := e.kv.Set(e.ctx, &ktgrpcv1.SetRequest{Db: "%", Key: []byte("k2"), Value: []byte("v2"),
+		Expiration: &ktgrpcv1.SetRequest_ExpireTime{ExpireTime: timestamppb.New(at)}})
+	e.must(err)
+	_, err = e.kv.Remove(e.ctx, &ktgrpcv1.RemoveRequest{Key: []byte("k1")})
+	e.must(err)
+	evs := sub.next(e, 3)
+	if got := eventsText(evs); got != "0 set k1=v\x001;1 set k2=v2;0 remove k1=;" {
+		t.Fatalf("events: %q", got)
+	}
+	if evs[0].Operation != ktgrpcv1.Operation_OPERATION_SET || evs[2].Operation != ktgrpcv1.Operation_OPERATION_REMOVE ||
+		!evs[1].ExpireTime.AsTime().Equal(at) || evs[0].ExpireTime != nil || len(evs[0].Raw) == 0 {
+		t.Errorf("event details: %v", evs)
+	}
+	if !(evs[0].Position < evs[1].Position && evs[1].Position < evs[2].Position) {
+		t.Errorf("positions not increasing: %d %d %d", evs[0].Position, evs[1].Position, evs[2].Position)
+	}
+	sub.cancel()
+
+	// Resuming after the first event delivers exactly the rest.
+	resumed := e.subscribe(&ktgrpcv1.SubscribeRequest{Start: &ktgrpcv1.SubscribeRequest_After{After: evs[0].Position}})
+	rest := resumed.next(e, 2)
+	if rest[0].Position != evs[1].Position || rest[1].Position != evs[2].Position {
+		t.Errorf("resumed at %d, %d; want %d, %d", rest[0].Position, rest[1].Position, evs[1].Position, evs[2].Position)
+	}
+	// And the stream follows new changes.
+	e.set("", []byte("k3"), []byte("3"))
+	if got := eventsText(resumed.next(e, 1)); got != "0 set k3=3;" {
+		t.Errorf("live event: %q", got)
+	}
+}
+
+// killProxy forwards connections to a server and, when armed, kills the
+// connection that carries the next request instead of forwarding it. While
+// down, it closes every connection it accepts, as a stopped server would
+// fail them, and keeps its port so that nothing else can take it.
+type killProxy struct {
+	ln     net.Listener
+	target string
+	down   atomic.Bool
+	mu     sync.Mutex
+	armed  chan struct{} // closed when the armed kill fired; nil when not armed
+}
+
+func startKillProxy(t *testing.T, target string) *killProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &killProxy{ln: ln, target: target}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			client, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			if p.down.Load() {
+				client.Close()
+				continue
+			}
+			server, err := net.Dial("tcp", target)
+			if err != nil {
+				client.Close()
+				continue
+			}
+			go func() {
+				_, _ = io.Copy(client, server)
+				client.Close()
+			}()
+			go p.upstream(client, server)
+		}
+	}()
+	return p
+}
+
+func (p *killProxy) arm() chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.armed = make(chan struct{})
+	return p.armed
+}
+
+func (p *killProxy) upstream(client, server net.Conn) {
+	defer client.Close()
+	defer server.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := client.Read(buf)
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		fired := p.armed
+		p.armed = nil
+		p.mu.Unlock()
+		if fired != nil {
+			close(fired)
+			return // the request dies with the connection
+		}
+		if _, err := server.Write(buf[:n]); err != nil {
+			return
+		}
+	}
+}
+
+func TestKTConnectionKilledMidRequest(t *testing.T) {
+	var p *killProxy
+	e := startKT(t, "", func(target string) string {
+		p = startKillProxy(t, target)
+		return p.ln.Addr().String()
+	})
+	_, err := e.kv.Increment(e.ctx, &ktgrpcv1.IncrementRequest{Key: []byte("n"), Delta: 1})
+	e.must(err)
+	fired := p.arm()
+	_, err = e.kv.Increment(e.ctx, &ktgrpcv1.IncrementRequest{Key: []byte("n"), Delta: 1})
+	<-fired
+	wantCode(t, "Increment on a killed connection", err, codes.Unavailable)
+	// The adapter recovers on a new connection, without repeating the lost
+	// write.
+	inc, err := e.kv.Increment(e.ctx, &ktgrpcv1.IncrementRequest{Key: []byte("n"), Delta: 1})
+	e.must(err)
+	if inc.Value != 2 {
+		t.Errorf("counter = %d, want 2", inc.Value)
+	}
+	// A read whose pooled connection dies is sent again transparently.
+	fired = p.arm()
+	got, err := e.kv.Get(e.ctx, &ktgrpcv1.GetRequest{Key: []byte("n")})
+	<-fired
+	e.must(err)
+	if !got.Found {
+		t.Error("Get after the retry: not found")
+	}
+	e.noLeaks()
+}
+
+func TestKTPoolLeaksNoConnections(t *testing.T) {
+	e := startKT(t, "pool=3", nil)
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			key := []byte(fmt.Sprint("k", i%5))
+			if _, err := e.kv.Set(e.ctx, &ktgrpcv1.SetRequest{Db: "%", Key: key, Value: []byte("v")}); err != nil {
+				errs <- err
+			}
+			if _, err := e.kv.Add(e.ctx, &ktgrpcv1.AddRequest{Db: "%", Key: key, Value: []byte("v")}); err != nil {
+				errs <- err
+			}
+			scan, err := e.cursor.Scan(e.ctx, &ktgrpcv1.ScanRequest{Db: "%", BatchSize: 2})
+			if err != nil {
+				errs <- err
+				return
+			}
+			for {
+				if _, err := scan.Recv(); err != nil {
+					if err != io.EOF {
+						errs <- err
+					}
+					break
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	// Cursor streams that end early, by the client's cancel, give their
+	// connections back too.
+	for range 3 {
+		ctx, cancel := context.WithCancel(e.ctx)
+		s, err := e.cursor.Open(ctx)
+		e.must(err)
+		c := &cursorStream{e: e, s: s}
+		c.must(&ktgrpcv1.OpenRequest{Db: "%", Operation: ktgrpcv1.CursorOperation_CURSOR_OPERATION_JUMP})
+		cancel()
+	}
+	// The gateway closes a cancelled stream's cursor on its own schedule;
+	// opening as many cursors as the pool holds proves every connection came
+	// back (each Open would wait for a free one otherwise).
+	opened := make([]ktgrpcv1.Cursor_OpenClient, 3)
+	for i := range opened {
+		s, err := e.cursor.Open(e.ctx)
+		e.must(err)
+		(&cursorStream{e: e, s: s}).must(&ktgrpcv1.OpenRequest{Db: "%", Operation: ktgrpcv1.CursorOperation_CURSOR_OPERATION_JUMP})
+		opened[i] = s
+	}
+	// A stream's end reaches the client after the gateway closed its
+	// cursor.
+	for _, s := range opened {
+		e.must(s.CloseSend())
+		if _, err := s.Recv(); err != io.EOF {
+			t.Errorf("stream end: %v", err)
+		}
+	}
+	s := e.b.Stats()
+	if s.Open > 3 || s.Open < 1 {
+		t.Errorf("pool=3 opened %+v", s)
+	}
+	e.noLeaks()
+}
+
+// The gateway starts while the KT server is down, reports NOT_SERVING and
+// Unavailable, and serves once the server comes up, without a restart.
+func TestKTGatewayStartsBeforeServer(t *testing.T) {
+	ktsrv := kttest.Start(t)
+	p := startKillProxy(t, ktsrv.Addr())
+	p.down.Store(true)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	u, _ := url.Parse("kt://" + p.ln.Addr().String())
+	b, err := kt.Open(ctx, u)
+	if err != nil {
+		t.Fatalf("Open must not fail while the server is down: %v", err)
+	}
+	t.Cleanup(func() { b.Close() })
+	srv, conn := gatewaytest.StartServer(t, b, server.Options{})
+	health := healthpb.NewHealthClient(conn)
+	kv := ktgrpcv1.NewKVClient(conn)
+
+	if err := srv.CheckHealth(ctx); err == nil {
+		t.Fatal("health check passed with the server down")
+	}
+	if resp, err := health.Check(ctx, &healthpb.HealthCheckRequest{}); err != nil || resp.Status != healthpb.HealthCheckResponse_NOT_SERVING {
+		t.Errorf("health with the server down: %v, %v", resp, err)
+	}
+	_, err = kv.Get(ctx, &ktgrpcv1.GetRequest{Key: []byte("k")})
+	wantCode(t, "Get with the server down", err, codes.Unavailable)
+
+	p.down.Store(false)
+	if err := srv.CheckHealth(ctx); err != nil {
+		t.Fatalf("health check with the server up: %v", err)
+	}
+	if resp, err := health.Check(ctx, &healthpb.HealthCheckRequest{}); err != nil || resp.Status != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf("health with the server up: %v, %v", resp, err)
+	}
+	if _, err := kv.Set(ctx, &ktgrpcv1.SetRequest{Key: []byte("k"), Value: []byte("v")}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := kv.Get(ctx, &ktgrpcv1.GetRequest{Key: []byte("k")}); err != nil || string(got.Value) != "v" {
+		t.Errorf("Get after recovery: %v, %v", got, err)
+	}
+}
