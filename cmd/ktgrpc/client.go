@@ -1,0 +1,420 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/ktgrpc/ktgrpc/cmd/ktgrpc/internal/codec"
+	"github.com/ktgrpc/ktgrpc/cmd/ktgrpc/internal/envflag"
+	ktgrpcv1 "github.com/ktgrpc/ktgrpc/gen/ktgrpc/v1"
+)
+
+// Client defaults.
+const (
+	defaultAddr    = "127.0.0.1:7878"
+	defaultTimeout = 5 * time.Second
+	// clientMaxMessage matches the gateway's default message limit, so that a
+	// large value the gateway accepts can also be read back; gRPC's own
+	// client default (4 MiB) is far below the gateway's value limit.
+	clientMaxMessage = 128 << 20
+)
+
+// clientEnvFlags are the client flags read from the environment. The other
+// client flags select what one call does, and reading them from the
+// environment would change results behind a person's back.
+func clientEnvFlags() []string { return []string{"addr", "db", "timeout", "format"} }
+
+// clientFlags are the flags every client command takes.
+type clientFlags struct {
+	addr    string
+	db      string
+	timeout time.Duration
+	format  codec.Format
+}
+
+// clientCommand starts a client command's flag set with the common flags.
+func (c *cli) clientCommand(name, synopsis, about string) (*flag.FlagSet, *clientFlags) {
+	fs := c.flagSet(name, synopsis, about)
+	cf := &clientFlags{}
+	fs.StringVar(&cf.addr, "addr", defaultAddr, "gateway `address`, host:port")
+	fs.StringVar(&cf.db, "db", "", "`database`, by index or name (empty: the default database)")
+	fs.DurationVar(&cf.timeout, "timeout", defaultTimeout, "deadline of each call (0: none)")
+	fs.Var(&cf.format, "format", "`format` of keys and values in arguments and output: text (the default), hex or base64")
+	return fs, cf
+}
+
+// parse parses a client command line, applies the environment and checks the
+// number of positional arguments, whose names are given for the message.
+func (c *cli) parse(fs *flag.FlagSet, args []string, minArgs int, names ...string) ([]string, error) {
+	envflag.Describe(fs, envPrefix, clientEnvFlags())
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	if err := envflag.Apply(fs, c.getenv, envPrefix, clientEnvFlags()); err != nil {
+		return nil, usageError{err.Error()}
+	}
+	if len(pos) < minArgs || len(pos) > len(names) {
+		want := strings.Join(names, " ")
+		if want == "" {
+			return nil, usagef("%s takes no arguments, got %d", fs.Name(), len(pos))
+		}
+		return nil, usagef("want %s, got %d argument(s)", want, len(pos))
+	}
+	return pos, nil
+}
+
+func (cf *clientFlags) dial() (*grpc.ClientConn, error) {
+	conn, err := grpc.NewClient(cf.addr,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithUserAgent("ktgrpc-cli"),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(clientMaxMessage), grpc.MaxCallSendMsgSize(clientMaxMessage)),
+	)
+	if err != nil {
+		return nil, usagef("--addr %q: %v", cf.addr, err)
+	}
+	return conn, nil
+}
+
+// callContext bounds one call by --timeout.
+func (cf *clientFlags) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if cf.timeout <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, cf.timeout)
+}
+
+// decode reads a key or value argument in the chosen format.
+func (cf *clientFlags) decode(what, s string) ([]byte, error) {
+	b, err := cf.format.Decode(s)
+	if err != nil {
+		return nil, usagef("%s %q: %v", what, s, err)
+	}
+	return b, nil
+}
+
+// notFound is the outcome of get and remove on a missing key: not a failure
+// of the call, but a result a script must be able to tell apart.
+func (cf *clientFlags) notFound(key []byte) error {
+	return exitCodeError{code: exitError, msg: fmt.Sprintf("key %s not found", cf.format.Quote(key))}
+}
+
+func (c *cli) get(ctx context.Context, args []string) error {
+	fs, cf := c.clientCommand("get", "[flags] KEY",
+		"Print the value of the record KEY, followed by a newline. A missing key\nprints \"not found\" on stderr and exits 1.")
+	pos, err := c.parse(fs, args, 1, "KEY")
+	if err != nil {
+		return err
+	}
+	key, err := cf.decode("KEY", pos[0])
+	if err != nil {
+		return err
+	}
+	conn, err := cf.dial()
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ctx, cancel := cf.callContext(ctx)
+	defer cancel()
+	resp, err := ktgrpcv1.NewKVClient(conn).Get(ctx, &ktgrpcv1.GetRequest{Db: cf.db, Key: key})
+	if err != nil {
+		return err
+	}
+	if !resp.GetFound() {
+		return cf.notFound(key)
+	}
+	_, err = fmt.Fprintln(c.stdout, cf.format.Encode(resp.GetValue()))
+	return err
+}
+
+func (c *cli) set(ctx context.Context, args []string) error {
+	fs, cf := c.clientCommand("set", "[flags] KEY [VALUE]",
+		"Store VALUE under KEY, replacing any value it had. Without VALUE the value is\nread from standard input (in --format, to its end).")
+	ttl := fs.Duration("ttl", 0, "expire the record this long from now (0: never)")
+	pos, err := c.parse(fs, args, 1, "KEY", "[VALUE]")
+	if err != nil {
+		return err
+	}
+	if *ttl < 0 {
+		return usagef("--ttl %v: must not be negative", *ttl)
+	}
+	key, err := cf.decode("KEY", pos[0])
+	if err != nil {
+		return err
+	}
+	var value []byte
+	if len(pos) == 2 {
+		if value, err = cf.decode("VALUE", pos[1]); err != nil {
+			return err
+		}
+	} else {
+		in, err := io.ReadAll(c.stdin)
+		if err != nil {
+			return fmt.Errorf("read value from standard input: %w", err)
+		}
+		if value, err = cf.format.Decode(string(in)); err != nil {
+			return usagef("value on standard input: %v", err)
+		}
+	}
+	req := &ktgrpcv1.SetRequest{Db: cf.db, Key: key, Value: value}
+	if *ttl > 0 {
+		req.Expiration = &ktgrpcv1.SetRequest_Ttl{Ttl: durationpb.New(*ttl)}
+	}
+	conn, err := cf.dial()
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ctx, cancel := cf.callContext(ctx)
+	defer cancel()
+	_, err = ktgrpcv1.NewKVClient(conn).Set(ctx, req)
+	return err
+}
+
+func (c *cli) remove(ctx context.Context, args []string) error {
+	fs, cf := c.clientCommand("remove", "[flags] KEY",
+		"Delete the record KEY. A missing key prints \"not found\" on stderr and exits 1.")
+	pos, err := c.parse(fs, args, 1, "KEY")
+	if err != nil {
+		return err
+	}
+	key, err := cf.decode("KEY", pos[0])
+	if err != nil {
+		return err
+	}
+	conn, err := cf.dial()
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ctx, cancel := cf.callContext(ctx)
+	defer cancel()
+	resp, err := ktgrpcv1.NewKVClient(conn).Remove(ctx, &ktgrpcv1.RemoveRequest{Db: cf.db, Key: key})
+	if err != nil {
+		return err
+	}
+	if !resp.GetRemoved() {
+		return cf.notFound(key)
+	}
+	return nil
+}
+
+func (c *cli) scan(ctx context.Context, args []string) error {
+	fs, cf := c.clientCommand("scan", "[flags]",
+		"Print the records of a key range, one per line as KEY<TAB>VALUE, in key order\n(on hash databases, in the backend's order). --timeout bounds the whole scan.")
+	prefix := fs.String("prefix", "", "only keys that start with this")
+	start := fs.String("start", "", "first key of the range (inclusive)")
+	end := fs.String("end", "", "end of the range (exclusive)")
+	reverse := fs.Bool("reverse", false, "walk from the end of the range down (ordered databases only)")
+	limit := fs.Int64("limit", 0, "print at most this many records (0: all)")
+	keysOnly := fs.Bool("keys-only", false, "print keys only")
+	if _, err := c.parse(fs, args, 0); err != nil {
+		return err
+	}
+	if *limit < 0 {
+		return usagef("--limit %d: must not be negative", *limit)
+	}
+	req := &ktgrpcv1.ScanRequest{Db: cf.db, Reverse: *reverse, Limit: *limit, KeysOnly: *keysOnly}
+	var err error
+	if req.Prefix, err = cf.decode("--prefix", *prefix); err != nil {
+		return err
+	}
+	if req.StartKey, err = cf.decode("--start", *start); err != nil {
+		return err
+	}
+	if req.EndKey, err = cf.decode("--end", *end); err != nil {
+		return err
+	}
+	conn, err := cf.dial()
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ctx, cancel := cf.callContext(ctx)
+	defer cancel()
+	stream, err := ktgrpcv1.NewCursorClient(conn).Scan(ctx, req)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(c.stdout)
+	for {
+		resp, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return w.Flush()
+		}
+		if err != nil {
+			// What arrived before the failure is still worth printing.
+			_ = w.Flush()
+			return err
+		}
+		for _, r := range resp.GetRecords() {
+			w.WriteString(cf.format.Encode(r.GetKey()))
+			if !*keysOnly {
+				w.WriteByte('\t')
+				w.WriteString(cf.format.Encode(r.GetValue()))
+			}
+			w.WriteByte('\n')
+		}
+		if err := w.Flush(); err != nil {
+			return err
+		}
+	}
+}
+
+func (c *cli) watch(ctx context.Context, args []string) error {
+	fs, cf := c.clientCommand("watch", "[flags]",
+		`Print changes as they happen, until interrupted, one per line as
+"POSITION OP KEY VALUE" (remove has no VALUE; increments print the amount
+added as VALUE; clear, sync and optimize have neither; misc prints its
+command as KEY). Without --after only changes from now on are printed; resume
+with --after set to the last POSITION seen. --timeout bounds connecting only.`)
+	prefix := fs.String("prefix", "", "only changes to keys that start with this")
+	after := fs.Uint64("after", 0, "print the changes after this position (0: the whole retained log)")
+	progress := fs.Bool("progress", false, `also print "POSITION progress" lines as the stream advances`)
+	interval := fs.Duration("progress-interval", 0, "how often the gateway reports progress (0: its default, 1s)")
+	if _, err := c.parse(fs, args, 0); err != nil {
+		return err
+	}
+	keyPrefix, err := cf.decode("--prefix", *prefix)
+	if err != nil {
+		return err
+	}
+	req := &ktgrpcv1.SubscribeRequest{KeyPrefix: keyPrefix, Start: &ktgrpcv1.SubscribeRequest_Now{Now: true}}
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "after" {
+			req.Start = &ktgrpcv1.SubscribeRequest_After{After: *after}
+		}
+	})
+	if cf.db != "" {
+		req.Dbs = []string{cf.db}
+	}
+	if *interval < 0 {
+		return usagef("--progress-interval %v: must not be negative", *interval)
+	}
+	if *interval > 0 {
+		req.ProgressInterval = durationpb.New(*interval)
+	}
+	conn, err := cf.dial()
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if err := cf.probe(ctx, conn); err != nil {
+		return err
+	}
+	stream, err := ktgrpcv1.NewReplicationClient(conn).Subscribe(ctx, req)
+	if err != nil {
+		return interrupted(ctx, err)
+	}
+	for {
+		resp, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return interrupted(ctx, err)
+		}
+		var line string
+		switch k := resp.GetKind().(type) {
+		case *ktgrpcv1.SubscribeResponse_Event:
+			line = cf.eventLine(k.Event)
+		case *ktgrpcv1.SubscribeResponse_Progress:
+			if !*progress {
+				continue
+			}
+			line = strconv.FormatUint(k.Progress.GetPosition(), 10) + " progress"
+		default:
+			continue
+		}
+		// Unbuffered: a person or a pipe wants each change as it happens.
+		if _, err := io.WriteString(c.stdout, line+"\n"); err != nil {
+			return err
+		}
+	}
+}
+
+// interrupted turns the cancellation that ends a watch into success.
+func interrupted(ctx context.Context, err error) error {
+	if ctx.Err() != nil && status.Code(err) == codes.Canceled {
+		return nil
+	}
+	return err
+}
+
+// probe checks within --timeout that the gateway answers, because the stream
+// that follows has no deadline and would otherwise wait for an unreachable
+// address as long as the connection attempt lasts. Any answer, even an
+// unhealthy one, proves the gateway is there; the stream reports the rest.
+func (cf *clientFlags) probe(ctx context.Context, conn *grpc.ClientConn) error {
+	ctx, cancel := cf.callContext(ctx)
+	defer cancel()
+	_, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+	switch status.Code(err) {
+	case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled:
+		return err
+	}
+	return nil
+}
+
+// eventLine renders a change as "POSITION OP KEY VALUE", leaving out the
+// fields the operation does not have.
+func (cf *clientFlags) eventLine(e *ktgrpcv1.Event) string {
+	op := strings.ToLower(strings.TrimPrefix(e.GetOperation().String(), "OPERATION_"))
+	f := []string{strconv.FormatUint(e.GetPosition(), 10), op}
+	switch e.GetOperation() {
+	case ktgrpcv1.Operation_OPERATION_SET, ktgrpcv1.Operation_OPERATION_APPEND:
+		f = append(f, cf.format.Encode(e.GetKey()), cf.format.Encode(e.GetValue()))
+	case ktgrpcv1.Operation_OPERATION_REMOVE:
+		f = append(f, cf.format.Encode(e.GetKey()))
+	case ktgrpcv1.Operation_OPERATION_INCREMENT:
+		f = append(f, cf.format.Encode(e.GetKey()), strconv.FormatInt(e.GetIntDelta(), 10))
+	case ktgrpcv1.Operation_OPERATION_INCREMENT_DOUBLE:
+		f = append(f, cf.format.Encode(e.GetKey()), strconv.FormatFloat(e.GetDoubleDelta(), 'g', -1, 64))
+	case ktgrpcv1.Operation_OPERATION_MISC:
+		f = append(f, e.GetCommand())
+	}
+	return strings.Join(f, " ")
+}
+
+func (c *cli) status(ctx context.Context, args []string) error {
+	fs, cf := c.clientCommand("status", "[flags]",
+		"Print a database's record count and size, then every status field the\nbackend reports, sorted by name, one \"NAME: VALUE\" per line.")
+	if _, err := c.parse(fs, args, 0); err != nil {
+		return err
+	}
+	conn, err := cf.dial()
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ctx, cancel := cf.callContext(ctx)
+	defer cancel()
+	resp, err := ktgrpcv1.NewAdminClient(conn).Status(ctx, &ktgrpcv1.StatusRequest{Db: cf.db})
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(c.stdout)
+	fmt.Fprintf(w, "count: %d\nsize: %d\n", resp.GetCount(), resp.GetSize())
+	fields := resp.GetFields()
+	for _, n := range slices.Sorted(maps.Keys(fields)) {
+		fmt.Fprintf(w, "%s: %s\n", n, fields[n])
+	}
+	return w.Flush()
+}

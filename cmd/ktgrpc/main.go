@@ -1,0 +1,233 @@
+// Command ktgrpc runs the ktgrpc gateway (ktgrpc serve) and talks to it from
+// the command line (get, set, remove, scan, watch, status).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"syscall"
+	"text/tabwriter"
+
+	"google.golang.org/grpc/status"
+)
+
+// envPrefix starts the name of every environment variable the binary reads.
+const envPrefix = "KTGRPC_"
+
+func main() {
+	// The first SIGINT or SIGTERM cancels the context: serve shuts down
+	// gracefully and watch ends; stop restores the default handling so that a
+	// second signal kills a process that is stuck.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	context.AfterFunc(ctx, stop)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	os.Exit(code)
+}
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitError = 1 // the command failed, or found nothing
+	exitUsage = 2 // the command line is wrong
+)
+
+// cli is one invocation's view of the outside world; commands reach the
+// process only through it, so that tests can run them in-process.
+type cli struct {
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	getenv func(string) string
+}
+
+// command is a subcommand. run returns nil, a usageError, an exitCodeError,
+// errReported or any other error, which run's caller turns into an exit code.
+type command struct {
+	name    string
+	summary string
+	run     func(c *cli, ctx context.Context, args []string) error
+}
+
+func commands() []command {
+	return []command{
+		{"serve", "run the gateway", (*cli).serve},
+		{"get", "print the value of a record", (*cli).get},
+		{"set", "store a record", (*cli).set},
+		{"remove", "delete a record", (*cli).remove},
+		{"scan", "list the records of a key range", (*cli).scan},
+		{"watch", "print changes as they happen", (*cli).watch},
+		{"status", "print a database's record count, size and status fields", (*cli).status},
+		{"version", "print the version", (*cli).version},
+		{"help", "show help for a command", nil},
+	}
+}
+
+func lookup(name string) (command, bool) {
+	for _, cmd := range commands() {
+		if cmd.name == name {
+			return cmd, true
+		}
+	}
+	return command{}, false
+}
+
+// run executes the command line args (without the program name) and returns
+// the process exit code.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
+	if len(args) == 0 {
+		c.usage(stderr)
+		return exitUsage
+	}
+	name, rest := args[0], args[1:]
+	switch name {
+	case "help", "-h", "-help", "--help":
+		return c.help(ctx, rest)
+	}
+	cmd, ok := lookup(name)
+	if !ok {
+		fmt.Fprintf(stderr, "ktgrpc: unknown command %q\nRun 'ktgrpc help' for the list of commands.\n", name)
+		return exitUsage
+	}
+	return c.report(cmd.name, cmd.run(c, ctx, rest))
+}
+
+// help prints the overview, or one command's usage, to stdout.
+func (c *cli) help(ctx context.Context, args []string) int {
+	if len(args) == 0 {
+		c.usage(c.stdout)
+		return exitOK
+	}
+	cmd, ok := lookup(args[0])
+	if !ok || cmd.run == nil {
+		fmt.Fprintf(c.stderr, "ktgrpc: help: unknown command %q\nRun 'ktgrpc help' for the list of commands.\n", args[0])
+		return exitUsage
+	}
+	// A command prints its usage to stderr on -h; asked for by name, it goes
+	// to stdout so that it can be paged.
+	out := *c
+	out.stderr = c.stdout
+	return out.report(cmd.name, cmd.run(&out, ctx, []string{"-h"}))
+}
+
+func (c *cli) usage(w io.Writer) {
+	fmt.Fprint(w, `ktgrpc is a gRPC gateway for Kyoto Tycoon and Tokyo Tyrant, and a command-line
+client for it.
+
+Usage:
+  ktgrpc <command> [flags] [arguments]
+
+Commands:
+`)
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	for _, cmd := range commands() {
+		fmt.Fprintf(tw, "  %s\t%s\n", cmd.name, cmd.summary)
+	}
+	tw.Flush()
+	fmt.Fprint(w, `
+Flags may come before or after the arguments; "--" ends the flags. Flags also
+read KTGRPC_<FLAG> environment variables (see each command's help); a flag on
+the command line wins.
+
+Run 'ktgrpc help <command>' for a command's flags.
+`)
+}
+
+// usageError is a command line that cannot work; it exits with exitUsage.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Sprintf(format, args...)}
+}
+
+// exitCodeError exits with code after printing msg, for outcomes that are not
+// failures of the call, such as a missing key.
+type exitCodeError struct {
+	code int
+	msg  string
+}
+
+func (e exitCodeError) Error() string { return e.msg }
+
+// errReported means the message was printed already (package flag prints
+// parse errors itself); it exits with exitUsage.
+var errReported = errors.New("reported")
+
+// report prints err the way a person expects and returns the exit code.
+func (c *cli) report(name string, err error) int {
+	var (
+		uerr usageError
+		cerr exitCodeError
+	)
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.Is(err, errReported):
+		return exitUsage
+	case errors.As(err, &uerr):
+		fmt.Fprintf(c.stderr, "ktgrpc: %s: %s\nRun 'ktgrpc help %s' for usage.\n", name, uerr.msg, name)
+		return exitUsage
+	case errors.As(err, &cerr):
+		fmt.Fprintf(c.stderr, "ktgrpc: %s: %s\n", name, cerr.msg)
+		return cerr.code
+	}
+	if st, ok := status.FromError(err); ok {
+		fmt.Fprintf(c.stderr, "ktgrpc: %s: %v: %s\n", name, st.Code(), st.Message())
+		return exitError
+	}
+	fmt.Fprintf(c.stderr, "ktgrpc: %s: %v\n", name, err)
+	return exitError
+}
+
+func (c *cli) version(_ context.Context, args []string) error {
+	fs := c.flagSet("version", "", "Print the version of this binary.")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return usagef("version takes no arguments")
+	}
+	fmt.Fprintln(c.stdout, versionString())
+	return nil
+}
+
+// versionString describes the build from the information the Go toolchain
+// embeds, so that no linker flags are needed to stamp it.
+func versionString() string {
+	v, rev, dirty := "(devel)", "", false
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if bi.Main.Version != "" {
+			v = bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				dirty = s.Value == "true"
+			}
+		}
+	}
+	s := "ktgrpc " + v
+	if rev != "" {
+		if len(rev) > 12 {
+			rev = rev[:12]
+		}
+		s += " " + rev
+		if dirty {
+			s += "+dirty"
+		}
+	}
+	return fmt.Sprintf("%s %s %s/%s", s, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}

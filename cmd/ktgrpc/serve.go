@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/ktgrpc/ktgrpc/backend/dial"
+	"github.com/ktgrpc/ktgrpc/cmd/ktgrpc/internal/envflag"
+	"github.com/ktgrpc/ktgrpc/server"
+)
+
+// serveConfig is the parsed serve command line.
+type serveConfig struct {
+	listen          string
+	backend         string
+	logLevel        slog.Level
+	logFormat       choice
+	maxKeySize      byteSize
+	maxValueSize    byteSize
+	maxMessageSize  byteSize
+	healthInterval  time.Duration
+	shutdownTimeout time.Duration
+}
+
+// parseServe reads the serve flags, then the KTGRPC_* variables for the flags
+// the command line left unset, and checks the result.
+func (c *cli) parseServe(args []string) (serveConfig, error) {
+	cfg := serveConfig{
+		logFormat:      choice{value: "text", allowed: []string{"text", "json"}},
+		maxKeySize:     server.DefaultMaxKeySize,
+		maxValueSize:   server.DefaultMaxValueSize,
+		maxMessageSize: server.DefaultMaxMessageSize,
+	}
+	fs := c.flagSet("serve", "[flags]", `Run the gateway: serve the backend named by --backend over gRPC on --listen
+until SIGINT or SIGTERM, then stop gracefully (open streams end, unary calls
+finish) within --shutdown-timeout. Logs go to stderr.
+
+Backends:
+  embedded:                       an in-memory store with databases "0" and "1"
+  embedded:?dbs=users,cache:hash  named in-memory databases (":hash": unordered)
+  kt://host:port                  Kyoto Tycoon
+  tt://host:port                  Tokyo Tyrant`)
+	fs.StringVar(&cfg.listen, "listen", defaultAddr, "`address` to serve gRPC on, host:port (port 0 picks a free one)")
+	fs.StringVar(&cfg.backend, "backend", dial.Default, "backend `URL`")
+	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "least severe `level` logged: debug, info, warn or error")
+	fs.Var(&cfg.logFormat, "log-format", "`format` of the log: text or json")
+	fs.Var(&cfg.maxKeySize, "max-key-size", "largest key accepted, in `bytes` (K, M, G suffixes allowed)")
+	fs.Var(&cfg.maxValueSize, "max-value-size", "largest value accepted, in `bytes` (K, M, G suffixes allowed)")
+	fs.Var(&cfg.maxMessageSize, "max-message-size", "largest gRPC message received or sent, in `bytes` (K, M, G suffixes allowed)")
+	fs.DurationVar(&cfg.healthInterval, "health-interval", server.DefaultHealthInterval, "how often the backend is pinged for the gRPC health status")
+	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a graceful stop may take before connections are closed")
+	envflag.Describe(fs, envPrefix, nil)
+
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return cfg, err
+	}
+	if err := envflag.Apply(fs, c.getenv, envPrefix, nil); err != nil {
+		return cfg, usageError{err.Error()}
+	}
+	switch {
+	case len(pos) != 0:
+		return cfg, usagef("serve takes no arguments, got %q", pos)
+	case cfg.listen == "":
+		return cfg, usagef("--listen must not be empty")
+	case cfg.healthInterval <= 0:
+		return cfg, usagef("--health-interval %v: must be positive", cfg.healthInterval)
+	case cfg.shutdownTimeout <= 0:
+		return cfg, usagef("--shutdown-timeout %v: must be positive", cfg.shutdownTimeout)
+	case cfg.maxValueSize >= cfg.maxMessageSize:
+		// A value must fit in a message together with its key and framing.
+		return cfg, usagef("--max-value-size %v must be below --max-message-size %v", cfg.maxValueSize, cfg.maxMessageSize)
+	case cfg.maxKeySize >= cfg.maxMessageSize:
+		return cfg, usagef("--max-key-size %v must be below --max-message-size %v", cfg.maxKeySize, cfg.maxMessageSize)
+	}
+	return cfg, nil
+}
+
+func (cfg serveConfig) logger(w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.logLevel}
+	if cfg.logFormat.value == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func (c *cli) serve(ctx context.Context, args []string) error {
+	cfg, err := c.parseServe(args)
+	if err != nil {
+		return err
+	}
+	log := cfg.logger(c.stderr)
+
+	b, err := dial.Open(ctx, cfg.backend)
+	if err != nil {
+		return fmt.Errorf("open backend: %w", err)
+	}
+	defer func() {
+		if err := b.Close(); err != nil {
+			log.Warn("closing the backend failed", "backend", b.Name(), "error", err)
+		}
+	}()
+
+	var lc net.ListenConfig
+	lis, err := lc.Listen(ctx, "tcp", cfg.listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.listen, err)
+	}
+
+	srv := server.New(b, server.Options{
+		Logger:         log,
+		MaxKeySize:     int(cfg.maxKeySize),
+		MaxValueSize:   int(cfg.maxValueSize),
+		MaxMessageSize: int(cfg.maxMessageSize),
+		HealthInterval: cfg.healthInterval,
+	})
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(lis) }()
+	log.Info("ktgrpc serving", "listen", lis.Addr().String(), "backend", b.Name(), "version", versionString())
+	// A backend that is down at start is not fatal (it may come up, and the
+	// health service says so meanwhile), but the person starting the gateway
+	// must hear about it at the default log level.
+	if err := srv.CheckHealth(ctx); err != nil && ctx.Err() == nil {
+		log.Warn("backend is not answering; health reports NOT_SERVING until it does", "backend", b.Name(), "error", err)
+	}
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down", "timeout", cfg.shutdownTimeout)
+	case serveErr = <-served:
+		// Serve only returns before Stop when the listener fails.
+		served = nil
+		log.Error("serving failed", "error", serveErr)
+	}
+
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.shutdownTimeout)
+	defer cancel()
+	stopErr := srv.Stop(stopCtx)
+	if served != nil {
+		serveErr = <-served
+	}
+	switch {
+	case serveErr != nil && !errors.Is(serveErr, grpc.ErrServerStopped):
+		return fmt.Errorf("serve on %s: %w", lis.Addr(), serveErr)
+	case stopErr != nil:
+		return fmt.Errorf("graceful stop did not finish within %v, so connections were closed: %w", cfg.shutdownTimeout, stopErr)
+	}
+	log.Info("stopped")
+	return nil
+}
