@@ -98,6 +98,19 @@ func (s *Store) Subscribe(ctx context.Context, opts backend.SubscribeOptions, fn
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	// Events carry database names; a subscriber may name a database by
+	// index or as "" like every other call, so compare canonical names.
+	if len(opts.Filter.DBs) > 0 {
+		names := make([]string, len(opts.Filter.DBs))
+		for i, db := range opts.Filter.DBs {
+			d, err := s.database(db)
+			if err != nil {
+				return err
+			}
+			names[i] = d.name
+		}
+		opts.Filter.DBs = names
+	}
 	s.mu.RLock()
 	closed := s.closed
 	pos := opts.After

@@ -75,7 +75,9 @@ func TestSubscribeResumeAndFilter(t *testing.T) {
 		// then comes the caught-up update.
 		{"op filter", backend.SubscribeOptions{Filter: backend.Filter{Ops: []backend.Operation{backend.OpSet}}},
 			[]string{"SET user:1", "SET user:2", "SET other", "@4", "@4"}},
-		{"everything withheld", backend.SubscribeOptions{Filter: backend.Filter{DBs: []string{"nope"}}}, []string{"@4", "@4"}},
+		{"everything withheld", backend.SubscribeOptions{Filter: backend.Filter{Ops: []backend.Operation{backend.OpAppend}}}, []string{"@4", "@4"}},
+		{"db filter by default db", backend.SubscribeOptions{Filter: backend.Filter{DBs: []string{""}}},
+			[]string{"SET user:1", "SET other", "REMOVE user:1", "@4", "@4"}},
 		{"now ignores after", backend.SubscribeOptions{Now: true, After: pos(0)}, []string{"@4"}},
 	}
 	for _, tt := range tests {
@@ -96,6 +98,27 @@ func TestSubscribeResumeAndFilter(t *testing.T) {
 				t.Errorf("updates = %q; want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestSubscribeDBFilterByIndexOrName(t *testing.T) {
+	s, _ := newStore(t, Options{Databases: []DBConfig{{Name: "users"}, {Name: "cache", Kind: Hash}}})
+	mustSet(t, s, "users", "a", "1", backend.Expiry{})
+	mustSet(t, s, "cache", "b", "2", backend.Expiry{})
+	for _, sel := range []string{"1", "cache"} {
+		var got []string
+		for _, u := range replay(t, s, backend.SubscribeOptions{Filter: backend.Filter{DBs: []string{sel}}}) {
+			if u.Event != nil {
+				got = append(got, u.Event.DB+"/"+string(u.Event.Key))
+			}
+		}
+		if !slices.Equal(got, []string{"cache/b"}) {
+			t.Errorf("dbs %q: events %q; want [cache/b]", sel, got)
+		}
+	}
+	err := s.Subscribe(ctx, backend.SubscribeOptions{Filter: backend.Filter{DBs: []string{"nope"}}}, func(backend.Update) error { return nil })
+	if !errors.Is(err, backend.ErrNotFound) || !strings.Contains(err.Error(), `"nope"`) {
+		t.Errorf("unknown db filter: err = %v; want ErrNotFound naming the database", err)
 	}
 }
 
