@@ -23,11 +23,27 @@ func interceptorLogger(l *slog.Logger) logging.Logger {
 // One line per finished call keeps the log readable under load; payloads are
 // never logged because they are user data.
 func unaryLogging(l logging.Logger) grpc.UnaryServerInterceptor {
-	return logging.UnaryServerInterceptor(l, logging.WithLogOnEvents(logging.FinishCall))
+	return logging.UnaryServerInterceptor(l, logging.WithLogOnEvents(logging.FinishCall), logging.WithLevels(callLevel))
 }
 
 func streamLogging(l logging.Logger) grpc.StreamServerInterceptor {
-	return logging.StreamServerInterceptor(l, logging.WithLogOnEvents(logging.FinishCall))
+	return logging.StreamServerInterceptor(l, logging.WithLogOnEvents(logging.FinishCall), logging.WithLevels(callLevel))
+}
+
+// callLevel keeps successful calls at debug so that the default info level
+// shows only what someone may need to act on: the caller's mistakes at info,
+// a backend in trouble at warn, and the gateway's own faults at error.
+func callLevel(code codes.Code) logging.Level {
+	switch code {
+	case codes.OK:
+		return logging.LevelDebug
+	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted:
+		return logging.LevelWarn
+	case codes.Internal, codes.Unknown, codes.DataLoss:
+		return logging.LevelError
+	default:
+		return logging.LevelInfo
+	}
 }
 
 // recoveryHandler turns a panic into Internal without taking the process

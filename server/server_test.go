@@ -474,3 +474,27 @@ func TestCallsAndPanicsAreLogged(t *testing.T) {
 		}
 	}
 }
+
+func TestSuccessfulCallsLogOnlyAtDebug(t *testing.T) {
+	var logs syncBuffer
+	srv, conn := gatewaytest.StartServer(t, &fake{}, server.Options{
+		HealthInterval: time.Hour,
+		Logger:         slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
+	})
+	kv := ktgrpcv1.NewKVClient(conn)
+	if _, err := kv.Get(t.Context(), &ktgrpcv1.GetRequest{Key: []byte("k")}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := kv.Get(t.Context(), &ktgrpcv1.GetRequest{})
+	wantCode(t, err, codes.InvalidArgument, "key")
+	if err := srv.Stop(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	out := logs.String()
+	if strings.Contains(out, "grpc.code=OK") {
+		t.Errorf("a successful call was logged at info:\n%s", out)
+	}
+	if !strings.Contains(out, "grpc.code=InvalidArgument") || !strings.Contains(out, "level=INFO") {
+		t.Errorf("a rejected call was not logged at info:\n%s", out)
+	}
+}
