@@ -85,6 +85,10 @@ type Options struct {
 	// ServerID is stamped on logged events as their origin; 0 means
 	// DefaultServerID.
 	ServerID uint32
+	// LogMissingRemoves logs a REMOVE even for a key that did not exist, as
+	// Kyoto Tycoon's update log does. Off by default, so that a subscriber
+	// sees only real changes; the KT protocol test server turns it on.
+	LogMissingRemoves bool
 }
 
 // Open creates a Store from an embedded URL:

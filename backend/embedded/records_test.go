@@ -199,7 +199,20 @@ func TestAppend(t *testing.T) {
 }
 
 func TestRemoveAndBulk(t *testing.T) {
-	s, _ := newStore(t, Options{})
+	// By default only real removals are logged; with LogMissingRemoves,
+	// like Kyoto Tycoon, every key removed is logged, missing or not.
+	t.Run("default", func(t *testing.T) {
+		testRemoveAndBulk(t, false, []string{"SET a", "SET b", "SET c", "SET d", "REMOVE a",
+			"SET b", "REMOVE b", "SET b", "REMOVE b"})
+	})
+	t.Run("LogMissingRemoves", func(t *testing.T) {
+		testRemoveAndBulk(t, true, []string{"SET a", "SET b", "SET c", "SET d", "REMOVE a", "REMOVE a",
+			"SET b", "REMOVE b", "REMOVE nope", "SET b", "REMOVE b", "REMOVE nope"})
+	})
+}
+
+func testRemoveAndBulk(t *testing.T, logMissing bool, want []string) {
+	s, _ := newStore(t, Options{LogMissingRemoves: logMissing})
 	n, err := s.SetBulk(ctx, "", []backend.Entry{
 		{Key: []byte("a"), Value: []byte("1")},
 		{Key: []byte("b"), Value: []byte("2")},
@@ -231,9 +244,6 @@ func TestRemoveAndBulk(t *testing.T) {
 			t.Errorf("RemoveBulk(atomic %v) = %d, %v; want 1 (missing keys not counted)", atomic, count, err)
 		}
 	}
-	// Kyoto Tycoon logs a REMOVE for every key removed, missing or not.
-	want := []string{"SET a", "SET b", "SET c", "SET d", "REMOVE a", "REMOVE a",
-		"SET b", "REMOVE b", "REMOVE nope", "SET b", "REMOVE b", "REMOVE nope"}
 	if got := opsOf(events(t, s, 0)); !slices.Equal(got, want) {
 		t.Errorf("log = %q\nwant  %q", got, want)
 	}

@@ -24,8 +24,10 @@ var _ backend.Backend = (*Store)(nil)
 type Store struct {
 	now      func() time.Time
 	serverID uint32
-	dbs      []*database
-	byName   map[string]*database
+	// logMissingRemoves: see Options.LogMissingRemoves.
+	logMissingRemoves bool
+	dbs               []*database
+	byName            map[string]*database
 
 	// mu guards the databases' contents, the update log and closed. One
 	// lock keeps the log in exactly the order the mutations took effect.
@@ -61,10 +63,11 @@ func New(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("embedded: LogCapacity %d is negative: %w", opts.LogCapacity, backend.ErrInvalid)
 	}
 	s := &Store{
-		now:      opts.Now,
-		serverID: opts.ServerID,
-		byName:   make(map[string]*database, len(cfgs)),
-		log:      eventLog{capacity: opts.LogCapacity},
+		now:               opts.Now,
+		serverID:          opts.ServerID,
+		logMissingRemoves: opts.LogMissingRemoves,
+		byName:            make(map[string]*database, len(cfgs)),
+		log:               eventLog{capacity: opts.LogCapacity},
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -192,16 +195,18 @@ func (t *txn) store(key, value []byte, exp backend.Expiry) record {
 	return r
 }
 
-// remove deletes key's record, expired or not, and logs a REMOVE even when
-// there was none, as Kyoto Tycoon does. removed is false when no live record
-// existed.
+// remove deletes key's record, expired or not, and logs the removal; with
+// Options.LogMissingRemoves it logs one even when there was no record, as
+// Kyoto Tycoon does. removed is false when no live record existed.
 func (t *txn) remove(key []byte) (old record, removed bool) {
 	old, ok := t.d.del(key)
 	if ok {
 		t.log(backend.OpRemove, old.key, nil, time.Time{})
 		return old, !old.expired(t.now)
 	}
-	t.log(backend.OpRemove, own(key), nil, time.Time{})
+	if t.s.logMissingRemoves {
+		t.log(backend.OpRemove, own(key), nil, time.Time{})
+	}
 	return record{}, false
 }
 

@@ -177,6 +177,8 @@ func New(opts ...Option) (*Server, error) {
 		// store hides them from reads either way.
 		SweepInterval: -1,
 		ServerID:      uint32(max(s.sid, 1)),
+		// KT logs a UREMOVE even for a key that did not exist.
+		LogMissingRemoves: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("kttest: creating the store: %w", err)
