@@ -24,16 +24,30 @@ func Open(ctx context.Context, rawURL string) (backend.Backend, error) {
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("backend URL %q: %w", rawURL, err)
+		return nil, fmt.Errorf("backend URL %q: %v: %w", rawURL, err, backend.ErrInvalid)
 	}
+	// Each case checks err itself: returning a nil *T as backend.Backend
+	// would give the caller a non-nil interface.
 	switch u.Scheme {
 	case "embedded":
-		return embedded.Open(u)
+		b, err := embedded.Open(u)
+		if err != nil {
+			return nil, err
+		}
+		return b, nil
 	case "kt":
-		return kt.Open(ctx, u)
+		b, err := kt.Open(ctx, u)
+		if err != nil {
+			return nil, err
+		}
+		return b, nil
 	case "tt":
-		return tt.Open(ctx, u)
+		b, err := tt.Open(ctx, u)
+		if err != nil {
+			return nil, err
+		}
+		return b, nil
 	default:
-		return nil, fmt.Errorf("backend URL %q: unknown scheme %q (want embedded:, kt://host:port or tt://host:port)", rawURL, u.Scheme)
+		return nil, fmt.Errorf("backend URL %q: unknown scheme %q (want embedded:, kt://host:port or tt://host:port): %w", rawURL, u.Scheme, backend.ErrInvalid)
 	}
 }

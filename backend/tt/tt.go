@@ -1,20 +1,362 @@
-// Package tt is the backend adapter for Tokyo Tyrant.
+// Package tt is the backend adapter for Tokyo Tyrant (ttserver 1.1.x). It
+// speaks the binary protocol (package ttwire) over a pool of TCP connections
+// and implements backend.Backend, backend.Scripter (ext), backend.Tabler
+// (table databases through misc) and backend.TTAdmin.
+//
+// # URL
+//
+//	tt://host[:port][?option=value&...]
+//
+// The port defaults to 1978. Options:
+//
+//	pool             most connections open at once (default 8, 1..1024);
+//	                 callers wait for a free one, bounded by their context
+//	timeout          deadline of one request when the caller's context has
+//	                 no earlier one (default 30s)
+//	connect_timeout  deadline of one TCP connect (default 5s)
+//	kind             the database type: auto (default: read from stat's
+//	                 "type" line on first use), hash, btree, table,
+//	                 memory-hash, memory-tree, fixed
+//	iterator         none (default) or shared: let cursors on hash and
+//	                 table databases use the server's iterator, which every
+//	                 client of the server shares (see OpenCursor)
+//	sid              server id presented by Subscribe when the caller
+//	                 passes 0 (default 2147483647, which no real server uses,
+//	                 so nothing is withheld)
+//	repl_timeout     a replication stream silent this long is reconnected
+//	                 (default 60s; the master sends a NOP every second)
+//	repl_backoff     longest pause between replication reconnects
+//	                 (default 5s; the first is 100ms, doubling)
+//
+// Open does not connect: a server that is down makes calls answer
+// backend.ErrUnavailable until it is back, and Ping reports it.
+//
+// # What maps to what
+//
+// Tokyo Tyrant has one database per server, addressed as "" or "0", and no
+// expiration: any other db is backend.ErrInvalid, any TTL or expire time
+// backend.ErrUnsupported.
+//
+//	Get / GetBulk       get / mget (mget has no lock: atomic has no effect)
+//	Set                 put, or putnr with NoReply
+//	SetBulk             pipelined put (putnr with NoReply); the count is of
+//	                    the puts that succeeded. Not atomic.
+//	Add                 putkeep
+//	Append              putcat, or putshl with keepLast (a missing record
+//	                    is stored whole, as the server does)
+//	Remove / RemoveBulk out / pipelined out
+//	Check               vsiz (on a table database this is the size of the
+//	                    server's internal row form, not of get's value)
+//	Increment           addint: the record holds a 4-byte little-endian
+//	                    int32; delta and result must fit an int32. A missing
+//	                    record starts at 0; must_exist and a non-zero
+//	                    initial value are unsupported, because the server
+//	                    cannot do them atomically
+//	IncrementDouble     adddouble (8-byte native double; the wire carries
+//	                    the fraction in trillionths, so precision is 1e-12)
+//	MatchKeys           fwmkeys (prefix only; regex and similarity are
+//	                    unsupported, misc "regex" is reachable via Admin.Misc)
+//	Scan                B+ tree: misc "range" pages, memory-bounded (every
+//	                    duplicate value of a key comes as its own record);
+//	                    other types and reverse scans: fwmkeys of the prefix,
+//	                    sorted here, then mget pages
+//	OpenCursor          B+ trees and on-memory trees: misc "range"; other
+//	                    types: iterinit / iternext, only with
+//	                    iterator=shared, since all clients share it
+//	Subscribe           repl
+//	Status / Report     rnum + size + stat / stat
+//	Clear / Synchronize vanish / sync
+//	Vacuum              misc "defrag" (a no-op on on-memory databases)
+//	CallScript          ext
+//	Table*              misc put/putkeep/putcat/get/search/setindex/genuid
+//	Optimize, Copy, Restore, SetMaster, Misc: the commands of the same names
+//
+// SetBulk, RemoveBulk and GetBulk do not use misc putlist / outlist /
+// getlist: putlist adds duplicates on a B+ tree instead of overwriting,
+// outlist cannot say how many records existed, and pipelined commands are
+// logged one record each, which replication consumers can follow. The list
+// functions, putdup / putdupback and the rest of the misc catalogue are
+// reachable through Admin.Misc.
+//
+// Seize, CompareAndSwap and Replace answer backend.ErrUnsupported: the
+// server has no such primitives, and a Lua function run through ext with a
+// record lock would only be atomic against other locked ext calls, since
+// plain put and out never take those locks.
+//
+// # Ordering
+//
+// MatchKeys and Scan return keys in ascending byte order on every database
+// type: B+ trees give that order themselves, hash and table databases are
+// sorted here. Limits apply after sorting, but fwmkeys still reads every
+// matching key, so scans of hash and table databases cost memory in
+// proportion to the keys under the prefix.
+//
+// # Replication
+//
+// Positions are the server's update-log timestamps, microseconds since the
+// epoch. The server's start timestamp is inclusive and After is exclusive,
+// so Subscribe asks for After+1. Timestamps are not unique: resuming a new
+// subscription after a position skips records logged in the same
+// microsecond after it, as Tokyo Tyrant's own slaves do; reconnects inside
+// one subscription lose nothing. Failed commands, which the server logs
+// too, move the position without an event.
+//
+// # Connections
+//
+// Every request runs on a pooled connection under a deadline. A connection
+// that fails mid-request, times out or returns bytes out of step is closed,
+// never reused. Reads (get, mget, vsiz, fwmkeys, rnum, size, stat and misc
+// reads) are retried once on a fresh connection when a pooled one turns out
+// to be dead; writes are never retried, since their outcome is unknown.
 package tt
 
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/url"
+	"strconv"
+	"sync/atomic"
+	"time"
 
 	"github.com/ktgrpc/ktgrpc/backend"
 )
 
-// Backend is a TT adapter. It implements backend.Backend.
-type Backend struct {
-	backend.Backend
+// DefaultPort is ttserver's default port.
+const DefaultPort = "1978"
+
+// DefaultReplSID is the server id Subscribe presents when neither the caller
+// nor the URL chose one. Real server ids are at most 65535, so it never
+// equals the master's id and never withholds a record.
+const DefaultReplSID = 1<<31 - 1
+
+// Options are the adapter's settings; Open reads them from the URL.
+type Options struct {
+	PoolSize       int
+	Timeout        time.Duration
+	ConnectTimeout time.Duration
+	// Kind is the database type ("" detects it from stat).
+	Kind        string
+	ReplSID     uint32
+	ReplTimeout time.Duration
+	ReplBackoff time.Duration
+	// SharedIterator lets OpenCursor use the server's iterator on
+	// databases without ordered lookup (see OpenCursor).
+	SharedIterator bool
+	// Dialer opens connections; nil uses net.Dialer. Tests inject one.
+	Dialer func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
-// Open connects to the server named by u (tt://host:port).
+func defaultOptions() Options {
+	return Options{
+		PoolSize:       8,
+		Timeout:        30 * time.Second,
+		ConnectTimeout: 5 * time.Second,
+		ReplSID:        DefaultReplSID,
+		ReplTimeout:    60 * time.Second,
+		ReplBackoff:    5 * time.Second,
+	}
+}
+
+// Backend is a Tokyo Tyrant adapter. It implements backend.Backend,
+// backend.Scripter, backend.Tabler and backend.TTAdmin, and is safe for
+// concurrent use.
+type Backend struct {
+	addr string
+	name string
+	opts Options
+	pool *pool
+	// kind caches the database type: 0 until known.
+	kind atomic.Int32
+	// iterBusy is true while a cursor uses the server's shared iterator.
+	iterBusy atomic.Bool
+}
+
+var (
+	_ backend.Backend  = (*Backend)(nil)
+	_ backend.Scripter = (*Backend)(nil)
+	_ backend.Tabler   = (*Backend)(nil)
+	_ backend.TTAdmin  = (*Backend)(nil)
+)
+
+// Open returns an adapter for the server named by u (tt://host:port?...). It
+// validates the URL but does not connect.
 func Open(ctx context.Context, u *url.URL) (*Backend, error) {
-	return nil, fmt.Errorf("%s: adapter not available yet: %w", u.Redacted(), backend.ErrUnsupported)
+	addr, opts, err := parseURL(u)
+	if err != nil {
+		return nil, err
+	}
+	return New(addr, opts)
+}
+
+// New returns an adapter for addr (host:port) with explicit options; zero
+// fields take their defaults.
+func New(addr string, opts Options) (*Backend, error) {
+	d := defaultOptions()
+	if opts.PoolSize == 0 {
+		opts.PoolSize = d.PoolSize
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = d.Timeout
+	}
+	if opts.ConnectTimeout == 0 {
+		opts.ConnectTimeout = d.ConnectTimeout
+	}
+	if opts.ReplSID == 0 {
+		opts.ReplSID = d.ReplSID
+	}
+	if opts.ReplTimeout == 0 {
+		opts.ReplTimeout = d.ReplTimeout
+	}
+	if opts.ReplBackoff == 0 {
+		opts.ReplBackoff = d.ReplBackoff
+	}
+	if opts.PoolSize < 1 || opts.PoolSize > 1024 {
+		return nil, fmt.Errorf("tt: pool size %d out of range 1..1024: %w", opts.PoolSize, backend.ErrInvalid)
+	}
+	if opts.Timeout < 0 || opts.ConnectTimeout < 0 || opts.ReplTimeout < 0 || opts.ReplBackoff < 0 {
+		return nil, fmt.Errorf("tt: timeouts must be positive: %w", backend.ErrInvalid)
+	}
+	k := kindUnknown
+	if opts.Kind != "" && opts.Kind != "auto" {
+		var ok bool
+		if k, ok = kindFromOption(opts.Kind); !ok {
+			return nil, fmt.Errorf("tt: kind %q: want auto, hash, btree, table, memory-hash, memory-tree or fixed: %w", opts.Kind, backend.ErrInvalid)
+		}
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return nil, fmt.Errorf("tt: address %q: %v: %w", addr, err, backend.ErrInvalid)
+	}
+	dial := opts.Dialer
+	if dial == nil {
+		var nd net.Dialer
+		dial = nd.DialContext
+	}
+	b := &Backend{addr: addr, name: "tt://" + addr, opts: opts}
+	b.kind.Store(int32(k))
+	b.pool = newPool(addr, opts.PoolSize, opts.ConnectTimeout, dial)
+	return b, nil
+}
+
+func parseURL(u *url.URL) (string, Options, error) {
+	opts := defaultOptions()
+	bad := func(format string, args ...any) (string, Options, error) {
+		return "", opts, fmt.Errorf("tt URL %q: %s: %w", u.Redacted(), fmt.Sprintf(format, args...), backend.ErrInvalid)
+	}
+	if u.Scheme != "tt" {
+		return bad("scheme must be tt")
+	}
+	if u.Opaque != "" || u.Host == "" {
+		return bad("want tt://host:port")
+	}
+	if u.User != nil {
+		return bad("Tokyo Tyrant has no authentication; remove the user info")
+	}
+	if u.Path != "" && u.Path != "/" {
+		return bad("Tokyo Tyrant has one database per server; remove the path %q", u.Path)
+	}
+	host, port := u.Hostname(), u.Port()
+	if host == "" {
+		return bad("missing host")
+	}
+	if port == "" {
+		port = DefaultPort
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return bad("port %q out of range", port)
+	}
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return bad("query: %v", err)
+	}
+	for name, vals := range q {
+		if len(vals) != 1 {
+			return bad("option %s given %d times", name, len(vals))
+		}
+		v := vals[0]
+		var err error
+		switch name {
+		case "pool":
+			opts.PoolSize, err = strconv.Atoi(v)
+			if err == nil && (opts.PoolSize < 1 || opts.PoolSize > 1024) {
+				err = fmt.Errorf("want 1..1024")
+			}
+		case "timeout":
+			opts.Timeout, err = positiveDuration(v)
+		case "connect_timeout":
+			opts.ConnectTimeout, err = positiveDuration(v)
+		case "repl_timeout":
+			opts.ReplTimeout, err = positiveDuration(v)
+		case "repl_backoff":
+			opts.ReplBackoff, err = positiveDuration(v)
+		case "kind":
+			opts.Kind = v
+			if _, ok := kindFromOption(v); !ok && v != "auto" {
+				err = fmt.Errorf("want auto, hash, btree, table, memory-hash, memory-tree or fixed")
+			}
+		case "iterator":
+			switch v {
+			case "none":
+				opts.SharedIterator = false
+			case "shared":
+				opts.SharedIterator = true
+			default:
+				err = fmt.Errorf("want none or shared")
+			}
+		case "sid":
+			var n uint64
+			n, err = strconv.ParseUint(v, 10, 32)
+			if err == nil && n == 0 {
+				err = fmt.Errorf("the server refuses id 0")
+			}
+			opts.ReplSID = uint32(n)
+		default:
+			return bad("unknown option %q (known: pool, timeout, connect_timeout, kind, iterator, sid, repl_timeout, repl_backoff)", name)
+		}
+		if err != nil {
+			return bad("option %s=%q: %v", name, v, err)
+		}
+	}
+	return net.JoinHostPort(host, port), opts, nil
+}
+
+func positiveDuration(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, err
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("must be positive")
+	}
+	return d, nil
+}
+
+// Name identifies the adapter in messages: "tt://host:port".
+func (b *Backend) Name() string { return b.name }
+
+// Close closes every pooled connection. Calls after Close answer
+// backend.ErrUnavailable.
+func (b *Backend) Close() error {
+	b.pool.close()
+	return nil
+}
+
+// PoolStats reports the pool's connections, for health pages and leak
+// tests.
+func (b *Backend) PoolStats() PoolStats { return b.pool.stats() }
+
+// checkDB accepts the only database a server has.
+func checkDB(db string) error {
+	if db == "" || db == "0" {
+		return nil
+	}
+	return fmt.Errorf("tt: database %q: Tokyo Tyrant has one database per server; db must be empty or \"0\": %w", db, backend.ErrInvalid)
+}
+
+// checkExpiry refuses expirations, which the server cannot store.
+func checkExpiry(e backend.Expiry) error {
+	if e.Never() {
+		return nil
+	}
+	return fmt.Errorf("tt: Tokyo Tyrant records do not expire; leave ttl and expire_time unset: %w", backend.ErrUnsupported)
 }

@@ -1,0 +1,149 @@
+package tt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/ktgrpc/ktgrpc/backend"
+	"github.com/ktgrpc/ktgrpc/backend/tt/ttwire"
+)
+
+// pipelineChunk bounds the requests written before their replies are read.
+// The replies of one chunk stay far below a socket buffer, so neither side
+// can block the other while the chunk is in flight.
+const pipelineChunk = 1024
+
+// encodeError marks a request the server would reject; the connection it was
+// about to use is untouched.
+type encodeError struct{ err error }
+
+func (e *encodeError) Error() string { return e.err.Error() }
+func (e *encodeError) Unwrap() error { return e.err }
+
+// do sends reqs on one connection, pipelined, and reads the reply of each
+// one that has a reply (putnr has none). Reads pass idempotent, which allows
+// one retry on a fresh connection when a pooled one turns out to be dead.
+func (b *Backend) do(ctx context.Context, op string, idempotent bool, reqs ...*ttwire.Request) ([]*ttwire.Reply, error) {
+	for attempt := 0; ; attempt++ {
+		c, err := b.pool.get(ctx, attempt > 0)
+		if err != nil {
+			return nil, b.classify(ctx, op, err)
+		}
+		reps, healthy, err := b.exchange(ctx, c, reqs)
+		b.pool.put(c, healthy)
+		if err == nil {
+			return reps, nil
+		}
+		var ee *encodeError
+		if errors.As(err, &ee) {
+			return nil, fmt.Errorf("%s: %s: %v: %w", b.name, op, ee.err, backend.ErrInvalid)
+		}
+		if idempotent && attempt == 0 && c.reused && ctx.Err() == nil && droppedConn(err) {
+			continue
+		}
+		return nil, b.classify(ctx, op, err)
+	}
+}
+
+// one is do for a single request.
+func (b *Backend) one(ctx context.Context, op string, idempotent bool, req *ttwire.Request) (*ttwire.Reply, error) {
+	reps, err := b.do(ctx, op, idempotent, req)
+	if err != nil {
+		return nil, err
+	}
+	if len(reps) == 0 {
+		return nil, nil
+	}
+	return reps[0], nil
+}
+
+// exchange runs one pipelined exchange under the request deadline. healthy
+// is false when the connection may hold unread bytes or be half-written.
+func (b *Backend) exchange(ctx context.Context, c *conn, reqs []*ttwire.Request) (reps []*ttwire.Reply, healthy bool, err error) {
+	c.buf = c.buf[:0]
+	for _, r := range reqs {
+		if c.buf, err = ttwire.AppendRequest(c.buf, r); err != nil {
+			return nil, true, &encodeError{err}
+		}
+	}
+	deadline := time.Now().Add(b.opts.Timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	if err := c.nc.SetDeadline(deadline); err != nil {
+		return nil, false, err
+	}
+	// Cancelling ctx interrupts blocked I/O by moving the deadline into the
+	// past.
+	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(time.Unix(1, 0)) })
+	defer func() {
+		// If the interrupt started, it may still land after we return: the
+		// connection must not be reused.
+		if !stop() {
+			healthy = false
+		}
+	}()
+	if _, err := c.nc.Write(c.buf); err != nil {
+		return nil, false, err
+	}
+	reps = make([]*ttwire.Reply, 0, len(reqs))
+	for _, r := range reqs {
+		if !ttwire.HasReply(r.Cmd) {
+			continue
+		}
+		rep, err := ttwire.ReadReply(c.br, r.Cmd)
+		if err != nil {
+			return nil, false, err
+		}
+		reps = append(reps, rep)
+	}
+	return reps, true, nil
+}
+
+// droppedConn reports whether err looks like a connection the server closed
+// before the request reached it: worth one retry for a read.
+func droppedConn(err error) bool {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		return true
+	}
+	return false
+}
+
+// classify turns a failure into the sentinel the API expects.
+func (b *Backend) classify(ctx context.Context, op string, err error) error {
+	switch {
+	case errors.Is(err, errClosed):
+		return fmt.Errorf("%s: %s: %w: %w", b.name, op, err, backend.ErrUnavailable)
+	case ctx.Err() != nil:
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return fmt.Errorf("%s: %s: no answer before the deadline: %w", b.name, op, backend.ErrTimeout)
+		}
+		return fmt.Errorf("%s: %s: %w", b.name, op, ctx.Err())
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return fmt.Errorf("%s: %s: no answer within %v: %w", b.name, op, b.opts.Timeout, backend.ErrTimeout)
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return fmt.Errorf("%s: %s: %v: %w", b.name, op, err, backend.ErrTimeout)
+	}
+	if errors.Is(err, ttwire.ErrProtocol) {
+		return fmt.Errorf("%s: %s: reply out of step (%v); connection discarded: %w", b.name, op, err, backend.ErrUnavailable)
+	}
+	return b.unavailable(op, err)
+}
+
+// chunks splits n items into [start, end) ranges of at most size.
+func chunks(n, size int) [][2]int {
+	var out [][2]int
+	for i := 0; i < n; i += size {
+		out = append(out, [2]int{i, min(n, i+size)})
+	}
+	return out
+}

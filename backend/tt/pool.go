@@ -1,0 +1,193 @@
+package tt
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/ktgrpc/ktgrpc/backend"
+)
+
+// errClosed is the cause of calls after Close.
+var errClosed = errors.New("backend closed")
+
+// conn is one pooled connection. Between requests it holds no unread bytes;
+// a connection that might (a failed or cancelled request) is closed instead
+// of being returned.
+type conn struct {
+	nc  net.Conn
+	br  *bufio.Reader
+	buf []byte
+	// reused is true when the connection came from the idle list, so that a
+	// failure may be a connection the server dropped while it was idle.
+	reused bool
+}
+
+// PoolStats counts a pool's connections.
+type PoolStats struct {
+	// Open is every connection not yet closed: idle plus in use.
+	Open int
+	// Idle is the connections waiting in the pool.
+	Idle int
+}
+
+type pool struct {
+	addr    string
+	timeout time.Duration
+	dial    func(ctx context.Context, network, addr string) (net.Conn, error)
+	// slots holds one token per connection in use or being dialled.
+	slots chan struct{}
+	done  chan struct{}
+
+	mu     sync.Mutex
+	idle   []*conn
+	open   int
+	closed bool
+}
+
+func newPool(addr string, size int, timeout time.Duration, dial func(context.Context, string, string) (net.Conn, error)) *pool {
+	return &pool{
+		addr:    addr,
+		timeout: timeout,
+		dial:    dial,
+		slots:   make(chan struct{}, size),
+		done:    make(chan struct{}),
+	}
+}
+
+// get returns a connection, waiting for a free slot. fresh skips the idle
+// list. The caller must hand the connection back with put.
+func (p *pool) get(ctx context.Context, fresh bool) (*conn, error) {
+	select {
+	case p.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-p.done:
+		return nil, errClosed
+	}
+	for !fresh {
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			<-p.slots
+			return nil, errClosed
+		}
+		n := len(p.idle)
+		if n == 0 {
+			p.mu.Unlock()
+			break
+		}
+		c := p.idle[n-1]
+		p.idle[n-1] = nil
+		p.idle = p.idle[:n-1]
+		p.mu.Unlock()
+		// A deadline left in the past by an interrupted request would make
+		// the probe fail without looking.
+		if c.nc.SetReadDeadline(time.Time{}) == nil && alive(c.nc) {
+			c.reused = true
+			return c, nil
+		}
+		p.discard(c)
+	}
+	dctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	nc, err := p.dial(dctx, "tcp", p.addr)
+	if err != nil {
+		<-p.slots
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+	}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		_ = nc.Close()
+		<-p.slots
+		return nil, errClosed
+	}
+	p.open++
+	p.mu.Unlock()
+	return &conn{nc: nc, br: bufio.NewReaderSize(nc, 64<<10)}, nil
+}
+
+// put hands c back: to the idle list when healthy, closed otherwise. Other
+// idle connections stay: each is probed before reuse, so those a restarted
+// server killed are dropped then.
+func (p *pool) put(c *conn, healthy bool) {
+	defer func() { <-p.slots }()
+	p.mu.Lock()
+	if healthy && !p.closed {
+		c.reused = false
+		if cap(c.buf) > 1<<20 {
+			c.buf = nil
+		}
+		p.idle = append(p.idle, c)
+		p.mu.Unlock()
+		return
+	}
+	p.mu.Unlock()
+	p.discard(c)
+}
+
+// discard closes c and forgets it.
+func (p *pool) discard(c *conn) {
+	_ = c.nc.Close()
+	p.mu.Lock()
+	p.open--
+	p.mu.Unlock()
+}
+
+func (p *pool) close() {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	idle := p.idle
+	p.idle = nil
+	close(p.done)
+	p.mu.Unlock()
+	for _, c := range idle {
+		p.discard(c)
+	}
+}
+
+func (p *pool) stats() PoolStats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return PoolStats{Open: p.open, Idle: len(p.idle)}
+}
+
+// dialRaw opens a connection outside the pool, for replication streams,
+// which hold theirs for as long as they run.
+func (p *pool) dialRaw(ctx context.Context) (net.Conn, error) {
+	select {
+	case <-p.done:
+		return nil, errClosed
+	default:
+	}
+	dctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	nc, err := p.dial(dctx, "tcp", p.addr)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	return nc, nil
+}
+
+// unavailable wraps a connection-level failure.
+func (b *Backend) unavailable(op string, err error) error {
+	return fmt.Errorf("%s: %s: %v: %w", b.name, op, err, backend.ErrUnavailable)
+}

@@ -1,0 +1,384 @@
+package tt_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ktgrpc/ktgrpc/backend"
+	"github.com/ktgrpc/ktgrpc/backend/tt"
+	"github.com/ktgrpc/ktgrpc/test/tttest"
+)
+
+// replWrites makes one change of every logged kind, plus failures and
+// reads that must not come out as events. It returns the events expected,
+// as "command key".
+func replWrites(t *testing.T, b *tt.Backend) []string {
+	ctx := ctxT(t)
+	never := backend.Expiry{}
+	k := func(s string) []byte { return []byte(s) }
+	mustOK(t, b.Set(ctx, "", k("a"), k("1"), never, backend.WriteOptions{}))
+	if ok, _ := b.Add(ctx, "", k("a"), k("2"), never); ok {
+		t.Fatal("putkeep on an existing key")
+	}
+	mustOK(t, b.Append(ctx, "", k("a"), k("23"), never, 0))
+	mustOK(t, b.Append(ctx, "", k("a"), k("45"), never, 3))
+	mustOK(t, b.Set(ctx, "", k("nr"), k("x"), never, backend.WriteOptions{NoReply: true}))
+	if ok, _ := b.Remove(ctx, "", k("missing")); ok {
+		t.Fatal("out of a missing key")
+	}
+	if ok, _ := b.Remove(ctx, "", k("nr")); !ok {
+		t.Fatal("out")
+	}
+	_, _, err := b.Increment(ctx, "", k("n"), 7, backend.IncrementOptions{})
+	mustOK(t, err)
+	_, _, err = b.IncrementDouble(ctx, "", k("d"), 2.5, backend.IncrementDoubleOptions{})
+	mustOK(t, err)
+	// Reads are kept out of the log even when the caller does not ask.
+	_, _, err = b.Misc(ctx, "", "getlist", [][]byte{k("a")}, false)
+	mustOK(t, err)
+	_, _, err = b.Misc(ctx, "", "range", nil, false)
+	mustOK(t, err)
+	_, ok, err := b.Misc(ctx, "", "putlist", [][]byte{k("m1"), k("v1"), k("m2"), k("v2")}, false)
+	if !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	mustOK(t, b.Synchronize(ctx, "", false, ""))
+	mustOK(t, b.Optimize(ctx, "", ""))
+	mustOK(t, b.Clear(ctx, ""))
+	return []string{"put a", "putcat a", "putshl a", "put nr", "out nr", "addint n", "adddouble d", "misc:putlist ", "sync ", "optimize ", "vanish "}
+}
+
+func describe(e *backend.Event) string { return e.Command + " " + string(e.Key) }
+
+// collect subscribes and returns the events until want of them arrived,
+// with the position of each update. onEvent runs after each event.
+func collect(t *testing.T, b *tt.Backend, opts backend.SubscribeOptions, want int, onEvent func(n int)) ([]*backend.Event, []uint64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var evs []*backend.Event
+	var positions []uint64
+	err := b.Subscribe(ctx, opts, func(u backend.Update) error {
+		if n := len(positions); n > 0 && u.Position < positions[n-1] {
+			t.Errorf("position went back from %d to %d", positions[n-1], u.Position)
+		}
+		positions = append(positions, u.Position)
+		if u.Event == nil {
+			return nil
+		}
+		evs = append(evs, u.Event)
+		if onEvent != nil {
+			onEvent(len(evs))
+		}
+		if len(evs) == want {
+			cancel()
+		}
+		return nil
+	})
+	if len(evs) < want {
+		t.Fatalf("subscribe ended after %d of %d events: %v", len(evs), want, err)
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("subscribe returned %v, want the context's error", err)
+	}
+	return evs, positions
+}
+
+func TestTTReplication(t *testing.T) {
+	eachFixture(t, "tt-hash", "TT_ADDR", func(t *testing.T, f fixture) {
+		b := f.open(t, "")
+		want := replWrites(t, b)
+		evs, _ := collect(t, b, backend.SubscribeOptions{}, len(want), nil)
+		var got []string
+		for _, e := range evs {
+			got = append(got, describe(e))
+			if e.DB != "0" || e.OriginSID != 1 || !bytes.HasPrefix(e.Raw, []byte{0xC8}) || e.Position == 0 {
+				t.Errorf("event %s: db %q sid %d raw %x pos %d", describe(e), e.DB, e.OriginSID, e.Raw, e.Position)
+			}
+		}
+		eqStrs(t, "events", got, want...)
+		byCmd := map[string]*backend.Event{}
+		for _, e := range evs {
+			if byCmd[e.Command] == nil {
+				byCmd[e.Command] = e
+			}
+		}
+		checks := []struct {
+			ok   bool
+			what string
+		}{
+			{byCmd["put"].Op == backend.OpSet && string(byCmd["put"].Value) == "1", "put"},
+			{byCmd["putcat"].Op == backend.OpAppend && string(byCmd["putcat"].Value) == "23" && byCmd["putcat"].KeepLast == 0, "putcat"},
+			{byCmd["putshl"].Op == backend.OpAppend && byCmd["putshl"].KeepLast == 3, "putshl"},
+			{byCmd["out"].Op == backend.OpRemove, "out"},
+			{byCmd["addint"].Op == backend.OpIncrement && byCmd["addint"].IntDelta == 7, "addint"},
+			{byCmd["adddouble"].Op == backend.OpIncrementDouble && byCmd["adddouble"].DoubleDelta == 2.5, "adddouble"},
+			{byCmd["misc:putlist"].Op == backend.OpMisc && len(byCmd["misc:putlist"].Args) == 4 && string(byCmd["misc:putlist"].Args[3]) == "v2", "misc"},
+			{byCmd["sync"].Op == backend.OpSync, "sync"},
+			{byCmd["optimize"].Op == backend.OpOptimize && len(byCmd["optimize"].Args) == 1, "optimize"},
+			{byCmd["vanish"].Op == backend.OpClear, "vanish"},
+		}
+		for _, c := range checks {
+			if !c.ok {
+				t.Errorf("%s event: %+v", c.what, byCmd[strings.Fields(c.what)[0]])
+			}
+		}
+
+		// Resuming after any event's position delivers exactly the events
+		// logged after it (timestamps may repeat within a microsecond).
+		for _, k := range []int{0, 4, len(evs) - 2} {
+			after := evs[k].Position
+			var rest []string
+			for _, e := range evs {
+				if e.Position > after {
+					rest = append(rest, describe(e))
+				}
+			}
+			if len(rest) == 0 {
+				continue
+			}
+			resumed, _ := collect(t, b, backend.SubscribeOptions{After: after}, len(rest), nil)
+			var got []string
+			for _, e := range resumed {
+				got = append(got, describe(e))
+			}
+			eqStrs(t, fmt.Sprintf("resumed after event %d", k), got, rest...)
+		}
+
+		// Filters.
+		only, _ := collect(t, b, backend.SubscribeOptions{Filter: backend.Filter{Ops: []backend.Operation{backend.OpRemove, backend.OpClear}}}, 2, nil)
+		eqStrs(t, "filtered", []string{describe(only[0]), describe(only[1])}, "out nr", "vanish ")
+		pref, _ := collect(t, b, backend.SubscribeOptions{Filter: backend.Filter{KeyPrefix: []byte("n")}}, 2, nil)
+		eqStrs(t, "prefix", []string{describe(pref[0]), describe(pref[1])}, "put nr", "out nr")
+
+		// The master's own id is refused with a clear error.
+		err := b.Subscribe(ctxT(t), backend.SubscribeOptions{ServerID: 1}, func(backend.Update) error { return nil })
+		if !errors.Is(err, backend.ErrInvalid) || !strings.Contains(err.Error(), "master's own id") {
+			t.Fatalf("sid 1: %v", err)
+		}
+		// An error from fn ends the subscription with that error.
+		stop := errors.New("stop")
+		if err := b.Subscribe(ctxT(t), backend.SubscribeOptions{}, func(backend.Update) error { return stop }); err != stop {
+			t.Fatalf("fn error: %v", err)
+		}
+	})
+}
+
+// TestReplicationReconnect kills the stream mid-way: the adapter reconnects
+// and goes on exactly where it stopped. The server's clock stands still, so
+// every record has the same timestamp: resuming by timestamp alone would
+// either repeat or lose records.
+func TestTTReplicationReconnect(t *testing.T) {
+	clock := tttest.NewManualClock(time.Unix(1_700_000_000, 0))
+	srv := tttest.Start(t, tttest.WithClock(clock))
+	b := fixture{addr: srv.Addr(), srv: srv}.open(t, "")
+	ctx := ctxT(t)
+	batch := func(prefix string) []string {
+		var keys []string
+		for i := range 100 {
+			k := fmt.Sprintf("%s%03d", prefix, i)
+			mustOK(t, b.Set(ctx, "", []byte(k), []byte("v"), backend.Expiry{}, backend.WriteOptions{NoReply: i%2 == 0}))
+			keys = append(keys, "put "+k)
+		}
+		return keys
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// With the clock standing still the master sends a NOP only when a
+	// stream starts; records arrive live. Each batch is written when a
+	// stream has started, so that it is live on that stream.
+	var want, got []string
+	streams := 0
+	err := b.Subscribe(sctx, backend.SubscribeOptions{}, func(u backend.Update) error {
+		if u.Event == nil {
+			streams++
+			switch streams {
+			case 1:
+				want = append(want, batch("a")...)
+			case 2:
+				want = append(want, batch("b")...)
+			}
+			return nil
+		}
+		got = append(got, describe(u.Event))
+		switch len(got) {
+		case 100:
+			srv.KillConnections()
+		case 200:
+			cancel()
+		}
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+	eqStrs(t, "events across a reconnect", got, want...)
+	rep, err := b.Report(ctx)
+	mustOK(t, err)
+	if rep["cnt_repl"] != "2" || streams != 2 {
+		t.Fatalf("%s repl handshakes and %d streams, want 2", rep["cnt_repl"], streams)
+	}
+}
+
+func TestTTReplicationNow(t *testing.T) {
+	clock := tttest.NewManualClock(time.Unix(1_700_000_000, 0))
+	srv := tttest.Start(t, tttest.WithClock(clock))
+	b := fixture{addr: srv.Addr(), srv: srv}.open(t, "")
+	ctx := ctxT(t)
+	mustOK(t, b.Set(ctx, "", []byte("before"), []byte("1"), backend.Expiry{}, backend.WriteOptions{}))
+	clock.Advance(time.Second)
+	// The stream's first update is the master's initial NOP; the write
+	// made then is live, and is the first event from "now".
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	wrote := false
+	var got []string
+	err := b.Subscribe(sctx, backend.SubscribeOptions{Now: true}, func(u backend.Update) error {
+		if !wrote {
+			wrote = true
+			return b.Set(ctx, "", []byte("after"), []byte("2"), backend.Expiry{}, backend.WriteOptions{})
+		}
+		if u.Event != nil {
+			got = append(got, describe(u.Event))
+			cancel()
+		}
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+	eqStrs(t, "events from now", got, "put after")
+}
+
+func TestTTReplicationRefusals(t *testing.T) {
+	for config, msg := range map[string]string{
+		"tt-noulog":    "no update log",
+		"tt-nosid":     "no server id",
+		"tt-mask-repl": "refused",
+	} {
+		t.Run(config, func(t *testing.T) {
+			srv := tttest.Start(t, tttest.WithConfig(config))
+			b := fixture{addr: srv.Addr(), srv: srv}.open(t, "")
+			err := b.Subscribe(ctxT(t), backend.SubscribeOptions{}, func(backend.Update) error { return nil })
+			if !errors.Is(err, backend.ErrUnsupported) || !strings.Contains(err.Error(), msg) {
+				t.Fatalf("got %v, want ErrUnsupported mentioning %q", err, msg)
+			}
+		})
+	}
+	// A server that is down fails at once rather than retrying forever.
+	srv := tttest.Start(t)
+	addr := srv.Addr()
+	mustOK(t, srv.Close())
+	u, _ := url.Parse("tt://" + addr)
+	b, err := tt.Open(context.Background(), u)
+	mustOK(t, err)
+	defer b.Close()
+	err = b.Subscribe(ctxT(t), backend.SubscribeOptions{}, func(backend.Update) error { return nil })
+	if !errors.Is(err, backend.ErrUnavailable) {
+		t.Fatalf("server down: %v", err)
+	}
+}
+
+// TestKilledMidRequest kills every connection while a request is running:
+// the call answers Unavailable, and the next one works on a new
+// connection.
+func TestTTKilledMidRequest(t *testing.T) {
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	srv := tttest.Start(t, tttest.WithExt("block", func(key, value []byte) ([]byte, bool) {
+		entered <- struct{}{}
+		<-release
+		return []byte("late"), true
+	}))
+	b := fixture{addr: srv.Addr(), srv: srv}.open(t, "kind=hash")
+	ctx := ctxT(t)
+	mustOK(t, b.Set(ctx, "", []byte("k"), []byte("v"), backend.Expiry{}, backend.WriteOptions{}))
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := b.CallScript(ctx, "block", nil, backend.LockNone)
+		done <- err
+	}()
+	<-entered
+	srv.KillConnections()
+	err := <-done
+	close(release)
+	if !errors.Is(err, backend.ErrUnavailable) {
+		t.Fatalf("killed ext: %v", err)
+	}
+	rec, found, err := b.Get(ctx, "", []byte("k"))
+	wantValue(t, rec, found, err, "v")
+	if st := b.PoolStats(); st.Open != 1 || st.Idle != 1 {
+		t.Fatalf("pool after recovery: %+v", st)
+	}
+	waitConns(t, srv, 1)
+}
+
+// waitConns waits until the server counts n connections; it follows the
+// server noticing closed connections, which happens on its own goroutines.
+func waitConns(t *testing.T, srv *tttest.Server, n int) {
+	t.Helper()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(5 * time.Second)
+	for srv.ConnCount() != n {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("server has %d connections, want %d", srv.ConnCount(), n)
+		}
+	}
+}
+
+func TestTTSharedIteratorCursor(t *testing.T) {
+	srv := tttest.Start(t)
+	b := fixture{addr: srv.Addr(), srv: srv}.open(t, "iterator=shared")
+	ctx := ctxT(t)
+	for _, k := range []string{"x", "y", "z"} {
+		mustOK(t, b.Set(ctx, "", []byte(k), []byte("v"+k), backend.Expiry{}, backend.WriteOptions{}))
+	}
+	c, err := b.OpenCursor(ctx, "")
+	mustOK(t, err)
+	if _, err := b.OpenCursor(ctx, ""); !errors.Is(err, backend.ErrUnavailable) {
+		t.Fatalf("second shared cursor: %v", err)
+	}
+	if _, err := c.Jump(ctx, []byte("y")); !errors.Is(err, backend.ErrUnsupported) {
+		t.Fatalf("jump to a key: %v", err)
+	}
+	if ok, err := c.Jump(ctx, nil); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	var keys []string
+	for {
+		rec, ok, err := c.Get(ctx, true)
+		mustOK(t, err)
+		if !ok {
+			break
+		}
+		if string(rec.Value) != "v"+string(rec.Key) {
+			t.Fatalf("value %q for %q", rec.Value, rec.Key)
+		}
+		keys = append(keys, string(rec.Key))
+	}
+	slices.Sort(keys)
+	eqStrs(t, "iterated", keys, "x", "y", "z")
+	if ok, err := c.Jump(ctx, nil); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	if ok, err := c.Remove(ctx); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	if st, _ := b.Status(ctx, ""); st.Count != 2 {
+		t.Fatalf("count after cursor remove: %d", st.Count)
+	}
+	mustOK(t, c.Close())
+	c2, err := b.OpenCursor(ctx, "")
+	mustOK(t, err)
+	mustOK(t, c2.Close())
+}

@@ -1,0 +1,250 @@
+package tt_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ktgrpc/ktgrpc/backend/tt"
+)
+
+// A scripted server: it expects exact request bytes and answers with exact
+// reply bytes, taken from the golden recordings of the real server. It
+// checks that the adapter sends what ttserver was sent and understands what
+// ttserver answered.
+
+type exchange struct {
+	send  []byte // what the adapter must send
+	reply []byte // what the server answers
+	// hangUp closes the connection after reading send, without replying.
+	hangUp bool
+	// stall reads send and then answers nothing until the client gives up.
+	stall bool
+	// closeAfter closes the connection after the reply.
+	closeAfter bool
+}
+
+type scriptServer struct {
+	t    *testing.T
+	lis  net.Listener
+	wg   sync.WaitGroup
+	mu   sync.Mutex
+	left []exchange
+	// accepted counts connections.
+	accepted int
+	// got receives a value each time the server has read an exchange's
+	// request.
+	got chan struct{}
+}
+
+func startScript(t *testing.T, exs ...exchange) *scriptServer {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &scriptServer{t: t, lis: lis, left: exs, got: make(chan struct{}, len(exs)+1)}
+	s.wg.Add(1)
+	go s.serve()
+	t.Cleanup(func() {
+		_ = lis.Close()
+		s.wg.Wait()
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if len(s.left) > 0 {
+			t.Errorf("script: %d exchanges never happened; next expected %x", len(s.left), s.left[0].send)
+		}
+	})
+	return s
+}
+
+func (s *scriptServer) serve() {
+	defer s.wg.Done()
+	for {
+		nc, err := s.lis.Accept()
+		if err != nil {
+			return
+		}
+		s.mu.Lock()
+		s.accepted++
+		s.mu.Unlock()
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer nc.Close()
+			br := bufio.NewReader(nc)
+			for {
+				s.mu.Lock()
+				if len(s.left) == 0 {
+					s.mu.Unlock()
+					// Anything more is unexpected; wait for the client to
+					// hang up.
+					if b, err := br.ReadByte(); err == nil {
+						s.t.Errorf("script: unexpected byte %02x after the last exchange", b)
+					}
+					return
+				}
+				ex := s.left[0]
+				s.mu.Unlock()
+				got := make([]byte, len(ex.send))
+				if _, err := io.ReadFull(br, got); err != nil {
+					return // the client hung up; the next connection goes on
+				}
+				s.mu.Lock()
+				s.left = s.left[1:]
+				s.mu.Unlock()
+				s.got <- struct{}{}
+				if !bytes.Equal(got, ex.send) {
+					s.t.Errorf("script: request\n got %x\nwant %x", got, ex.send)
+					return
+				}
+				switch {
+				case ex.hangUp:
+					return
+				case ex.stall:
+					_, _ = br.ReadByte() // until the client closes
+					return
+				}
+				if _, err := nc.Write(ex.reply); err != nil || ex.closeAfter {
+					return
+				}
+			}
+		}()
+	}
+}
+
+func (s *scriptServer) connections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.accepted
+}
+
+// golden holds the binary steps of tt-binary.jsonl by case name.
+var (
+	goldenOnce  sync.Once
+	goldenCases map[string][]goldenStep
+	goldenErr   error
+)
+
+type goldenStep struct {
+	SendHex   string `json:"send_hex"`
+	ExpectHex string `json:"expect_hex"`
+}
+
+func findShared(file string) (string, bool) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", false
+	}
+	for {
+		p := filepath.Join(dir, "shared", "golden", file)
+		if _, err := os.Stat(p); err == nil {
+			return p, true
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", false
+		}
+		dir = parent
+	}
+}
+
+func loadGoldenCases(t *testing.T) map[string][]goldenStep {
+	t.Helper()
+	goldenOnce.Do(func() {
+		p, ok := findShared("tt-binary.jsonl")
+		if !ok {
+			return
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			goldenErr = err
+			return
+		}
+		goldenCases = map[string][]goldenStep{}
+		for _, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
+			var c struct {
+				Name  string       `json:"name"`
+				Steps []goldenStep `json:"steps"`
+			}
+			if err := json.Unmarshal(line, &c); err != nil {
+				goldenErr = err
+				return
+			}
+			goldenCases[c.Name] = c.Steps
+		}
+	})
+	if goldenErr != nil {
+		t.Fatal(goldenErr)
+	}
+	if goldenCases == nil {
+		t.Skip("shared/golden/tt-binary.jsonl not found above the package; the recordings live beside the repository")
+	}
+	return goldenCases
+}
+
+// g returns the exchanges of the given steps of a recorded case.
+func g(t *testing.T, name string, steps ...int) []exchange {
+	t.Helper()
+	c, ok := loadGoldenCases(t)[name]
+	if !ok {
+		t.Fatalf("no golden case %q", name)
+	}
+	var out []exchange
+	for _, i := range steps {
+		send, err1 := hex.DecodeString(c[i].SendHex)
+		reply, err2 := hex.DecodeString(c[i].ExpectHex)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("%s step %d: bad hex", name, i)
+		}
+		out = append(out, exchange{send: send, reply: reply})
+	}
+	return out
+}
+
+// noLog sets a misc request's opts to 1 (no update log): the recordings
+// send reads with opts 0, the adapter sends them with 1.
+func noLog(exs []exchange) []exchange {
+	for i := range exs {
+		s := bytes.Clone(exs[i].send)
+		s[9] = 1 // C8 90, nsiz:4, opts:4 -> opts low byte at offset 9
+		exs[i].send = s
+	}
+	return exs
+}
+
+func cat(parts ...[]exchange) []exchange {
+	var out []exchange
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+// scripted opens an adapter on a scripted server. kind skips the type
+// detection, which would cost a stat exchange.
+func scripted(t *testing.T, kind string, exs ...exchange) (*tt.Backend, *scriptServer) {
+	t.Helper()
+	s := startScript(t, exs...)
+	b, err := tt.New(s.lis.Addr().String(), tt.Options{Kind: kind, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	return b, s
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}

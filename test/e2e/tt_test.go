@@ -1,0 +1,654 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/ktgrpc/ktgrpc/backend/tt"
+	ktgrpcv1 "github.com/ktgrpc/ktgrpc/gen/ktgrpc/v1"
+	"github.com/ktgrpc/ktgrpc/test/gatewaytest"
+	"github.com/ktgrpc/ktgrpc/test/tttest"
+)
+
+// ttEnv is a gRPC client, the gateway, the Tokyo Tyrant adapter and a TT
+// test server, wired together.
+type ttEnv struct {
+	srv    *tttest.Server
+	b      *tt.Backend
+	conn   *grpc.ClientConn
+	kv     ktgrpcv1.KVClient
+	cur    ktgrpcv1.CursorClient
+	admin  ktgrpcv1.AdminClient
+	table  ktgrpcv1.TableClient
+	script ktgrpcv1.ScriptClient
+	repl   ktgrpcv1.ReplicationClient
+}
+
+// startTT starts a test server with config, an adapter on it with the extra
+// URL query, and the gateway.
+func startTT(t *testing.T, config, query string, opts ...tttest.Option) *ttEnv {
+	t.Helper()
+	srv := tttest.Start(t, append([]tttest.Option{tttest.WithConfig(config), tttest.WithReplInterval(20 * time.Millisecond)}, opts...)...)
+	u, err := url.Parse("tt://" + srv.Addr() + "?repl_backoff=20ms&" + query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := tt.Open(context.Background(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	conn := gatewaytest.Start(t, b)
+	return &ttEnv{
+		srv: srv, b: b, conn: conn,
+		kv:     ktgrpcv1.NewKVClient(conn),
+		cur:    ktgrpcv1.NewCursorClient(conn),
+		admin:  ktgrpcv1.NewAdminClient(conn),
+		table:  ktgrpcv1.NewTableClient(conn),
+		script: ktgrpcv1.NewScriptClient(conn),
+		repl:   ktgrpcv1.NewReplicationClient(conn),
+	}
+}
+
+func ttCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// ttMust takes a call's two results and returns the value, failing the
+// test given to the returned function on an error:
+// ttMust(client.Get(ctx, req))(t).
+func ttMust[T any](v T, err error) func(*testing.T) T {
+	return func(t *testing.T) T {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+}
+
+func ttCode(t *testing.T, what string, err error, want codes.Code) {
+	t.Helper()
+	if status.Code(err) != want {
+		t.Errorf("%s: got %v, want %v", what, err, want)
+	}
+}
+
+func ttStrs(bs [][]byte) []string {
+	out := make([]string, len(bs))
+	for i, b := range bs {
+		out[i] = string(b)
+	}
+	return out
+}
+
+func ttEq(t *testing.T, what string, got []string, want ...string) {
+	t.Helper()
+	if !slices.Equal(got, want) && !(len(got) == 0 && len(want) == 0) {
+		t.Fatalf("%s = %q, want %q", what, got, want)
+	}
+}
+
+func (e *ttEnv) set(t *testing.T, k, v string) {
+	t.Helper()
+	ttMust(e.kv.Set(ttCtx(t), &ktgrpcv1.SetRequest{Key: []byte(k), Value: []byte(v)}))(t)
+}
+
+func (e *ttEnv) get(t *testing.T, k string) (string, bool) {
+	t.Helper()
+	r := ttMust(e.kv.Get(ttCtx(t), &ktgrpcv1.GetRequest{Key: []byte(k)}))(t)
+	return string(r.GetValue()), r.GetFound()
+}
+
+func (e *ttEnv) scan(t *testing.T, req *ktgrpcv1.ScanRequest) []string {
+	t.Helper()
+	st := ttMust(e.cur.Scan(ttCtx(t), req))(t)
+	var keys []string
+	for {
+		r, err := st.Recv()
+		if err == io.EOF {
+			return keys
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, rec := range r.GetRecords() {
+			keys = append(keys, string(rec.GetKey()))
+		}
+	}
+}
+
+func TestTTEveryCommand(t *testing.T) {
+	for config, typ := range map[string]string{"tt-hash": "hash", "tt-btree": "B+ tree"} {
+		t.Run(config, func(t *testing.T) { ttEveryCommand(t, startTT(t, config, ""), typ) })
+	}
+}
+
+// ttEveryCommand reaches every binary command but iterinit / iternext
+// (TestTTSharedIteratorCursor) and repl (the replication tests) through
+// the gRPC API, on a hash or B+ tree database.
+func ttEveryCommand(t *testing.T, e *ttEnv, typ string) {
+	ctx := ttCtx(t)
+	k := func(s string) []byte { return []byte(s) }
+
+	// put, get, putkeep, putcat, putshl, putnr, vsiz, out.
+	e.set(t, "a", "1")
+	if v, ok := e.get(t, "a"); v != "1" || !ok {
+		t.Fatalf("get %q %v", v, ok)
+	}
+	if r := ttMust(e.kv.Add(ctx, &ktgrpcv1.AddRequest{Key: k("a"), Value: k("x")}))(t); r.GetApplied() {
+		t.Fatal("add on an existing key applied")
+	}
+	ttMust(e.kv.Append(ctx, &ktgrpcv1.AppendRequest{Key: k("a"), Value: k("2345")}))(t)
+	ttMust(e.kv.Append(ctx, &ktgrpcv1.AppendRequest{Key: k("a"), Value: k("67"), KeepLast: 3}))(t)
+	if v, _ := e.get(t, "a"); v != "567" {
+		t.Fatalf("after putcat and putshl: %q", v)
+	}
+	ttMust(e.kv.Set(ctx, &ktgrpcv1.SetRequest{Key: k("nr"), Value: k("x"), NoReply: true}))(t)
+	if c := ttMust(e.kv.Check(ctx, &ktgrpcv1.CheckRequest{Key: k("a")}))(t); !c.GetFound() || c.GetValueSize() != 3 || c.GetExpireTime() != nil {
+		t.Fatalf("check %v", c)
+	}
+	if r := ttMust(e.kv.Remove(ctx, &ktgrpcv1.RemoveRequest{Key: k("nr")}))(t); !r.GetRemoved() {
+		t.Fatal("putnr record missing")
+	}
+	if r := ttMust(e.kv.Remove(ctx, &ktgrpcv1.RemoveRequest{Key: k("nr")}))(t); r.GetRemoved() {
+		t.Fatal("removed twice")
+	}
+
+	// mget, pipelined put and out.
+	sb := ttMust(e.kv.SetBulk(ctx, &ktgrpcv1.SetBulkRequest{Records: []*ktgrpcv1.SetBulkRequest_Entry{
+		{Key: k("p/2"), Value: k("b")}, {Key: k("p/1"), Value: k("a")}, {Key: k("p/3"), Value: k("c")},
+	}}))(t)
+	if sb.GetStored() != 3 {
+		t.Fatalf("stored %d", sb.GetStored())
+	}
+	gb := ttMust(e.kv.GetBulk(ctx, &ktgrpcv1.GetBulkRequest{Keys: [][]byte{k("p/3"), k("zz"), k("p/1")}}))(t)
+	if len(gb.GetRecords()) != 2 || string(gb.GetRecords()[0].GetValue()) != "c" {
+		t.Fatalf("get bulk %v", gb)
+	}
+
+	// fwmkeys: sorted on a hash database too.
+	mk := ttMust(e.kv.MatchKeys(ctx, &ktgrpcv1.MatchKeysRequest{Pattern: &ktgrpcv1.MatchKeysRequest_Prefix{Prefix: k("p/")}}))(t)
+	ttEq(t, "match keys", ttStrs(mk.GetKeys()), "p/1", "p/2", "p/3")
+	ttEq(t, "scan", e.scan(t, &ktgrpcv1.ScanRequest{Prefix: k("p/"), BatchSize: 2}), "p/1", "p/2", "p/3")
+	ttEq(t, "reverse scan", e.scan(t, &ktgrpcv1.ScanRequest{Prefix: k("p/"), Reverse: true, Limit: 2}), "p/3", "p/2")
+	if r := ttMust(e.kv.RemoveBulk(ctx, &ktgrpcv1.RemoveBulkRequest{Keys: [][]byte{k("p/1"), k("p/2"), k("zz")}}))(t); r.GetRemoved() != 2 {
+		t.Fatalf("removed %d", r.GetRemoved())
+	}
+
+	// addint, adddouble.
+	ttMust(e.kv.Increment(ctx, &ktgrpcv1.IncrementRequest{Key: k("n"), Delta: 41}))(t)
+	inc := ttMust(e.kv.Increment(ctx, &ktgrpcv1.IncrementRequest{Key: k("n"), Delta: 1}))(t)
+	if inc.GetValue() != 42 || !inc.GetApplied() {
+		t.Fatalf("increment %v", inc)
+	}
+	ttMust(e.kv.IncrementDouble(ctx, &ktgrpcv1.IncrementDoubleRequest{Key: k("d"), Delta: 0.5}))(t)
+	incd := ttMust(e.kv.IncrementDouble(ctx, &ktgrpcv1.IncrementDoubleRequest{Key: k("d"), Delta: 1.25}))(t)
+	if incd.GetValue() != 1.75 {
+		t.Fatalf("increment double %v", incd)
+	}
+	_, err := e.kv.Increment(ctx, &ktgrpcv1.IncrementRequest{Key: k("d"), Delta: 1})
+	ttCode(t, "addint on a double", err, codes.FailedPrecondition)
+
+	// ext.
+	call := ttMust(e.script.Call(ctx, &ktgrpcv1.CallRequest{Name: "echo", Args: []*ktgrpcv1.Pair{{Key: k("x"), Value: k("y")}}}))(t)
+	if !call.GetSucceeded() || len(call.GetResults()) != 1 || string(call.GetResults()[0].GetValue()) != "xy" {
+		t.Fatalf("ext echo %v", call)
+	}
+
+	// stat, rnum, size; sync, optimize, vanish; misc; copy, restore, setmst.
+	st := ttMust(e.admin.Status(ctx, &ktgrpcv1.StatusRequest{}))(t)
+	if st.GetCount() != 4 || st.GetFields()["type"] != typ || st.GetSize() <= 0 {
+		t.Fatalf("status %v", st)
+	}
+	rep := ttMust(e.admin.Report(ctx, &ktgrpcv1.ReportRequest{}))(t)
+	if rep.GetFields()["sid"] != "1" {
+		t.Fatalf("report %v", rep.GetFields())
+	}
+	dbs := ttMust(e.admin.Databases(ctx, &ktgrpcv1.DatabasesRequest{}))(t)
+	if len(dbs.GetDatabases()) != 1 || !dbs.GetDatabases()[0].GetHealthy() || dbs.GetDatabases()[0].GetKind() != typ {
+		t.Fatalf("databases %v", dbs)
+	}
+	ttMust(e.admin.Synchronize(ctx, &ktgrpcv1.SynchronizeRequest{Hard: true}))(t)
+	ttMust(e.admin.Optimize(ctx, &ktgrpcv1.OptimizeRequest{Params: "bnum=1000"}))(t)
+	ttMust(e.admin.Vacuum(ctx, &ktgrpcv1.VacuumRequest{}))(t)
+	ttMust(e.admin.Misc(ctx, &ktgrpcv1.MiscRequest{Name: "putlist", Args: [][]byte{k("m1"), k("v1")}}))(t)
+	misc := ttMust(e.admin.Misc(ctx, &ktgrpcv1.MiscRequest{Name: "getlist", Args: [][]byte{k("m1")}, NoUpdateLog: true}))(t)
+	ttEq(t, "getlist", ttStrs(misc.GetResults()), "m1", "v1")
+	if m := ttMust(e.admin.Misc(ctx, &ktgrpcv1.MiscRequest{Name: "nosuchfunc"}))(t); m.GetSucceeded() {
+		t.Fatal("unknown misc function succeeded")
+	}
+	ttMust(e.admin.Copy(ctx, &ktgrpcv1.CopyRequest{Path: "backup.tch"}))(t)
+	ttMust(e.admin.Restore(ctx, &ktgrpcv1.RestoreRequest{Path: "ulog", Position: 1 << 62}))(t)
+	_, err = e.admin.Restore(ctx, &ktgrpcv1.RestoreRequest{Path: "nonexistent", Position: 1})
+	ttCode(t, "restore from a missing directory", err, codes.Internal)
+	ttMust(e.admin.SetMaster(ctx, &ktgrpcv1.SetMasterRequest{}))(t)
+	ttMust(e.admin.Clear(ctx, &ktgrpcv1.ClearRequest{Db: "0"}))(t)
+	if st := ttMust(e.admin.Status(ctx, &ktgrpcv1.StatusRequest{}))(t); st.GetCount() != 0 {
+		t.Fatalf("count after clear %d", st.GetCount())
+	}
+
+	// What Tokyo Tyrant cannot do, and bad input.
+	_, err = e.kv.Get(ctx, &ktgrpcv1.GetRequest{Db: "1", Key: k("a")})
+	ttCode(t, "db 1", err, codes.InvalidArgument)
+	_, err = e.kv.Set(ctx, &ktgrpcv1.SetRequest{Key: k("a"), Expiration: &ktgrpcv1.SetRequest_Ttl{Ttl: durationpb.New(time.Minute)}})
+	ttCode(t, "ttl", err, codes.Unimplemented)
+	_, err = e.kv.Seize(ctx, &ktgrpcv1.SeizeRequest{Key: k("a")})
+	ttCode(t, "seize", err, codes.Unimplemented)
+	_, err = e.kv.CompareAndSwap(ctx, &ktgrpcv1.CompareAndSwapRequest{Key: k("a"), NewValue: k("b")})
+	ttCode(t, "cas", err, codes.Unimplemented)
+	_, err = e.kv.Replace(ctx, &ktgrpcv1.ReplaceRequest{Key: k("a"), Value: k("b")})
+	ttCode(t, "replace", err, codes.Unimplemented)
+	_, err = e.kv.Increment(ctx, &ktgrpcv1.IncrementRequest{Key: k("n"), Delta: 1 << 40})
+	ttCode(t, "64-bit delta", err, codes.InvalidArgument)
+	_, err = e.kv.Increment(ctx, &ktgrpcv1.IncrementRequest{Key: k("n"), Delta: 1, MustExist: true})
+	ttCode(t, "must_exist", err, codes.Unimplemented)
+	_, err = e.kv.MatchKeys(ctx, &ktgrpcv1.MatchKeysRequest{Pattern: &ktgrpcv1.MatchKeysRequest_Regex{Regex: "a"}})
+	ttCode(t, "regex", err, codes.Unimplemented)
+	_, err = e.table.Get(ctx, &ktgrpcv1.TableGetRequest{Key: k("a")})
+	ttCode(t, "table on a "+typ+" database", err, codes.Unimplemented)
+	_, err = e.admin.TuneReplication(ctx, &ktgrpcv1.TuneReplicationRequest{})
+	ttCode(t, "KT-only call", err, codes.Unimplemented)
+	if typ == "hash" {
+		cs := ttMust(e.cur.Open(ctx))(t)
+		_, err = ttCursorOp(t, cs, &ktgrpcv1.OpenRequest{Operation: ktgrpcv1.CursorOperation_CURSOR_OPERATION_JUMP})
+		ttCode(t, "cursor on a hash database", err, codes.Unimplemented)
+	}
+}
+
+func TestTTBinaryUnsafeKeysAndValues(t *testing.T) {
+	for _, config := range []string{"tt-hash", "tt-btree"} {
+		t.Run(config, func(t *testing.T) {
+			e := startTT(t, config, "")
+			ctx := ttCtx(t)
+			big := bytes.Repeat([]byte{0, 0xff, '\r', '\n', 0xc8}, 300_000)
+			keys := [][]byte{{0}, {0xff}, {0xc8, 0x10}, []byte("\r\n"), bytes.Repeat([]byte{0}, 1000)}
+			for i, key := range keys {
+				v := append([]byte{0}, key...)
+				if i == 1 {
+					v = big
+				}
+				ttMust(e.kv.Set(ctx, &ktgrpcv1.SetRequest{Key: key, Value: v}))(t)
+				r := ttMust(e.kv.Get(ctx, &ktgrpcv1.GetRequest{Key: key}))(t)
+				if !r.GetFound() || !bytes.Equal(r.GetValue(), v) {
+					t.Fatalf("key %x: found %v, %d bytes", key, r.GetFound(), len(r.GetValue()))
+				}
+			}
+			got := e.scan(t, &ktgrpcv1.ScanRequest{KeysOnly: true})
+			want := ttStrs(keys)
+			slices.Sort(want)
+			ttEq(t, "binary keys in order", got, want...)
+		})
+	}
+}
+
+// ttCursorOp sends one cursor operation and returns the response.
+func ttCursorOp(t *testing.T, cs ktgrpcv1.Cursor_OpenClient, req *ktgrpcv1.OpenRequest) (*ktgrpcv1.OpenResponse, error) {
+	t.Helper()
+	if err := cs.Send(req); err != nil {
+		t.Fatal(err)
+	}
+	return cs.Recv()
+}
+
+func TestTTBTreeCursorAndRange(t *testing.T) {
+	e := startTT(t, "tt-btree", "")
+	ctx := ttCtx(t)
+	for _, k := range []string{"c", "a", "e", "b", "d"} {
+		e.set(t, k, "v"+k)
+	}
+	ttEq(t, "range scan", e.scan(t, &ktgrpcv1.ScanRequest{StartKey: []byte("b"), EndKey: []byte("e"), BatchSize: 2}), "b", "c", "d")
+	ttEq(t, "limit", e.scan(t, &ktgrpcv1.ScanRequest{Limit: 2}), "a", "b")
+	ttEq(t, "reverse", e.scan(t, &ktgrpcv1.ScanRequest{Reverse: true, StartKey: []byte("b")}), "e", "d", "c", "b")
+
+	cs := ttMust(e.cur.Open(ctx))(t)
+	op := ktgrpcv1.CursorOperation_CURSOR_OPERATION_JUMP
+	r := ttMust(ttCursorOp(t, cs, &ktgrpcv1.OpenRequest{Operation: op, Key: []byte("bb")}))(t)
+	if !r.GetOk() {
+		t.Fatal("jump")
+	}
+	r = ttMust(ttCursorOp(t, cs, &ktgrpcv1.OpenRequest{Operation: ktgrpcv1.CursorOperation_CURSOR_OPERATION_GET, Step: true}))(t)
+	if string(r.GetKey()) != "c" || string(r.GetValue()) != "vc" {
+		t.Fatalf("get %v", r)
+	}
+	r = ttMust(ttCursorOp(t, cs, &ktgrpcv1.OpenRequest{Operation: ktgrpcv1.CursorOperation_CURSOR_OPERATION_SET_VALUE, Value: []byte("new")}))(t)
+	if !r.GetOk() {
+		t.Fatal("set value")
+	}
+	r = ttMust(ttCursorOp(t, cs, &ktgrpcv1.OpenRequest{Operation: ktgrpcv1.CursorOperation_CURSOR_OPERATION_REMOVE}))(t)
+	if !r.GetOk() {
+		t.Fatal("remove")
+	}
+	r = ttMust(ttCursorOp(t, cs, &ktgrpcv1.OpenRequest{Operation: ktgrpcv1.CursorOperation_CURSOR_OPERATION_GET_KEY}))(t)
+	if string(r.GetKey()) != "e" {
+		t.Fatalf("after remove: %q", r.GetKey())
+	}
+	r = ttMust(ttCursorOp(t, cs, &ktgrpcv1.OpenRequest{Operation: ktgrpcv1.CursorOperation_CURSOR_OPERATION_STEP}))(t)
+	if r.GetOk() {
+		t.Fatal("step past the end")
+	}
+	_, err := ttCursorOp(t, cs, &ktgrpcv1.OpenRequest{Operation: ktgrpcv1.CursorOperation_CURSOR_OPERATION_JUMP_BACK})
+	ttCode(t, "jump back", err, codes.Unimplemented)
+	if _, found := e.get(t, "d"); found {
+		t.Fatal("cursor remove left d")
+	}
+
+	// putdup is reached through misc.
+	for _, v := range []string{"1", "2"} {
+		ttMust(e.admin.Misc(ctx, &ktgrpcv1.MiscRequest{Name: "putdup", Args: [][]byte{[]byte("dup"), []byte(v)}}))(t)
+	}
+	m := ttMust(e.admin.Misc(ctx, &ktgrpcv1.MiscRequest{Name: "get", Args: [][]byte{[]byte("dup")}, NoUpdateLog: true}))(t)
+	ttEq(t, "duplicates", ttStrs(m.GetResults()), "1", "2")
+}
+
+func TestTTSharedIteratorCursor(t *testing.T) {
+	e := startTT(t, "tt-hash", "iterator=shared")
+	ctx := ttCtx(t)
+	for _, k := range []string{"x", "y"} {
+		e.set(t, k, "v"+k)
+	}
+	cs := ttMust(e.cur.Open(ctx))(t)
+	if r := ttMust(ttCursorOp(t, cs, &ktgrpcv1.OpenRequest{Operation: ktgrpcv1.CursorOperation_CURSOR_OPERATION_JUMP}))(t); !r.GetOk() {
+		t.Fatal("iterinit")
+	}
+	var keys []string
+	for {
+		r := ttMust(ttCursorOp(t, cs, &ktgrpcv1.OpenRequest{Operation: ktgrpcv1.CursorOperation_CURSOR_OPERATION_GET, Step: true}))(t)
+		if !r.GetOk() {
+			break
+		}
+		keys = append(keys, string(r.GetKey()))
+	}
+	slices.Sort(keys)
+	ttEq(t, "iterated", keys, "x", "y")
+}
+
+func TestTTTableSearch(t *testing.T) {
+	e := startTT(t, "tt-table", "")
+	ctx := ttCtx(t)
+	rows := map[string]map[string][]byte{
+		"u1": {"name": []byte("alice"), "age": []byte("30"), "city": []byte("tokyo")},
+		"u2": {"name": []byte("bob"), "age": []byte("25"), "city": []byte("osaka")},
+		"u3": {"name": []byte("carol"), "age": []byte("41"), "city": []byte("tokyo")},
+		"u4": {"name": []byte("dave"), "age": []byte("19"), "city": []byte("tokyo")},
+		"u5": {"name": []byte("eve"), "age": []byte("35"), "city": []byte("nara")},
+	}
+	for k, cols := range rows {
+		r := ttMust(e.table.Put(ctx, &ktgrpcv1.TablePutRequest{Key: []byte(k), Columns: cols}))(t)
+		if !r.GetApplied() {
+			t.Fatalf("put %s", k)
+		}
+	}
+	if r := ttMust(e.table.Put(ctx, &ktgrpcv1.TablePutRequest{Key: []byte("u1"), Columns: rows["u2"], Mode: ktgrpcv1.PutMode_PUT_MODE_KEEP}))(t); r.GetApplied() {
+		t.Fatal("keep on an existing row applied")
+	}
+	ttMust(e.table.Put(ctx, &ktgrpcv1.TablePutRequest{Key: []byte("u1"), Columns: map[string][]byte{"zip": []byte("100")}, Mode: ktgrpcv1.PutMode_PUT_MODE_CONCAT}))(t)
+	g := ttMust(e.table.Get(ctx, &ktgrpcv1.TableGetRequest{Key: []byte("u1")}))(t)
+	if !g.GetFound() || string(g.GetColumns()["zip"]) != "100" || string(g.GetColumns()["name"]) != "alice" {
+		t.Fatalf("get %v", g)
+	}
+
+	for _, typ := range []ktgrpcv1.IndexType{ktgrpcv1.IndexType_INDEX_TYPE_DECIMAL, ktgrpcv1.IndexType_INDEX_TYPE_OPTIMIZE} {
+		if r := ttMust(e.table.SetIndex(ctx, &ktgrpcv1.TableSetIndexRequest{Column: "age", Type: typ}))(t); !r.GetApplied() {
+			t.Fatalf("setindex %v", typ)
+		}
+	}
+	for _, typ := range []ktgrpcv1.IndexType{ktgrpcv1.IndexType_INDEX_TYPE_LEXICAL, ktgrpcv1.IndexType_INDEX_TYPE_TOKEN, ktgrpcv1.IndexType_INDEX_TYPE_QGRAM} {
+		ttMust(e.table.SetIndex(ctx, &ktgrpcv1.TableSetIndexRequest{Column: "name", Type: typ}))(t)
+	}
+	if r := ttMust(e.table.SetIndex(ctx, &ktgrpcv1.TableSetIndexRequest{Column: "city", Type: ktgrpcv1.IndexType_INDEX_TYPE_VOID}))(t); r.GetApplied() {
+		t.Fatal("dropping a missing index applied")
+	}
+
+	// Several conditions, an order and a limit.
+	q := &ktgrpcv1.TableSearchRequest{
+		Conditions: []*ktgrpcv1.Condition{
+			{Column: "city", Operator: ktgrpcv1.ConditionOperator_CONDITION_OPERATOR_STR_OR_EQ, Expr: "tokyo,nara"},
+			{Column: "age", Operator: ktgrpcv1.ConditionOperator_CONDITION_OPERATOR_NUM_GE, Expr: "20"},
+			{Column: "name", Operator: ktgrpcv1.ConditionOperator_CONDITION_OPERATOR_STR_BEGINS_WITH, Expr: "c", Negate: true, NoIndex: true},
+		},
+		Order: &ktgrpcv1.Order{Column: "age", Type: ktgrpcv1.OrderType_ORDER_TYPE_NUM_DESC},
+		Limit: 2,
+	}
+	r := ttMust(e.table.Search(ctx, q))(t)
+	ttEq(t, "keys", ttStrs(r.GetKeys()), "u5", "u1")
+	q.Offset = 1
+	r = ttMust(e.table.Search(ctx, q))(t)
+	ttEq(t, "keys skip 1", ttStrs(r.GetKeys()), "u1")
+
+	q.Offset, q.Action, q.Columns = 0, ktgrpcv1.SearchAction_SEARCH_ACTION_GET, []string{"name"}
+	r = ttMust(e.table.Search(ctx, q))(t)
+	if len(r.GetRows()) != 2 || string(r.GetRows()[0].GetKey()) != "u5" || len(r.GetRows()[0].GetColumns()) != 1 || string(r.GetRows()[1].GetColumns()["name"]) != "alice" {
+		t.Fatalf("get rows %v", r.GetRows())
+	}
+	q.Action, q.Limit = ktgrpcv1.SearchAction_SEARCH_ACTION_COUNT, 0
+	if r := ttMust(e.table.Search(ctx, q))(t); r.GetCount() != 2 {
+		t.Fatalf("count %d", r.GetCount())
+	}
+	q.Action = ktgrpcv1.SearchAction_SEARCH_ACTION_DELETE
+	if r := ttMust(e.table.Search(ctx, q))(t); r.GetCount() != 2 {
+		t.Fatalf("deleted %d", r.GetCount())
+	}
+	all := ttMust(e.table.Search(ctx, &ktgrpcv1.TableSearchRequest{Order: &ktgrpcv1.Order{Type: ktgrpcv1.OrderType_ORDER_TYPE_STR_ASC}}))(t)
+	ttEq(t, "left after delete", ttStrs(all.GetKeys()), "u2", "u3", "u4")
+
+	id1 := ttMust(e.table.GenerateID(ctx, &ktgrpcv1.TableGenerateIDRequest{}))(t)
+	id2 := ttMust(e.table.GenerateID(ctx, &ktgrpcv1.TableGenerateIDRequest{}))(t)
+	if id2.GetId() <= id1.GetId() {
+		t.Fatalf("ids %d then %d", id1.GetId(), id2.GetId())
+	}
+	_, err := e.table.Put(ctx, &ktgrpcv1.TablePutRequest{Key: []byte("u9"), Columns: map[string][]byte{"bad": {0}}})
+	ttCode(t, "NUL in a column value", err, codes.InvalidArgument)
+
+	// The plain commands see a row as its serialised columns.
+	ttMust(e.kv.Set(ctx, &ktgrpcv1.SetRequest{Key: []byte("p1"), Value: []byte("name\x00zed\x00age\x0050")}))(t)
+	g = ttMust(e.table.Get(ctx, &ktgrpcv1.TableGetRequest{Key: []byte("p1")}))(t)
+	if string(g.GetColumns()["name"]) != "zed" || string(g.GetColumns()["age"]) != "50" {
+		t.Fatalf("row stored by a plain put: %v", g.GetColumns())
+	}
+	if v, _ := e.get(t, "u2"); !bytes.Contains([]byte(v), []byte("name\x00bob")) {
+		t.Fatalf("plain get of a row: %q", v)
+	}
+	ttMust(e.kv.Increment(ctx, &ktgrpcv1.IncrementRequest{Key: []byte("c"), Delta: 2}))(t)
+	if g := ttMust(e.table.Get(ctx, &ktgrpcv1.TableGetRequest{Key: []byte("c")}))(t); string(g.GetColumns()["_num"]) != "2" {
+		t.Fatalf("addint on a table keeps _num: %v", g.GetColumns())
+	}
+}
+
+func TestTTScriptLockModes(t *testing.T) {
+	e := startTT(t, "tt-hash", "")
+	ctx := ttCtx(t)
+	for _, lock := range []ktgrpcv1.LockMode{ktgrpcv1.LockMode_LOCK_MODE_UNSPECIFIED, ktgrpcv1.LockMode_LOCK_MODE_NONE, ktgrpcv1.LockMode_LOCK_MODE_RECORD, ktgrpcv1.LockMode_LOCK_MODE_GLOBAL} {
+		key := []byte(fmt.Sprint("lock-", lock))
+		r := ttMust(e.script.Call(ctx, &ktgrpcv1.CallRequest{Name: "put", Args: []*ktgrpcv1.Pair{{Key: key, Value: []byte("v")}}, Lock: lock}))(t)
+		if !r.GetSucceeded() || string(r.GetResults()[0].GetValue()) != "ok" {
+			t.Fatalf("%v: put %v", lock, r)
+		}
+		r = ttMust(e.script.Call(ctx, &ktgrpcv1.CallRequest{Name: "get", Args: []*ktgrpcv1.Pair{{Key: key}}, Lock: lock}))(t)
+		if !r.GetSucceeded() || string(r.GetResults()[0].GetValue()) != "v" {
+			t.Fatalf("%v: get %v", lock, r)
+		}
+		r = ttMust(e.script.Call(ctx, &ktgrpcv1.CallRequest{Name: "fail", Args: []*ktgrpcv1.Pair{{Key: key}}, Lock: lock}))(t)
+		if r.GetSucceeded() || len(r.GetResults()) != 0 {
+			t.Fatalf("%v: fail %v", lock, r)
+		}
+	}
+	_, err := e.script.Call(ctx, &ktgrpcv1.CallRequest{Name: "echo", Args: []*ktgrpcv1.Pair{{}, {}}})
+	ttCode(t, "two arguments", err, codes.InvalidArgument)
+}
+
+// ttSubscribe collects want events from a Subscribe stream.
+func ttSubscribe(t *testing.T, e *ttEnv, req *ktgrpcv1.SubscribeRequest, want int) []*ktgrpcv1.Event {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	st := ttMust(e.repl.Subscribe(ctx, req))(t)
+	var evs []*ktgrpcv1.Event
+	for len(evs) < want {
+		r, err := st.Recv()
+		if err != nil {
+			t.Fatalf("after %d of %d events: %v", len(evs), want, err)
+		}
+		if ev := r.GetEvent(); ev != nil {
+			evs = append(evs, ev)
+		}
+	}
+	return evs
+}
+
+func ttDescribe(evs []*ktgrpcv1.Event) []string {
+	var out []string
+	for _, ev := range evs {
+		out = append(out, fmt.Sprintf("%s %s %s", ev.GetOperation(), ev.GetCommand(), ev.GetKey()))
+	}
+	return out
+}
+
+func TestTTReplicationFromPositionAndResume(t *testing.T) {
+	e := startTT(t, "tt-hash", "")
+	ctx := ttCtx(t)
+	k := func(s string) []byte { return []byte(s) }
+	e.set(t, "a", "1")
+	ttMust(e.kv.Add(ctx, &ktgrpcv1.AddRequest{Key: k("a"), Value: k("2")}))(t) // fails: not an event
+	ttMust(e.kv.Append(ctx, &ktgrpcv1.AppendRequest{Key: k("a"), Value: k("23"), KeepLast: 2}))(t)
+	ttMust(e.kv.Remove(ctx, &ktgrpcv1.RemoveRequest{Key: k("a")}))(t)
+	ttMust(e.kv.Increment(ctx, &ktgrpcv1.IncrementRequest{Key: k("n"), Delta: 3}))(t)
+	ttMust(e.admin.Misc(ctx, &ktgrpcv1.MiscRequest{Name: "putlist", Args: [][]byte{k("m"), k("v")}}))(t)
+	ttMust(e.admin.Clear(ctx, &ktgrpcv1.ClearRequest{}))(t)
+	want := []string{
+		"OPERATION_SET put a", "OPERATION_APPEND putshl a", "OPERATION_REMOVE out a",
+		"OPERATION_INCREMENT addint n", "OPERATION_MISC misc:putlist ", "OPERATION_CLEAR vanish ",
+	}
+	evs := ttSubscribe(t, e, &ktgrpcv1.SubscribeRequest{Start: &ktgrpcv1.SubscribeRequest_After{After: 0}}, len(want))
+	ttEq(t, "events", ttDescribe(evs), want...)
+	if evs[1].GetKeepLast() != 2 || evs[3].GetIntDelta() != 3 || evs[0].GetDb() != "0" || evs[0].GetOriginServerId() != 1 || len(evs[0].GetRaw()) == 0 {
+		t.Fatalf("event fields %v / %v / %v", evs[0], evs[1], evs[3])
+	}
+	// Resume after the third event's position: what follows, and nothing
+	// at or before it.
+	after := evs[2].GetPosition()
+	var rest []string
+	for i, ev := range evs {
+		if ev.GetPosition() > after {
+			rest = append(rest, ttDescribe(evs[i:i+1])...)
+		}
+	}
+	resumed := ttSubscribe(t, e, &ktgrpcv1.SubscribeRequest{Start: &ktgrpcv1.SubscribeRequest_After{After: after}}, len(rest))
+	ttEq(t, "resumed", ttDescribe(resumed), rest...)
+	// A filtered stream still reports progress.
+	ctx2, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	st := ttMust(e.repl.Subscribe(ctx2, &ktgrpcv1.SubscribeRequest{
+		Operations:       []ktgrpcv1.Operation{ktgrpcv1.Operation_OPERATION_SYNC},
+		ProgressInterval: durationpb.New(10 * time.Millisecond),
+	}))(t)
+	for {
+		r := ttMust(st.Recv())(t)
+		if r.GetEvent() != nil {
+			t.Fatalf("filtered event %v", r.GetEvent())
+		}
+		if r.GetProgress().GetPosition() >= evs[len(evs)-1].GetPosition() {
+			break
+		}
+	}
+}
+
+// TestTTConnectionKilledMidRequest kills the adapter's connections while a
+// request runs: the client gets Unavailable, and the next call works.
+func TestTTConnectionKilledMidRequest(t *testing.T) {
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	var once sync.Once
+	e := startTT(t, "tt-hash", "", tttest.WithExt("block", func(key, value []byte) ([]byte, bool) {
+		entered <- struct{}{}
+		<-release
+		return []byte("late"), true
+	}))
+	defer once.Do(func() { close(release) })
+	ctx := ttCtx(t)
+	e.set(t, "k", "v")
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.script.Call(ctx, &ktgrpcv1.CallRequest{Name: "block"})
+		done <- err
+	}()
+	<-entered
+	e.srv.KillConnections()
+	err := <-done
+	once.Do(func() { close(release) })
+	ttCode(t, "call on a killed connection", err, codes.Unavailable)
+	if v, ok := e.get(t, "k"); v != "v" || !ok {
+		t.Fatalf("after recovery: %q %v", v, ok)
+	}
+}
+
+// TestTTNoLeakedConnections runs many concurrent calls and checks that the
+// server sees no more connections than the pool allows, and none once the
+// adapter is closed.
+func TestTTNoLeakedConnections(t *testing.T) {
+	e := startTT(t, "tt-btree", "pool=3")
+	ctx := ttCtx(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for i := range 32 {
+		wg.Go(func() {
+			key := []byte(fmt.Sprint("k", i))
+			if _, err := e.kv.Set(ctx, &ktgrpcv1.SetRequest{Key: key, Value: key}); err != nil {
+				errs <- err
+				return
+			}
+			st, err := e.cur.Scan(ctx, &ktgrpcv1.ScanRequest{BatchSize: 3})
+			if err != nil {
+				errs <- err
+				return
+			}
+			for {
+				if _, err := st.Recv(); err != nil {
+					if !errors.Is(err, io.EOF) {
+						errs <- err
+					}
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if n := e.srv.ConnCount(); n > 3 {
+		t.Fatalf("server has %d connections with pool=3", n)
+	}
+	if st := e.b.PoolStats(); st.Open != st.Idle || st.Open > 3 {
+		t.Fatalf("pool %+v", st)
+	}
+	if err := e.b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(5 * time.Second)
+	for e.srv.ConnCount() != 0 {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("server still has %d connections after Close", e.srv.ConnCount())
+		}
+	}
+}
