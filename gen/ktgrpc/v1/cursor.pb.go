@@ -31,12 +31,13 @@ const (
 	CursorOperation_CURSOR_OPERATION_UNSPECIFIED CursorOperation = 0
 	// Move to the first record with a key at or after `key`.
 	CursorOperation_CURSOR_OPERATION_JUMP CursorOperation = 1
-	// Move to the last record with a key at or before `key`. Only ordered
-	// databases support it; others answer UNIMPLEMENTED.
+	// Move to the last record with a key at or before `key`. Only Kyoto Tycoon
+	// tree databases and the embedded store's tree databases support it;
+	// elsewhere it answers UNIMPLEMENTED.
 	CursorOperation_CURSOR_OPERATION_JUMP_BACK CursorOperation = 2
 	// Move to the next record.
 	CursorOperation_CURSOR_OPERATION_STEP CursorOperation = 3
-	// Move to the previous record (ordered databases only).
+	// Move to the previous record (where JUMP_BACK works).
 	CursorOperation_CURSOR_OPERATION_STEP_BACK CursorOperation = 4
 	// Read the current record's key, value and expiration.
 	CursorOperation_CURSOR_OPERATION_GET CursorOperation = 5

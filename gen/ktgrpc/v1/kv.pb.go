@@ -150,7 +150,8 @@ type GetBulkRequest struct {
 	// The keys to read.
 	Keys [][]byte `protobuf:"bytes,2,rep,name=keys,proto3" json:"keys,omitempty"`
 	// Read all records under one lock, as one consistent snapshot, where the
-	// backend supports it.
+	// backend supports it. Tokyo Tyrant has no such lock: the flag has no
+	// effect there. On Kyoto Tycoon an atomic read reports no expire_time.
 	Atomic        bool `protobuf:"varint,3,opt,name=atomic,proto3" json:"atomic,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -424,6 +425,7 @@ type SetBulkRequest struct {
 	// The records to store.
 	Records []*SetBulkRequest_Entry `protobuf:"bytes,2,rep,name=records,proto3" json:"records,omitempty"`
 	// Apply every record under one lock, where the backend supports it.
+	// Tokyo Tyrant has no such lock: the flag has no effect there.
 	Atomic bool `protobuf:"varint,3,opt,name=atomic,proto3" json:"atomic,omitempty"`
 	// Do not wait for the backend's acknowledgement.
 	NoReply       bool `protobuf:"varint,4,opt,name=no_reply,json=noReply,proto3" json:"no_reply,omitempty"`
@@ -1644,9 +1646,11 @@ type IncrementRequest struct {
 	Key []byte `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
 	// The amount to add; may be negative.
 	Delta int64 `protobuf:"varint,3,opt,name=delta,proto3" json:"delta,omitempty"`
-	// The value a missing record starts from. Absent means 0.
+	// The value a missing record starts from. Absent means 0. Tokyo Tyrant
+	// accepts only 0 (other values answer UNIMPLEMENTED).
 	Initial *int64 `protobuf:"varint,4,opt,name=initial,proto3,oneof" json:"initial,omitempty"`
-	// Fail (applied: false) instead of creating a missing record.
+	// Fail (applied: false) instead of creating a missing record. Not on Tokyo
+	// Tyrant (UNIMPLEMENTED).
 	MustExist bool `protobuf:"varint,5,opt,name=must_exist,json=mustExist,proto3" json:"must_exist,omitempty"`
 	// When the record expires. Neither set means it never expires.
 	//
@@ -1831,9 +1835,11 @@ type IncrementDoubleRequest struct {
 	Key []byte `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
 	// The amount to add; may be negative. Must be finite.
 	Delta float64 `protobuf:"fixed64,3,opt,name=delta,proto3" json:"delta,omitempty"`
-	// The value a missing record starts from. Absent means 0.
+	// The value a missing record starts from. Absent means 0. Tokyo Tyrant
+	// accepts only 0 (other values answer UNIMPLEMENTED).
 	Initial *float64 `protobuf:"fixed64,4,opt,name=initial,proto3,oneof" json:"initial,omitempty"`
-	// Fail (applied: false) instead of creating a missing record.
+	// Fail (applied: false) instead of creating a missing record. Not on Tokyo
+	// Tyrant (UNIMPLEMENTED).
 	MustExist bool `protobuf:"varint,5,opt,name=must_exist,json=mustExist,proto3" json:"must_exist,omitempty"`
 	// When the record expires. Neither set means it never expires.
 	//
@@ -2117,12 +2123,12 @@ type MatchKeysRequest_Prefix struct {
 
 type MatchKeysRequest_Regex struct {
 	// Keys that match this regular expression (RE2 syntax on the embedded
-	// store, the server's own syntax on Kyoto Tycoon).
+	// store, the server's own syntax on Kyoto Tycoon). Not on Tokyo Tyrant.
 	Regex string `protobuf:"bytes,3,opt,name=regex,proto3,oneof"`
 }
 
 type MatchKeysRequest_Similar struct {
-	// Keys within an edit distance of an origin key.
+	// Keys within an edit distance of an origin key. Not on Tokyo Tyrant.
 	Similar *Similarity `protobuf:"bytes,4,opt,name=similar,proto3,oneof"`
 }
 

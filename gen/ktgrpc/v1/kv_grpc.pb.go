@@ -62,7 +62,8 @@ type KVClient interface {
 	SetBulk(ctx context.Context, in *SetBulkRequest, opts ...grpc.CallOption) (*SetBulkResponse, error)
 	// Add stores a record only if the key does not exist yet.
 	Add(ctx context.Context, in *AddRequest, opts ...grpc.CallOption) (*AddResponse, error)
-	// Replace stores a record only if the key already exists.
+	// Replace stores a record only if the key already exists. Tokyo Tyrant has
+	// no atomic way to do it and answers UNIMPLEMENTED.
 	Replace(ctx context.Context, in *ReplaceRequest, opts ...grpc.CallOption) (*ReplaceResponse, error)
 	// Append appends to a record's value, creating the record if it is missing.
 	Append(ctx context.Context, in *AppendRequest, opts ...grpc.CallOption) (*AppendResponse, error)
@@ -73,10 +74,12 @@ type KVClient interface {
 	// Check reports whether a record exists, its value size and its expiration
 	// without transferring the value.
 	Check(ctx context.Context, in *CheckRequest, opts ...grpc.CallOption) (*CheckResponse, error)
-	// Seize reads and removes a record in one atomic step.
+	// Seize reads and removes a record in one atomic step. Tokyo Tyrant has
+	// no atomic way to do it and answers UNIMPLEMENTED.
 	Seize(ctx context.Context, in *SeizeRequest, opts ...grpc.CallOption) (*SeizeResponse, error)
 	// CompareAndSwap replaces a record's value only if its current value is the
-	// expected one, atomically.
+	// expected one, atomically. Tokyo Tyrant has no atomic way to do it and
+	// answers UNIMPLEMENTED.
 	CompareAndSwap(ctx context.Context, in *CompareAndSwapRequest, opts ...grpc.CallOption) (*CompareAndSwapResponse, error)
 	// Increment adds an integer to a numeric record atomically and returns the
 	// new value. The record holds the number as an 8-byte big-endian integer
@@ -274,7 +277,8 @@ type KVServer interface {
 	SetBulk(context.Context, *SetBulkRequest) (*SetBulkResponse, error)
 	// Add stores a record only if the key does not exist yet.
 	Add(context.Context, *AddRequest) (*AddResponse, error)
-	// Replace stores a record only if the key already exists.
+	// Replace stores a record only if the key already exists. Tokyo Tyrant has
+	// no atomic way to do it and answers UNIMPLEMENTED.
 	Replace(context.Context, *ReplaceRequest) (*ReplaceResponse, error)
 	// Append appends to a record's value, creating the record if it is missing.
 	Append(context.Context, *AppendRequest) (*AppendResponse, error)
@@ -285,10 +289,12 @@ type KVServer interface {
 	// Check reports whether a record exists, its value size and its expiration
 	// without transferring the value.
 	Check(context.Context, *CheckRequest) (*CheckResponse, error)
-	// Seize reads and removes a record in one atomic step.
+	// Seize reads and removes a record in one atomic step. Tokyo Tyrant has
+	// no atomic way to do it and answers UNIMPLEMENTED.
 	Seize(context.Context, *SeizeRequest) (*SeizeResponse, error)
 	// CompareAndSwap replaces a record's value only if its current value is the
-	// expected one, atomically.
+	// expected one, atomically. Tokyo Tyrant has no atomic way to do it and
+	// answers UNIMPLEMENTED.
 	CompareAndSwap(context.Context, *CompareAndSwapRequest) (*CompareAndSwapResponse, error)
 	// Increment adds an integer to a numeric record atomically and returns the
 	// new value. The record holds the number as an 8-byte big-endian integer

@@ -351,7 +351,8 @@ type Event struct {
 	Value []byte `protobuf:"bytes,6,opt,name=value,proto3" json:"value,omitempty"`
 	// The record's expiration, for SET. Unset means never.
 	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
-	// The backend's own name for the command ("set", "putkeep", "misc", ...).
+	// The backend's own name for the command ("set", "putkeep",
+	// "misc:putlist", ...).
 	Command string `protobuf:"bytes,8,opt,name=command,proto3" json:"command,omitempty"`
 	// The command's further arguments (OPTIMIZE parameters, MISC arguments).
 	Args [][]byte `protobuf:"bytes,9,rep,name=args,proto3" json:"args,omitempty"`

@@ -151,7 +151,8 @@ class KVServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def Replace(self, request, context):
-        """Replace stores a record only if the key already exists.
+        """Replace stores a record only if the key already exists. Tokyo Tyrant has
+        no atomic way to do it and answers UNIMPLEMENTED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -187,7 +188,8 @@ class KVServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def Seize(self, request, context):
-        """Seize reads and removes a record in one atomic step.
+        """Seize reads and removes a record in one atomic step. Tokyo Tyrant has
+        no atomic way to do it and answers UNIMPLEMENTED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -195,7 +197,8 @@ class KVServicer(object):
 
     def CompareAndSwap(self, request, context):
         """CompareAndSwap replaces a record's value only if its current value is the
-        expected one, atomically.
+        expected one, atomically. Tokyo Tyrant has no atomic way to do it and
+        answers UNIMPLEMENTED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

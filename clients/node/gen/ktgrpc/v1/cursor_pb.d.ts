@@ -239,8 +239,9 @@ export enum CursorOperation {
   JUMP = 1,
 
   /**
-   * Move to the last record with a key at or before `key`. Only ordered
-   * databases support it; others answer UNIMPLEMENTED.
+   * Move to the last record with a key at or before `key`. Only Kyoto Tycoon
+   * tree databases and the embedded store's tree databases support it;
+   * elsewhere it answers UNIMPLEMENTED.
    *
    * @generated from enum value: CURSOR_OPERATION_JUMP_BACK = 2;
    */
@@ -254,7 +255,7 @@ export enum CursorOperation {
   STEP = 3,
 
   /**
-   * Move to the previous record (ordered databases only).
+   * Move to the previous record (where JUMP_BACK works).
    *
    * @generated from enum value: CURSOR_OPERATION_STEP_BACK = 4;
    */

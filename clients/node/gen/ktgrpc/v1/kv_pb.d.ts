@@ -95,7 +95,8 @@ export declare type GetBulkRequest = Message<"ktgrpc.v1.GetBulkRequest"> & {
 
   /**
    * Read all records under one lock, as one consistent snapshot, where the
-   * backend supports it.
+   * backend supports it. Tokyo Tyrant has no such lock: the flag has no
+   * effect there. On Kyoto Tycoon an atomic read reports no expire_time.
    *
    * @generated from field: bool atomic = 3;
    */
@@ -231,6 +232,7 @@ export declare type SetBulkRequest = Message<"ktgrpc.v1.SetBulkRequest"> & {
 
   /**
    * Apply every record under one lock, where the backend supports it.
+   * Tokyo Tyrant has no such lock: the flag has no effect there.
    *
    * @generated from field: bool atomic = 3;
    */
@@ -889,14 +891,16 @@ export declare type IncrementRequest = Message<"ktgrpc.v1.IncrementRequest"> & {
   delta: bigint;
 
   /**
-   * The value a missing record starts from. Absent means 0.
+   * The value a missing record starts from. Absent means 0. Tokyo Tyrant
+   * accepts only 0 (other values answer UNIMPLEMENTED).
    *
    * @generated from field: optional int64 initial = 4;
    */
   initial?: bigint | undefined;
 
   /**
-   * Fail (applied: false) instead of creating a missing record.
+   * Fail (applied: false) instead of creating a missing record. Not on Tokyo
+   * Tyrant (UNIMPLEMENTED).
    *
    * @generated from field: bool must_exist = 5;
    */
@@ -987,14 +991,16 @@ export declare type IncrementDoubleRequest = Message<"ktgrpc.v1.IncrementDoubleR
   delta: number;
 
   /**
-   * The value a missing record starts from. Absent means 0.
+   * The value a missing record starts from. Absent means 0. Tokyo Tyrant
+   * accepts only 0 (other values answer UNIMPLEMENTED).
    *
    * @generated from field: optional double initial = 4;
    */
   initial?: number | undefined;
 
   /**
-   * Fail (applied: false) instead of creating a missing record.
+   * Fail (applied: false) instead of creating a missing record. Not on Tokyo
+   * Tyrant (UNIMPLEMENTED).
    *
    * @generated from field: bool must_exist = 5;
    */
@@ -1086,7 +1092,7 @@ export declare type MatchKeysRequest = Message<"ktgrpc.v1.MatchKeysRequest"> & {
   } | {
     /**
      * Keys that match this regular expression (RE2 syntax on the embedded
-     * store, the server's own syntax on Kyoto Tycoon).
+     * store, the server's own syntax on Kyoto Tycoon). Not on Tokyo Tyrant.
      *
      * @generated from field: string regex = 3;
      */
@@ -1094,7 +1100,7 @@ export declare type MatchKeysRequest = Message<"ktgrpc.v1.MatchKeysRequest"> & {
     case: "regex";
   } | {
     /**
-     * Keys within an edit distance of an origin key.
+     * Keys within an edit distance of an origin key. Not on Tokyo Tyrant.
      *
      * @generated from field: ktgrpc.v1.Similarity similar = 4;
      */
@@ -1238,7 +1244,8 @@ export declare const KV: GenService<{
     output: typeof AddResponseSchema;
   },
   /**
-   * Replace stores a record only if the key already exists.
+   * Replace stores a record only if the key already exists. Tokyo Tyrant has
+   * no atomic way to do it and answers UNIMPLEMENTED.
    *
    * @generated from rpc ktgrpc.v1.KV.Replace
    */
@@ -1289,7 +1296,8 @@ export declare const KV: GenService<{
     output: typeof CheckResponseSchema;
   },
   /**
-   * Seize reads and removes a record in one atomic step.
+   * Seize reads and removes a record in one atomic step. Tokyo Tyrant has
+   * no atomic way to do it and answers UNIMPLEMENTED.
    *
    * @generated from rpc ktgrpc.v1.KV.Seize
    */
@@ -1300,7 +1308,8 @@ export declare const KV: GenService<{
   },
   /**
    * CompareAndSwap replaces a record's value only if its current value is the
-   * expected one, atomically.
+   * expected one, atomically. Tokyo Tyrant has no atomic way to do it and
+   * answers UNIMPLEMENTED.
    *
    * @generated from rpc ktgrpc.v1.KV.CompareAndSwap
    */

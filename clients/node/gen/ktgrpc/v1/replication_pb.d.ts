@@ -179,7 +179,8 @@ export declare type Event = Message<"ktgrpc.v1.Event"> & {
   expireTime?: Timestamp | undefined;
 
   /**
-   * The backend's own name for the command ("set", "putkeep", "misc", ...).
+   * The backend's own name for the command ("set", "putkeep",
+   * "misc:putlist", ...).
    *
    * @generated from field: string command = 8;
    */
