@@ -57,6 +57,7 @@ done < <(generated_py "$tmp/clients/python")
 
 if [ "$stale" != 0 ]; then
 	echo "check-generated: generated code is stale; run 'make generate' (go tool -modfile=tools/go.mod buf generate) and commit the result" >&2
+	echo "check-generated: buf generate adds and overwrites but never deletes: remove by hand any file reported only in the committed tree" >&2
 	exit 1
 fi
 echo "check-generated: gen/, clients/python and clients/node/gen are up to date"

@@ -20,6 +20,10 @@ import (
 // stream fails the test instead of hanging it; it is no timing assertion.
 const exampleTimeout = 2 * time.Minute
 
+// waitDelay bounds how long a killed or finished command may keep its
+// output pipes open (through a child it started), so that Wait returns.
+const waitDelay = 10 * time.Second
+
 // startGateway serves a fresh embedded store and returns its address.
 func startGateway(t *testing.T) string {
 	t.Helper()
@@ -32,11 +36,11 @@ func startGateway(t *testing.T) string {
 }
 
 // unavailable skips the test when a language's toolchain or packages are
-// missing on a developer machine, and fails it in CI, where the install
-// steps must have provided them.
+// missing on a developer machine, and fails it in CI (CI set to anything but
+// "", "0" or "false"), where the install steps must have provided them.
 func unavailable(t *testing.T, format string, args ...any) {
 	t.Helper()
-	if os.Getenv("CI") != "" {
+	if ci := os.Getenv("CI"); ci != "" && ci != "0" && !strings.EqualFold(ci, "false") {
 		t.Fatalf(format+" (CI is set, so this fails instead of skipping)", args...)
 	}
 	t.Skipf(format, args...)
@@ -52,23 +56,34 @@ func goldenOutput(t *testing.T) string {
 	return string(want)
 }
 
-// runExample runs cmd with the gateway's address as its last argument and
-// compares its standard output with the golden output.
-func runExample(t *testing.T, env []string, name string, args ...string) {
+// program is a command to run against a gateway.
+type program struct {
+	name  string   // the executable
+	args  []string // its arguments
+	dir   string   // working directory; "" is the package's
+	env   []string // added to the test's environment
+	stdin string   // the program text, for interpreters reading stdin
+}
+
+// check runs p, bounded by exampleTimeout, and compares its standard output
+// with want, which comes from the file or document named by source.
+func (p program) check(t *testing.T, want, source string) {
 	t.Helper()
-	addr := startGateway(t)
 	ctx, cancel := context.WithTimeout(context.Background(), exampleTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, name, append(args, addr)...)
-	cmd.Env = append(os.Environ(), env...)
+	cmd := exec.CommandContext(ctx, p.name, p.args...)
+	cmd.Dir = p.dir
+	cmd.Env = append(os.Environ(), p.env...)
+	cmd.Stdin = strings.NewReader(p.stdin)
+	cmd.WaitDelay = waitDelay
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("%s: %v\nstdout:\n%s\nstderr:\n%s", cmd, err, stdout.String(), stderr.String())
 	}
-	if got, want := stdout.String(), goldenOutput(t); got != want {
-		t.Errorf("%s: output differs from clients/testdata/example.golden\n--- got:\n%s--- want:\n%s--- stderr:\n%s",
-			cmd, got, want, stderr.String())
+	if got := stdout.String(); got != want {
+		t.Errorf("%s: output differs from %s\n--- got:\n%s--- want:\n%s--- stderr:\n%s",
+			cmd, source, got, want, stderr.String())
 	}
 }
 
@@ -105,16 +120,22 @@ func lastLine(s string) string {
 	return s
 }
 
-func TestPythonExample(t *testing.T) {
+// python returns an interpreter with grpc and protobuf, or ends the test
+// through unavailable.
+func python(t *testing.T) string {
+	t.Helper()
 	python, tried := pythonWithGRPC()
 	if python == "" {
 		unavailable(t, "no Python with grpc and protobuf (install Debian's python3-grpcio python3-protobuf, or set KTGRPC_PYTHON): %s",
 			strings.Join(tried, "; "))
 	}
-	runExample(t, []string{"PYTHONDONTWRITEBYTECODE=1"}, python, filepath.Join("python", "example", "example.py"))
+	return python
 }
 
-func TestNodeExample(t *testing.T) {
+// node returns the node executable once clients/node's modules are
+// installed, or ends the test through unavailable.
+func node(t *testing.T) string {
+	t.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {
 		unavailable(t, "node not found on PATH: install Node.js 20 or later")
@@ -122,5 +143,22 @@ func TestNodeExample(t *testing.T) {
 	if _, err := os.Stat(filepath.Join("node", "node_modules", "@connectrpc", "connect-node")); err != nil {
 		unavailable(t, "clients/node/node_modules is incomplete (%v): run 'npm ci --prefix clients/node'", err)
 	}
-	runExample(t, nil, node, filepath.Join("node", "example", "example.js"))
+	return node
+}
+
+func TestPythonExample(t *testing.T) {
+	py := python(t)
+	program{
+		name: py,
+		args: []string{filepath.Join("python", "example", "example.py"), startGateway(t)},
+		env:  []string{"PYTHONDONTWRITEBYTECODE=1"},
+	}.check(t, goldenOutput(t), "clients/testdata/example.golden")
+}
+
+func TestNodeExample(t *testing.T) {
+	node := node(t)
+	program{
+		name: node,
+		args: []string{filepath.Join("node", "example", "example.js"), startGateway(t)},
+	}.check(t, goldenOutput(t), "clients/testdata/example.golden")
 }

@@ -18,9 +18,9 @@ import (
 // test replaces it with the address of its own gateway.
 const defaultAddress = "127.0.0.1:7878"
 
-// grpcurlBuildTimeout bounds the first `go tool grpcurl`, which compiles
-// grpcurl on a machine whose build cache lacks it (about a minute on two
-// idle cores, more while other packages build).
+// grpcurlBuildTimeout bounds `go tool -n grpcurl`, which compiles grpcurl
+// on a machine whose build cache lacks it (a minute and a half on two idle
+// cores, more while other packages build).
 const grpcurlBuildTimeout = 6 * time.Minute
 
 // grpcurlExample is one documented grpcurl command and, when the document
@@ -196,8 +196,10 @@ func normalizeOutput(s string) string {
 }
 
 // grpcurlCommand returns the argv prefix that runs the pinned grpcurl of
-// tools/go.mod, building it first so that the build's time and output do
-// not mix with the first example.
+// tools/go.mod. `go tool -n` builds it first, so that the build's time and
+// output do not mix with the first example, and names the binary: running
+// that directly, rather than through `go tool`, leaves no grpcurl behind
+// when a timeout kills the command (go would die, its child would not).
 func grpcurlCommand(t *testing.T) []string {
 	t.Helper()
 	root, err := filepath.Abs("..")
@@ -208,14 +210,26 @@ func grpcurlCommand(t *testing.T) []string {
 	if err != nil {
 		unavailable(t, "go not found on PATH: %v", err)
 	}
-	argv := []string{goBin, "tool", "-modfile=" + filepath.Join(root, "tools", "go.mod"), "grpcurl"}
+	argv := []string{goBin, "tool", "-modfile=" + filepath.Join(root, "tools", "go.mod")}
 	ctx, cancel := context.WithTimeout(context.Background(), grpcurlBuildTimeout)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, argv[0], append(argv[1:], "-version")...).CombinedOutput()
+	cmd := exec.CommandContext(ctx, argv[0], append(argv[1:], "-n", "grpcurl")...)
+	cmd.WaitDelay = waitDelay
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("build the pinned grpcurl (%s): %v\n%s", strings.Join(argv, " "), err, out)
+		t.Fatalf("build the pinned grpcurl (%s): %v\n%s", strings.Join(cmd.Args, " "), err, stderr.String())
 	}
-	return argv
+	// The output is the command line go would run: the binary alone, unless
+	// an exec wrapper (go_GOOS_GOARCH_exec) precedes it; fall back to
+	// `go tool grpcurl` then.
+	if bin := strings.TrimSpace(string(out)); filepath.IsAbs(bin) {
+		if fi, err := os.Stat(bin); err == nil && fi.Mode().IsRegular() {
+			return []string{bin}
+		}
+	}
+	return append(argv, "grpcurl")
 }
 
 // runGrpcurlExamples runs every grpcurl example of doc, in order, against
@@ -245,6 +259,7 @@ func runGrpcurlExamples(t *testing.T, name, doc string, grpcurl []string) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), exampleTimeout)
 		cmd := exec.CommandContext(ctx, grpcurl[0], append(append([]string(nil), grpcurl[1:]...), args...)...)
+		cmd.WaitDelay = waitDelay
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		err := cmd.Run()
@@ -331,5 +346,35 @@ func TestParseGrpcurlExamples(t *testing.T) {
 	}
 	if _, err := parseGrpcurlExamples("```sh\ngrpcurl a\n"); err == nil {
 		t.Error("unclosed block parsed without error")
+	}
+}
+
+// TestGrpcurlExamplesInStep keeps README.md's grpcurl section, between its
+// grpcurl-examples markers, the same as clients/grpcurl/examples.md below
+// its title, as the marker promises.
+func TestGrpcurlExamplesInStep(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile(filepath.Join("grpcurl", "examples.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const open, end = "<!-- grpcurl-examples", "<!-- /grpcurl-examples -->"
+	s := string(readme)
+	i := strings.Index(s, open)
+	j := strings.Index(s, end)
+	if i < 0 || j < i {
+		t.Fatalf("README.md: no %q ... %q markers around the grpcurl examples", open+" ... -->", end)
+	}
+	section := s[i:j]
+	section = section[strings.IndexByte(section, '\n')+1:] // drop the opening marker's line
+	_, body, ok := strings.Cut(string(doc), "\n\n")        // drop the title
+	if !ok {
+		t.Fatal("clients/grpcurl/examples.md: no title line")
+	}
+	if strings.TrimSpace(section) != strings.TrimSpace(body) {
+		t.Errorf("README.md's grpcurl examples and clients/grpcurl/examples.md differ; copy one to the other\n--- README.md:\n%s\n--- examples.md:\n%s", section, body)
 	}
 }

@@ -13,8 +13,10 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/ktgrpc/ktgrpc/backend"
 	"github.com/ktgrpc/ktgrpc/backend/embedded"
 	"github.com/ktgrpc/ktgrpc/clients/go/ktgrpc"
+	"github.com/ktgrpc/ktgrpc/server"
 	"github.com/ktgrpc/ktgrpc/test/gatewaytest"
 )
 
@@ -498,6 +500,60 @@ func TestSubscribeNowAndCancel(t *testing.T) {
 	}
 	if _, _, ok := next(); ok {
 		t.Fatal("sequence went on after its error")
+	}
+}
+
+// TestSubscribeResumeAfterRestart stops the gateway under a subscription,
+// as a deployment would, and resumes on a new gateway over the same store
+// from the last position handled: the first stream ends with
+// ErrUnavailable, and the second delivers exactly the changes after that
+// position, including one made while no gateway ran.
+func TestSubscribeResumeAfterRestart(t *testing.T) {
+	store, err := embedded.New(embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	ctx := context.Background()
+
+	srv, conn := gatewaytest.StartServer(t, store, server.Options{})
+	c := ktgrpc.New(conn)
+	mustSet(t, c, "a", "1")
+	next, stop := iter.Pull2(c.Subscribe(ctx))
+	defer stop()
+	ev, err, ok := next()
+	if !ok || err != nil || describe(ev) != "set 0 a 1" {
+		t.Fatalf("first event = %q, %v, %v; want the set of a", describe(ev), err, ok)
+	}
+	checkpoint := ev.Position
+
+	if err := srv.Stop(ctx); err != nil {
+		t.Fatalf("stop the gateway: %v", err)
+	}
+	for {
+		ev, err, ok = next()
+		if !ok {
+			t.Fatal("sequence ended without an error when the gateway stopped")
+		}
+		if err != nil {
+			break
+		}
+		if ev.Op != ktgrpc.OpProgress {
+			t.Fatalf("unexpected event while stopping: %q", describe(ev))
+		}
+	}
+	if !errors.Is(err, ktgrpc.ErrUnavailable) {
+		t.Fatalf("error when the gateway stops = %v, want ErrUnavailable", err)
+	}
+
+	if err := store.Set(ctx, "", []byte("b"), []byte("2"), backend.Expiry{}, backend.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	c = ktgrpc.New(gatewaytest.Start(t, store))
+	mustSet(t, c, "c", "3")
+	names, _ := until(t, c.Subscribe(ctx, ktgrpc.WithAfter(checkpoint)))
+	if want := []string{"set 0 b 2", "set 0 c 3", "progress"}; !slices.Equal(names, want) {
+		t.Fatalf("resumed after %d = %q, want %q", checkpoint, names, want)
 	}
 }
 

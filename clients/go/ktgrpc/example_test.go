@@ -33,11 +33,14 @@ func startGateway() (addr string, stop func()) {
 	}
 }
 
+// Example is the Go snippet of the top-level README, which shows the body
+// after the gateway's start, with the address written out;
+// clients/readme_test.go keeps the two the same.
 func Example() {
 	addr, stop := startGateway()
 	defer stop()
-	ctx := context.Background()
 
+	ctx := context.Background()
 	c, err := ktgrpc.Dial(addr)
 	if err != nil {
 		log.Fatal(err)
@@ -48,16 +51,24 @@ func Example() {
 		log.Fatal(err)
 	}
 	v, err := c.GetString(ctx, "greeting")
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Println(v)
-
+	fmt.Println(v, err)
 	_, err = c.Get(ctx, "missing")
 	fmt.Println(errors.Is(err, ktgrpc.ErrNotFound))
+
+	n, err := c.SetMulti(ctx, map[string][]byte{"user:1": []byte("ann"), "user:2": []byte("bob")})
+	fmt.Println(n, err)
+	for rec, err := range c.Scan(ctx, ktgrpc.WithPrefix("user:")) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("%s=%s\n", rec.Key, rec.Value)
+	}
 	// Output:
-	// hello
+	// hello <nil>
 	// true
+	// 2 <nil>
+	// user:1=ann
+	// user:2=bob
 }
 
 func ExampleClient_SetMulti() {
