@@ -36,7 +36,7 @@ deps: $(NODE_DEPS)
 	fi
 
 $(NODE_DEPS): clients/node/package.json clients/node/package-lock.json
-	@command -v npm >/dev/null && node -e 'process.exit(+process.versions.node.split(".")[0] < 20)' || \
+	@command -v npm >/dev/null && node -e 'process.exit(parseInt(process.versions.node, 10) < 20 ? 1 : 0)' || \
 		{ echo "the Node client needs Node.js 20 or later with npm on PATH"; exit 1; }
 	npm ci --prefix clients/node --no-audit --no-fund
 
