@@ -183,10 +183,12 @@ func (b *Backend) SetMaster(ctx context.Context, host string, port int, position
 }
 
 // Misc calls a misc function as is. noUpdateLog keeps the call out of the
-// update log. Known reads (get, getlist, getpart, regex, range, error, and
-// search / metasearch without an out directive) are always kept out of it,
-// because the server would otherwise log them and replay them on every
-// slave; they are also the calls retried after a dropped connection.
+// update log. Known reads (get, getlist, getpart, regex, range, error,
+// iterinit, iternext, and search / metasearch without an out directive) are
+// always kept out of it, because the server would otherwise log them and
+// replay them on every slave. The reads that leave no trace on the server
+// are also the calls retried after a dropped connection; iterinit and
+// iternext move the shared iterator and are not.
 func (b *Backend) Misc(ctx context.Context, db string, name string, args [][]byte, noUpdateLog bool) ([][]byte, bool, error) {
 	if err := checkDB(db); err != nil {
 		return nil, false, err
@@ -194,12 +196,12 @@ func (b *Backend) Misc(ctx context.Context, db string, name string, args [][]byt
 	if name == "" {
 		return nil, false, fmt.Errorf("%s: misc: empty function name: %w", b.name, backend.ErrInvalid)
 	}
-	read := miscRead(name, args)
+	read, idempotent := miscRead(name, args)
 	req := &ttwire.Request{Cmd: ttwire.CmdMisc, Name: name, Args: args}
 	if noUpdateLog || read {
 		req.Opts = ttwire.MiscNoUpdateLog
 	}
-	rep, err := b.one(ctx, "misc "+name, read, req)
+	rep, err := b.one(ctx, "misc "+name, idempotent, req)
 	if err != nil {
 		return nil, false, err
 	}
@@ -209,19 +211,23 @@ func (b *Backend) Misc(ctx context.Context, db string, name string, args [][]byt
 	return rep.Elems, true, nil
 }
 
-// miscRead reports whether a misc call only reads.
-func miscRead(name string, args [][]byte) bool {
+// miscRead reports whether a misc call changes no record (read), and
+// whether it changes nothing at all on the server, so that running it
+// twice is harmless (idempotent).
+func miscRead(name string, args [][]byte) (read, idempotent bool) {
 	switch name {
 	case "get", "getlist", "getpart", "regex", "range", "error":
-		return true
+		return true, true
+	case "iterinit", "iternext":
+		return true, false
 	case "search", "metasearch":
 		for _, a := range args {
 			verb, _, _ := bytes.Cut(a, []byte{0})
 			if string(verb) == "out" || string(verb) == "remove" {
-				return false
+				return false, false
 			}
 		}
-		return true
+		return true, true
 	}
-	return false
+	return false, false
 }

@@ -10,18 +10,19 @@ import (
 	"github.com/ktgrpc/ktgrpc/backend/tt/ttwire"
 )
 
-// OpenCursor returns a forward cursor on a B+ tree or on-memory tree
-// database. The server's own iterator is one per database, shared by every
-// client, so the cursor never touches it: it keeps the current key here and
-// finds records with misc "range" (first key at or after a bound). Backward
-// moves and Seize answer backend.ErrUnsupported (range only goes forward,
-// and reading plus removing is not atomic).
+// OpenCursor returns a forward cursor on a B+ tree database. The server's
+// own iterator is one per database, shared by every client, so the cursor
+// never touches it: it keeps the current key here and finds records with
+// misc "range" (first key at or after a bound), which on a B+ tree opens a
+// cursor of its own. Backward moves and Seize answer backend.ErrUnsupported
+// (range only goes forward, and reading plus removing is not atomic).
 //
-// Other database types have no ordered lookup. Their only way to walk the
-// records is the server's iterator (iterinit / iternext), one per server
-// and shared by every client, so another client's walk moves this cursor
-// too. OpenCursor uses it only when the URL says iterator=shared, one
-// cursor at a time per adapter, and refuses otherwise.
+// Other database types have no lookup of that kind (an on-memory tree's
+// range walks the shared iterator). Their only way to walk the records is
+// the server's iterator (iterinit / iternext), one per server and shared by
+// every client, so another client's walk moves this cursor too. OpenCursor
+// uses it only when the URL says iterator=shared, one cursor at a time per
+// adapter, and refuses otherwise.
 //
 // The cursor moves from key to key: of a key with several values (putdup)
 // it reads the first, as get does. It holds no connection between calls. When its record is removed
@@ -36,11 +37,11 @@ func (b *Backend) OpenCursor(ctx context.Context, db string) (backend.Cursor, er
 	if err != nil {
 		return nil, err
 	}
-	if !kind.ordered() {
+	if !kind.hasRange() {
 		if b.opts.SharedIterator {
 			return b.openIterCursor()
 		}
-		return nil, fmt.Errorf("%s: cursor: a %s database has no ordered lookup and its iterator is shared by every connection; cursors need a B+ tree (or iterator=shared in the URL, accepting that other clients move the iterator): %w", b.name, kind, backend.ErrUnsupported)
+		return nil, fmt.Errorf("%s: cursor: a %s database can only be walked with the iterator that every connection shares; cursors need a B+ tree (or iterator=shared in the URL, accepting that other clients move the iterator): %w", b.name, kind, backend.ErrUnsupported)
 	}
 	return &cursor{b: b}, nil
 }

@@ -58,6 +58,29 @@ func TestTTHangUpMidWrite(t *testing.T) {
 	}
 }
 
+// A write that fails on a pooled connection is not retried either, even
+// though the same failure makes a read retry: the server may have run it.
+func TestTTWriteNotRetriedOnReusedConnection(t *testing.T) {
+	b, s := scripted(t, "hash",
+		exchange{send: getReq(t, "a"), reply: valueReply("1")},
+		exchange{send: putReq(t, "k", "v"), hangUp: true},
+		exchange{send: getReq(t, "k"), reply: valueReply("v")},
+	)
+	ctx := ctxT(t)
+	rec, found, err := b.Get(ctx, "", []byte("a"))
+	wantValue(t, rec, found, err, "1")
+	err = b.Set(ctx, "", []byte("k"), []byte("v"), backend.Expiry{}, backend.WriteOptions{})
+	if !errors.Is(err, backend.ErrUnavailable) {
+		t.Fatalf("put on a connection the server dropped: %v", err)
+	}
+	// Had the put been sent again, the script would have seen it here.
+	rec, found, err = b.Get(ctx, "", []byte("k"))
+	wantValue(t, rec, found, err, "v")
+	if n := s.connections(); n != 2 {
+		t.Fatalf("%d connections, want 2", n)
+	}
+}
+
 // A read that fails on a pooled connection the server dropped is retried
 // once on a new connection.
 func TestTTReadRetriedAfterDroppedConnection(t *testing.T) {
@@ -142,6 +165,28 @@ func TestTTOutOfStepReplyDiscardsConnection(t *testing.T) {
 	}
 	rec, found, err := b.Get(ctx, "", []byte("k"))
 	wantValue(t, rec, found, err, "v")
+}
+
+// A status byte other than 0 and 1 is never a reply: the connection is out
+// of step, the call fails and the connection is not reused.
+func TestTTUnknownStatusDiscardsConnection(t *testing.T) {
+	b, s := scripted(t, "hash",
+		exchange{send: putReq(t, "k", "v"), reply: []byte{2}},
+		exchange{send: getReq(t, "k"), reply: valueReply("v")},
+	)
+	ctx := ctxT(t)
+	err := b.Set(ctx, "", []byte("k"), []byte("v"), backend.Expiry{}, backend.WriteOptions{})
+	if !errors.Is(err, backend.ErrUnavailable) || !strings.Contains(err.Error(), "out of step") {
+		t.Fatalf("put answered 02: %v", err)
+	}
+	if st := b.PoolStats(); st.Open != 0 {
+		t.Fatalf("out-of-step connection kept: %+v", st)
+	}
+	rec, found, err := b.Get(ctx, "", []byte("k"))
+	wantValue(t, rec, found, err, "v")
+	if n := s.connections(); n != 2 {
+		t.Fatalf("%d connections, want 2", n)
+	}
 }
 
 func TestTTServerDown(t *testing.T) {
@@ -240,6 +285,7 @@ func TestTTValidation(t *testing.T) {
 		{"setmst port", b.SetMaster(ctx, "h", 70000, 0, false), backend.ErrInvalid, "port"},
 		{"misc name", errOf3(b.Misc(ctx, "", "", nil, false)), backend.ErrInvalid, "function name"},
 		{"scan limit", b.Scan(ctx, "", backend.ScanOptions{Limit: -1}, nil), backend.ErrInvalid, "limit"},
+		{"subscribe db", b.Subscribe(ctx, backend.SubscribeOptions{Filter: backend.Filter{DBs: []string{"0", "users"}}}, nil), backend.ErrInvalid, "one database per server"},
 	}
 	for _, c := range checks {
 		if !errors.Is(c.err, c.want) || !strings.Contains(c.err.Error(), c.msg) {

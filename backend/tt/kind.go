@@ -59,9 +59,14 @@ func (k dbKind) String() string {
 	return "unknown"
 }
 
-// ordered reports whether keys come sorted from the server and misc "range"
-// works.
+// ordered reports whether fwmkeys returns keys sorted.
 func (k dbKind) ordered() bool { return k == kindBTree || k == kindMemTree }
+
+// hasRange reports whether misc "range" can find records without the
+// server's shared iterator. A B+ tree's range opens a cursor of its own; an
+// on-memory tree's walks the database's single iterator, the one iterinit
+// and iternext move, so concurrent calls would disturb each other.
+func (k dbKind) hasRange() bool { return k == kindBTree }
 
 // dbKind returns the database type, asking stat once when the URL did not
 // name it.

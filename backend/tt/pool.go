@@ -33,6 +33,9 @@ type PoolStats struct {
 	Open int
 	// Idle is the connections waiting in the pool.
 	Idle int
+	// Streams is the connections of running replication streams, which
+	// are not counted in Open.
+	Streams int
 }
 
 type pool struct {
@@ -43,9 +46,12 @@ type pool struct {
 	slots chan struct{}
 	done  chan struct{}
 
-	mu     sync.Mutex
-	idle   []*conn
-	open   int
+	mu   sync.Mutex
+	idle []*conn
+	open int
+	// raw holds the connections of running replication streams, so that
+	// close can end them.
+	raw    map[net.Conn]struct{}
 	closed bool
 }
 
@@ -56,6 +62,7 @@ func newPool(addr string, size int, timeout time.Duration, dial func(context.Con
 		dial:    dial,
 		slots:   make(chan struct{}, size),
 		done:    make(chan struct{}),
+		raw:     map[net.Conn]struct{}{},
 	}
 }
 
@@ -155,20 +162,29 @@ func (p *pool) close() {
 	idle := p.idle
 	p.idle = nil
 	close(p.done)
+	raw := make([]net.Conn, 0, len(p.raw))
+	for nc := range p.raw {
+		raw = append(raw, nc)
+	}
 	p.mu.Unlock()
 	for _, c := range idle {
 		p.discard(c)
+	}
+	// Streams see their connection fail and, the pool being closed, end.
+	for _, nc := range raw {
+		_ = nc.Close()
 	}
 }
 
 func (p *pool) stats() PoolStats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return PoolStats{Open: p.open, Idle: len(p.idle)}
+	return PoolStats{Open: p.open, Idle: len(p.idle), Streams: len(p.raw)}
 }
 
-// dialRaw opens a connection outside the pool, for replication streams,
-// which hold theirs for as long as they run.
+// dialRaw opens a connection outside the pool's slots, for replication
+// streams, which hold theirs for as long as they run. The caller hands it
+// back with releaseRaw; close closes it before that.
 func (p *pool) dialRaw(ctx context.Context) (net.Conn, error) {
 	select {
 	case <-p.done:
@@ -184,7 +200,22 @@ func (p *pool) dialRaw(ctx context.Context) (net.Conn, error) {
 		}
 		return nil, fmt.Errorf("connect: %w", err)
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		_ = nc.Close()
+		return nil, errClosed
+	}
+	p.raw[nc] = struct{}{}
 	return nc, nil
+}
+
+// releaseRaw closes a connection from dialRaw.
+func (p *pool) releaseRaw(nc net.Conn) {
+	p.mu.Lock()
+	delete(p.raw, nc)
+	p.mu.Unlock()
+	_ = nc.Close()
 }
 
 // unavailable wraps a connection-level failure.

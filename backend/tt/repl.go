@@ -73,16 +73,22 @@ func (s *replState) handled(ts uint64) {
 //
 // Every record is the original command plus the outcome it had; failed
 // commands (and misc reads) are not delivered as events, only as progress.
+// A database filter may only name the server's database ("" or "0").
 // ServerID 0 uses the URL's sid (by default 2147483647, which no master
 // uses; the server refuses 0 and its own id).
 //
 // The first connection's failure is returned at once; once streaming, a lost
 // connection is re-established with bounded backoff from where it stopped,
-// and a stream silent for repl_timeout counts as lost.
+// and a stream silent for repl_timeout counts as lost. Close ends the
+// subscription with backend.ErrUnavailable.
 func (b *Backend) Subscribe(ctx context.Context, opts backend.SubscribeOptions, fn func(backend.Update) error) error {
 	sid := opts.ServerID
 	if sid == 0 {
 		sid = b.opts.ReplSID
+	}
+	filter, err := replFilter(opts.Filter)
+	if err != nil {
+		return err
 	}
 	st := &replState{startTS: opts.After + 1}
 	if opts.After == math.MaxUint64 {
@@ -99,7 +105,7 @@ func (b *Backend) Subscribe(ctx context.Context, opts backend.SubscribeOptions, 
 	backoff := min(firstBackoff, b.opts.ReplBackoff)
 	streamed := false
 	for {
-		started, err := b.replSession(ctx, sid, st, opts.Filter, fn)
+		started, err := b.replSession(ctx, sid, st, filter, fn)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -119,10 +125,28 @@ func (b *Backend) Subscribe(ctx context.Context, opts backend.SubscribeOptions, 
 		case <-ctx.Done():
 			t.Stop()
 			return ctx.Err()
+		case <-b.pool.done:
+			t.Stop()
+			return b.classify(ctx, "repl", errClosed)
 		case <-t.C:
 		}
 		backoff = min(backoff*2, b.opts.ReplBackoff)
 	}
+}
+
+// replFilter checks the databases a filter names, which can only be the
+// server's one, and names it as events do ("0").
+func replFilter(f backend.Filter) (backend.Filter, error) {
+	if len(f.DBs) == 0 {
+		return f, nil
+	}
+	for _, db := range f.DBs {
+		if err := checkDB(db); err != nil {
+			return f, err
+		}
+	}
+	f.DBs = []string{"0"}
+	return f, nil
 }
 
 // serverNow reads the server's clock from stat, in microseconds, so that
@@ -149,7 +173,7 @@ func (b *Backend) replSession(ctx context.Context, sid uint32, st *replState, fi
 		}
 		return false, b.classify(ctx, "repl", err)
 	}
-	defer nc.Close()
+	defer b.pool.releaseRaw(nc)
 	stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	// Setting a deadline could undo the interrupt of a context that ended
@@ -255,7 +279,8 @@ func (b *Backend) refusedRepl(ctx context.Context, sid uint32) error {
 }
 
 // eventFromRecord decodes a record. ok is false for a command that failed
-// where it first ran: the log keeps it, but nothing changed.
+// where it first ran, and for a misc read: the log keeps them, but nothing
+// changed.
 func eventFromRecord(f *ttwire.Frame) (*backend.Event, bool, error) {
 	req, status, err := ttwire.DecodeLogPayload(f.Payload)
 	if err != nil {
@@ -289,6 +314,11 @@ func eventFromRecord(f *ttwire.Frame) (*backend.Event, bool, error) {
 		ev.Op = backend.OpClear
 	case ttwire.CmdMisc:
 		ev.Op, ev.Command, ev.Args = backend.OpMisc, "misc:"+req.Name, req.Args
+		// Another client's read, logged because it did not ask otherwise,
+		// changed nothing.
+		if read, _ := miscRead(req.Name, req.Args); read {
+			return ev, false, nil
+		}
 	default:
 		return nil, false, fmt.Errorf("%s cannot appear in an update log", req.Cmd)
 	}

@@ -5,21 +5,24 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ktgrpc/ktgrpc/backend"
 	"github.com/ktgrpc/ktgrpc/backend/tt"
+	"github.com/ktgrpc/ktgrpc/backend/tt/ttwire"
 	"github.com/ktgrpc/ktgrpc/test/tttest"
 )
 
 // replWrites makes one change of every logged kind, plus failures and
 // reads that must not come out as events. It returns the events expected,
 // as "command key".
-func replWrites(t *testing.T, b *tt.Backend) []string {
+func replWrites(t *testing.T, b *tt.Backend, addr string) []string {
 	ctx := ctxT(t)
 	never := backend.Expiry{}
 	k := func(s string) []byte { return []byte(s) }
@@ -49,10 +52,48 @@ func replWrites(t *testing.T, b *tt.Backend) []string {
 	if !ok || err != nil {
 		t.Fatal(ok, err)
 	}
+	// iterinit and iternext through misc only move the shared iterator.
+	_, _, err = b.Misc(ctx, "", "iterinit", nil, false)
+	mustOK(t, err)
+	// Another client's read, sent without the no-update-log option, is in
+	// the log but is not a change.
+	rawMisc(t, addr, "getlist", 0, k("a"))
 	mustOK(t, b.Synchronize(ctx, "", false, ""))
 	mustOK(t, b.Optimize(ctx, "", ""))
 	mustOK(t, b.Clear(ctx, ""))
 	return []string{"put a", "putcat a", "putshl a", "put nr", "out nr", "addint n", "adddouble d", "misc:putlist ", "sync ", "optimize ", "vanish "}
+}
+
+// rawMisc sends one misc request on a connection of its own, as another
+// client of the server would, and checks that it succeeded.
+func rawMisc(t *testing.T, addr, name string, opts uint32, args ...[]byte) {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	mustOK(t, err)
+	defer nc.Close()
+	mustOK(t, nc.SetDeadline(time.Now().Add(5*time.Second)))
+	_, err = nc.Write(req(t, &ttwire.Request{Cmd: ttwire.CmdMisc, Name: name, Opts: opts, Args: args}))
+	mustOK(t, err)
+	rep, err := ttwire.ReadReply(nc, ttwire.CmdMisc)
+	mustOK(t, err)
+	if !rep.OK() {
+		t.Fatalf("misc %s failed", name)
+	}
+}
+
+// serverMicros reads the server's clock from stat, in microseconds. Every
+// record logged after the call has a timestamp at least this large.
+func serverMicros(t *testing.T, b *tt.Backend) uint64 {
+	t.Helper()
+	rep, err := b.Report(ctxT(t))
+	mustOK(t, err)
+	sec, frac, _ := strings.Cut(rep["time"], ".")
+	s, err1 := strconv.ParseUint(sec, 10, 64)
+	us, err2 := strconv.ParseUint((frac + "000000")[:6], 10, 64)
+	if err1 != nil || err2 != nil {
+		t.Fatalf("stat time %q", rep["time"])
+	}
+	return s*1_000_000 + us
 }
 
 func describe(e *backend.Event) string { return e.Command + " " + string(e.Key) }
@@ -94,8 +135,11 @@ func collect(t *testing.T, b *tt.Backend, opts backend.SubscribeOptions, want in
 func TestTTReplication(t *testing.T) {
 	eachFixture(t, "tt-hash", "TT_ADDR", func(t *testing.T, f fixture) {
 		b := f.open(t, "")
-		want := replWrites(t, b)
-		evs, _ := collect(t, b, backend.SubscribeOptions{}, len(want), nil)
+		// A real server's log holds whatever ran before: start where this
+		// test begins.
+		start := serverMicros(t, b) - 1
+		want := replWrites(t, b, f.addr)
+		evs, _ := collect(t, b, backend.SubscribeOptions{After: start}, len(want), nil)
 		var got []string
 		for _, e := range evs {
 			got = append(got, describe(e))
@@ -153,9 +197,9 @@ func TestTTReplication(t *testing.T) {
 		}
 
 		// Filters.
-		only, _ := collect(t, b, backend.SubscribeOptions{Filter: backend.Filter{Ops: []backend.Operation{backend.OpRemove, backend.OpClear}}}, 2, nil)
+		only, _ := collect(t, b, backend.SubscribeOptions{After: start, Filter: backend.Filter{Ops: []backend.Operation{backend.OpRemove, backend.OpClear}}}, 2, nil)
 		eqStrs(t, "filtered", []string{describe(only[0]), describe(only[1])}, "out nr", "vanish ")
-		pref, _ := collect(t, b, backend.SubscribeOptions{Filter: backend.Filter{KeyPrefix: []byte("n")}}, 2, nil)
+		pref, _ := collect(t, b, backend.SubscribeOptions{After: start, Filter: backend.Filter{KeyPrefix: []byte("n"), DBs: []string{""}}}, 2, nil)
 		eqStrs(t, "prefix", []string{describe(pref[0]), describe(pref[1])}, "put nr", "out nr")
 
 		// The master's own id is refused with a clear error.
@@ -317,28 +361,15 @@ func TestTTKilledMidRequest(t *testing.T) {
 	if st := b.PoolStats(); st.Open != 1 || st.Idle != 1 {
 		t.Fatalf("pool after recovery: %+v", st)
 	}
-	waitConns(t, srv, 1)
-}
-
-// waitConns waits until the server counts n connections; it follows the
-// server noticing closed connections, which happens on its own goroutines.
-func waitConns(t *testing.T, srv *tttest.Server, n int) {
-	t.Helper()
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(5 * time.Second)
-	for srv.ConnCount() != n {
-		select {
-		case <-tick.C:
-		case <-deadline:
-			t.Fatalf("server has %d connections, want %d", srv.ConnCount(), n)
-		}
-	}
+	mustOK(t, srv.WaitConnCount(ctx, 1))
 }
 
 func TestTTSharedIteratorCursor(t *testing.T) {
-	srv := tttest.Start(t)
-	b := fixture{addr: srv.Addr(), srv: srv}.open(t, "iterator=shared")
+	eachFixture(t, "tt-hash", "TT_ADDR", sharedIteratorCursor)
+}
+
+func sharedIteratorCursor(t *testing.T, f fixture) {
+	b := f.open(t, "iterator=shared")
 	ctx := ctxT(t)
 	for _, k := range []string{"x", "y", "z"} {
 		mustOK(t, b.Set(ctx, "", []byte(k), []byte("v"+k), backend.Expiry{}, backend.WriteOptions{}))
@@ -381,4 +412,26 @@ func TestTTSharedIteratorCursor(t *testing.T) {
 	c2, err := b.OpenCursor(ctx, "")
 	mustOK(t, err)
 	mustOK(t, c2.Close())
+}
+
+// Close ends a running subscription and its connection.
+func TestTTCloseEndsSubscription(t *testing.T) {
+	srv := tttest.Start(t, tttest.WithReplInterval(time.Hour))
+	b := fixture{addr: srv.Addr(), srv: srv}.open(t, "kind=hash")
+	ctx := ctxT(t)
+	streams := -1
+	err := b.Subscribe(ctx, backend.SubscribeOptions{}, func(u backend.Update) error {
+		if streams < 0 {
+			streams = b.PoolStats().Streams
+			mustOK(t, b.Close())
+		}
+		return nil
+	})
+	if !errors.Is(err, backend.ErrUnavailable) || !strings.Contains(err.Error(), "closed") {
+		t.Fatalf("subscription after Close: %v", err)
+	}
+	if streams != 1 || b.PoolStats().Streams != 0 {
+		t.Fatalf("stream connections: %d while running, %d after", streams, b.PoolStats().Streams)
+	}
+	mustOK(t, srv.WaitConnCount(ctx, 0))
 }

@@ -108,7 +108,9 @@ func prefixEnd(p []byte) []byte {
 // Scan walks [Start, End) ∩ Prefix in ascending key order (descending with
 // Reverse). Forward scans of B+ trees page through misc "range" and hold one
 // batch at a time; other scans list the prefix's keys with fwmkeys, sort
-// them, and fetch values with mget one batch at a time.
+// them, and fetch values with mget one batch at a time. Neither touches the
+// iterator that all clients of the server share (fwmkeys on an on-memory
+// tree puts it back as it found it).
 func (b *Backend) Scan(ctx context.Context, db string, opts backend.ScanOptions, fn func(batch []backend.Record) error) error {
 	if err := checkDB(db); err != nil {
 		return err
@@ -127,7 +129,7 @@ func (b *Backend) Scan(ctx context.Context, db string, opts backend.ScanOptions,
 	if err != nil {
 		return err
 	}
-	if kind.ordered() && !opts.Reverse {
+	if kind.hasRange() && !opts.Reverse {
 		return b.scanRange(ctx, lo, hi, opts, fn)
 	}
 	return b.scanKeys(ctx, lo, hi, opts, fn)

@@ -128,7 +128,8 @@ func (s *scriptServer) connections() int {
 	return s.accepted
 }
 
-// golden holds the binary steps of tt-binary.jsonl by case name.
+// golden holds the steps of tt-binary.jsonl and tt-replication.jsonl by
+// case name (names are unique across the files).
 var (
 	goldenOnce  sync.Once
 	goldenCases map[string][]goldenStep
@@ -161,33 +162,38 @@ func findShared(file string) (string, bool) {
 func loadGoldenCases(t *testing.T) map[string][]goldenStep {
 	t.Helper()
 	goldenOnce.Do(func() {
-		p, ok := findShared("tt-binary.jsonl")
-		if !ok {
-			return
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			goldenErr = err
-			return
-		}
-		goldenCases = map[string][]goldenStep{}
-		for _, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
-			var c struct {
-				Name  string       `json:"name"`
-				Steps []goldenStep `json:"steps"`
+		for _, file := range []string{"tt-binary.jsonl", "tt-replication.jsonl"} {
+			p, ok := findShared(file)
+			if !ok {
+				goldenCases = nil
+				return
 			}
-			if err := json.Unmarshal(line, &c); err != nil {
+			data, err := os.ReadFile(p)
+			if err != nil {
 				goldenErr = err
 				return
 			}
-			goldenCases[c.Name] = c.Steps
+			if goldenCases == nil {
+				goldenCases = map[string][]goldenStep{}
+			}
+			for _, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
+				var c struct {
+					Name  string       `json:"name"`
+					Steps []goldenStep `json:"steps"`
+				}
+				if err := json.Unmarshal(line, &c); err != nil {
+					goldenErr = err
+					return
+				}
+				goldenCases[c.Name] = c.Steps
+			}
 		}
 	})
 	if goldenErr != nil {
 		t.Fatal(goldenErr)
 	}
 	if goldenCases == nil {
-		t.Skip("shared/golden/tt-binary.jsonl not found above the package; the recordings live beside the repository")
+		t.Skip("shared/golden/tt-*.jsonl not found above the package; the recordings live beside the repository")
 	}
 	return goldenCases
 }

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -73,13 +74,19 @@ func (f fixture) open(t *testing.T, query string) *tt.Backend {
 	return b
 }
 
+// eachFixture runs fn against the test server, then against the real
+// server named by env, or skips that run with a message saying how to
+// enable it.
 func eachFixture(t *testing.T, config, env string, fn func(t *testing.T, f fixture)) {
 	fs := fixtures(t, config, env)
-	if _, ok := fs["real"]; !ok {
-		t.Logf("%s not set: running against the test server only (set it to a disposable ttserver to also run against a real one)", env)
-	}
-	for name, f := range fs {
-		t.Run(name, func(t *testing.T) { fn(t, f) })
+	for _, name := range []string{"tttest", "real"} {
+		t.Run(name, func(t *testing.T) {
+			f, ok := fs[name]
+			if !ok {
+				t.Skipf("%s is not set: set it to host:port of a disposable ttserver (%s configuration: -ulog ulog -sid 1 -ext tt-golden.lua) to run this test against a real server too", env, config)
+			}
+			fn(t, f)
+		})
 	}
 }
 
@@ -576,6 +583,13 @@ func tableSuite(t *testing.T, b *tt.Backend) {
 	if ok, err := b.TableSetIndex(ctx, "", "tags", backend.IndexVoid, false); ok || err != nil {
 		t.Fatalf("drop a missing index: %v %v", ok, err)
 	}
+	// keep creates a missing index and refuses to rebuild an existing one.
+	if ok, err := b.TableSetIndex(ctx, "", "age", backend.IndexDecimal, true); !ok || err != nil {
+		t.Fatalf("keep on a new index: %v %v", ok, err)
+	}
+	if ok, err := b.TableSetIndex(ctx, "", "age", backend.IndexLexical, true); ok || err != nil {
+		t.Fatalf("keep on an existing index: %v %v", ok, err)
+	}
 	id1, err := b.TableGenerateID(ctx, "")
 	mustOK(t, err)
 	id2, err := b.TableGenerateID(ctx, "")
@@ -597,5 +611,27 @@ func tableSuite(t *testing.T, b *tt.Backend) {
 	cols, _, _ = b.TableGet(ctx, "", []byte("counter"))
 	if string(cols["_num"]) != "3" {
 		t.Fatalf("table addint column %q", cols)
+	}
+}
+
+// On an on-memory tree misc "range" walks the iterator that every client
+// shares, so scans must not use it there, and cursors need iterator=shared.
+// The test server's B+ tree stands in for one: the adapter is told the type.
+func TestTTMemoryTreeAvoidsSharedIterator(t *testing.T) {
+	srv := tttest.Start(t, tttest.WithConfig("tt-btree"))
+	b := fixture{addr: srv.Addr(), srv: srv}.open(t, "kind=memory-tree")
+	ctx := ctxT(t)
+	for _, k := range []string{"c", "a", "b"} {
+		mustOK(t, b.Set(ctx, "", []byte(k), []byte("v:"+k), backend.Expiry{}, backend.WriteOptions{}))
+	}
+	got, _ := scanAll(t, b, backend.ScanOptions{BatchSize: 2})
+	eqStrs(t, "scan", got, "a", "b", "c")
+	if _, err := b.OpenCursor(ctx, ""); !errors.Is(err, backend.ErrUnsupported) || !strings.Contains(err.Error(), "iterator=shared") {
+		t.Fatalf("cursor on an on-memory tree: %v", err)
+	}
+	rep, err := b.Report(ctx)
+	mustOK(t, err)
+	if rep["cnt_misc"] != "0" || rep["cnt_fwmkeys"] != "1" {
+		t.Fatalf("scan used misc %s times and fwmkeys %s times, want 0 and 1", rep["cnt_misc"], rep["cnt_fwmkeys"])
 	}
 }

@@ -60,9 +60,10 @@
 //	                    duplicate value of a key comes as its own record);
 //	                    other types and reverse scans: fwmkeys of the prefix,
 //	                    sorted here, then mget pages
-//	OpenCursor          B+ trees and on-memory trees: misc "range"; other
-//	                    types: iterinit / iternext, only with
-//	                    iterator=shared, since all clients share it
+//	OpenCursor          B+ trees: misc "range"; other types (on-memory trees
+//	                    included, whose range walks the shared iterator):
+//	                    iterinit / iternext, only with iterator=shared,
+//	                    since all clients share it
 //	Subscribe           repl
 //	Status / Report     rnum + size + stat / stat
 //	Clear / Synchronize vanish / sync
@@ -98,8 +99,9 @@
 // so Subscribe asks for After+1. Timestamps are not unique: resuming a new
 // subscription after a position skips records logged in the same
 // microsecond after it, as Tokyo Tyrant's own slaves do; reconnects inside
-// one subscription lose nothing. Failed commands, which the server logs
-// too, move the position without an event.
+// one subscription lose nothing. Failed commands and misc reads, which the
+// server logs too, move the position without an event. A database filter
+// may only name the server's database.
 //
 // # Connections
 //
@@ -107,7 +109,9 @@
 // that fails mid-request, times out or returns bytes out of step is closed,
 // never reused. Reads (get, mget, vsiz, fwmkeys, rnum, size, stat and misc
 // reads) are retried once on a fresh connection when a pooled one turns out
-// to be dead; writes are never retried, since their outcome is unknown.
+// to be dead; writes are never retried, since their outcome is unknown, and
+// neither is anything that moves the shared iterator. Replication streams
+// hold a connection each, outside the pool; Close ends them.
 package tt
 
 import (

@@ -271,6 +271,118 @@ func ttEveryCommand(t *testing.T, e *ttEnv, typ string) {
 	}
 }
 
+// TestTTEveryCommandOnTable reaches the plain binary commands on a table
+// database, where a value is a row's serialised columns
+// ("name NUL value NUL ..."), and the iterator through a shared-iterator
+// cursor.
+func TestTTEveryCommandOnTable(t *testing.T) {
+	e := startTT(t, "tt-table", "iterator=shared")
+	ctx := ttCtx(t)
+	k := func(s string) []byte { return []byte(s) }
+	cols := func(key string) map[string]string {
+		t.Helper()
+		g := ttMust(e.table.Get(ctx, &ktgrpcv1.TableGetRequest{Key: k(key)}))(t)
+		out := map[string]string{}
+		for name, v := range g.GetColumns() {
+			out[name] = string(v)
+		}
+		return out
+	}
+
+	// put, get, putkeep, putcat, putshl, putnr, vsiz, out.
+	e.set(t, "r1", "name\x00alice\x00age\x0030")
+	if v, ok := e.get(t, "r1"); v != "name\x00alice\x00age\x0030" || !ok {
+		t.Fatalf("get %q %v", v, ok)
+	}
+	if r := ttMust(e.kv.Add(ctx, &ktgrpcv1.AddRequest{Key: k("r1"), Value: k("name\x00x")}))(t); r.GetApplied() {
+		t.Fatal("add on an existing row applied")
+	}
+	ttMust(e.kv.Append(ctx, &ktgrpcv1.AppendRequest{Key: k("r1"), Value: k("city\x00kyoto")}))(t)
+	if c := cols("r1"); c["name"] != "alice" || c["city"] != "kyoto" || len(c) != 3 {
+		t.Fatalf("putcat merged %q", c)
+	}
+	ttMust(e.kv.Append(ctx, &ktgrpcv1.AppendRequest{Key: k("r2"), Value: k("name\x00bob"), KeepLast: 100}))(t)
+	if c := cols("r2"); c["name"] != "bob" || len(c) != 1 {
+		t.Fatalf("putshl created %q", c)
+	}
+	ttMust(e.kv.Set(ctx, &ktgrpcv1.SetRequest{Key: k("r3"), Value: k("a\x00b"), NoReply: true}))(t)
+	// vsiz is the size of the server's internal row form: each name and
+	// value carries a length byte.
+	if c := ttMust(e.kv.Check(ctx, &ktgrpcv1.CheckRequest{Key: k("r3")}))(t); !c.GetFound() || c.GetValueSize() != 4 {
+		t.Fatalf("check %v", c)
+	}
+	if r := ttMust(e.kv.Remove(ctx, &ktgrpcv1.RemoveRequest{Key: k("r3")}))(t); !r.GetRemoved() {
+		t.Fatal("putnr row missing")
+	}
+
+	// mget, fwmkeys, scans.
+	gb := ttMust(e.kv.GetBulk(ctx, &ktgrpcv1.GetBulkRequest{Keys: [][]byte{k("r2"), k("zz"), k("r1")}}))(t)
+	if len(gb.GetRecords()) != 2 || string(gb.GetRecords()[0].GetValue()) != "name\x00bob" {
+		t.Fatalf("get bulk %v", gb)
+	}
+	mk := ttMust(e.kv.MatchKeys(ctx, &ktgrpcv1.MatchKeysRequest{Pattern: &ktgrpcv1.MatchKeysRequest_Prefix{Prefix: k("r")}}))(t)
+	ttEq(t, "match keys", ttStrs(mk.GetKeys()), "r1", "r2")
+	ttEq(t, "scan", e.scan(t, &ktgrpcv1.ScanRequest{Prefix: k("r"), BatchSize: 1}), "r1", "r2")
+
+	// addint and adddouble keep their number in the column "_num".
+	if inc := ttMust(e.kv.Increment(ctx, &ktgrpcv1.IncrementRequest{Key: k("n"), Delta: 5}))(t); inc.GetValue() != 5 {
+		t.Fatalf("increment %v", inc)
+	}
+	if incd := ttMust(e.kv.IncrementDouble(ctx, &ktgrpcv1.IncrementDoubleRequest{Key: k("d"), Delta: 1.5}))(t); incd.GetValue() != 1.5 {
+		t.Fatalf("increment double %v", incd)
+	}
+	if c := cols("d"); c["_num"] != "1.5" {
+		t.Fatalf("adddouble row %q", c)
+	}
+
+	// ext.
+	call := ttMust(e.script.Call(ctx, &ktgrpcv1.CallRequest{Name: "echo", Args: []*ktgrpcv1.Pair{{Key: k("x"), Value: k("y")}}, Lock: ktgrpcv1.LockMode_LOCK_MODE_RECORD}))(t)
+	if !call.GetSucceeded() || string(call.GetResults()[0].GetValue()) != "xy" {
+		t.Fatalf("ext echo %v", call)
+	}
+
+	// iterinit / iternext.
+	cs := ttMust(e.cur.Open(ctx))(t)
+	if r := ttMust(ttCursorOp(t, cs, &ktgrpcv1.OpenRequest{Operation: ktgrpcv1.CursorOperation_CURSOR_OPERATION_JUMP}))(t); !r.GetOk() {
+		t.Fatal("iterinit")
+	}
+	var keys []string
+	for {
+		r := ttMust(ttCursorOp(t, cs, &ktgrpcv1.OpenRequest{Operation: ktgrpcv1.CursorOperation_CURSOR_OPERATION_GET_KEY, Step: true}))(t)
+		if !r.GetOk() {
+			break
+		}
+		keys = append(keys, string(r.GetKey()))
+	}
+	slices.Sort(keys)
+	ttEq(t, "iterated", keys, "d", "n", "r1", "r2")
+	if err := cs.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+
+	// stat, rnum, size; sync, optimize, vanish; misc; copy, restore, setmst.
+	st := ttMust(e.admin.Status(ctx, &ktgrpcv1.StatusRequest{}))(t)
+	if st.GetCount() != 4 || st.GetFields()["type"] != "table" || st.GetSize() <= 0 {
+		t.Fatalf("status %v", st)
+	}
+	dbs := ttMust(e.admin.Databases(ctx, &ktgrpcv1.DatabasesRequest{}))(t)
+	if len(dbs.GetDatabases()) != 1 || dbs.GetDatabases()[0].GetKind() != "table" {
+		t.Fatalf("databases %v", dbs)
+	}
+	ttMust(e.admin.Synchronize(ctx, &ktgrpcv1.SynchronizeRequest{}))(t)
+	ttMust(e.admin.Optimize(ctx, &ktgrpcv1.OptimizeRequest{}))(t)
+	ttMust(e.admin.Vacuum(ctx, &ktgrpcv1.VacuumRequest{}))(t)
+	misc := ttMust(e.admin.Misc(ctx, &ktgrpcv1.MiscRequest{Name: "getlist", Args: [][]byte{k("r2")}}))(t)
+	ttEq(t, "getlist", ttStrs(misc.GetResults()), "r2", "name\x00bob")
+	ttMust(e.admin.Copy(ctx, &ktgrpcv1.CopyRequest{Path: "backup.tct"}))(t)
+	ttMust(e.admin.Restore(ctx, &ktgrpcv1.RestoreRequest{Path: "ulog", Position: 1 << 62}))(t)
+	ttMust(e.admin.SetMaster(ctx, &ktgrpcv1.SetMasterRequest{}))(t)
+	ttMust(e.admin.Clear(ctx, &ktgrpcv1.ClearRequest{}))(t)
+	if st := ttMust(e.admin.Status(ctx, &ktgrpcv1.StatusRequest{}))(t); st.GetCount() != 0 {
+		t.Fatalf("count after clear %d", st.GetCount())
+	}
+}
+
 func TestTTBinaryUnsafeKeysAndValues(t *testing.T) {
 	for _, config := range []string{"tt-hash", "tt-btree"} {
 		t.Run(config, func(t *testing.T) {
@@ -436,12 +548,24 @@ func TestTTTableSearch(t *testing.T) {
 	if len(r.GetRows()) != 2 || string(r.GetRows()[0].GetKey()) != "u5" || len(r.GetRows()[0].GetColumns()) != 1 || string(r.GetRows()[1].GetColumns()["name"]) != "alice" {
 		t.Fatalf("get rows %v", r.GetRows())
 	}
-	q.Action, q.Limit = ktgrpcv1.SearchAction_SEARCH_ACTION_COUNT, 0
+	// Count and delete honour the limit too.
+	q.Action, q.Limit = ktgrpcv1.SearchAction_SEARCH_ACTION_COUNT, 1
+	if r := ttMust(e.table.Search(ctx, q))(t); r.GetCount() != 1 {
+		t.Fatalf("count limit 1: %d", r.GetCount())
+	}
+	q.Limit = 0
 	if r := ttMust(e.table.Search(ctx, q))(t); r.GetCount() != 2 {
 		t.Fatalf("count %d", r.GetCount())
 	}
-	q.Action = ktgrpcv1.SearchAction_SEARCH_ACTION_DELETE
-	if r := ttMust(e.table.Search(ctx, q))(t); r.GetCount() != 2 {
+	q.Action, q.Limit = ktgrpcv1.SearchAction_SEARCH_ACTION_DELETE, 1
+	if r := ttMust(e.table.Search(ctx, q))(t); r.GetCount() != 1 {
+		t.Fatalf("deleted with limit 1: %d", r.GetCount())
+	}
+	if g := ttMust(e.table.Get(ctx, &ktgrpcv1.TableGetRequest{Key: []byte("u5")}))(t); g.GetFound() {
+		t.Fatal("delete with order and limit left the first row (u5)")
+	}
+	q.Limit = 0
+	if r := ttMust(e.table.Search(ctx, q))(t); r.GetCount() != 1 {
 		t.Fatalf("deleted %d", r.GetCount())
 	}
 	all := ttMust(e.table.Search(ctx, &ktgrpcv1.TableSearchRequest{Order: &ktgrpcv1.Order{Type: ktgrpcv1.OrderType_ORDER_TYPE_STR_ASC}}))(t)
@@ -548,8 +672,14 @@ func TestTTReplicationFromPositionAndResume(t *testing.T) {
 			rest = append(rest, ttDescribe(evs[i:i+1])...)
 		}
 	}
-	resumed := ttSubscribe(t, e, &ktgrpcv1.SubscribeRequest{Start: &ktgrpcv1.SubscribeRequest_After{After: after}}, len(rest))
+	// The server's one database is "" or "0".
+	resumed := ttSubscribe(t, e, &ktgrpcv1.SubscribeRequest{Start: &ktgrpcv1.SubscribeRequest_After{After: after}, Dbs: []string{""}}, len(rest))
 	ttEq(t, "resumed", ttDescribe(resumed), rest...)
+	bad, err := e.repl.Subscribe(ctx, &ktgrpcv1.SubscribeRequest{Dbs: []string{"users"}})
+	if err == nil {
+		_, err = bad.Recv()
+	}
+	ttCode(t, "subscribe to another database", err, codes.InvalidArgument)
 	// A filtered stream still reports progress.
 	ctx2, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -638,17 +768,23 @@ func TestTTNoLeakedConnections(t *testing.T) {
 	if st := e.b.PoolStats(); st.Open != st.Idle || st.Open > 3 {
 		t.Fatalf("pool %+v", st)
 	}
+	// A replication stream holds a connection of its own until the client
+	// goes away.
+	sctx, cancel := context.WithCancel(ctx)
+	sub := ttMust(e.repl.Subscribe(sctx, &ktgrpcv1.SubscribeRequest{}))(t)
+	ttMust(sub.Recv())(t)
+	open := e.b.PoolStats().Open
+	if err := e.srv.WaitConnCount(ctx, open+1); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := e.srv.WaitConnCount(ctx, open); err != nil {
+		t.Fatalf("after the subscriber left: %v", err)
+	}
 	if err := e.b.Close(); err != nil {
 		t.Fatal(err)
 	}
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(5 * time.Second)
-	for e.srv.ConnCount() != 0 {
-		select {
-		case <-tick.C:
-		case <-deadline:
-			t.Fatalf("server still has %d connections after Close", e.srv.ConnCount())
-		}
+	if err := e.srv.WaitConnCount(ctx, 0); err != nil {
+		t.Fatalf("after Close: %v", err)
 	}
 }

@@ -246,6 +246,10 @@ func TestTTReadRequestErrors(t *testing.T) {
 	if _, err := ttwire.ReadReply(bytes.NewReader(mustHex("00")), ttwire.CmdPutNR); !errors.Is(err, ttwire.ErrProtocol) {
 		t.Errorf("putnr reply: %v", err)
 	}
+	// A status byte the server never sends means the stream is out of step.
+	if _, err := ttwire.ReadReply(bytes.NewReader(mustHex("02")), ttwire.CmdPut); !errors.Is(err, ttwire.ErrProtocol) {
+		t.Errorf("status 02: %v", err)
+	}
 	// misc failure carries a count that must be consumed.
 	r = bytes.NewReader(mustHex("0100000000" + "00"))
 	rep, err := ttwire.ReadReply(r, ttwire.CmdMisc)

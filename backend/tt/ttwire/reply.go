@@ -61,6 +61,11 @@ func ReadReply(r io.Reader, cmd Command) (*Reply, error) {
 	if err != nil {
 		return nil, eofErr(cmd, "reply status", err)
 	}
+	if st != StatusOK && st != StatusFailed {
+		// The server sends no other status: this byte belongs to something
+		// else, so the stream is out of step.
+		return nil, fmt.Errorf("%w: %s reply starts with status 0x%02X", ErrProtocol, cmd, st)
+	}
 	rep := &Reply{Status: st}
 	if st != StatusOK && cmd != CmdMisc {
 		return rep, nil
