@@ -154,28 +154,39 @@ func (b *Backend) Copy(ctx context.Context, db string, path string) error {
 }
 
 // Restore replays the update-log directory path on the server's host from
-// position (microseconds, inclusive). Never point it at the server's own
+// position on. Positions are Subscribe's (ts*1000 + index); the server
+// takes a timestamp, so restore starts at position/1000 microseconds,
+// inclusive: every record of that microsecond is replayed, including any
+// logged before position within it. Never point it at the server's own
 // update-log directory: each replayed record is appended to the log being
 // read, and the call never ends.
 func (b *Backend) Restore(ctx context.Context, db string, path string, position uint64, checkConsistency bool) error {
 	if path == "" {
 		return fmt.Errorf("%s: restore: empty path: %w", b.name, backend.ErrInvalid)
 	}
-	req := &ttwire.Request{Cmd: ttwire.CmdRestore, Path: path, TS: position}
+	req := &ttwire.Request{Cmd: ttwire.CmdRestore, Path: path, TS: positionTS(position)}
 	if checkConsistency {
 		req.Opts = ttwire.CheckConsistency
 	}
 	return b.simple(ctx, db, "restore", req)
 }
 
-// SetMaster makes the server replicate from host:port starting at position
-// (microseconds; 0 keeps the slave's saved position). An empty host stops
-// replication.
+// SetMaster makes the server replicate from host:port after position, a
+// Subscribe position (ts*1000 + index); 0 keeps the slave's saved
+// position. An empty host stops replication. The server keeps only a
+// timestamp, position/1000 microseconds (at least 1, so that a non-zero
+// position never reads as "keep"), as the last one applied, and resumes
+// at the next microsecond: any records of that microsecond after position
+// are not replicated, as with Tokyo Tyrant's own slaves.
 func (b *Backend) SetMaster(ctx context.Context, host string, port int, position uint64, checkConsistency bool) error {
 	if port < 0 || port > math.MaxInt32 || (host != "" && (port < 1 || port > 65535)) {
 		return fmt.Errorf("%s: setmst: port %d out of range 1..65535: %w", b.name, port, backend.ErrInvalid)
 	}
-	req := &ttwire.Request{Cmd: ttwire.CmdSetMst, Host: host, Port: int32(port), TS: position}
+	var ts uint64
+	if position > 0 {
+		ts = max(positionTS(position), 1)
+	}
+	req := &ttwire.Request{Cmd: ttwire.CmdSetMst, Host: host, Port: int32(port), TS: ts}
 	if checkConsistency {
 		req.Opts = ttwire.CheckConsistency
 	}

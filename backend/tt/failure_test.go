@@ -327,6 +327,8 @@ func TestTTOpenURL(t *testing.T) {
 		"tt://[::1]:2000/",
 		"tt://h:1?pool=2&timeout=1s&connect_timeout=2s&kind=btree&sid=7&repl_timeout=3s&repl_backoff=1s&iterator=shared",
 		"tt://h:1?kind=auto&iterator=none",
+		"tt://h:1?repl_reconnects=0",
+		"tt://h:1?repl_reconnects=100",
 	}
 	for _, s := range good {
 		u, _ := url.Parse(s)
@@ -341,20 +343,23 @@ func TestTTOpenURL(t *testing.T) {
 		_ = b.Close()
 	}
 	bad := map[string]string{
-		"kt://h:1":              "scheme",
-		"tt:h":                  "tt://host:port",
-		"tt://h:1/db":           "one database",
-		"tt://u:p@h:1":          "authentication",
-		"tt://h:99999":          "port",
-		"tt://h:1?pool=0":       "pool",
-		"tt://h:1?pool=x":       "pool",
-		"tt://h:1?timeout=-1s":  "timeout",
-		"tt://h:1?timeout=1":    "timeout",
-		"tt://h:1?kind=tree":    "kind",
-		"tt://h:1?sid=0":        "sid",
-		"tt://h:1?sid=1&sid=2":  "2 times",
-		"tt://h:1?nosuch=1":     "unknown option",
-		"tt://h:1?iterator=yes": "iterator",
+		"kt://h:1":                            "scheme",
+		"tt:h":                                "tt://host:port",
+		"tt://h:1/db":                         "one database",
+		"tt://u:p@h:1":                        "authentication",
+		"tt://h:99999":                        "port",
+		"tt://h:1?pool=0":                     "pool",
+		"tt://h:1?pool=x":                     "pool",
+		"tt://h:1?timeout=-1s":                "timeout",
+		"tt://h:1?timeout=1":                  "timeout",
+		"tt://h:1?kind=tree":                  "kind",
+		"tt://h:1?sid=0":                      "sid",
+		"tt://h:1?sid=1&sid=2":                "2 times",
+		"tt://h:1?nosuch=1":                   "unknown option",
+		"tt://h:1?iterator=yes":               "iterator",
+		"tt://h:1?repl_reconnects=-1":         "repl_reconnects",
+		"tt://h:1?repl_reconnects=x":          "repl_reconnects",
+		"tt://h:1?repl_reconnects=9999999999": "repl_reconnects",
 	}
 	for s, msg := range bad {
 		u, err := url.Parse(s)

@@ -25,51 +25,112 @@ type errPermanent struct{ err error }
 func (e *errPermanent) Error() string { return e.err.Error() }
 func (e *errPermanent) Unwrap() error { return e.err }
 
+// Positions. A record's position is its timestamp times posScale plus its
+// index among the records of that timestamp, so that records logged in the
+// same microsecond can be told apart and a stream can resume between them.
+// The index saturates at maxIndex: the thousandth and later records of one
+// microsecond share its last position.
+const (
+	posScale = 1000
+	maxIndex = posScale - 1
+	// maxPosTS is the largest timestamp whose positions fit a uint64.
+	maxPosTS = (math.MaxUint64 - maxIndex) / posScale
+)
+
+// position is the position of the record with index i among those of
+// timestamp ts. Timestamps too large to scale, which no real clock gives,
+// take the largest position.
+func position(ts, i uint64) uint64 {
+	if ts > maxPosTS {
+		return math.MaxUint64
+	}
+	return ts*posScale + min(i, maxIndex)
+}
+
+// positionTS is the server timestamp of a position: the microsecond its
+// records were logged in.
+func positionTS(p uint64) uint64 { return p / posScale }
+
 // replState is where a stream stands, so that a reconnect resumes exactly
 // after the last record handled.
 type replState struct {
-	// pos is the stream position: the greatest record timestamp handled,
-	// or the start position.
+	// pos is the stream position: the greatest position handled, or the
+	// start position.
 	pos uint64
-	// startTS is the inclusive timestamp of the first request.
-	startTS uint64
 	// lastTS and sameTS: the timestamp of the newest record handled and how
-	// many records with exactly that timestamp were handled. Timestamps are
-	// not unique, so a reconnect asks for lastTS itself (the server's ts is
-	// inclusive) and skips that many records, instead of asking for
-	// lastTS+1 and losing the rest of that microsecond.
+	// many records with exactly that timestamp were handled (or are to be
+	// taken as handled, after a start position; math.MaxUint64 stands for
+	// all of them). The server's ts is inclusive, so a (re)connect asks for
+	// lastTS itself and skips sameTS records of it, rather than asking for
+	// lastTS+1 and losing the rest of that microsecond. sameTS is not
+	// bounded by maxIndex, so reconnects stay exact even where positions
+	// saturate.
 	lastTS uint64
-	sameTS int
-	// skip counts the records still to skip after a reconnect.
-	skip int
+	sameTS uint64
+	// skip counts the records of lastTS still to skip in this session.
+	skip uint64
 }
 
-func (s *replState) requestTS() uint64 {
-	if s.sameTS > 0 {
-		s.skip = s.sameTS
-		return s.lastTS
+// newReplState starts a stream after position after (exclusive): the
+// records of its timestamp up to its index count as handled. A saturated
+// index stands for every later record of that microsecond too, since they
+// all share that position.
+func newReplState(after uint64) *replState {
+	st := &replState{pos: after, lastTS: positionTS(after), sameTS: after%posScale + 1}
+	switch {
+	case after == 0:
+		st.sameTS = 0
+	case after%posScale == maxIndex:
+		st.sameTS = math.MaxUint64
 	}
-	s.skip = 0
-	return s.startTS
+	return st
 }
 
-// handled records that a record with ts was consumed.
-func (s *replState) handled(ts uint64) {
+// requestTS is the timestamp to ask the server for; it arms the skip of
+// the records of that timestamp already handled. The server refuses ts 0,
+// and no record has it.
+func (s *replState) requestTS() uint64 {
+	s.skip = s.sameTS
+	return max(s.lastTS, 1)
+}
+
+// handled records that a record with ts was consumed and returns its
+// position. A record older than the newest handled one (the server's clock
+// went back) takes the stream's position: resuming from the timestamp it
+// carries would resend everything logged after it, and the server does
+// not resend it after a resume from a later one.
+func (s *replState) handled(ts uint64) uint64 {
 	switch {
 	case ts > s.lastTS || s.sameTS == 0:
 		s.lastTS, s.sameTS = ts, 1
 	case ts == s.lastTS:
-		s.sameTS++
+		if s.sameTS < math.MaxUint64 {
+			s.sameTS++
+		}
+	default:
+		return s.pos
 	}
-	s.pos = max(s.pos, ts)
+	s.pos = max(s.pos, position(ts, s.sameTS-1))
+	return s.pos
 }
 
-// Subscribe streams the server's update log with repl. Positions are the
-// server's record timestamps (microseconds since the epoch). The server's
-// requested timestamp is inclusive and must be at least 1, so After maps to
-// After+1. Records that share a timestamp with After are therefore not
-// resent: resuming from a position skips the rest of its microsecond, as
-// Tokyo Tyrant's own slaves do. Internal reconnects do not lose them.
+// Subscribe streams the server's update log with repl.
+//
+// A position is the record's timestamp (microseconds since the epoch)
+// times 1000 plus the record's index among the records of that
+// microsecond, counted from 0 in log order: ts*1000 + i. Positions are
+// therefore unique and exact for up to 1000 records per microsecond; the
+// index stops at 999, so the 1000th and later records of one microsecond
+// share the position ts*1000+999 and cannot be told apart (resuming after
+// that position skips the rest of the microsecond). Resuming after a
+// position P asks the server for timestamp P/1000 (its ts is inclusive;
+// 1 when P/1000 is 0), skips the records of that microsecond whose index
+// is at most P%1000 and delivers everything after them. After 0 replays
+// the whole retained log. Progress updates carry the position of the last
+// record handled. A record logged while the server's clock stood behind
+// an earlier one takes that earlier record's position, and is not resent
+// to a stream resumed after it: positions follow TT's timestamps, which a
+// clock stepping back makes ambiguous.
 //
 // Every record is the original command plus the outcome it had; failed
 // commands (and misc reads) are not delivered as events, only as progress.
@@ -77,9 +138,12 @@ func (s *replState) handled(ts uint64) {
 // ServerID 0 uses the URL's sid (by default 2147483647, which no master
 // uses; the server refuses 0 and its own id).
 //
-// The first connection's failure is returned at once; once streaming, a lost
-// connection is re-established with bounded backoff from where it stopped,
-// and a stream silent for repl_timeout counts as lost. Close ends the
+// The first connection's failure is returned at once. Once streaming, a
+// lost connection is re-established from the exact position where it
+// stopped (nothing lost, nothing repeated), waiting 100ms, then twice as
+// long after each failure up to repl_backoff; after repl_reconnects failed
+// attempts in a row Subscribe gives up with backend.ErrUnavailable. A
+// stream silent for repl_timeout counts as lost. Close ends the
 // subscription with backend.ErrUnavailable.
 func (b *Backend) Subscribe(ctx context.Context, opts backend.SubscribeOptions, fn func(backend.Update) error) error {
 	sid := opts.ServerID
@@ -90,20 +154,20 @@ func (b *Backend) Subscribe(ctx context.Context, opts backend.SubscribeOptions, 
 	if err != nil {
 		return err
 	}
-	st := &replState{startTS: opts.After + 1}
-	if opts.After == math.MaxUint64 {
-		st.startTS = opts.After
-	}
+	after := opts.After
 	if opts.Now {
 		now, err := b.serverNow(ctx)
 		if err != nil {
 			return err
 		}
-		st.startTS = now
+		// Just before the current microsecond's first record.
+		if after = position(now, 0); after > 0 {
+			after--
+		}
 	}
-	st.pos = st.startTS - 1
+	st := newReplState(after)
 	backoff := min(firstBackoff, b.opts.ReplBackoff)
-	streamed := false
+	streamed, failures := false, 0
 	for {
 		started, err := b.replSession(ctx, sid, st, filter, fn)
 		if ctx.Err() != nil {
@@ -114,11 +178,16 @@ func (b *Backend) Subscribe(ctx context.Context, opts backend.SubscribeOptions, 
 			return perm.err
 		}
 		if started {
-			streamed = true
+			streamed, failures = true, 0
 			backoff = min(firstBackoff, b.opts.ReplBackoff)
 		}
 		if !streamed {
 			return err
+		}
+		failures++
+		if failures > b.replReconnects() {
+			return fmt.Errorf("%s: repl: the stream broke and %d attempts in a row to reopen it at position %d failed (repl_reconnects=%d); last error: %v: %w",
+				b.name, failures-1, st.pos, b.replReconnects(), err, backend.ErrUnavailable)
 		}
 		t := time.NewTimer(backoff)
 		select {
@@ -133,6 +202,10 @@ func (b *Backend) Subscribe(ctx context.Context, opts backend.SubscribeOptions, 
 		backoff = min(backoff*2, b.opts.ReplBackoff)
 	}
 }
+
+// replReconnects is how many failed reconnects in a row a subscription
+// tolerates.
+func (b *Backend) replReconnects() int { return max(b.opts.ReplReconnects, 0) }
 
 // replFilter checks the databases a filter names, which can only be the
 // server's one, and names it as events do ("0").
@@ -248,9 +321,9 @@ func (b *Backend) replFrame(f *ttwire.Frame, st *replState, filter backend.Filte
 	}
 	ev, ok, err := eventFromRecord(f)
 	if err != nil {
-		return &errPermanent{fmt.Errorf("%s: repl: record at %d: %v: %w", b.name, f.TS, err, backend.ErrFailed)}
+		return &errPermanent{fmt.Errorf("%s: repl: record at %d µs: %v: %w", b.name, f.TS, err, backend.ErrFailed)}
 	}
-	st.handled(f.TS)
+	ev.Position = st.handled(f.TS)
 	u := backend.Update{Position: st.pos}
 	if ok && filter.Match(ev) {
 		u.Event = ev
@@ -278,16 +351,15 @@ func (b *Backend) refusedRepl(ctx context.Context, sid uint32) error {
 	return &errPermanent{fmt.Errorf("%s: repl: the server refused to serve replication (started with -mask repl?): %w", b.name, backend.ErrUnsupported)}
 }
 
-// eventFromRecord decodes a record. ok is false for a command that failed
-// where it first ran, and for a misc read: the log keeps them, but nothing
-// changed.
+// eventFromRecord decodes a record; the caller sets its position. ok is
+// false for a command that failed where it first ran, and for a misc read:
+// the log keeps them, but nothing changed.
 func eventFromRecord(f *ttwire.Frame) (*backend.Event, bool, error) {
 	req, status, err := ttwire.DecodeLogPayload(f.Payload)
 	if err != nil {
 		return nil, false, err
 	}
 	ev := &backend.Event{
-		Position:  f.TS,
 		OriginSID: f.SID,
 		DB:        "0",
 		Command:   req.Cmd.String(),

@@ -136,12 +136,16 @@ func TestTTReplication(t *testing.T) {
 	eachFixture(t, "tt-hash", "TT_ADDR", func(t *testing.T, f fixture) {
 		b := f.open(t, "")
 		// A real server's log holds whatever ran before: start where this
-		// test begins.
-		start := serverMicros(t, b) - 1
+		// test begins, just before the first position of its microsecond
+		// (positions are ts*1000 + index).
+		start := serverMicros(t, b)*1000 - 1
 		want := replWrites(t, b, f.addr)
 		evs, _ := collect(t, b, backend.SubscribeOptions{After: start}, len(want), nil)
 		var got []string
-		for _, e := range evs {
+		for i, e := range evs {
+			if i > 0 && e.Position <= evs[i-1].Position {
+				t.Errorf("event %d at position %d, not after %d", i, e.Position, evs[i-1].Position)
+			}
 			got = append(got, describe(e))
 			if e.DB != "0" || e.OriginSID != 1 || !bytes.HasPrefix(e.Raw, []byte{0xC8}) || e.Position == 0 {
 				t.Errorf("event %s: db %q sid %d raw %x pos %d", describe(e), e.DB, e.OriginSID, e.Raw, e.Position)
@@ -176,7 +180,7 @@ func TestTTReplication(t *testing.T) {
 		}
 
 		// Resuming after any event's position delivers exactly the events
-		// logged after it (timestamps may repeat within a microsecond).
+		// logged after it, even where timestamps repeat.
 		for _, k := range []int{0, 4, len(evs) - 2} {
 			after := evs[k].Position
 			var rest []string
@@ -218,7 +222,8 @@ func TestTTReplication(t *testing.T) {
 // TestReplicationReconnect kills the stream mid-way: the adapter reconnects
 // and goes on exactly where it stopped. The server's clock stands still, so
 // every record has the same timestamp: resuming by timestamp alone would
-// either repeat or lose records.
+// either repeat or lose records. Positions go on counting within the
+// microsecond across the reconnect.
 func TestTTReplicationReconnect(t *testing.T) {
 	clock := tttest.NewManualClock(time.Unix(1_700_000_000, 0))
 	srv := tttest.Start(t, tttest.WithClock(clock))
@@ -238,10 +243,13 @@ func TestTTReplicationReconnect(t *testing.T) {
 	// With the clock standing still the master sends a NOP only when a
 	// stream starts; records arrive live. Each batch is written when a
 	// stream has started, so that it is live on that stream.
+	ts := uint64(clock.Now().UnixMicro())
 	var want, got []string
+	var nops []uint64
 	streams := 0
 	err := b.Subscribe(sctx, backend.SubscribeOptions{}, func(u backend.Update) error {
 		if u.Event == nil {
+			nops = append(nops, u.Position)
 			streams++
 			switch streams {
 			case 1:
@@ -252,6 +260,9 @@ func TestTTReplicationReconnect(t *testing.T) {
 			return nil
 		}
 		got = append(got, describe(u.Event))
+		if p := ts*1000 + uint64(len(got)-1); u.Event.Position != p || u.Position != p {
+			t.Errorf("event %d at %d (update at %d), want %d", len(got), u.Event.Position, u.Position, p)
+		}
 		switch len(got) {
 		case 100:
 			srv.KillConnections()
@@ -268,6 +279,10 @@ func TestTTReplicationReconnect(t *testing.T) {
 	mustOK(t, err)
 	if rep["cnt_repl"] != "2" || streams != 2 {
 		t.Fatalf("%s repl handshakes and %d streams, want 2", rep["cnt_repl"], streams)
+	}
+	// The new stream's first NOP reports the last record handled.
+	if nops[1] != ts*1000+99 {
+		t.Fatalf("NOP positions %v, want the second at %d", nops, ts*1000+99)
 	}
 }
 

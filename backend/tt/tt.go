@@ -27,6 +27,9 @@
 //	                 (default 60s; the master sends a NOP every second)
 //	repl_backoff     longest pause between replication reconnects
 //	                 (default 5s; the first is 100ms, doubling)
+//	repl_reconnects  failed replication reconnects in a row before
+//	                 Subscribe gives up with backend.ErrUnavailable
+//	                 (default 10; 0 gives up when the stream first breaks)
 //
 // Open does not connect: a server that is down makes calls answer
 // backend.ErrUnavailable until it is back, and Ping reports it.
@@ -94,14 +97,19 @@
 //
 // # Replication
 //
-// Positions are the server's update-log timestamps, microseconds since the
-// epoch. The server's start timestamp is inclusive and After is exclusive,
-// so Subscribe asks for After+1. Timestamps are not unique: resuming a new
-// subscription after a position skips records logged in the same
-// microsecond after it, as Tokyo Tyrant's own slaves do; reconnects inside
-// one subscription lose nothing. Failed commands and misc reads, which the
-// server logs too, move the position without an event. A database filter
-// may only name the server's database.
+// A position is ts*1000 + i: the record's update-log timestamp
+// (microseconds since the epoch) and its 0-based index among the records
+// logged in that same microsecond. Timestamps alone are not unique; with
+// the index, resuming after any event's position delivers exactly the
+// records after it, even within one microsecond. The index stops at 999:
+// the 1000th and later records of one microsecond share ts*1000+999 and
+// cannot be told apart. Subscribe resumes after P by asking the server
+// for timestamp P/1000 (inclusive) and skipping the records of that
+// microsecond up to index P%1000; reconnects inside one subscription do the
+// same from the last record handled. Restore and SetMaster take positions
+// too and hand the server their timestamp, P/1000. Failed commands and
+// misc reads, which the server logs too, move the position without an
+// event. A database filter may only name the server's database.
 //
 // # Connections
 //
@@ -117,6 +125,7 @@ package tt
 import (
 	"context"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"strconv"
@@ -134,6 +143,10 @@ const DefaultPort = "1978"
 // equals the master's id and never withholds a record.
 const DefaultReplSID = 1<<31 - 1
 
+// DefaultReplReconnects is how many failed replication reconnects in a row
+// Subscribe tolerates unless the URL says otherwise.
+const DefaultReplReconnects = 10
+
 // Options are the adapter's settings; Open reads them from the URL.
 type Options struct {
 	PoolSize       int
@@ -144,6 +157,10 @@ type Options struct {
 	ReplSID     uint32
 	ReplTimeout time.Duration
 	ReplBackoff time.Duration
+	// ReplReconnects is how many failed reconnects in a row Subscribe
+	// tolerates before giving up; 0 takes the default
+	// (DefaultReplReconnects) and a negative value allows none.
+	ReplReconnects int
 	// SharedIterator lets OpenCursor use the server's iterator on
 	// databases without ordered lookup (see OpenCursor).
 	SharedIterator bool
@@ -159,6 +176,7 @@ func defaultOptions() Options {
 		ReplSID:        DefaultReplSID,
 		ReplTimeout:    60 * time.Second,
 		ReplBackoff:    5 * time.Second,
+		ReplReconnects: DefaultReplReconnects,
 	}
 }
 
@@ -214,6 +232,9 @@ func New(addr string, opts Options) (*Backend, error) {
 	}
 	if opts.ReplBackoff == 0 {
 		opts.ReplBackoff = d.ReplBackoff
+	}
+	if opts.ReplReconnects == 0 {
+		opts.ReplReconnects = d.ReplReconnects
 	}
 	if opts.PoolSize < 1 || opts.PoolSize > 1024 {
 		return nil, fmt.Errorf("tt: pool size %d out of range 1..1024: %w", opts.PoolSize, backend.ErrInvalid)
@@ -293,6 +314,16 @@ func parseURL(u *url.URL) (string, Options, error) {
 			opts.ReplTimeout, err = positiveDuration(v)
 		case "repl_backoff":
 			opts.ReplBackoff, err = positiveDuration(v)
+		case "repl_reconnects":
+			n, perr := strconv.Atoi(v)
+			if perr != nil || n < 0 || n > math.MaxInt32 {
+				err = fmt.Errorf("want a count from 0 to %d", math.MaxInt32)
+			}
+			// Options take 0 as the default; negative means none.
+			opts.ReplReconnects = n
+			if n == 0 {
+				opts.ReplReconnects = -1
+			}
 		case "kind":
 			opts.Kind = v
 			if _, ok := kindFromOption(v); !ok && v != "auto" {
@@ -315,7 +346,7 @@ func parseURL(u *url.URL) (string, Options, error) {
 			}
 			opts.ReplSID = uint32(n)
 		default:
-			return bad("unknown option %q (known: pool, timeout, connect_timeout, kind, iterator, sid, repl_timeout, repl_backoff)", name)
+			return bad("unknown option %q (known: pool, timeout, connect_timeout, kind, iterator, sid, repl_timeout, repl_backoff, repl_reconnects)", name)
 		}
 		if err != nil {
 			return bad("option %s=%q: %v", name, v, err)

@@ -698,6 +698,49 @@ func TestTTReplicationFromPositionAndResume(t *testing.T) {
 	}
 }
 
+// TestTTReplicationSameMicrosecond freezes the server's clock so that
+// records share a timestamp: positions still tell them apart
+// (ts*1000 + index), and a consumer that checkpoints the middle one of a
+// microsecond and resumes gets exactly the records after it.
+func TestTTReplicationSameMicrosecond(t *testing.T) {
+	clock := tttest.NewManualClock(time.Unix(1_700_000_000, 0))
+	e := startTT(t, "tt-hash", "", tttest.WithClock(clock))
+	t0 := uint64(clock.Now().UnixMicro())
+	e.set(t, "x", "1")
+	clock.Advance(time.Microsecond)
+	for _, k := range []string{"a", "b", "c", "d", "e"} {
+		e.set(t, k, "1")
+	}
+	// With the clock frozen the master sends records as they are logged:
+	// a write made once the stream has started (its first progress
+	// message) brings the whole log.
+	subscribe := func(after uint64, trigger string, want int) []string {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		st := ttMust(e.repl.Subscribe(ctx, &ktgrpcv1.SubscribeRequest{Start: &ktgrpcv1.SubscribeRequest_After{After: after}}))(t)
+		var got []string
+		for len(got) < want {
+			r := ttMust(st.Recv())(t)
+			if p := r.GetProgress(); p != nil && len(got) == 0 {
+				if p.GetPosition() != after {
+					t.Fatalf("first progress at %d, want the start position %d", p.GetPosition(), after)
+				}
+				e.set(t, trigger, "1")
+			}
+			if ev := r.GetEvent(); ev != nil {
+				got = append(got, fmt.Sprintf("%s@%d", ev.GetKey(), ev.GetPosition()))
+			}
+		}
+		return got
+	}
+	at := func(key string, us, i uint64) string { return fmt.Sprintf("%s@%d", key, (t0+us)*1000+i) }
+	ttEq(t, "from the start", subscribe(0, "t1", 7),
+		at("x", 0, 0), at("a", 1, 0), at("b", 1, 1), at("c", 1, 2), at("d", 1, 3), at("e", 1, 4), at("t1", 1, 5))
+	ttEq(t, "resumed after c", subscribe((t0+1)*1000+2, "t2", 4),
+		at("d", 1, 3), at("e", 1, 4), at("t1", 1, 5), at("t2", 1, 6))
+}
+
 // TestTTConnectionKilledMidRequest kills the adapter's connections while a
 // request runs: the client gets Unavailable, and the next call works.
 func TestTTConnectionKilledMidRequest(t *testing.T) {
