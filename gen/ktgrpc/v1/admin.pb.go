@@ -858,7 +858,8 @@ type RestoreRequest struct {
 	Db string `protobuf:"bytes,1,opt,name=db,proto3" json:"db,omitempty"`
 	// The update-log directory on the backend's host.
 	Path string `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
-	// Replay records from this position on.
+	// Replay records from this position on. Tokyo Tyrant replays the whole
+	// microsecond position/1000, including records before the position in it.
 	Position uint64 `protobuf:"varint,3,opt,name=position,proto3" json:"position,omitempty"`
 	// Stop when a replayed result differs from the logged one.
 	CheckConsistency bool `protobuf:"varint,4,opt,name=check_consistency,json=checkConsistency,proto3" json:"check_consistency,omitempty"`
@@ -968,7 +969,8 @@ type SetMasterRequest struct {
 	Host string `protobuf:"bytes,1,opt,name=host,proto3" json:"host,omitempty"`
 	// The master's port.
 	Port uint32 `protobuf:"varint,2,opt,name=port,proto3" json:"port,omitempty"`
-	// The position to replicate from.
+	// The position to replicate from; 0 keeps the saved one. Tokyo Tyrant
+	// resumes after the microsecond position/1000.
 	Position uint64 `protobuf:"varint,3,opt,name=position,proto3" json:"position,omitempty"`
 	// Stop when a replayed result differs from the logged one.
 	CheckConsistency bool `protobuf:"varint,4,opt,name=check_consistency,json=checkConsistency,proto3" json:"check_consistency,omitempty"`

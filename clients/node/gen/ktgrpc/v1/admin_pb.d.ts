@@ -416,7 +416,8 @@ export declare type RestoreRequest = Message<"ktgrpc.v1.RestoreRequest"> & {
   path: string;
 
   /**
-   * Replay records from this position on.
+   * Replay records from this position on. Tokyo Tyrant replays the whole
+   * microsecond position/1000, including records before the position in it.
    *
    * @generated from field: uint64 position = 3;
    */
@@ -471,7 +472,8 @@ export declare type SetMasterRequest = Message<"ktgrpc.v1.SetMasterRequest"> & {
   port: number;
 
   /**
-   * The position to replicate from.
+   * The position to replicate from; 0 keeps the saved one. Tokyo Tyrant
+   * resumes after the microsecond position/1000.
    *
    * @generated from field: uint64 position = 3;
    */
