@@ -34,7 +34,15 @@ func toExpiry(field string, r expirer) (backend.Expiry, error) {
 		if err := at.CheckValid(); err != nil {
 			return backend.Expiry{}, invalidf("%sexpire_time: %v", field, err)
 		}
-		return backend.Expiry{At: at.AsTime()}, nil
+		// An empty Timestamp message reads as the epoch, and the earliest
+		// valid one as Go's zero time, which means "never" to backends: both
+		// are far more likely a client's mistake than a wish for a record
+		// that is expired on arrival, so they are refused rather than stored.
+		t := at.AsTime()
+		if !t.After(time.Unix(0, 0)) {
+			return backend.Expiry{}, invalidf("%sexpire_time %s is not after 1970-01-01T00:00:00Z; leave expiration unset for a record that never expires", field, t.Format(time.RFC3339Nano))
+		}
+		return backend.Expiry{At: t}, nil
 	}
 	return backend.Expiry{}, nil
 }
@@ -79,6 +87,16 @@ func (s *Server) checkKeys(keys [][]byte) error {
 		}
 	}
 	return nil
+}
+
+// quoteBytes renders a key for a message, cut short so that a long key
+// cannot swamp the message.
+func quoteBytes(b []byte) string {
+	const max = 64
+	if len(b) > max {
+		return strconv.Quote(string(b[:max])) + "..."
+	}
+	return strconv.Quote(string(b))
 }
 
 func indexed(field string, i int) string {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -33,6 +34,12 @@ func (c *cursorService) Scan(req *ktgrpcv1.ScanRequest, stream ktgrpcv1.Cursor_S
 		if len(f.v) > s.opts.MaxKeySize {
 			return invalidf("%s is %d bytes; the limit is %d bytes", f.name, len(f.v), s.opts.MaxKeySize)
 		}
+	}
+	// A reverse scan still takes the range as [start_key, end_key); swapping
+	// them, the usual slip, would otherwise answer with silence.
+	if len(req.GetStartKey()) > 0 && len(req.GetEndKey()) > 0 && bytes.Compare(req.GetStartKey(), req.GetEndKey()) > 0 {
+		return invalidf("start_key %s sorts after end_key %s, so the range is empty; the range is [start_key, end_key) in both directions, and reverse walks it from end_key down",
+			quoteBytes(req.GetStartKey()), quoteBytes(req.GetEndKey()))
 	}
 	batch := int(req.GetBatchSize())
 	if batch == 0 {

@@ -17,21 +17,26 @@ import (
 // the caller stated does not hold, and retrying the same request will not
 // help until the caller re-reads the state (the gRPC guide reserves Aborted
 // for conflicts that a retry of the whole read-modify-write may resolve).
-var errorCodes = []struct {
+func errorCodes() []struct {
 	err  error
 	code codes.Code
-}{
-	{backend.ErrNotFound, codes.NotFound},
-	{backend.ErrExists, codes.AlreadyExists},
-	{backend.ErrMismatch, codes.FailedPrecondition},
-	{backend.ErrIncompatible, codes.FailedPrecondition},
-	{backend.ErrUnsupported, codes.Unimplemented},
-	{backend.ErrInvalid, codes.InvalidArgument},
-	{backend.ErrUnavailable, codes.Unavailable},
-	{backend.ErrTimeout, codes.DeadlineExceeded},
-	{backend.ErrFailed, codes.Internal},
-	{context.DeadlineExceeded, codes.DeadlineExceeded},
-	{context.Canceled, codes.Canceled},
+} {
+	return []struct {
+		err  error
+		code codes.Code
+	}{
+		{backend.ErrNotFound, codes.NotFound},
+		{backend.ErrExists, codes.AlreadyExists},
+		{backend.ErrMismatch, codes.FailedPrecondition},
+		{backend.ErrIncompatible, codes.FailedPrecondition},
+		{backend.ErrUnsupported, codes.Unimplemented},
+		{backend.ErrInvalid, codes.InvalidArgument},
+		{backend.ErrUnavailable, codes.Unavailable},
+		{backend.ErrTimeout, codes.DeadlineExceeded},
+		{backend.ErrFailed, codes.Internal},
+		{context.DeadlineExceeded, codes.DeadlineExceeded},
+		{context.Canceled, codes.Canceled},
+	}
 }
 
 // toStatus turns an error from the backend into a gRPC status error. The
@@ -41,7 +46,7 @@ func toStatus(err error) error {
 	if err == nil {
 		return nil
 	}
-	for _, m := range errorCodes {
+	for _, m := range errorCodes() {
 		if errors.Is(err, m.err) {
 			return status.Error(m.code, err.Error())
 		}

@@ -23,6 +23,11 @@ type fake struct {
 	scan    []backend.Record
 	// cursorClosed is closed by the cursor's Close.
 	cursorClosed chan struct{}
+	// subscribeDone, when set, is closed as Subscribe returns.
+	subscribeDone chan struct{}
+	// scanDone, when set, makes Scan hand f.scan to fn again and again
+	// until fn fails, then receive fn's error.
+	scanDone chan error
 }
 
 func (f *fake) record(call any) {
@@ -69,6 +74,9 @@ type getCall struct{ db, key string }
 // Subscribe delivers what the test puts on f.updates.
 func (f *fake) Subscribe(ctx context.Context, opts backend.SubscribeOptions, fn func(backend.Update) error) error {
 	f.record(opts)
+	if f.subscribeDone != nil {
+		defer close(f.subscribeDone)
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -202,11 +210,19 @@ func (f *fake) RemoveUpdateLogs(ctx context.Context, before *uint64) error {
 	return nil
 }
 
-// Scan hands f.scan to fn as one batch, ignoring the options but recording
-// them.
+// Scan hands f.scan to fn as one batch (or, with scanDone, endlessly),
+// ignoring the options but recording them.
 func (f *fake) Scan(ctx context.Context, db string, opts backend.ScanOptions, fn func([]backend.Record) error) error {
 	f.record(opts)
-	return fn(f.scan)
+	if f.scanDone == nil {
+		return fn(f.scan)
+	}
+	for {
+		if err := fn(f.scan); err != nil {
+			f.scanDone <- err
+			return err
+		}
+	}
 }
 
 // OpenCursor returns a cursor that reports its Close on f.cursorClosed.

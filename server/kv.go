@@ -194,6 +194,9 @@ func (k *kvService) Increment(ctx context.Context, req *ktgrpcv1.IncrementReques
 	if err := k.s.checkKey("key", req.GetKey()); err != nil {
 		return nil, err
 	}
+	if req.Initial != nil && req.GetMustExist() {
+		return nil, initialWithMustExist()
+	}
 	exp, err := toExpiry("", req)
 	if err != nil {
 		return nil, err
@@ -215,6 +218,9 @@ func (k *kvService) IncrementDouble(ctx context.Context, req *ktgrpcv1.Increment
 	}
 	if req.Initial != nil && (math.IsNaN(*req.Initial) || math.IsInf(*req.Initial, 0)) {
 		return nil, invalidf("initial must be a finite number, got %v", *req.Initial)
+	}
+	if req.Initial != nil && req.GetMustExist() {
+		return nil, initialWithMustExist()
 	}
 	exp, err := toExpiry("", req)
 	if err != nil {
@@ -270,6 +276,13 @@ func (k *kvService) MatchKeys(ctx context.Context, req *ktgrpcv1.MatchKeysReques
 		return nil, toStatus(err)
 	}
 	return &ktgrpcv1.MatchKeysResponse{Keys: keys}, nil
+}
+
+// initialWithMustExist refuses a request whose initial value could never be
+// used: must_exist leaves a missing record missing, so the caller has
+// misunderstood one of the two fields.
+func initialWithMustExist() error {
+	return invalidf("initial has no effect with must_exist, which never creates the record; set one of them")
 }
 
 // checkWrite validates the key, value and expiration of a write; prefix names

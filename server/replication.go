@@ -19,24 +19,41 @@ type replicationService struct {
 	s *Server
 }
 
-// opsToBackend and opsFromBackend pair the proto enum with the backend's
-// operations; the numbering happens to agree, but nothing promises that.
-var opsToBackend = map[ktgrpcv1.Operation]backend.Operation{
-	ktgrpcv1.Operation_OPERATION_SET:              backend.OpSet,
-	ktgrpcv1.Operation_OPERATION_REMOVE:           backend.OpRemove,
-	ktgrpcv1.Operation_OPERATION_CLEAR:            backend.OpClear,
-	ktgrpcv1.Operation_OPERATION_APPEND:           backend.OpAppend,
-	ktgrpcv1.Operation_OPERATION_INCREMENT:        backend.OpIncrement,
-	ktgrpcv1.Operation_OPERATION_INCREMENT_DOUBLE: backend.OpIncrementDouble,
-	ktgrpcv1.Operation_OPERATION_SYNC:             backend.OpSync,
-	ktgrpcv1.Operation_OPERATION_OPTIMIZE:         backend.OpOptimize,
-	ktgrpcv1.Operation_OPERATION_MISC:             backend.OpMisc,
+// operations pairs the proto enum with the backend's operations; the
+// numbering happens to agree, but nothing promises that.
+func operations() []struct {
+	api ktgrpcv1.Operation
+	op  backend.Operation
+} {
+	return []struct {
+		api ktgrpcv1.Operation
+		op  backend.Operation
+	}{
+		{ktgrpcv1.Operation_OPERATION_SET, backend.OpSet},
+		{ktgrpcv1.Operation_OPERATION_REMOVE, backend.OpRemove},
+		{ktgrpcv1.Operation_OPERATION_CLEAR, backend.OpClear},
+		{ktgrpcv1.Operation_OPERATION_APPEND, backend.OpAppend},
+		{ktgrpcv1.Operation_OPERATION_INCREMENT, backend.OpIncrement},
+		{ktgrpcv1.Operation_OPERATION_INCREMENT_DOUBLE, backend.OpIncrementDouble},
+		{ktgrpcv1.Operation_OPERATION_SYNC, backend.OpSync},
+		{ktgrpcv1.Operation_OPERATION_OPTIMIZE, backend.OpOptimize},
+		{ktgrpcv1.Operation_OPERATION_MISC, backend.OpMisc},
+	}
+}
+
+func opToBackend(op ktgrpcv1.Operation) (backend.Operation, bool) {
+	for _, p := range operations() {
+		if p.api == op {
+			return p.op, true
+		}
+	}
+	return 0, false
 }
 
 func opFromBackend(op backend.Operation) ktgrpcv1.Operation {
-	for p, b := range opsToBackend {
-		if b == op {
-			return p
+	for _, p := range operations() {
+		if p.op == op {
+			return p.api
 		}
 	}
 	return ktgrpcv1.Operation_OPERATION_UNSPECIFIED
@@ -149,7 +166,12 @@ func (s *Server) subscribeOptions(req *ktgrpcv1.SubscribeRequest) (backend.Subsc
 	case *ktgrpcv1.SubscribeRequest_After:
 		opts.After = st.After
 	case *ktgrpcv1.SubscribeRequest_Now:
-		opts.Now = st.Now
+		// now: false would otherwise fall back to replaying the whole log,
+		// the opposite of what a reader of the request expects.
+		if !st.Now {
+			return opts, 0, invalidf("now must be true when set; to replay the retained log, set after: 0 instead")
+		}
+		opts.Now = true
 	}
 	if len(req.GetKeyPrefix()) > s.opts.MaxKeySize {
 		return opts, 0, invalidf("key_prefix is %d bytes; the limit is %d bytes", len(req.GetKeyPrefix()), s.opts.MaxKeySize)
@@ -157,7 +179,7 @@ func (s *Server) subscribeOptions(req *ktgrpcv1.SubscribeRequest) (backend.Subsc
 	opts.ServerID = req.GetServerId()
 	opts.Filter = backend.Filter{DBs: req.GetDbs(), KeyPrefix: req.GetKeyPrefix()}
 	for i, op := range req.GetOperations() {
-		b, ok := opsToBackend[op]
+		b, ok := opToBackend(op)
 		if !ok {
 			return opts, 0, invalidf("%s is %v; name an operation such as OPERATION_SET", indexed("operations", i), op)
 		}

@@ -15,11 +15,17 @@ type scriptService struct {
 	s *Server
 }
 
-var lockModes = map[ktgrpcv1.LockMode]backend.LockMode{
-	ktgrpcv1.LockMode_LOCK_MODE_UNSPECIFIED: backend.LockNone,
-	ktgrpcv1.LockMode_LOCK_MODE_NONE:        backend.LockNone,
-	ktgrpcv1.LockMode_LOCK_MODE_RECORD:      backend.LockRecord,
-	ktgrpcv1.LockMode_LOCK_MODE_GLOBAL:      backend.LockGlobal,
+// lockMode converts the API's lock mode; unspecified means none.
+func lockMode(m ktgrpcv1.LockMode) (backend.LockMode, bool) {
+	switch m {
+	case ktgrpcv1.LockMode_LOCK_MODE_UNSPECIFIED, ktgrpcv1.LockMode_LOCK_MODE_NONE:
+		return backend.LockNone, true
+	case ktgrpcv1.LockMode_LOCK_MODE_RECORD:
+		return backend.LockRecord, true
+	case ktgrpcv1.LockMode_LOCK_MODE_GLOBAL:
+		return backend.LockGlobal, true
+	}
+	return 0, false
 }
 
 func (sc *scriptService) Call(ctx context.Context, req *ktgrpcv1.CallRequest) (*ktgrpcv1.CallResponse, error) {
@@ -32,7 +38,7 @@ func (sc *scriptService) Call(ctx context.Context, req *ktgrpcv1.CallRequest) (*
 	if req.GetName() == "" {
 		return nil, invalidf("name must not be empty: name the procedure to call")
 	}
-	lock, ok := lockModes[req.GetLock()]
+	lock, ok := lockMode(req.GetLock())
 	if !ok {
 		return nil, invalidf("lock is %v; use one of LOCK_MODE_NONE, LOCK_MODE_RECORD or LOCK_MODE_GLOBAL", req.GetLock())
 	}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -69,13 +70,15 @@ func (o Options) withDefaults() Options {
 
 // serviceNames are the ktgrpc services whose health the server reports next
 // to the overall "" service.
-var serviceNames = []string{
-	ktgrpcv1.KV_ServiceDesc.ServiceName,
-	ktgrpcv1.Cursor_ServiceDesc.ServiceName,
-	ktgrpcv1.Script_ServiceDesc.ServiceName,
-	ktgrpcv1.Replication_ServiceDesc.ServiceName,
-	ktgrpcv1.Admin_ServiceDesc.ServiceName,
-	ktgrpcv1.Table_ServiceDesc.ServiceName,
+func serviceNames() []string {
+	return []string{
+		ktgrpcv1.KV_ServiceDesc.ServiceName,
+		ktgrpcv1.Cursor_ServiceDesc.ServiceName,
+		ktgrpcv1.Script_ServiceDesc.ServiceName,
+		ktgrpcv1.Replication_ServiceDesc.ServiceName,
+		ktgrpcv1.Admin_ServiceDesc.ServiceName,
+		ktgrpcv1.Table_ServiceDesc.ServiceName,
+	}
 }
 
 // Server serves one backend over gRPC. Create it with New.
@@ -123,6 +126,7 @@ func New(b backend.Backend, opts Options) *Server {
 		grpc.ChainStreamInterceptor(
 			streamLogging(logger),
 			streamRecovery(s.log),
+			s.endOtherStreamsOnStop,
 		),
 	)
 	ktgrpcv1.RegisterKVServer(s.grpc, &kvService{s: s})
@@ -141,7 +145,9 @@ func New(b backend.Backend, opts Options) *Server {
 }
 
 // GRPC returns the underlying gRPC server, for callers that register more
-// services or serve it themselves.
+// services or serve it themselves. A caller that serves it without Serve
+// must drive the health status with CheckHealth: until the first check it
+// reports NOT_SERVING.
 func (s *Server) GRPC() *grpc.Server { return s.grpc }
 
 // MaxMessageSize is the largest message the server receives or sends; clients
@@ -162,13 +168,16 @@ func (s *Server) Serve(lis net.Listener) error {
 func (s *Server) Stop(ctx context.Context) error {
 	var err error
 	s.stopOnce.Do(func() {
-		s.cancelClosing()
-		s.healthOnce.Do(func() { close(s.healthDone) })
-		<-s.healthDone
+		// Health goes first, so that a client watching it has a chance to
+		// hear NOT_SERVING before its stream ends; stopped keeps the
+		// watcher from turning it back.
 		s.healthMu.Lock()
 		s.stopped = true
 		s.healthMu.Unlock()
 		s.health.Shutdown()
+		s.cancelClosing()
+		s.healthOnce.Do(func() { close(s.healthDone) })
+		<-s.healthDone
 
 		done := make(chan struct{})
 		go func() {
@@ -235,7 +244,7 @@ func (s *Server) setHealth(ok bool) {
 		st = healthpb.HealthCheckResponse_SERVING
 	}
 	s.health.SetServingStatus("", st)
-	for _, name := range serviceNames {
+	for _, name := range serviceNames() {
 		s.health.SetServingStatus(name, st)
 	}
 }
@@ -252,5 +261,48 @@ func (s *Server) streamContext(parent context.Context) (context.Context, context
 	return ctx, func() {
 		stop()
 		cancel(context.Canceled)
+	}
+}
+
+// endOtherStreamsOnStop ends, when the server stops, the streams of the
+// services registered beside ktgrpc's own: a health Watch or a reflection
+// stream waits for its client indefinitely, and GracefulStop would wait for
+// it, turning every shutdown into a forced one. The ktgrpc services watch
+// s.closing themselves.
+func (s *Server) endOtherStreamsOnStop(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	if strings.HasPrefix(info.FullMethod, "/ktgrpc.v1.") {
+		return handler(srv, ss)
+	}
+	ctx, cancel := s.streamContext(ss.Context())
+	defer cancel()
+	err := handler(srv, &stoppableStream{ServerStream: ss, ctx: ctx})
+	if err != nil && errors.Is(context.Cause(ctx), errShuttingDown) {
+		return streamError(ctx, err)
+	}
+	return err
+}
+
+// stoppableStream is a server stream whose Context and RecvMsg also end when
+// ctx does, for handlers that block in RecvMsg without watching a context.
+type stoppableStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+// Context returns the context that also ends when the server stops.
+func (st *stoppableStream) Context() context.Context { return st.ctx }
+
+// RecvMsg waits for the next message or for the end of ctx. In the latter
+// case the underlying RecvMsg goes on until the stream ends, which returning
+// from the handler brings about; it may still write into m, which the
+// handler has no more use for.
+func (st *stoppableStream) RecvMsg(m any) error {
+	done := make(chan error, 1)
+	go func() { done <- st.ServerStream.RecvMsg(m) }()
+	select {
+	case err := <-done:
+		return err
+	case <-st.ctx.Done():
+		return context.Cause(st.ctx)
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
@@ -401,6 +402,44 @@ func TestCursorClosedWhenClientCancels(t *testing.T) {
 	<-f.cursorClosed
 }
 
+// A client that goes away ends the backend's subscription too: nothing of
+// the stream outlives it.
+func TestSubscribeEndsWhenClientCancels(t *testing.T) {
+	f := &fake{updates: make(chan backend.Update), subscribeDone: make(chan struct{})}
+	_, conn := gatewaytest.StartServer(t, f, quiet)
+	ctx, cancel := context.WithCancel(t.Context())
+	stream, err := ktgrpcv1.NewReplicationClient(conn).Subscribe(ctx, &ktgrpcv1.SubscribeRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The backend is subscribed once it delivers.
+	f.updates <- backend.Update{Position: 1}
+	if m, err := stream.Recv(); err != nil || m.GetProgress().GetPosition() != 1 {
+		t.Fatalf("first message %v, %v; want progress 1", m, err)
+	}
+	cancel()
+	// A leak would hang here until the test binary's timeout.
+	<-f.subscribeDone
+}
+
+// A client that stops reading a scan and cancels ends the backend's walk.
+func TestScanEndsWhenClientCancels(t *testing.T) {
+	f := &fake{scan: []backend.Record{{Key: []byte("k")}}, scanDone: make(chan error, 1)}
+	_, conn := gatewaytest.StartServer(t, f, quiet)
+	ctx, cancel := context.WithCancel(t.Context())
+	stream, err := ktgrpcv1.NewCursorClient(conn).Scan(ctx, &ktgrpcv1.ScanRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := <-f.scanDone; err == nil {
+		t.Fatal("the scan callback kept succeeding after the client cancelled")
+	}
+}
+
 func TestScanSplitsLargeBatches(t *testing.T) {
 	value := make([]byte, 400)
 	f := &fake{scan: []backend.Record{
@@ -497,4 +536,51 @@ func TestSuccessfulCallsLogOnlyAtDebug(t *testing.T) {
 	if !strings.Contains(out, "grpc.code=InvalidArgument") || !strings.Contains(out, "level=INFO") {
 		t.Errorf("a rejected call was not logged at info:\n%s", out)
 	}
+}
+
+// Streams of the services beside ktgrpc's own, a health Watch and a
+// reflection stream, wait for their clients indefinitely; a graceful stop must
+// end them rather than wait until its deadline forces the stop.
+func TestStopEndsHealthAndReflectionStreams(t *testing.T) {
+	srv, conn := gatewaytest.StartServer(t, &fake{}, quiet)
+	if err := srv.CheckHealth(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	watch, err := healthpb.NewHealthClient(conn).Watch(t.Context(), &healthpb.HealthCheckRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := watch.Recv(); err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("first health status %v, %v; want SERVING", resp, err)
+	}
+	refl, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := refl.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := refl.Recv(); err != nil {
+		t.Fatal(err)
+	}
+
+	// The deadline only keeps a regression from hanging the test: a stop
+	// that needs it has failed.
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	if err := srv.Stop(ctx); err != nil {
+		t.Fatalf("Stop = %v; want a graceful stop", err)
+	}
+	for {
+		resp, err := watch.Recv()
+		if err != nil {
+			wantCode(t, err, codes.Unavailable, "shutting down")
+			break
+		}
+		if resp.GetStatus() != healthpb.HealthCheckResponse_NOT_SERVING {
+			t.Fatalf("health status during stop = %v; want NOT_SERVING", resp.GetStatus())
+		}
+	}
+	_, err = refl.Recv()
+	wantCode(t, err, codes.Unavailable, "shutting down")
 }

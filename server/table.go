@@ -16,14 +16,19 @@ type tableService struct {
 	s *Server
 }
 
-var (
-	putModes = map[ktgrpcv1.PutMode]backend.PutMode{
+// putModes converts the API's put modes; unspecified means overwrite.
+func putModes() map[ktgrpcv1.PutMode]backend.PutMode {
+	return map[ktgrpcv1.PutMode]backend.PutMode{
 		ktgrpcv1.PutMode_PUT_MODE_UNSPECIFIED: backend.PutOverwrite,
 		ktgrpcv1.PutMode_PUT_MODE_OVERWRITE:   backend.PutOverwrite,
 		ktgrpcv1.PutMode_PUT_MODE_KEEP:        backend.PutKeep,
 		ktgrpcv1.PutMode_PUT_MODE_CONCAT:      backend.PutConcat,
 	}
-	condOps = map[ktgrpcv1.ConditionOperator]backend.CondOp{
+}
+
+// condOps converts the API's condition operators.
+func condOps() map[ktgrpcv1.ConditionOperator]backend.CondOp {
+	return map[ktgrpcv1.ConditionOperator]backend.CondOp{
 		ktgrpcv1.ConditionOperator_CONDITION_OPERATOR_STR_EQ:          backend.CondStrEq,
 		ktgrpcv1.ConditionOperator_CONDITION_OPERATOR_STR_INCLUDE:     backend.CondStrInclude,
 		ktgrpcv1.ConditionOperator_CONDITION_OPERATOR_STR_BEGINS_WITH: backend.CondStrBeginsWith,
@@ -44,20 +49,32 @@ var (
 		ktgrpcv1.ConditionOperator_CONDITION_OPERATOR_FTS_OR:          backend.CondFTSOr,
 		ktgrpcv1.ConditionOperator_CONDITION_OPERATOR_FTS_EXPRESSION:  backend.CondFTSExpression,
 	}
-	orderTypes = map[ktgrpcv1.OrderType]backend.OrderType{
+}
+
+// orderTypes converts the API's result orders.
+func orderTypes() map[ktgrpcv1.OrderType]backend.OrderType {
+	return map[ktgrpcv1.OrderType]backend.OrderType{
 		ktgrpcv1.OrderType_ORDER_TYPE_STR_ASC:  backend.OrderStrAsc,
 		ktgrpcv1.OrderType_ORDER_TYPE_STR_DESC: backend.OrderStrDesc,
 		ktgrpcv1.OrderType_ORDER_TYPE_NUM_ASC:  backend.OrderNumAsc,
 		ktgrpcv1.OrderType_ORDER_TYPE_NUM_DESC: backend.OrderNumDesc,
 	}
-	searchActions = map[ktgrpcv1.SearchAction]backend.SearchAction{
+}
+
+// searchActions converts the API's search actions; unspecified means keys.
+func searchActions() map[ktgrpcv1.SearchAction]backend.SearchAction {
+	return map[ktgrpcv1.SearchAction]backend.SearchAction{
 		ktgrpcv1.SearchAction_SEARCH_ACTION_UNSPECIFIED: backend.SearchKeys,
 		ktgrpcv1.SearchAction_SEARCH_ACTION_KEYS:        backend.SearchKeys,
 		ktgrpcv1.SearchAction_SEARCH_ACTION_GET:         backend.SearchGet,
 		ktgrpcv1.SearchAction_SEARCH_ACTION_COUNT:       backend.SearchCount,
 		ktgrpcv1.SearchAction_SEARCH_ACTION_DELETE:      backend.SearchDelete,
 	}
-	indexTypes = map[ktgrpcv1.IndexType]backend.IndexType{
+}
+
+// indexTypes converts the API's index types.
+func indexTypes() map[ktgrpcv1.IndexType]backend.IndexType {
+	return map[ktgrpcv1.IndexType]backend.IndexType{
 		ktgrpcv1.IndexType_INDEX_TYPE_LEXICAL:  backend.IndexLexical,
 		ktgrpcv1.IndexType_INDEX_TYPE_DECIMAL:  backend.IndexDecimal,
 		ktgrpcv1.IndexType_INDEX_TYPE_TOKEN:    backend.IndexToken,
@@ -65,7 +82,7 @@ var (
 		ktgrpcv1.IndexType_INDEX_TYPE_OPTIMIZE: backend.IndexOptimize,
 		ktgrpcv1.IndexType_INDEX_TYPE_VOID:     backend.IndexVoid,
 	}
-)
+}
 
 // tabler returns the backend's table calls, or Unimplemented naming the
 // backend that has them.
@@ -94,7 +111,7 @@ func (t *tableService) Put(ctx context.Context, req *ktgrpcv1.TablePutRequest) (
 	if err := t.s.checkKey("key", req.GetKey()); err != nil {
 		return nil, err
 	}
-	mode, ok := putModes[req.GetMode()]
+	mode, ok := putModes()[req.GetMode()]
 	if !ok {
 		return nil, invalidf("mode is %v; use one of PUT_MODE_OVERWRITE, PUT_MODE_KEEP or PUT_MODE_CONCAT", req.GetMode())
 	}
@@ -165,7 +182,7 @@ func toQuery(req *ktgrpcv1.TableSearchRequest) (backend.Query, error) {
 	q.Limit, q.Offset = req.GetLimit(), req.GetOffset()
 	for i, c := range req.GetConditions() {
 		field := indexed("conditions", i)
-		op, ok := condOps[c.GetOperator()]
+		op, ok := condOps()[c.GetOperator()]
 		if !ok {
 			return q, invalidf("%s.operator is %v; name a comparison such as CONDITION_OPERATOR_STR_EQ", field, c.GetOperator())
 		}
@@ -181,7 +198,7 @@ func toQuery(req *ktgrpcv1.TableSearchRequest) (backend.Query, error) {
 		})
 	}
 	if o := req.GetOrder(); o != nil {
-		typ, ok := orderTypes[o.GetType()]
+		typ, ok := orderTypes()[o.GetType()]
 		if !ok {
 			return q, invalidf("order.type is %v; use one of ORDER_TYPE_STR_ASC, ORDER_TYPE_STR_DESC, ORDER_TYPE_NUM_ASC or ORDER_TYPE_NUM_DESC, or leave order unset", o.GetType())
 		}
@@ -190,7 +207,7 @@ func toQuery(req *ktgrpcv1.TableSearchRequest) (backend.Query, error) {
 		}
 		q.HasOrder, q.OrderColumn, q.Order = true, o.GetColumn(), typ
 	}
-	action, ok := searchActions[req.GetAction()]
+	action, ok := searchActions()[req.GetAction()]
 	if !ok {
 		return q, invalidf("action is %v; use one of SEARCH_ACTION_KEYS, SEARCH_ACTION_GET, SEARCH_ACTION_COUNT or SEARCH_ACTION_DELETE", req.GetAction())
 	}
@@ -209,7 +226,7 @@ func (t *tableService) SetIndex(ctx context.Context, req *ktgrpcv1.TableSetIndex
 	if err != nil {
 		return nil, err
 	}
-	typ, ok := indexTypes[req.GetType()]
+	typ, ok := indexTypes()[req.GetType()]
 	if !ok {
 		return nil, invalidf("type is %v; name an index type such as INDEX_TYPE_LEXICAL, or INDEX_TYPE_OPTIMIZE / INDEX_TYPE_VOID", req.GetType())
 	}

@@ -12,12 +12,15 @@
 // Vacuum, remove them later and log each removal as a REMOVE event, so that a
 // subscriber's copy converges with the store.
 //
-// Every successful mutation appends an event to a bounded in-memory update
-// log, in the order the mutations took effect. Subscribe replays the log and
-// then follows it. Events follow Kyoto Tycoon's update log: a write is logged
-// as OpSet with the full resulting value (the final 8-byte counter of an
-// increment, the whole value after an append), a removal as OpRemove (also for
-// a remove of a missing key, as Kyoto Tycoon does) and a clear as OpClear.
+// Every successful mutation appends an event to an in-memory update log, in
+// the order the mutations took effect; the log keeps the newest events within
+// a count and a byte bound (Options.LogCapacity, Options.LogBytes). Subscribe
+// replays the log and then follows it. Events follow Kyoto Tycoon's update
+// log: a write is logged as OpSet with the full resulting value (the final
+// 8-byte counter of an increment, the whole value after an append), a removal
+// as OpRemove and a clear as OpClear. A remove of a missing key changes
+// nothing and is logged only with Options.LogMissingRemoves, which mimics
+// Kyoto Tycoon.
 // Event.Command names the operation that caused the event ("set",
 // "increment", "cur_remove", "expire", ...).
 package embedded

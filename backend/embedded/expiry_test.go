@@ -202,6 +202,33 @@ func TestWriteOnExpiredRecord(t *testing.T) {
 	}
 }
 
+// The background sweep purges on its own: each tick removes what has expired
+// and logs it. Ticks are sent by the test; an unbuffered send returns only
+// once the loop has taken it, so the second send proves the first sweep done.
+func TestBackgroundSweep(t *testing.T) {
+	clock := &fakeClock{now: epoch}
+	ticks := make(chan time.Time)
+	s, err := newWithTicks(Options{Now: clock.Now}, ticks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	mustSet(t, s, "", "a", "1", ttl(time.Second))
+	mustSet(t, s, "1", "b", "1", ttl(time.Second))
+	mustSet(t, s, "", "c", "1", ttl(time.Hour))
+	before := s.LogPosition()
+
+	clock.Advance(time.Second)
+	ticks <- clock.Now()
+	ticks <- clock.Now()
+	if got := opsOf(events(t, s, before)); !slices.Equal(got, []string{"REMOVE a", "REMOVE b"}) {
+		t.Errorf("after a tick the log shows %q; want the two expired records removed", got)
+	}
+	if s.dbs[0].recs.Len() != 1 || s.dbs[1].recs.Len() != 0 {
+		t.Errorf("after a tick %d and %d records stored; want 1 and 0", s.dbs[0].recs.Len(), s.dbs[1].recs.Len())
+	}
+}
+
 func TestBackgroundSweepStopsOnClose(t *testing.T) {
 	// The sweep runs on a real ticker; this test only checks that Close
 	// stops it (Close waits for the goroutine to end) without waiting for

@@ -7,6 +7,7 @@ import (
 	"math"
 	"sort"
 	"time"
+	"unsafe"
 
 	"github.com/ktgrpc/ktgrpc/backend"
 )
@@ -20,9 +21,16 @@ const subscribeBatch = 256
 // records (which are immutable too); subscribers get copies.
 type eventLog struct {
 	capacity int
+	maxBytes int64
 	events   []backend.Event
+	bytes    int64  // eventBytes of the retained events
 	last     uint64 // position of the newest event; 0 before the first
 	dropped  uint64 // position of the newest dropped event; 0 if none
+}
+
+// eventBytes is what an event counts against Options.LogBytes.
+func eventBytes(e *backend.Event) int64 {
+	return int64(unsafe.Sizeof(*e)) + int64(len(e.Key)+len(e.Value))
 }
 
 // next returns the position for an event logged at now: Kyoto Tycoon's
@@ -40,13 +48,16 @@ func (l *eventLog) next(now time.Time) uint64 {
 }
 
 func (l *eventLog) append(e backend.Event) {
-	if len(l.events) >= l.capacity {
-		l.dropped = l.events[0].Position
-		l.events[0] = backend.Event{} // release its key and value
+	l.events = append(l.events, e)
+	l.bytes += eventBytes(&e)
+	l.last = e.Position
+	for len(l.events) > 1 && (len(l.events) > l.capacity || l.bytes > l.maxBytes) {
+		old := &l.events[0]
+		l.dropped = old.Position
+		l.bytes -= eventBytes(old)
+		*old = backend.Event{} // release its key and value
 		l.events = l.events[1:]
 	}
-	l.events = append(l.events, e)
-	l.last = e.Position
 }
 
 // since returns up to max events after pos. Unless allowGap, it fails when

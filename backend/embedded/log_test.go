@@ -223,6 +223,31 @@ func TestLogRetention(t *testing.T) {
 	}
 }
 
+// The log also drops old events by size, so that rewriting a large value
+// cannot pile up every old copy of it.
+func TestLogRetentionByBytes(t *testing.T) {
+	value := strings.Repeat("v", 1000)
+	per := eventBytes(&backend.Event{Key: []byte("a"), Value: []byte(value)})
+	s, _ := newStore(t, Options{LogBytes: 3 * per})
+	for _, k := range []string{"a", "b", "c", "d", "e"} {
+		mustSet(t, s, "", k, value, backend.Expiry{})
+	}
+	if got := opsOf(events(t, s, 0)); !slices.Equal(got, []string{"SET c", "SET d", "SET e"}) {
+		t.Errorf("retained = %q; want the three that fit", got)
+	}
+	if s.log.bytes != 3*per {
+		t.Errorf("log accounts %d bytes; want %d", s.log.bytes, 3*per)
+	}
+	// An event larger than the whole bound still stays, as the newest.
+	mustSet(t, s, "", "big", strings.Repeat("v", 4000), backend.Expiry{})
+	if got := opsOf(events(t, s, 0)); !slices.Equal(got, []string{"SET big"}) {
+		t.Errorf("retained = %q; want only the oversized newest event", got)
+	}
+	if _, err := New(Options{LogBytes: -1}); !errors.Is(err, backend.ErrInvalid) {
+		t.Errorf("New with negative LogBytes = %v; want ErrInvalid", err)
+	}
+}
+
 func TestSubscriberFallsBehind(t *testing.T) {
 	for name, opts := range map[string]backend.SubscribeOptions{
 		"now":       {Now: true},

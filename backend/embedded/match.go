@@ -12,12 +12,26 @@ import (
 	"github.com/ktgrpc/ktgrpc/backend"
 )
 
+// matchChunk is how many records MatchKeys examines per turn of the read
+// lock. Between turns writers get in and a cancelled call stops, so that a
+// pattern run over a large database neither stalls the store nor outlives
+// its caller.
+const matchChunk = 1024
+
+// levenshteinCheckRows is how many rows of the edit-distance table are
+// computed between looks at the caller's context: long keys compared within
+// a large distance cost a lot per key.
+const levenshteinCheckRows = 256
+
 // MatchKeys lists live keys matching m, at most limit of them (0: no limit).
 // Prefix and regex matches come in key order (regexes are RE2, matched
 // against the raw key bytes); similar matches come by increasing Levenshtein
 // distance, then key, counted in bytes or, with m.UTF8, in characters. A
 // negative MaxDistance means 1, as in Kyoto Tycoon; 0 matches the origin
 // only.
+//
+// The database is walked a chunk at a time, like Scan, so records written
+// meanwhile are seen or not depending on where they fall.
 func (s *Store) MatchKeys(ctx context.Context, db string, m backend.Match, limit int64) ([][]byte, error) {
 	d, err := s.database(db)
 	if err != nil {
@@ -26,11 +40,17 @@ func (s *Store) MatchKeys(ctx context.Context, db string, m backend.Match, limit
 	if limit < 0 {
 		return nil, fmt.Errorf("embedded: match limit %d is negative (0 means no limit): %w", limit, backend.ErrInvalid)
 	}
-	var keep func(key []byte) bool
+	var (
+		keep     func(key []byte) bool
+		from, to []byte
+	)
 	switch m.Kind {
 	case backend.MatchPrefix:
 		prefix := m.Prefix
 		keep = func(key []byte) bool { return bytes.HasPrefix(key, prefix) }
+		if len(prefix) > 0 {
+			from, to = prefix, prefixEnd(prefix)
+		}
 	case backend.MatchRegex:
 		re, err := regexp.Compile(m.Regex)
 		if err != nil {
@@ -43,27 +63,68 @@ func (s *Store) MatchKeys(ctx context.Context, db string, m backend.Match, limit
 		return nil, fmt.Errorf("embedded: unknown match kind %d (want prefix, regex or similar): %w", int(m.Kind), backend.ErrInvalid)
 	}
 	var out [][]byte
-	err = s.view(ctx, d, func(d *database, now time.Time) error {
-		visit := func(r record) bool {
-			if m.Kind == backend.MatchPrefix && !bytes.HasPrefix(r.key, m.Prefix) {
-				return false // past the prefix range in key order
+	err = s.walkKeys(ctx, d, from, to, func(keys [][]byte) bool {
+		for _, k := range keys {
+			if keep(k) {
+				out = append(out, own(k))
+				if limit > 0 && int64(len(out)) >= limit {
+					return false
+				}
 			}
-			if !r.expired(now) && keep(r.key) {
-				out = append(out, own(r.key))
-			}
-			return limit == 0 || int64(len(out)) < limit
 		}
-		if m.Kind == backend.MatchPrefix {
-			d.recs.AscendGreaterOrEqual(record{key: m.Prefix}, visit)
-		} else {
-			d.recs.Ascend(visit)
-		}
-		return nil
+		return true
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// walkKeys hands fn the live keys of d in [from, to) (nil: open), in key
+// order, matchChunk records per turn of the read lock; fn returns false to
+// stop. The keys are the store's own: they never change, so fn may read
+// them after the lock is released, but it must copy what it keeps.
+func (s *Store) walkKeys(ctx context.Context, d *database, from, to []byte, fn func(keys [][]byte) bool) error {
+	resume, inclusive := from, true
+	for {
+		var (
+			keys     [][]byte
+			last     []byte
+			examined int
+		)
+		err := s.view(ctx, d, func(d *database, now time.Time) error {
+			visit := func(r record) bool {
+				if to != nil && bytes.Compare(r.key, to) >= 0 {
+					return false
+				}
+				if !inclusive && bytes.Equal(r.key, resume) {
+					return true
+				}
+				last = r.key
+				examined++
+				if !r.expired(now) {
+					keys = append(keys, r.key)
+				}
+				return examined < matchChunk
+			}
+			if resume == nil {
+				d.recs.Ascend(visit)
+			} else {
+				d.recs.AscendGreaterOrEqual(record{key: resume}, visit)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if len(keys) > 0 && !fn(keys) {
+			return nil
+		}
+		if examined < matchChunk {
+			return nil
+		}
+		resume, inclusive = last, false
+	}
 }
 
 func (s *Store) matchSimilar(ctx context.Context, d *database, m backend.Match, limit int64) ([][]byte, error) {
@@ -81,24 +142,25 @@ func (s *Store) matchSimilar(ctx context.Context, d *database, m backend.Match, 
 	if m.UTF8 {
 		originRunes = []rune(string(m.Origin))
 	}
-	err := s.view(ctx, d, func(d *database, now time.Time) error {
-		d.recs.Ascend(func(r record) bool {
-			if r.expired(now) {
-				return true
-			}
+	stop := func() bool { return ctx.Err() != nil }
+	err := s.walkKeys(ctx, d, nil, nil, func(keys [][]byte) bool {
+		for _, k := range keys {
 			var dist int
 			if m.UTF8 {
-				dist = levenshtein(originRunes, []rune(string(r.key)), maxDist)
+				dist = levenshtein(originRunes, []rune(string(k)), maxDist, stop)
 			} else {
-				dist = levenshtein(m.Origin, r.key, maxDist)
+				dist = levenshtein(m.Origin, k, maxDist, stop)
 			}
 			if dist <= maxDist {
-				hits = append(hits, hit{key: r.key, dist: dist})
+				hits = append(hits, hit{key: k, dist: dist})
 			}
-			return true
-		})
-		return nil
+		}
+		return true
 	})
+	if err == nil {
+		// The last chunk's distances may have been cut short.
+		err = ctx.Err()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -116,31 +178,50 @@ func (s *Store) matchSimilar(ctx context.Context, d *database, m backend.Match, 
 }
 
 // levenshtein returns the edit distance between a and b, or limit+1 as soon
-// as it is known to exceed limit.
-func levenshtein[T comparable](a, b []T, limit int) int {
+// as it is known to exceed limit. Only the cells within limit of the
+// diagonal can stay within limit, so only those are computed: the cost is
+// len(a) times 2*limit+1 at most. stop is consulted every
+// levenshteinCheckRows rows; when it reports true the result is limit+1 and
+// the caller must discard it.
+func levenshtein[T comparable](a, b []T, limit int, stop func() bool) int {
 	if d := len(a) - len(b); d > limit || -d > limit {
 		return limit + 1
 	}
+	inf := limit + 1
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
 	for j := range prev {
-		prev[j] = j
+		prev[j] = min(j, inf)
 	}
 	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		rowMin := cur[0]
-		for j := 1; j <= len(b); j++ {
+		if i%levenshteinCheckRows == 0 && stop() {
+			return inf
+		}
+		lo, hi := max(1, i-limit), min(len(b), i+limit)
+		// The cell left of the band reads as out of reach; so does the one
+		// right of it for the next row, which would otherwise see a value
+		// left over from an earlier row.
+		if lo == 1 {
+			cur[0] = min(i, inf)
+		} else {
+			cur[lo-1] = inf
+		}
+		rowMin := cur[lo-1]
+		for j := lo; j <= hi; j++ {
 			cost := 1
 			if a[i-1] == b[j-1] {
 				cost = 0
 			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost, inf)
 			rowMin = min(rowMin, cur[j])
 		}
+		if hi < len(b) {
+			cur[hi+1] = inf
+		}
 		if rowMin > limit {
-			return limit + 1
+			return inf
 		}
 		prev, cur = cur, prev
 	}
-	return min(prev[len(b)], limit+1)
+	return min(prev[len(b)], inf)
 }

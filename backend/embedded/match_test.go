@@ -1,7 +1,10 @@
 package embedded
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
@@ -98,8 +101,128 @@ func TestLevenshtein(t *testing.T) {
 		{"flaw", "lawn", 5, 2},
 	}
 	for _, tt := range tests {
-		if got := levenshtein([]byte(tt.a), []byte(tt.b), tt.limit); got != tt.want {
+		if got := levenshtein([]byte(tt.a), []byte(tt.b), tt.limit, never); got != tt.want {
 			t.Errorf("levenshtein(%q, %q, %d) = %d; want %d", tt.a, tt.b, tt.limit, got, tt.want)
 		}
+	}
+}
+
+func never() bool { return false }
+
+// fullLevenshtein is the textbook table, the reference for the banded one.
+func fullLevenshtein(a, b []byte) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
+// The banded computation must agree with the full table wherever the
+// distance is within the limit, and report limit+1 otherwise.
+func TestLevenshteinBandMatchesFullTable(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	word := func() []byte {
+		b := make([]byte, rng.IntN(12))
+		for i := range b {
+			b[i] = "abc"[rng.IntN(3)]
+		}
+		return b
+	}
+	for range 5000 {
+		a, b, limit := word(), word(), rng.IntN(6)
+		want := min(fullLevenshtein(a, b), limit+1)
+		if got := levenshtein(a, b, limit, never); got != want {
+			t.Fatalf("levenshtein(%q, %q, %d) = %d; want %d", a, b, limit, got, want)
+		}
+	}
+}
+
+func TestLevenshteinStops(t *testing.T) {
+	a := make([]byte, 4*levenshteinCheckRows)
+	calls := 0
+	got := levenshtein(a, a, len(a), func() bool { calls++; return true })
+	if got != len(a)+1 || calls != 1 {
+		t.Errorf("levenshtein with stop = %d after %d looks; want %d after the first look", got, calls, len(a)+1)
+	}
+}
+
+// MatchKeys walks the database a chunk at a time; nothing may be lost or
+// repeated at the chunk boundaries, expired records included.
+func TestMatchKeysAcrossChunks(t *testing.T) {
+	s, clock := newStore(t, Options{})
+	n := 2*matchChunk + 10
+	var want []string
+	for i := range n {
+		k := fmt.Sprintf("k%05d", i)
+		exp := backend.Expiry{}
+		if i%matchChunk == matchChunk-1 || i%matchChunk == 0 {
+			exp = ttl(time.Second) // at both sides of every chunk boundary
+		} else {
+			want = append(want, k)
+		}
+		mustSet(t, s, "", k, "v", exp)
+	}
+	mustSet(t, s, "", "z", "v", backend.Expiry{})
+	clock.Advance(time.Second)
+
+	strs := func(keys [][]byte) []string {
+		out := make([]string, len(keys))
+		for i, k := range keys {
+			out[i] = string(k)
+		}
+		return out
+	}
+	for name, m := range map[string]backend.Match{
+		"prefix":  {Kind: backend.MatchPrefix, Prefix: []byte("k")},
+		"regex":   {Kind: backend.MatchRegex, Regex: "^k"},
+		"similar": {Kind: backend.MatchSimilar, Origin: []byte("k00000"), MaxDistance: 5},
+	} {
+		keys, err := s.MatchKeys(ctx, "", m, 0)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		got := strs(keys)
+		if name == "similar" {
+			slices.Sort(got)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: %d keys, want %d: a chunk boundary lost or repeated a key", name, len(got), len(want))
+		}
+	}
+	keys, err := s.MatchKeys(ctx, "", backend.Match{Kind: backend.MatchPrefix, Prefix: []byte("k")}, int64(matchChunk+3))
+	if err != nil || !slices.Equal(strs(keys), want[:matchChunk+3]) {
+		t.Errorf("prefix with a limit past a chunk: %d keys, %v", len(keys), err)
+	}
+}
+
+// A call cancelled during a long walk stops at the next chunk rather than
+// finishing the walk.
+func TestWalkKeysStopsWhenCancelled(t *testing.T) {
+	s, _ := newStore(t, Options{})
+	for i := range 3 * matchChunk {
+		mustSet(t, s, "", fmt.Sprintf("k%05d", i), "v", backend.Expiry{})
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	chunks := 0
+	err := s.walkKeys(cctx, s.dbs[0], nil, nil, func([][]byte) bool {
+		chunks++
+		cancel()
+		return true
+	})
+	if !errors.Is(err, context.Canceled) || chunks != 1 {
+		t.Errorf("walk = %v after %d chunks; want context.Canceled after 1", err, chunks)
 	}
 }

@@ -66,7 +66,7 @@ func (s *Store) increment(ctx context.Context, db string, key []byte, num, initi
 		cur, found, purged := t.lookup(key)
 		switch {
 		case found && len(cur.value) != 8:
-			return fmt.Errorf("embedded: increment: value of key %s is %d bytes, not an 8-byte integer: %w", quoteKey(key), len(cur.value), backend.ErrIncompatible)
+			return fmt.Errorf("embedded: increment: value of key %s is %d bytes, not an 8-byte integer: %w; Increment keeps counters as 8-byte big-endian integers, so count under a key that only Increment writes, or remove this one first", quoteKey(key), len(cur.value), backend.ErrIncompatible)
 		case found && mode == origSet:
 			value = num
 		case found && num == 0:
@@ -143,7 +143,7 @@ func (s *Store) incrementDouble(ctx context.Context, db string, key []byte, num,
 		var res decimal
 		switch {
 		case found && len(cur.value) != 16:
-			return fmt.Errorf("embedded: increment_double: value of key %s is %d bytes, not a 16-byte decimal number: %w", quoteKey(key), len(cur.value), backend.ErrIncompatible)
+			return fmt.Errorf("embedded: increment_double: value of key %s is %d bytes, not a 16-byte decimal number: %w; IncrementDouble keeps its numbers in Kyoto Tycoon's 16-byte fixed-point form, so use a key that only IncrementDouble writes, or remove this one first", quoteKey(key), len(cur.value), backend.ErrIncompatible)
 		case found && mode == origSet:
 			res = dnum
 		case found && num == 0:

@@ -17,6 +17,8 @@ const (
 	DefaultSweepInterval = time.Second
 	// DefaultLogCapacity is how many update-log events are retained.
 	DefaultLogCapacity = 1 << 20
+	// DefaultLogBytes bounds the memory the update log retains.
+	DefaultLogBytes = 256 << 20
 	// DefaultServerID is the origin server id stamped on logged events.
 	DefaultServerID = 1
 )
@@ -82,6 +84,12 @@ type Options struct {
 	// LogCapacity is how many update-log events are retained, oldest dropped
 	// first; 0 means DefaultLogCapacity.
 	LogCapacity int
+	// LogBytes bounds the memory the update log retains, counted as each
+	// event's key and value plus its fixed size, oldest events dropped
+	// first; 0 means DefaultLogBytes. The newest event is always kept. The
+	// log holds the values of records long overwritten or removed, so a
+	// count alone would let a run of large writes exhaust memory.
+	LogBytes int64
 	// ServerID is stamped on logged events as their origin; 0 means
 	// DefaultServerID.
 	ServerID uint32

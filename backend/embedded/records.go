@@ -171,8 +171,8 @@ func (s *Store) Append(ctx context.Context, db string, key, value []byte, exp ba
 	})
 }
 
-// Remove deletes a record. Like Kyoto Tycoon, it logs a REMOVE even when
-// the key was missing.
+// Remove deletes a record. A missing key is logged as a REMOVE only with
+// Options.LogMissingRemoves.
 func (s *Store) Remove(ctx context.Context, db string, key []byte) (removed bool, err error) {
 	d, err := s.database(db)
 	if err != nil {
@@ -186,7 +186,7 @@ func (s *Store) Remove(ctx context.Context, db string, key []byte) (removed bool
 }
 
 // RemoveBulk deletes the records of keys and returns how many were live.
-// Every key is logged as a REMOVE, missing or not, as Kyoto Tycoon does.
+// Missing keys are logged as for Remove.
 func (s *Store) RemoveBulk(ctx context.Context, db string, keys [][]byte, atomic bool) (int64, error) {
 	d, err := s.database(db)
 	if err != nil {

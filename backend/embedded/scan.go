@@ -12,11 +12,19 @@ import (
 // DefaultScanBatch is the batch size of Scan when opts.BatchSize is 0.
 const DefaultScanBatch = 256
 
+// scanBatchBytes ends a batch early once its keys and values reach this many
+// bytes. A batch is copied under the read lock, so a huge BatchSize must not
+// turn one step of a scan into a copy of the whole database that keeps
+// writers waiting and memory growing.
+const scanBatchBytes = 4 << 20
+
 // Scan hands the live records with keys in [Start, End) that carry Prefix to
 // fn, in key order (descending with Reverse, from the greatest key below End),
-// in batches of at most BatchSize. The store is not locked while fn runs: each
-// batch is a copy, and the next one resumes after the last key handed out, so
-// records written meanwhile are seen or not depending on where they fall.
+// in batches of at most BatchSize records (fewer once a batch holds
+// scanBatchBytes of keys and values). The store is not locked while fn runs:
+// each batch is a copy, and the next one resumes after the last key handed
+// out, so records written meanwhile are seen or not depending on where they
+// fall.
 // Reverse scans of a Hash database fail with backend.ErrUnsupported.
 func (s *Store) Scan(ctx context.Context, db string, opts backend.ScanOptions, fn func(batch []backend.Record) error) error {
 	d, err := s.database(db)
@@ -61,12 +69,15 @@ func (s *Store) Scan(ctx context.Context, db string, opts backend.ScanOptions, f
 		if remaining > 0 && remaining < int64(n) {
 			n = int(remaining)
 		}
-		var batch []backend.Record
+		var (
+			batch []backend.Record
+			more  bool
+		)
 		err := s.view(ctx, d, func(d *database, now time.Time) error {
 			if opts.Reverse {
-				batch = r.backward(d, now, resume, n)
+				batch, more = r.backward(d, now, resume, n)
 			} else {
-				batch = r.forward(d, now, resume, n)
+				batch, more = r.forward(d, now, resume, n)
 			}
 			return nil
 		})
@@ -81,7 +92,7 @@ func (s *Store) Scan(ctx context.Context, db string, opts backend.ScanOptions, f
 		if err := fn(batch); err != nil {
 			return err
 		}
-		if len(batch) < n {
+		if !more {
 			return nil
 		}
 		if remaining > 0 {
@@ -101,17 +112,32 @@ type scanRange struct {
 	keysOnly     bool
 }
 
-func (sr *scanRange) take(r record) backend.Record {
-	rec := backend.Record{Key: own(r.key), ExpireTime: r.expire}
-	if !sr.keysOnly {
-		rec.Value = own(r.value)
-	}
-	return rec
+// batcher collects one batch of a scan: up to n records or scanBatchBytes
+// of keys and values, whichever comes first.
+type batcher struct {
+	sr    *scanRange
+	n     int
+	bytes int
+	out   []backend.Record
+	full  bool
 }
 
-// forward collects up to n live records after resume (or from lower).
-func (sr *scanRange) forward(d *database, now time.Time, resume []byte, n int) []backend.Record {
-	var out []backend.Record
+// take adds r and reports whether the batch has room for more.
+func (b *batcher) take(r record) bool {
+	rec := backend.Record{Key: own(r.key), ExpireTime: r.expire}
+	if !b.sr.keysOnly {
+		rec.Value = own(r.value)
+	}
+	b.out = append(b.out, rec)
+	b.bytes += len(rec.Key) + len(rec.Value)
+	b.full = len(b.out) >= b.n || b.bytes >= scanBatchBytes
+	return !b.full
+}
+
+// forward collects a batch of live records after resume (or from lower);
+// more reports that the batch filled up, so that the range may go on.
+func (sr *scanRange) forward(d *database, now time.Time, resume []byte, n int) (batch []backend.Record, more bool) {
+	b := batcher{sr: sr, n: n}
 	visit := func(r record) bool {
 		if sr.upper != nil && bytes.Compare(r.key, sr.upper) >= 0 {
 			return false
@@ -119,8 +145,7 @@ func (sr *scanRange) forward(d *database, now time.Time, resume []byte, n int) [
 		if (resume != nil && bytes.Equal(r.key, resume)) || r.expired(now) || !bytes.HasPrefix(r.key, sr.prefix) {
 			return true
 		}
-		out = append(out, sr.take(r))
-		return len(out) < n
+		return b.take(r)
 	}
 	switch {
 	case resume != nil:
@@ -130,13 +155,13 @@ func (sr *scanRange) forward(d *database, now time.Time, resume []byte, n int) [
 	default:
 		d.recs.Ascend(visit)
 	}
-	return out
+	return b.out, b.full
 }
 
-// backward collects up to n live records before resume (or below upper),
-// descending.
-func (sr *scanRange) backward(d *database, now time.Time, resume []byte, n int) []backend.Record {
-	var out []backend.Record
+// backward is forward descending: a batch of live records before resume (or
+// below upper).
+func (sr *scanRange) backward(d *database, now time.Time, resume []byte, n int) (batch []backend.Record, more bool) {
+	b := batcher{sr: sr, n: n}
 	visit := func(r record) bool {
 		if sr.lower != nil && bytes.Compare(r.key, sr.lower) < 0 {
 			return false
@@ -146,8 +171,7 @@ func (sr *scanRange) backward(d *database, now time.Time, resume []byte, n int) 
 			r.expired(now) || !bytes.HasPrefix(r.key, sr.prefix) {
 			return true
 		}
-		out = append(out, sr.take(r))
-		return len(out) < n
+		return b.take(r)
 	}
 	switch {
 	case resume != nil:
@@ -157,7 +181,7 @@ func (sr *scanRange) backward(d *database, now time.Time, resume []byte, n int) 
 	default:
 		d.recs.Descend(visit)
 	}
-	return out
+	return b.out, b.full
 }
 
 // prefixEnd returns the smallest key greater than every key with prefix p,

@@ -87,6 +87,43 @@ func TestScanBatches(t *testing.T) {
 	}
 }
 
+// A huge BatchSize must not make one batch a copy of the whole database: a
+// batch also ends at scanBatchBytes, and the scan goes on after it.
+func TestScanBatchBytes(t *testing.T) {
+	s, _ := newStore(t, Options{})
+	value := strings.Repeat("x", scanBatchBytes/4)
+	keys := []string{"a", "b", "c", "d", "e", "f"}
+	for _, k := range keys {
+		mustSet(t, s, "", k, value, backend.Expiry{})
+	}
+	for _, reverse := range []bool{false, true} {
+		var got []string
+		var batches []int
+		err := s.Scan(ctx, "", backend.ScanOptions{BatchSize: 1 << 30, Reverse: reverse}, func(batch []backend.Record) error {
+			batches = append(batches, len(batch))
+			for _, r := range batch {
+				got = append(got, string(r.Key))
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := slices.Clone(keys)
+		if reverse {
+			slices.Reverse(want)
+		}
+		// The fourth value reaches the byte bound.
+		if !slices.Equal(got, want) || !slices.Equal(batches, []int{4, 2}) {
+			t.Errorf("reverse=%v: keys %q in batches %v; want %q in [4 2]", reverse, got, batches, want)
+		}
+	}
+	// Keys only: the values do not count.
+	if _, batches := scanKeys(t, s, "", backend.ScanOptions{BatchSize: 1 << 30, KeysOnly: true}); !slices.Equal(batches, []int{6}) {
+		t.Errorf("keys-only batches = %v; want [6]", batches)
+	}
+}
+
 func TestScanWritesDuringCallback(t *testing.T) {
 	// fn runs without the store lock, so it may write; the scan resumes
 	// after the last key it handed out.

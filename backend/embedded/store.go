@@ -55,6 +55,13 @@ type Store struct {
 // backend.ErrInvalid. The Store runs a sweep goroutine unless
 // opts.SweepInterval is negative; Close stops it.
 func New(opts Options) (*Store, error) {
+	return newWithTicks(opts, nil)
+}
+
+// newWithTicks is New with the sweep driven by ticks, when not nil, instead
+// of a timer, so that tests can make the background sweep run without
+// waiting for it.
+func newWithTicks(opts Options, ticks <-chan time.Time) (*Store, error) {
 	cfgs := opts.Databases
 	if len(cfgs) == 0 {
 		cfgs = []DBConfig{{Name: "0"}, {Name: "1"}}
@@ -62,12 +69,15 @@ func New(opts Options) (*Store, error) {
 	if opts.LogCapacity < 0 {
 		return nil, fmt.Errorf("embedded: LogCapacity %d is negative: %w", opts.LogCapacity, backend.ErrInvalid)
 	}
+	if opts.LogBytes < 0 {
+		return nil, fmt.Errorf("embedded: LogBytes %d is negative: %w", opts.LogBytes, backend.ErrInvalid)
+	}
 	s := &Store{
 		now:               opts.Now,
 		serverID:          opts.ServerID,
 		logMissingRemoves: opts.LogMissingRemoves,
 		byName:            make(map[string]*database, len(cfgs)),
-		log:               eventLog{capacity: opts.LogCapacity},
+		log:               eventLog{capacity: opts.LogCapacity, maxBytes: opts.LogBytes},
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -77,6 +87,9 @@ func New(opts Options) (*Store, error) {
 	}
 	if s.log.capacity == 0 {
 		s.log.capacity = DefaultLogCapacity
+	}
+	if s.log.maxBytes == 0 {
+		s.log.maxBytes = DefaultLogBytes
 	}
 	for i, c := range cfgs {
 		name := c.Name
@@ -100,10 +113,15 @@ func New(opts Options) (*Store, error) {
 	if interval == 0 {
 		interval = DefaultSweepInterval
 	}
-	if interval > 0 {
+	if ticks != nil || interval > 0 {
 		s.stop = make(chan struct{})
 		s.sweepDone = make(chan struct{})
-		go s.sweepLoop(interval)
+		stopTicker := func() {}
+		if ticks == nil {
+			t := time.NewTicker(interval)
+			ticks, stopTicker = t.C, t.Stop
+		}
+		go s.sweepLoop(ticks, stopTicker)
 	}
 	return s, nil
 }
@@ -252,16 +270,15 @@ func (s *Store) waitChan() <-chan struct{} {
 	return s.notify
 }
 
-// sweepLoop purges expired records every interval until Close.
-func (s *Store) sweepLoop(interval time.Duration) {
+// sweepLoop purges expired records at every tick until Close.
+func (s *Store) sweepLoop(ticks <-chan time.Time, stopTicker func()) {
 	defer close(s.sweepDone)
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
+	defer stopTicker()
 	for {
 		select {
 		case <-s.stop:
 			return
-		case <-tick.C:
+		case <-ticks:
 			for _, d := range s.dbs {
 				if _, err := s.sweep(d, 0); err != nil {
 					return

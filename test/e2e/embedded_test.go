@@ -363,7 +363,9 @@ func TestEmbeddedIncrement(t *testing.T) {
 
 	e.set(t, "", "text", "hello")
 	_, err = e.kv.Increment(ctx, &ktgrpcv1.IncrementRequest{Key: []byte("text"), Delta: 1})
-	embWantCode(t, err, codes.FailedPrecondition, "not an 8-byte integer")
+	embWantCode(t, err, codes.FailedPrecondition, `value of key "text" is 5 bytes, not an 8-byte integer`)
+	// The message says what to do about it, too.
+	embWantCode(t, err, codes.FailedPrecondition, "Increment keeps counters as 8-byte big-endian integers")
 	e.wantValue(t, "", "text", embPtr("hello"))
 
 	dbl, err := e.kv.IncrementDouble(ctx, &ktgrpcv1.IncrementDoubleRequest{Key: []byte("f"), Delta: 1.5, Initial: embPtr(0.25)})
@@ -1067,6 +1069,16 @@ func TestEmbeddedValidation(t *testing.T) {
 			_, err := e.kv.Set(ctx, &ktgrpcv1.SetRequest{Key: []byte("k"), Expiration: &ktgrpcv1.SetRequest_ExpireTime{ExpireTime: &timestamppb.Timestamp{Nanos: -1}}})
 			return err
 		}, "expire_time"},
+		{"Set empty expire_time", func() error {
+			_, err := e.kv.Set(ctx, &ktgrpcv1.SetRequest{Key: []byte("k"), Expiration: &ktgrpcv1.SetRequest_ExpireTime{ExpireTime: &timestamppb.Timestamp{}}})
+			return err
+		}, "expire_time 1970-01-01T00:00:00Z is not after 1970-01-01T00:00:00Z; leave expiration unset"},
+		{"Add expire_time of Go's zero time", func() error {
+			// The earliest valid Timestamp converts to the time that means
+			// "never" inside the gateway.
+			_, err := e.kv.Add(ctx, &ktgrpcv1.AddRequest{Key: []byte("k"), Expiration: &ktgrpcv1.AddRequest_ExpireTime{ExpireTime: timestamppb.New(time.Time{})}})
+			return err
+		}, "expire_time 0001-01-01T00:00:00Z is not after"},
 		{"SetBulk entry", func() error {
 			_, err := e.kv.SetBulk(ctx, &ktgrpcv1.SetBulkRequest{Records: []*ktgrpcv1.SetBulkRequest_Entry{{Key: []byte("k")}, {}}})
 			return err
@@ -1096,6 +1108,14 @@ func TestEmbeddedValidation(t *testing.T) {
 			_, err := e.kv.IncrementDouble(ctx, &ktgrpcv1.IncrementDoubleRequest{Key: []byte("k"), Delta: math.Inf(-1)})
 			return err
 		}, "delta must be a finite number"},
+		{"Increment initial with must_exist", func() error {
+			_, err := e.kv.Increment(ctx, &ktgrpcv1.IncrementRequest{Key: []byte("k"), Delta: 1, Initial: embPtr(int64(5)), MustExist: true})
+			return err
+		}, "initial has no effect with must_exist"},
+		{"IncrementDouble initial with must_exist", func() error {
+			_, err := e.kv.IncrementDouble(ctx, &ktgrpcv1.IncrementDoubleRequest{Key: []byte("k"), Delta: 1, Initial: embPtr(0.5), MustExist: true})
+			return err
+		}, "initial has no effect with must_exist"},
 		{"Increment empty key", func() error { _, err := e.kv.Increment(ctx, &ktgrpcv1.IncrementRequest{Delta: 1}); return err }, "key must not be empty"},
 		{"MatchKeys no pattern", func() error { _, err := e.kv.MatchKeys(ctx, &ktgrpcv1.MatchKeysRequest{}); return err }, "pattern must be set"},
 		{"MatchKeys empty regex", func() error {
@@ -1110,6 +1130,10 @@ func TestEmbeddedValidation(t *testing.T) {
 			_, err := embScanAll(t, e.cursor, &ktgrpcv1.ScanRequest{Limit: -5})
 			return err
 		}, "limit must not be negative"},
+		{"Scan start after end", func() error {
+			_, err := embScanAll(t, e.cursor, &ktgrpcv1.ScanRequest{StartKey: []byte("m"), EndKey: []byte("c"), Reverse: true})
+			return err
+		}, `start_key "m" sorts after end_key "c"`},
 		{"Vacuum negative steps", func() error { _, err := e.admin.Vacuum(ctx, &ktgrpcv1.VacuumRequest{Steps: -1}); return err }, "steps must not be negative"},
 		{"Subscribe fast progress", func() error {
 			stream, err := e.repl.Subscribe(ctx, &ktgrpcv1.SubscribeRequest{ProgressInterval: durationpb.New(5 * time.Millisecond)})
@@ -1119,6 +1143,14 @@ func TestEmbeddedValidation(t *testing.T) {
 			_, err = stream.Recv()
 			return err
 		}, "progress_interval must be at least 10ms"},
+		{"Subscribe now false", func() error {
+			stream, err := e.repl.Subscribe(ctx, &ktgrpcv1.SubscribeRequest{Start: &ktgrpcv1.SubscribeRequest_Now{Now: false}})
+			if err != nil {
+				return err
+			}
+			_, err = stream.Recv()
+			return err
+		}, "now must be true when set"},
 		{"Subscribe unspecified operation", func() error {
 			stream, err := e.repl.Subscribe(ctx, &ktgrpcv1.SubscribeRequest{Operations: []ktgrpcv1.Operation{embEvSet, ktgrpcv1.Operation_OPERATION_UNSPECIFIED}})
 			if err != nil {
