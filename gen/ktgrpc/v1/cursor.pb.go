@@ -116,6 +116,7 @@ type ScanRequest struct {
 	// The database; "" is the default one.
 	Db string `protobuf:"bytes,1,opt,name=db,proto3" json:"db,omitempty"`
 	// The first key of the range (inclusive). Empty means from the first key.
+	// A start_key after end_key is invalid.
 	StartKey []byte `protobuf:"bytes,2,opt,name=start_key,json=startKey,proto3" json:"start_key,omitempty"`
 	// The end of the range (exclusive). Empty means to the last key.
 	EndKey []byte `protobuf:"bytes,3,opt,name=end_key,json=endKey,proto3" json:"end_key,omitempty"`
@@ -128,7 +129,8 @@ type ScanRequest struct {
 	Limit int64 `protobuf:"varint,6,opt,name=limit,proto3" json:"limit,omitempty"`
 	// Return keys only; values are left empty.
 	KeysOnly bool `protobuf:"varint,7,opt,name=keys_only,json=keysOnly,proto3" json:"keys_only,omitempty"`
-	// Records per response message. 0 means the server's default (256).
+	// The most records per response message. 0 means the server's default
+	// (256). Messages are also cut short to stay within the message size limit.
 	BatchSize     uint32 `protobuf:"varint,8,opt,name=batch_size,json=batchSize,proto3" json:"batch_size,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -393,7 +395,7 @@ type OpenRequest_Ttl struct {
 }
 
 type OpenRequest_ExpireTime struct {
-	// Expire at this time.
+	// Expire at this time. Must be after the Unix epoch.
 	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=expire_time,json=expireTime,proto3,oneof"`
 }
 

@@ -371,7 +371,7 @@ type SetRequest_Ttl struct {
 }
 
 type SetRequest_ExpireTime struct {
-	// Expire at this time.
+	// Expire at this time. Must be after the Unix epoch.
 	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=expire_time,json=expireTime,proto3,oneof"`
 }
 
@@ -643,7 +643,7 @@ type AddRequest_Ttl struct {
 }
 
 type AddRequest_ExpireTime struct {
-	// Expire at this time.
+	// Expire at this time. Must be after the Unix epoch.
 	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=expire_time,json=expireTime,proto3,oneof"`
 }
 
@@ -803,7 +803,7 @@ type ReplaceRequest_Ttl struct {
 }
 
 type ReplaceRequest_ExpireTime struct {
-	// Expire at this time.
+	// Expire at this time. Must be after the Unix epoch.
 	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=expire_time,json=expireTime,proto3,oneof"`
 }
 
@@ -973,7 +973,7 @@ type AppendRequest_Ttl struct {
 }
 
 type AppendRequest_ExpireTime struct {
-	// Expire at this time.
+	// Expire at this time. Must be after the Unix epoch.
 	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=expire_time,json=expireTime,proto3,oneof"`
 }
 
@@ -1582,7 +1582,7 @@ type CompareAndSwapRequest_Ttl struct {
 }
 
 type CompareAndSwapRequest_ExpireTime struct {
-	// Expire at this time.
+	// Expire at this time. Must be after the Unix epoch.
 	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=expire_time,json=expireTime,proto3,oneof"`
 }
 
@@ -1649,8 +1649,8 @@ type IncrementRequest struct {
 	// The value a missing record starts from. Absent means 0. Tokyo Tyrant
 	// accepts only 0 (other values answer UNIMPLEMENTED).
 	Initial *int64 `protobuf:"varint,4,opt,name=initial,proto3,oneof" json:"initial,omitempty"`
-	// Fail (applied: false) instead of creating a missing record. Not on Tokyo
-	// Tyrant (UNIMPLEMENTED).
+	// Fail (applied: false) instead of creating a missing record; invalid
+	// together with initial. Not on Tokyo Tyrant (UNIMPLEMENTED).
 	MustExist bool `protobuf:"varint,5,opt,name=must_exist,json=mustExist,proto3" json:"must_exist,omitempty"`
 	// When the record expires. Neither set means it never expires.
 	//
@@ -1763,7 +1763,7 @@ type IncrementRequest_Ttl struct {
 }
 
 type IncrementRequest_ExpireTime struct {
-	// Expire at this time.
+	// Expire at this time. Must be after the Unix epoch.
 	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=expire_time,json=expireTime,proto3,oneof"`
 }
 
@@ -1838,8 +1838,8 @@ type IncrementDoubleRequest struct {
 	// The value a missing record starts from. Absent means 0. Tokyo Tyrant
 	// accepts only 0 (other values answer UNIMPLEMENTED).
 	Initial *float64 `protobuf:"fixed64,4,opt,name=initial,proto3,oneof" json:"initial,omitempty"`
-	// Fail (applied: false) instead of creating a missing record. Not on Tokyo
-	// Tyrant (UNIMPLEMENTED).
+	// Fail (applied: false) instead of creating a missing record; invalid
+	// together with initial. Not on Tokyo Tyrant (UNIMPLEMENTED).
 	MustExist bool `protobuf:"varint,5,opt,name=must_exist,json=mustExist,proto3" json:"must_exist,omitempty"`
 	// When the record expires. Neither set means it never expires.
 	//
@@ -1952,7 +1952,7 @@ type IncrementDoubleRequest_Ttl struct {
 }
 
 type IncrementDoubleRequest_ExpireTime struct {
-	// Expire at this time.
+	// Expire at this time. Must be after the Unix epoch.
 	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=expire_time,json=expireTime,proto3,oneof"`
 }
 
@@ -2346,7 +2346,7 @@ type SetBulkRequest_Entry_Ttl struct {
 }
 
 type SetBulkRequest_Entry_ExpireTime struct {
-	// Expire at this time.
+	// Expire at this time. Must be after the Unix epoch.
 	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=expire_time,json=expireTime,proto3,oneof"`
 }
 

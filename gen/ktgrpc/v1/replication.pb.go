@@ -114,8 +114,8 @@ func (Operation) EnumDescriptor() ([]byte, []int) {
 type SubscribeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Where to start. Resuming is exclusive: the stream delivers the changes
-	// whose position is strictly greater than `after`. `after: 0` replays the
-	// whole retained log.
+	// whose position is strictly greater than `after`. `after: 0`, or leaving
+	// `start` unset, replays the whole retained log. `now: false` is invalid.
 	//
 	// Types that are valid to be assigned to Start:
 	//
@@ -129,8 +129,11 @@ type SubscribeRequest struct {
 	KeyPrefix []byte `protobuf:"bytes,4,opt,name=key_prefix,json=keyPrefix,proto3" json:"key_prefix,omitempty"`
 	// Only these operations. Empty means all.
 	Operations []Operation `protobuf:"varint,5,rep,packed,name=operations,proto3,enum=ktgrpc.v1.Operation" json:"operations,omitempty"`
-	// How often to send a progress message. 0 means every 1s; the smallest
-	// accepted interval is 10ms.
+	// The most often a progress message is sent: one goes out when this
+	// interval has passed and the position has moved since the last event or
+	// progress message, and one right after the replay of the retained log. An
+	// idle stream sends nothing. 0 means 1s; the smallest accepted interval is
+	// 10ms.
 	ProgressInterval *durationpb.Duration `protobuf:"bytes,6,opt,name=progress_interval,json=progressInterval,proto3" json:"progress_interval,omitempty"`
 	// The server id to present to the backend. Kyoto Tycoon withholds changes
 	// that originated from this id. 0 lets the gateway choose one.

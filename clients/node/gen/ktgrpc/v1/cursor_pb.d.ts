@@ -27,6 +27,7 @@ export declare type ScanRequest = Message<"ktgrpc.v1.ScanRequest"> & {
 
   /**
    * The first key of the range (inclusive). Empty means from the first key.
+   * A start_key after end_key is invalid.
    *
    * @generated from field: bytes start_key = 2;
    */
@@ -69,7 +70,8 @@ export declare type ScanRequest = Message<"ktgrpc.v1.ScanRequest"> & {
   keysOnly: boolean;
 
   /**
-   * Records per response message. 0 means the server's default (256).
+   * The most records per response message. 0 means the server's default
+   * (256). Messages are also cut short to stay within the message size limit.
    *
    * @generated from field: uint32 batch_size = 8;
    */
@@ -161,7 +163,7 @@ export declare type OpenRequest = Message<"ktgrpc.v1.OpenRequest"> & {
     case: "ttl";
   } | {
     /**
-     * Expire at this time.
+     * Expire at this time. Must be after the Unix epoch.
      *
      * @generated from field: google.protobuf.Timestamp expire_time = 7;
      */

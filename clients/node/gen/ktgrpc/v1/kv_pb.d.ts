@@ -171,7 +171,7 @@ export declare type SetRequest = Message<"ktgrpc.v1.SetRequest"> & {
     case: "ttl";
   } | {
     /**
-     * Expire at this time.
+     * Expire at this time. Must be after the Unix epoch.
      *
      * @generated from field: google.protobuf.Timestamp expire_time = 5;
      */
@@ -287,7 +287,7 @@ export declare type SetBulkRequest_Entry = Message<"ktgrpc.v1.SetBulkRequest.Ent
     case: "ttl";
   } | {
     /**
-     * Expire at this time.
+     * Expire at this time. Must be after the Unix epoch.
      *
      * @generated from field: google.protobuf.Timestamp expire_time = 4;
      */
@@ -364,7 +364,7 @@ export declare type AddRequest = Message<"ktgrpc.v1.AddRequest"> & {
     case: "ttl";
   } | {
     /**
-     * Expire at this time.
+     * Expire at this time. Must be after the Unix epoch.
      *
      * @generated from field: google.protobuf.Timestamp expire_time = 5;
      */
@@ -441,7 +441,7 @@ export declare type ReplaceRequest = Message<"ktgrpc.v1.ReplaceRequest"> & {
     case: "ttl";
   } | {
     /**
-     * Expire at this time.
+     * Expire at this time. Must be after the Unix epoch.
      *
      * @generated from field: google.protobuf.Timestamp expire_time = 5;
      */
@@ -518,7 +518,7 @@ export declare type AppendRequest = Message<"ktgrpc.v1.AppendRequest"> & {
     case: "ttl";
   } | {
     /**
-     * Expire at this time.
+     * Expire at this time. Must be after the Unix epoch.
      *
      * @generated from field: google.protobuf.Timestamp expire_time = 5;
      */
@@ -827,7 +827,7 @@ export declare type CompareAndSwapRequest = Message<"ktgrpc.v1.CompareAndSwapReq
     case: "ttl";
   } | {
     /**
-     * Expire at this time.
+     * Expire at this time. Must be after the Unix epoch.
      *
      * @generated from field: google.protobuf.Timestamp expire_time = 6;
      */
@@ -899,8 +899,8 @@ export declare type IncrementRequest = Message<"ktgrpc.v1.IncrementRequest"> & {
   initial?: bigint | undefined;
 
   /**
-   * Fail (applied: false) instead of creating a missing record. Not on Tokyo
-   * Tyrant (UNIMPLEMENTED).
+   * Fail (applied: false) instead of creating a missing record; invalid
+   * together with initial. Not on Tokyo Tyrant (UNIMPLEMENTED).
    *
    * @generated from field: bool must_exist = 5;
    */
@@ -921,7 +921,7 @@ export declare type IncrementRequest = Message<"ktgrpc.v1.IncrementRequest"> & {
     case: "ttl";
   } | {
     /**
-     * Expire at this time.
+     * Expire at this time. Must be after the Unix epoch.
      *
      * @generated from field: google.protobuf.Timestamp expire_time = 7;
      */
@@ -999,8 +999,8 @@ export declare type IncrementDoubleRequest = Message<"ktgrpc.v1.IncrementDoubleR
   initial?: number | undefined;
 
   /**
-   * Fail (applied: false) instead of creating a missing record. Not on Tokyo
-   * Tyrant (UNIMPLEMENTED).
+   * Fail (applied: false) instead of creating a missing record; invalid
+   * together with initial. Not on Tokyo Tyrant (UNIMPLEMENTED).
    *
    * @generated from field: bool must_exist = 5;
    */
@@ -1021,7 +1021,7 @@ export declare type IncrementDoubleRequest = Message<"ktgrpc.v1.IncrementDoubleR
     case: "ttl";
   } | {
     /**
-     * Expire at this time.
+     * Expire at this time. Must be after the Unix epoch.
      *
      * @generated from field: google.protobuf.Timestamp expire_time = 7;
      */

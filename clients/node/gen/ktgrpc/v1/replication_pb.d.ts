@@ -19,8 +19,8 @@ export declare const file_ktgrpc_v1_replication: GenFile;
 export declare type SubscribeRequest = Message<"ktgrpc.v1.SubscribeRequest"> & {
   /**
    * Where to start. Resuming is exclusive: the stream delivers the changes
-   * whose position is strictly greater than `after`. `after: 0` replays the
-   * whole retained log.
+   * whose position is strictly greater than `after`. `after: 0`, or leaving
+   * `start` unset, replays the whole retained log. `now: false` is invalid.
    *
    * @generated from oneof ktgrpc.v1.SubscribeRequest.start
    */
@@ -65,8 +65,11 @@ export declare type SubscribeRequest = Message<"ktgrpc.v1.SubscribeRequest"> & {
   operations: Operation[];
 
   /**
-   * How often to send a progress message. 0 means every 1s; the smallest
-   * accepted interval is 10ms.
+   * The most often a progress message is sent: one goes out when this
+   * interval has passed and the position has moved since the last event or
+   * progress message, and one right after the replay of the retained log. An
+   * idle stream sends nothing. 0 means 1s; the smallest accepted interval is
+   * 10ms.
    *
    * @generated from field: google.protobuf.Duration progress_interval = 6;
    */
