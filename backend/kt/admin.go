@@ -23,11 +23,17 @@ type dbEntry struct {
 }
 
 // dbCache remembers the server's databases: the binary protocol needs
-// indexes, names are resolved through the report once, and a miss reloads
-// the list (the server may have been restarted with other databases).
+// indexes, and names are resolved through the report once. The server may
+// be restarted with other databases, which a request cannot tell (binary
+// requests skip an index the server does not have), so the cache is
+// dropped when the server reports an unknown database, when a binary write
+// stored nothing, and whenever the pool saw the server close or reset a
+// connection, which a restart always does (see also recheckDBs).
 type dbCache struct {
-	mu    sync.Mutex
-	list  []dbEntry
+	mu   sync.Mutex
+	list []dbEntry
+	// epoch is the pool's count of lost connections when list was loaded.
+	epoch int64
 	types map[uint16]int // status "type" code of each database seen
 }
 
@@ -36,6 +42,47 @@ func (c *dbCache) forget() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.list, c.types = nil, nil
+}
+
+// current returns the cached list, first dropping the cache when
+// connections were lost since it was loaded. Called with mu held.
+func (c *dbCache) current(epoch int64) []dbEntry {
+	if c.epoch != epoch {
+		c.list, c.types, c.epoch = nil, nil, epoch
+	}
+	return c.list
+}
+
+// store caches list, read from the server when the pool had lost epoch
+// connections.
+func (c *dbCache) store(list []dbEntry, epoch int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.epoch != epoch || !slices.Equal(c.list, list) {
+		c.types = nil
+	}
+	c.list, c.epoch = list, epoch
+}
+
+// dbRef is the database list a request's index was resolved from, with the
+// pool's count of lost connections at the time. resolveDB puts it in the
+// call's context, so that the request is not sent to a server that may
+// have restarted since with other databases (see recheckDBs).
+type dbRef struct {
+	epoch int64
+	list  []dbEntry
+}
+
+type dbRefKey struct{}
+
+// resolvedFrom returns a copy of the context's dbRef, or nil.
+func resolvedFrom(ctx context.Context) *dbRef {
+	ref, _ := ctx.Value(dbRefKey{}).(*dbRef)
+	if ref == nil {
+		return nil
+	}
+	cp := *ref
+	return &cp
 }
 
 // KT database type codes (status "type").
@@ -76,10 +123,12 @@ func kindName(code int) string {
 func orderedType(code int) bool { return kindName(code) == "tree" }
 
 // resolveDB turns a database selector into an index: "" is 0, digits are an
-// index, anything else a name. Unknown databases are ErrNotFound.
-func (b *Backend) resolveDB(ctx context.Context, db string) (uint16, error) {
+// index, anything else a name. Unknown databases are ErrNotFound. The
+// returned context carries the list the index came from (see dbRef); the
+// call's requests must use it.
+func (b *Backend) resolveDB(ctx context.Context, db string) (context.Context, uint16, error) {
 	if db == "" || db == "0" {
-		return 0, nil // every server has database 0
+		return ctx, 0, nil // every server has database 0
 	}
 	find := func(list []dbEntry) (int, bool) {
 		if isDigits(db) {
@@ -94,23 +143,29 @@ func (b *Backend) resolveDB(ctx context.Context, db string) (uint16, error) {
 		return 0, false
 	}
 	b.dbs.mu.Lock()
-	list := b.dbs.list
+	epoch := b.pool.lost.Load()
+	list := b.dbs.current(epoch)
 	b.dbs.mu.Unlock()
 	if idx, ok := find(list); ok {
-		return uint16(idx), nil
+		return context.WithValue(ctx, dbRefKey{}, &dbRef{epoch: epoch, list: list}), uint16(idx), nil
 	}
-	list, err := b.loadDBs(ctx)
+	list, epoch, err := b.loadDBs(ctx)
 	if err != nil {
-		return 0, err
+		return ctx, 0, err
 	}
 	if idx, ok := find(list); ok {
-		return uint16(idx), nil
+		return context.WithValue(ctx, dbRefKey{}, &dbRef{epoch: epoch, list: list}), uint16(idx), nil
 	}
+	return ctx, 0, fmt.Errorf("kt %s: %w: no database %q (the server has %s)", b.addr, backend.ErrNotFound, db, describeDBs(list))
+}
+
+// describeDBs lists databases for messages: 0="*", 1="%".
+func describeDBs(list []dbEntry) string {
 	names := make([]string, len(list))
 	for i, e := range list {
 		names[i] = fmt.Sprintf("%d=%q", e.index, e.name)
 	}
-	return 0, fmt.Errorf("kt %s: %w: no database %q (the server has %s)", b.addr, backend.ErrNotFound, db, strings.Join(names, ", "))
+	return strings.Join(names, ", ")
 }
 
 func isDigits(s string) bool {
@@ -123,17 +178,20 @@ func isDigits(s string) bool {
 }
 
 // loadDBs reads the database list from the report's db_<i> lines
-// ("count=<n> size=<n> path=<path>").
-func (b *Backend) loadDBs(ctx context.Context) ([]dbEntry, error) {
-	report, err := b.Report(ctx)
+// ("count=<n> size=<n> path=<path>") and caches it. epoch is the pool's
+// count of lost connections before the call: one lost during it makes the
+// next resolution load again.
+func (b *Backend) loadDBs(ctx context.Context) (list []dbEntry, epoch int64, err error) {
+	epoch = b.pool.lost.Load()
+	// The report names no database: it needs no check of an earlier
+	// resolution the context may carry.
+	report, err := b.Report(context.WithValue(ctx, dbRefKey{}, (*dbRef)(nil)))
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	list := parseDBList(report)
-	b.dbs.mu.Lock()
-	b.dbs.list = list
-	b.dbs.mu.Unlock()
-	return list, nil
+	list = parseDBList(report)
+	b.dbs.store(list, epoch)
+	return list, epoch, nil
 }
 
 func parseDBList(report map[string]string) []dbEntry {
@@ -158,6 +216,7 @@ func parseDBList(report map[string]string) []dbEntry {
 // dbType returns the database's type code, asking the server once.
 func (b *Backend) dbType(ctx context.Context, idx uint16) (int, error) {
 	b.dbs.mu.Lock()
+	b.dbs.current(b.pool.lost.Load())
 	code, ok := b.dbs.types[idx]
 	b.dbs.mu.Unlock()
 	if ok {
@@ -202,7 +261,7 @@ func fieldMap(r *reply) map[string]string {
 // Status describes a database from RPC status; count and size are its
 // "count" and "size" fields.
 func (b *Backend) Status(ctx context.Context, db string) (backend.Status, error) {
-	idx, err := b.resolveDB(ctx, db)
+	ctx, idx, err := b.resolveDB(ctx, db)
 	if err != nil {
 		return backend.Status{}, err
 	}
@@ -228,7 +287,7 @@ func (b *Backend) Report(ctx context.Context) (map[string]string, error) {
 // Databases lists the databases of the report's db_<i> lines, with each
 // one's kind from RPC status.
 func (b *Backend) Databases(ctx context.Context) ([]backend.DatabaseInfo, error) {
-	list, err := b.loadDBs(ctx)
+	list, _, err := b.loadDBs(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -247,7 +306,7 @@ func (b *Backend) Databases(ctx context.Context) ([]backend.DatabaseInfo, error)
 
 // simple runs a maintenance procedure on one database.
 func (b *Backend) simple(ctx context.Context, proc, db string, build func(p *params)) error {
-	idx, err := b.resolveDB(ctx, db)
+	ctx, idx, err := b.resolveDB(ctx, db)
 	if err != nil {
 		return err
 	}
@@ -291,9 +350,9 @@ func (b *Backend) Vacuum(ctx context.Context, db string, steps int64) error {
 }
 
 // TuneReplication is RPC tune_replication: an empty host stops the
-// server's replication; port 0, position 0 and interval 0 are left out so
-// that the server keeps its current values. A server without an RTS file
-// answers ErrUnsupported.
+// server's replication, port 0 means KT's default port 1978, and position 0
+// and interval 0 are left out so that the server keeps its current values.
+// A server without an RTS file answers ErrUnsupported.
 func (b *Backend) TuneReplication(ctx context.Context, host string, port int, position uint64, interval time.Duration) error {
 	if port < 0 || port > 65535 {
 		return fmt.Errorf("kt tune_replication: %w: port %d is out of range", backend.ErrInvalid, port)

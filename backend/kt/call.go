@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
@@ -139,17 +140,19 @@ func (e *rpcError) Error() string {
 
 func (e *rpcError) Unwrap() error { return e.sentinel }
 
-// statusError maps an RPC failure status to a sentinel error:
-// 400 -> ErrInvalid, 501 -> ErrUnsupported, 503 -> ErrTimeout, anything else
-// -> ErrFailed. The server's message is kept.
+// statusError maps an RPC failure status to a sentinel error, reading the
+// statuses as KT's own client does: 400-449 (bad parameters, and the HTTP
+// layer's 413 for a body above 256 MiB) -> ErrInvalid, 501 ->
+// ErrUnsupported, 503 (a WAIT that timed out, or a server shutting down) ->
+// ErrTimeout, anything else -> ErrFailed. The server's message is kept.
 func statusError(proc string, status int, msg string) error {
 	e := &rpcError{proc: proc, status: status, msg: msg, sentinel: backend.ErrFailed}
-	switch status {
-	case 400:
+	switch {
+	case status >= 400 && status < 450:
 		e.sentinel = backend.ErrInvalid
-	case 501:
+	case status == 501:
 		e.sentinel = backend.ErrUnsupported
-	case 503:
+	case status == 503:
 		e.sentinel = backend.ErrTimeout
 	}
 	return e
@@ -171,11 +174,14 @@ func (b *Backend) rpcOK(ctx context.Context, proc string, p params, r retry) (*r
 // Connections in an unknown state are discarded. An idempotent call that
 // failed on a stale reused connection is sent once more on a new one.
 func (b *Backend) roundTrip(ctx context.Context, op string, r retry, req []byte, read func(*conn) error) error {
+	ctx, cancel := b.callContext(ctx)
+	defer cancel()
+	ref := resolvedFrom(ctx)
 	fresh := false
 	for {
-		c, err := b.pool.get(ctx, fresh)
+		c, err := b.acquire(ctx, op, ref, fresh)
 		if err != nil {
-			return b.connError(ctx, op, err)
+			return err
 		}
 		wrote, err := c.exchange(ctx, b.opts.timeout, req, read)
 		b.pool.put(c)
@@ -194,6 +200,86 @@ func (b *Backend) roundTrip(ctx context.Context, op string, r retry, req []byte,
 	}
 }
 
+// acquire takes a pooled connection (a new one when fresh) for a request
+// whose database index came from ref (nil when it names none). When the
+// pool lost connections since ref was resolved, recheckDBs runs on the
+// connection first; a stale connection found that way is replaced, since
+// nothing of the call has been sent yet.
+func (b *Backend) acquire(ctx context.Context, op string, ref *dbRef, fresh bool) (*conn, error) {
+	for {
+		c, err := b.pool.get(ctx, fresh)
+		if err != nil {
+			return nil, b.connError(ctx, op, err)
+		}
+		if ref == nil || b.pool.lost.Load() == ref.epoch {
+			return c, nil
+		}
+		wrote, err := b.recheckDBs(ctx, c, ref)
+		if err == nil {
+			return c, nil
+		}
+		b.pool.put(c)
+		var ae *appError
+		if errors.As(err, &ae) {
+			return nil, ae.err
+		}
+		if !c.reused || fresh || ctx.Err() != nil || !stale(wrote, err) {
+			return nil, b.connError(ctx, op, err)
+		}
+		fresh = true
+	}
+}
+
+// recheckDBs runs before a request that names a database by an index from
+// ref, when the pool has lost connections since ref was resolved: the
+// server may have restarted with other databases, and the index may now
+// name another one. It compares ref's list with the server's: the cached
+// one if it was read after the last lost connection, otherwise one read on
+// c, the connection about to carry the request, and then cached. If the
+// lists differ the request must not be sent: the error (an *appError, c
+// stays in step) is ErrUnavailable, and a retry of the call resolves the
+// database again.
+func (b *Backend) recheckDBs(ctx context.Context, c *conn, ref *dbRef) (wrote bool, err error) {
+	epoch := b.pool.lost.Load()
+	b.dbs.mu.Lock()
+	list, listEpoch := b.dbs.list, b.dbs.epoch
+	b.dbs.mu.Unlock()
+	if list == nil || listEpoch != epoch {
+		var rep *reply
+		wrote, err = c.exchange(ctx, b.opts.timeout, ktwire.AppendRPCRequest(nil, "report", nil), func(c *conn) error {
+			var err error
+			rep, err = readRPC(c, "report")
+			return err
+		})
+		if err != nil {
+			return wrote, err
+		}
+		if rep.logic() {
+			return true, &appError{fmt.Errorf("kt report: %w: server said %q (HTTP 450)", backend.ErrFailed, message(rep.fields))}
+		}
+		list = parseDBList(fieldMap(rep))
+		b.dbs.store(list, epoch)
+	}
+	if !slices.Equal(list, ref.list) {
+		return wrote, &appError{fmt.Errorf("kt on %s: %w: the server's databases changed (now %s; was it restarted?), so the request was not sent; a retry resolves the database again",
+			b.addr, backend.ErrUnavailable, describeDBs(list))}
+	}
+	ref.epoch = epoch
+	return wrote, nil
+}
+
+// callContext bounds a call whose context has no deadline by the URL's
+// timeout. The bound covers the whole call: the wait for a pooled
+// connection (cursors may hold every one of them for as long as their
+// streams last), the dial and the exchange.
+func (b *Backend) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeoutCause(ctx, b.opts.timeout,
+		fmt.Errorf("no answer within the URL's timeout=%v: %w", b.opts.timeout, context.DeadlineExceeded))
+}
+
 // stale reports whether a failure looks like a connection the server had
 // already closed: the request could not be written, or the connection ended
 // before the first reply byte.
@@ -206,7 +292,7 @@ func stale(wrote bool, err error) bool {
 func (b *Backend) connError(ctx context.Context, op string, err error) error {
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		if errors.Is(ctxErr, context.DeadlineExceeded) {
-			return fmt.Errorf("kt %s on %s: %w: %w", op, b.addr, backend.ErrTimeout, ctxErr)
+			return fmt.Errorf("kt %s on %s: %w: %w", op, b.addr, backend.ErrTimeout, context.Cause(ctx))
 		}
 		return fmt.Errorf("kt %s on %s: %w", op, b.addr, ctxErr)
 	}

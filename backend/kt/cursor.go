@@ -25,21 +25,26 @@ func (b *Backend) OpenCursor(ctx context.Context, db string) (backend.Cursor, er
 }
 
 func (b *Backend) openCursor(ctx context.Context, db string) (*cursor, error) {
-	idx, err := b.resolveDB(ctx, db)
+	ctx, idx, err := b.resolveDB(ctx, db)
 	if err != nil {
 		return nil, err
 	}
-	c, err := b.pool.get(ctx, false)
+	ref := resolvedFrom(ctx)
+	ctx, cancel := b.callContext(ctx)
+	defer cancel()
+	c, err := b.acquire(ctx, "open cursor", ref, false)
 	if err != nil {
-		return nil, b.connError(ctx, "open cursor", err)
+		return nil, err
 	}
-	return &cursor{b: b, idx: idx, id: strconv.FormatInt(b.cursorIDs.Add(1), 10), c: c}, nil
+	return &cursor{b: b, idx: idx, ref: ref, id: strconv.FormatInt(b.cursorIDs.Add(1), 10), c: c}, nil
 }
 
 // cursor is a KT cursor on a dedicated connection.
 type cursor struct {
 	b   *Backend
 	idx uint16
+	// ref is the database list idx came from (nil for database 0).
+	ref *dbRef
 	id  string
 
 	mu sync.Mutex
@@ -60,6 +65,8 @@ type op struct {
 // their replies. A failure status in any of them is returned after every
 // reply has been read, so that the connection stays in step.
 func (k *cursor) call(ctx context.Context, ops ...op) ([]*reply, error) {
+	ctx, cancel := k.b.callContext(ctx)
+	defer cancel()
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.lost != nil {
@@ -110,15 +117,18 @@ func (k *cursor) call(ctx context.Context, ops ...op) ([]*reply, error) {
 		retry := !k.used && k.c.reused && ctx.Err() == nil && stale(wrote, err)
 		k.b.pool.put(k.c) // broken: closed and uncounted
 		k.c = nil
+		err = k.b.connError(ctx, ops[0].proc, err)
 		if retry {
 			// Nothing is lost yet: the server never answered for this
-			// cursor, so a new connection can take over.
-			if c, gerr := k.b.pool.get(ctx, true); gerr == nil {
+			// cursor, so a new connection can take over (unless the
+			// server's databases changed meanwhile: see acquire).
+			c, gerr := k.b.acquire(ctx, ops[0].proc, k.ref, true)
+			if gerr == nil {
 				k.c = c
 				continue
 			}
+			err = gerr
 		}
-		err = k.b.connError(ctx, ops[0].proc, err)
 		k.lost = fmt.Errorf("kt cursor on %s: %w: its connection was lost, and the server's cursor with it; open a new cursor", k.b.addr, backend.ErrUnavailable)
 		return nil, err
 	}
@@ -304,7 +314,7 @@ const (
 // unordered databases the whole database is walked in the server's order
 // and the range and prefix are applied to every key.
 func (b *Backend) Scan(ctx context.Context, db string, opts backend.ScanOptions, fn func([]backend.Record) error) error {
-	idx, err := b.resolveDB(ctx, db)
+	ctx, idx, err := b.resolveDB(ctx, db)
 	if err != nil {
 		return err
 	}

@@ -94,8 +94,9 @@ var (
 // options are:
 //
 //	pool=N               most connections open at once, cursors included (16)
-//	timeout=D            limit of a call whose context has no deadline, and
-//	                     of the silence tolerated on a replication stream (30s)
+//	timeout=D            limit of a call whose context has no deadline (the
+//	                     wait for a pooled connection included), and of the
+//	                     silence tolerated on a replication stream (30s)
 //	connect_timeout=D    limit of one TCP connect (5s)
 //	sid=N                server id presented when subscribing, 1-65535 (65535);
 //	                     the server withholds changes that originated there

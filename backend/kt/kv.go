@@ -15,8 +15,11 @@ import (
 // Get reads one record with a one-key binary get_bulk, which also reports
 // the record's expiration.
 func (b *Backend) Get(ctx context.Context, db string, key []byte) (backend.Record, bool, error) {
-	idx, err := b.resolveDB(ctx, db)
+	ctx, idx, err := b.resolveDB(ctx, db)
 	if err != nil {
+		return backend.Record{}, false, err
+	}
+	if err := checkSize("get", key, nil); err != nil {
 		return backend.Record{}, false, err
 	}
 	recs, err := b.binaryGet(ctx, "get", []ktwire.KeyRef{{DB: idx, Key: key}})
@@ -39,7 +42,7 @@ func (b *Backend) binaryGet(ctx context.Context, op string, keys []ktwire.KeyRef
 	}
 	out := make([]backend.Record, len(recs))
 	for i, r := range recs {
-		out[i] = backend.Record{Key: r.Key, Value: r.Value, ExpireTime: ktwire.XTTime(r.XT)}
+		out[i] = backend.Record{Key: r.Key, Value: r.Value, ExpireTime: expireTime(r.XT)}
 	}
 	return out, nil
 }
@@ -59,7 +62,7 @@ func binaryError(c *conn, op string, err error) error {
 // atomic it is RPC get_bulk under one lock; that reply carries no
 // expirations, so the records' ExpireTime is left zero.
 func (b *Backend) GetBulk(ctx context.Context, db string, keys [][]byte, atomic bool) ([]backend.Record, error) {
-	idx, err := b.resolveDB(ctx, db)
+	ctx, idx, err := b.resolveDB(ctx, db)
 	if err != nil {
 		return nil, err
 	}
@@ -69,6 +72,9 @@ func (b *Backend) GetBulk(ctx context.Context, db string, keys [][]byte, atomic 
 	if !atomic {
 		refs := make([]ktwire.KeyRef, len(keys))
 		for i, k := range keys {
+			if err := checkSize("get_bulk", k, nil); err != nil {
+				return nil, err
+			}
 			refs[i] = ktwire.KeyRef{DB: idx, Key: k}
 		}
 		return b.binaryGet(ctx, "get_bulk", refs)
@@ -108,11 +114,9 @@ func underscored(name []byte) (string, bool) {
 
 // Set stores one record with a one-record binary set_bulk. With NoReply the
 // request is sent with the no-reply flag and its outcome is unknown.
+// Keys and values above 2^28 bytes are refused with ErrInvalid.
 func (b *Backend) Set(ctx context.Context, db string, key, value []byte, exp backend.Expiry, opts backend.WriteOptions) error {
-	n, err := b.SetBulk(ctx, db, []backend.Entry{{Key: key, Value: value, Expiry: exp}}, backend.WriteOptions{NoReply: opts.NoReply})
-	if err == nil && n != 1 && !opts.NoReply {
-		return fmt.Errorf("kt set: %w: the server stored %d records of 1", backend.ErrFailed, n)
-	}
+	_, err := b.SetBulk(ctx, db, []backend.Entry{{Key: key, Value: value, Expiry: exp}}, backend.WriteOptions{NoReply: opts.NoReply})
 	return err
 }
 
@@ -121,7 +125,7 @@ func (b *Backend) Set(ctx context.Context, db string, key, value []byte, exp bac
 // one lock, which takes one expiration for all records; entries with
 // different expirations are refused with ErrUnsupported.
 func (b *Backend) SetBulk(ctx context.Context, db string, entries []backend.Entry, opts backend.WriteOptions) (int64, error) {
-	idx, err := b.resolveDB(ctx, db)
+	ctx, idx, err := b.resolveDB(ctx, db)
 	if err != nil {
 		return 0, err
 	}
@@ -135,6 +139,9 @@ func (b *Backend) SetBulk(ctx context.Context, db string, entries []backend.Entr
 	for i, e := range entries {
 		xt, err := binaryXT(e.Expiry)
 		if err != nil {
+			return 0, err
+		}
+		if err := checkSize("set_bulk", e.Key, e.Value); err != nil {
 			return 0, err
 		}
 		recs[i] = ktwire.Record{DB: idx, Key: e.Key, Value: e.Value, XT: xt}
@@ -156,7 +163,27 @@ func (b *Backend) SetBulk(ctx context.Context, db string, entries []backend.Entr
 	if err := b.roundTrip(ctx, "set_bulk", once, req, read); err != nil {
 		return 0, err
 	}
+	if !opts.NoReply && int(hits) != len(recs) {
+		// A record fails only with 0xBF; one that is merely not counted
+		// went to a database index the server does not have (any more).
+		b.dbs.forget()
+		return int64(hits), fmt.Errorf("kt set_bulk on %s: %w: the server stored %d of %d records: it has no database %d (any more)", b.addr, backend.ErrNotFound, hits, len(recs), idx)
+	}
 	return int64(hits), nil
+}
+
+// checkSize refuses keys and values the binary protocol cannot carry: the
+// server would answer 0xBF, which says nothing, and close the connection.
+func checkSize(op string, key, value []byte) error {
+	for _, f := range []struct {
+		name string
+		b    []byte
+	}{{"key", key}, {"value", value}} {
+		if len(f.b) > ktwire.MaxDataSize {
+			return fmt.Errorf("kt %s: %w: the %s is %d bytes; Kyoto Tycoon takes at most %d", op, backend.ErrInvalid, f.name, len(f.b), ktwire.MaxDataSize)
+		}
+	}
+	return nil
 }
 
 func (b *Backend) atomicSetBulk(ctx context.Context, idx uint16, entries []backend.Entry) (int64, error) {
@@ -200,7 +227,7 @@ func (b *Backend) Remove(ctx context.Context, db string, key []byte) (bool, erro
 // RemoveBulk deletes many records: one binary remove_bulk, or RPC
 // remove_bulk under one lock with atomic.
 func (b *Backend) RemoveBulk(ctx context.Context, db string, keys [][]byte, atomic bool) (int64, error) {
-	idx, err := b.resolveDB(ctx, db)
+	ctx, idx, err := b.resolveDB(ctx, db)
 	if err != nil {
 		return 0, err
 	}
@@ -222,6 +249,9 @@ func (b *Backend) RemoveBulk(ctx context.Context, db string, keys [][]byte, atom
 	}
 	refs := make([]ktwire.KeyRef, len(keys))
 	for i, k := range keys {
+		if err := checkSize("remove_bulk", k, nil); err != nil {
+			return 0, err
+		}
 		refs[i] = ktwire.KeyRef{DB: idx, Key: k}
 	}
 	var hits uint32
@@ -236,7 +266,7 @@ func (b *Backend) RemoveBulk(ctx context.Context, db string, keys [][]byte, atom
 // write runs a conditional RPC write (add, replace, cas); 450 means the
 // condition did not hold.
 func (b *Backend) write(ctx context.Context, proc, db string, build func(p *params) error) (bool, error) {
-	idx, err := b.resolveDB(ctx, db)
+	ctx, idx, err := b.resolveDB(ctx, db)
 	if err != nil {
 		return false, err
 	}
@@ -305,7 +335,7 @@ func (b *Backend) CompareAndSwap(ctx context.Context, db string, key, oldValue, 
 // readKey runs a single-key RPC read (check, seize); 450 means the record is
 // missing.
 func (b *Backend) readKey(ctx context.Context, proc, db string, key []byte, r retry) (*reply, bool, error) {
-	idx, err := b.resolveDB(ctx, db)
+	ctx, idx, err := b.resolveDB(ctx, db)
 	if err != nil {
 		return nil, false, err
 	}
@@ -343,10 +373,11 @@ func (b *Backend) Seize(ctx context.Context, db string, key []byte) (backend.Rec
 }
 
 // Increment is RPC increment. KT stores the number as 8 big-endian bytes.
-// MustExist sends orig=try, and then 450 (missing record) is applied=false;
-// otherwise 450 means the stored value is not an 8-byte number.
+// MustExist sends orig=try; a 450 then is applied=false for a missing
+// record and ErrIncompatible for a value of another size (see wrongSize).
+// Without MustExist a 450 can only mean the latter.
 func (b *Backend) Increment(ctx context.Context, db string, key []byte, delta int64, opts backend.IncrementOptions) (int64, bool, error) {
-	idx, err := b.resolveDB(ctx, db)
+	ctx, idx, err := b.resolveDB(ctx, db)
 	if err != nil {
 		return 0, false, err
 	}
@@ -369,7 +400,9 @@ func (b *Backend) Increment(ctx context.Context, db string, key []byte, delta in
 	}
 	if rep.logic() {
 		if opts.MustExist {
-			return 0, false, nil
+			if incompatible, err := b.wrongSize(ctx, idx, key, 8); err != nil || !incompatible {
+				return 0, false, err
+			}
 		}
 		return 0, false, fmt.Errorf("kt increment of %q: %w: the stored value is not an 8-byte big-endian integer (server said %q)", key, backend.ErrIncompatible, message(rep.fields))
 	}
@@ -384,7 +417,7 @@ func (b *Backend) IncrementDouble(ctx context.Context, db string, key []byte, de
 	if math.IsNaN(delta) || math.IsInf(delta, 0) {
 		return 0, false, fmt.Errorf("kt increment_double: %w: delta must be finite, got %v", backend.ErrInvalid, delta)
 	}
-	idx, err := b.resolveDB(ctx, db)
+	ctx, idx, err := b.resolveDB(ctx, db)
 	if err != nil {
 		return 0, false, err
 	}
@@ -410,7 +443,9 @@ func (b *Backend) IncrementDouble(ctx context.Context, db string, key []byte, de
 	}
 	if rep.logic() {
 		if opts.MustExist {
-			return 0, false, nil
+			if incompatible, err := b.wrongSize(ctx, idx, key, 16); err != nil || !incompatible {
+				return 0, false, err
+			}
 		}
 		return 0, false, fmt.Errorf("kt increment_double of %q: %w: the stored value is not a 16-byte KT decimal (server said %q)", key, backend.ErrIncompatible, message(rep.fields))
 	}
@@ -422,6 +457,24 @@ func (b *Backend) IncrementDouble(ctx context.Context, db string, key []byte, de
 	return f, true, nil
 }
 
+// wrongSize tells apart the two causes of a 450 from increment or
+// increment_double with orig=try, which KT answers with the same message:
+// a missing record (the condition not met) and a stored value that is not
+// a number of size bytes. It asks check for the record's size; a record
+// of the right size written since the increment counts as missing, which
+// it was when the increment ran.
+func (b *Backend) wrongSize(ctx context.Context, idx uint16, key []byte, size int64) (bool, error) {
+	var p params
+	p.db(idx)
+	p.add("key", key)
+	rep, err := b.rpc(ctx, "check", p, idempotent)
+	if err != nil || rep.logic() {
+		return false, err
+	}
+	n, err := intField(rep, "vsiz")
+	return err == nil && n != size, err
+}
+
 // formatFloat writes a float without an exponent, which KT's parser does
 // not read.
 func formatFloat(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
@@ -429,7 +482,7 @@ func formatFloat(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) 
 // MatchKeys is RPC match_prefix, match_regex or match_similar. KT ranks the
 // keys in its reply; they are returned in that order.
 func (b *Backend) MatchKeys(ctx context.Context, db string, m backend.Match, limit int64) ([][]byte, error) {
-	idx, err := b.resolveDB(ctx, db)
+	ctx, idx, err := b.resolveDB(ctx, db)
 	if err != nil {
 		return nil, err
 	}

@@ -104,7 +104,8 @@ func TestKTExpiryToXT(t *testing.T) {
 		{"ttl whole seconds", backend.Expiry{TTL: time.Hour}, 3600, false},
 		{"ttl rounds up", backend.Expiry{TTL: 1500 * time.Millisecond}, 2, false},
 		{"ttl below a second", backend.Expiry{TTL: time.Millisecond}, 1, false},
-		{"absolute", backend.Expiry{At: at}, -4102444800, false},
+		// KT keeps a record through its xt second: the one before At.
+		{"absolute", backend.Expiry{At: at}, -4102444799, false},
 		{"absolute with fraction", backend.Expiry{At: at.Add(300 * time.Millisecond)}, -4102444800, false},
 		{"absolute before the epoch", backend.Expiry{At: time.Unix(-5, 0)}, -1, false},
 	} {

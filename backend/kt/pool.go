@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -32,6 +34,10 @@ type pool struct {
 	done   chan struct{}
 
 	dials, discards atomic.Int64
+	// lost counts the connections the server closed or reset: an idle one
+	// found at end of stream, or one that failed that way mid-request. A
+	// change means the server may have restarted, with other databases.
+	lost atomic.Int64
 }
 
 func newPool(addr string, size int, dialTimeout time.Duration) *pool {
@@ -56,10 +62,15 @@ type conn struct {
 	// a timeout or cancellation mid-request, a protocol error) or the
 	// server announced that it closes it.
 	broken bool
+	// peerGone is set when the server closed or reset the connection.
+	peerGone bool
 }
 
 // get returns an idle connection, or dials a new one when a slot is free,
-// waiting for one otherwise. fresh skips the idle connections.
+// waiting for one otherwise. fresh asks for a new connection: then an idle
+// one that turns up while every slot is taken is closed and gives its slot
+// to the new one, so that a call retrying after a stale connection is not
+// kept waiting while others come and go.
 func (p *pool) get(ctx context.Context, fresh bool) (*conn, error) {
 	for {
 		select {
@@ -74,35 +85,44 @@ func (p *pool) get(ctx context.Context, fresh bool) (*conn, error) {
 					c.reused = true
 					return c, nil
 				}
+				c.peerGone = true
 				p.discard(c)
 				continue
 			default:
 			}
 		}
-		idle := p.idle
-		if fresh {
-			idle = nil
-		}
 		select {
-		case c := <-idle:
-			if c.healthy() {
+		case p.slots <- struct{}{}:
+			return p.dialSlot(ctx)
+		case c := <-p.idle:
+			switch {
+			case !c.healthy():
+				c.peerGone = true
+				p.discard(c)
+			case fresh:
+				_ = c.nc.Close()
+				return p.dialSlot(ctx)
+			default:
 				c.reused = true
 				return c, nil
 			}
-			p.discard(c)
-		case p.slots <- struct{}{}:
-			c, err := p.dial(ctx)
-			if err != nil {
-				<-p.slots
-				return nil, err
-			}
-			return c, nil
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-p.done:
 			return nil, errPoolClosed
 		}
 	}
+}
+
+// dialSlot dials a connection for a slot the caller holds, and gives the
+// slot back when the dial fails.
+func (p *pool) dialSlot(ctx context.Context) (*conn, error) {
+	c, err := p.dial(ctx)
+	if err != nil {
+		<-p.slots
+		return nil, err
+	}
+	return c, nil
 }
 
 func (p *pool) dial(ctx context.Context) (*conn, error) {
@@ -135,6 +155,9 @@ func (p *pool) put(c *conn) {
 // discard closes c because its state is unknown or it is broken.
 func (p *pool) discard(c *conn) {
 	p.discards.Add(1)
+	if c.peerGone {
+		p.lost.Add(1)
+	}
 	p.release(c)
 }
 
@@ -215,7 +238,7 @@ func (c *conn) exchange(ctx context.Context, timeout time.Duration, req []byte, 
 	disarm := c.arm(ctx, timeout)
 	defer disarm()
 	if _, err := c.nc.Write(req); err != nil {
-		c.broken = true
+		c.broken, c.peerGone = true, peerClosed(err)
 		return false, err
 	}
 	if read == nil {
@@ -224,7 +247,14 @@ func (c *conn) exchange(ctx context.Context, timeout time.Duration, req []byte, 
 	err = read(c)
 	var ae *appError
 	if err != nil && !errors.As(err, &ae) {
-		c.broken = true
+		c.broken, c.peerGone = true, peerClosed(err)
 	}
 	return true, err
+}
+
+// peerClosed reports whether an I/O error means the server closed or reset
+// the connection (rather than a timeout or a protocol error).
+func peerClosed(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }

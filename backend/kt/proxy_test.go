@@ -14,14 +14,14 @@ import (
 // followed by a close, or every connection dropped at once. It stands
 // between the adapter and a real or test server; it is not a KT server.
 type faultProxy struct {
-	t      testing.TB
-	ln     net.Listener
-	target string
+	t  testing.TB
+	ln net.Listener
 
 	accepted atomic.Int64
 
-	mu    sync.Mutex
-	conns map[*proxyConn]struct{}
+	mu     sync.Mutex
+	target string
+	conns  map[*proxyConn]struct{}
 	// fault applies to the next chunk of request bytes on any connection.
 	fault *fault
 }
@@ -81,6 +81,15 @@ func (p *faultProxy) arm(kind faultKind, reply []byte) *fault {
 	return f
 }
 
+// retarget sends new connections to another server and drops the open
+// ones: to the client, the server restarted.
+func (p *faultProxy) retarget(target string) {
+	p.mu.Lock()
+	p.target = target
+	p.mu.Unlock()
+	p.dropAll()
+}
+
 // dropAll closes every open connection, as a server restart would.
 func (p *faultProxy) dropAll() {
 	p.mu.Lock()
@@ -97,7 +106,10 @@ func (p *faultProxy) accept() {
 		if err != nil {
 			return
 		}
-		server, err := net.Dial("tcp", p.target)
+		p.mu.Lock()
+		target := p.target
+		p.mu.Unlock()
+		server, err := net.Dial("tcp", target)
 		if err != nil {
 			client.Close()
 			continue

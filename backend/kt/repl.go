@@ -69,7 +69,7 @@ func (b *Backend) Subscribe(ctx context.Context, opts backend.SubscribeOptions, 
 	if err != nil {
 		return err
 	}
-	st := &stream{b: b, sid: sid, filter: filter, fn: fn, pos: opts.After}
+	st := &stream{b: b, sid: sid, want: opts.Filter, filter: filter, fn: fn, pos: opts.After}
 	if opts.Now {
 		if st.pos, err = b.serverClock(ctx); err != nil {
 			return err
@@ -85,6 +85,9 @@ func (b *Backend) Subscribe(ctx context.Context, opts backend.SubscribeOptions, 
 		switch {
 		case errors.As(err, &fe):
 			return fe.err
+		case errors.Is(err, backend.ErrNotFound):
+			// A database of the filter is gone (see refresh).
+			return err
 		case errors.Is(err, errRefused):
 			return fmt.Errorf("kt subscribe on %s: %w: the server refused replication (0xBF): it keeps no update log (start ktserver with -ulog and -sid)", b.addr, backend.ErrUnsupported)
 		case errors.Is(err, ktwire.ErrProtocol):
@@ -113,22 +116,44 @@ func (b *Backend) Subscribe(ctx context.Context, opts backend.SubscribeOptions, 
 
 // stream is one subscription's state across sessions.
 type stream struct {
-	b      *Backend
-	sid    uint16
-	filter backend.Filter
-	fn     func(backend.Update) error
-	pos    uint64
+	b   *Backend
+	sid uint16
+	// want is the filter as asked for; filter has its databases as the
+	// index strings that events carry.
+	want, filter backend.Filter
+	fn           func(backend.Update) error
+	pos          uint64
 	// persist says which databases store values without the expiration
 	// prefix; nil until the server has told.
 	persist map[uint16]bool
+}
+
+// refresh reads the server's databases at the start of every session: a
+// stream that broke may meet a restarted server with other databases, and
+// the filter's names may stand for other indexes. A failure keeps the
+// previous values (the session's own dial then reports an unreachable
+// server), except that a database of the filter that no longer exists ends
+// the subscription with ErrNotFound.
+func (st *stream) refresh(ctx context.Context) error {
+	if persist := st.b.persistentDBs(ctx); persist != nil {
+		st.persist = persist
+	}
+	filter, err := st.b.normalizeFilter(ctx, st.want)
+	switch {
+	case err == nil:
+		st.filter = filter
+	case errors.Is(err, backend.ErrNotFound):
+		return err
+	}
+	return nil
 }
 
 // session runs one replication connection until it breaks. progressed
 // reports whether the master accepted and sent at least one frame.
 func (st *stream) session(ctx context.Context) (progressed bool, err error) {
 	b := st.b
-	if st.persist == nil {
-		st.persist = b.persistentDBs(ctx)
+	if err := st.refresh(ctx); err != nil {
+		return false, err
 	}
 	d := net.Dialer{Timeout: b.opts.connectTimeout, KeepAlive: 30 * time.Second}
 	nc, err := d.DialContext(ctx, "tcp", b.addr)
@@ -202,7 +227,7 @@ func (st *stream) event(f ktwire.Frame) (*backend.Event, error) {
 		ev.Op, ev.Command, ev.Value = backend.OpSet, "set", m.Value
 		if !st.persist[m.DB] {
 			if xt, user, ok := ktwire.SplitXT(m.Value); ok {
-				ev.Value, ev.ExpireTime = user, ktwire.XTTime(xt)
+				ev.Value, ev.ExpireTime = user, expireTime(xt)
 			}
 		}
 	case ktwire.OpRemove:
@@ -217,11 +242,10 @@ func (st *stream) event(f ktwire.Frame) (*backend.Event, error) {
 }
 
 // persistentDBs asks the server which databases have ktopts=p, whose
-// replicated values carry no expiration prefix. The answer is best effort:
-// on failure every database is taken to carry the prefix (the default), and
-// the next session asks again.
+// replicated values carry no expiration prefix; it reads the database list
+// afresh, and caches it. The answer is best effort: it is nil on failure.
 func (b *Backend) persistentDBs(ctx context.Context) map[uint16]bool {
-	list, err := b.loadDBs(ctx)
+	list, _, err := b.loadDBs(ctx)
 	if err != nil {
 		return nil
 	}
@@ -245,7 +269,7 @@ func (b *Backend) normalizeFilter(ctx context.Context, f backend.Filter) (backen
 	}
 	dbs := make([]string, len(f.DBs))
 	for i, db := range f.DBs {
-		idx, err := b.resolveDB(ctx, db)
+		_, idx, err := b.resolveDB(ctx, db)
 		if err != nil {
 			return f, err
 		}

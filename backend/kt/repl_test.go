@@ -110,7 +110,8 @@ func TestKTSubscribeFrames(t *testing.T) {
 		func(m *scriptedMaster, c net.Conn, br *bufio.Reader) {
 			var out []byte
 			out = append(out, ktwire.MagicReplication)
-			out = ktwire.AppendFrame(out, ktwire.Frame{Kind: ktwire.FrameData, TS: 200, Message: uset(1, "k1", "v1", at.Unix())})
+			// The prefix holds the last second the record is visible.
+			out = ktwire.AppendFrame(out, ktwire.Frame{Kind: ktwire.FrameData, TS: 200, Message: uset(1, "k1", "v1", at.Unix()-1)})
 			out = ktwire.AppendFrame(out, ktwire.Frame{Kind: ktwire.FrameData, TS: 250, Message: uset(0, "other", "x", 0)})
 			out = ktwire.AppendFrame(out, ktwire.Frame{Kind: ktwire.FrameFiller, TS: 300})
 			out = ktwire.AppendFrame(out, ktwire.Frame{Kind: ktwire.FrameNOP, TS: 280}) // below the position
@@ -218,7 +219,9 @@ func TestKTEventPersistentDatabase(t *testing.T) {
 	}
 	st.persist = nil
 	ev, _ = st.event(ktwire.Frame{Kind: ktwire.FrameData, TS: 1, Message: msg})
-	if string(ev.Value) != "value" || ev.ExpireTime.Unix() != 4102444800 {
+	// The prefix is the last second the record is visible (4102444800); it
+	// is gone one second later.
+	if string(ev.Value) != "value" || ev.ExpireTime.Unix() != 4102444801 {
 		t.Errorf("ordinary database: value %q expires %v, want the 5-byte prefix read and removed", ev.Value, ev.ExpireTime)
 	}
 }

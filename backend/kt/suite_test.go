@@ -75,6 +75,7 @@ func runSuite(t *testing.T, tg target) {
 		{"CancelMidReply", testCancelMidReply},
 		{"BinaryErrorReply", testBinaryErrorReply},
 		{"PoolBounded", testPoolBounded},
+		{"PoolWaitBounded", testPoolWaitBounded},
 		{"Maintenance", testMaintenance},
 	}
 	run := time.Now().UnixNano()
@@ -87,6 +88,12 @@ func runSuite(t *testing.T, tg target) {
 			tc.fn(e)
 			if s := e.b.Stats(); s.InUse != 0 {
 				t.Errorf("connections still in use after the test: %+v", s)
+			}
+			if tg.kt != nil {
+				// Closed cursors and scans delete their server cursors.
+				if err := tg.kt.WaitCursorCount(ctx, 0); err != nil {
+					t.Error(err)
+				}
 			}
 		})
 	}
@@ -229,6 +236,17 @@ func testLargeValue(e *suiteEnv) {
 	e.must(err)
 	if !ok || !found || !bytes.Equal(seized.Value, big) {
 		t.Fatalf("RPC round trip: replaced=%v found=%v, %d bytes back", ok, found, len(seized.Value))
+	}
+	// Beyond the binary protocol's 2^28 bytes the server would only answer
+	// 0xBF; the adapter says why instead. (Untouched zero pages cost no
+	// memory.)
+	huge := make([]byte, 1<<28+1)
+	err = b.Set(ctx, "", e.key("huge"), huge, backend.Expiry{}, backend.WriteOptions{})
+	wantErr(t, "Set of a value above 2^28 bytes", err, backend.ErrInvalid)
+	_, _, err = b.Get(ctx, "", huge)
+	wantErr(t, "Get of a key above 2^28 bytes", err, backend.ErrInvalid)
+	if s := b.Stats(); s.Discards != 0 {
+		t.Errorf("refused requests cost connections: %+v", s)
 	}
 }
 
@@ -395,6 +413,19 @@ func testNumbers(e *suiteEnv) {
 	}
 	_, _, err = b.IncrementDouble(ctx, "", e.key("text"), 1, backend.IncrementDoubleOptions{})
 	wantErr(t, "IncrementDouble of text", err, backend.ErrIncompatible)
+	// KT answers a missing record and a value of the wrong size alike when
+	// the record must exist; only the former is "not applied".
+	_, _, err = b.Increment(ctx, "", e.key("text"), 1, backend.IncrementOptions{MustExist: true})
+	wantErr(t, "Increment MustExist of text", err, backend.ErrIncompatible)
+	_, _, err = b.IncrementDouble(ctx, "", e.key("text"), 1, backend.IncrementDoubleOptions{MustExist: true})
+	wantErr(t, "IncrementDouble MustExist of text", err, backend.ErrIncompatible)
+	_, _, err = b.IncrementDouble(ctx, "", e.key("n"), 1, backend.IncrementDoubleOptions{MustExist: true})
+	wantErr(t, "IncrementDouble MustExist of an integer", err, backend.ErrIncompatible)
+	f, ok, err = b.IncrementDouble(ctx, "", e.key("d"), 1, backend.IncrementDoubleOptions{MustExist: true})
+	e.must(err)
+	if !ok || f != 2.25 {
+		t.Errorf("IncrementDouble MustExist of an existing record = %v, %v", f, ok)
+	}
 }
 
 func testMatch(e *suiteEnv) {
@@ -999,6 +1030,35 @@ func testPoolBounded(e *suiteEnv) {
 	}
 	_, _, err = b.Get(ctx, "", []byte("k"))
 	wantErr(t, "Get after Close", err, backend.ErrUnavailable)
+}
+
+// Cursors may hold every connection of the pool for as long as their
+// streams last; a call without a deadline then waits no longer than the
+// URL's timeout.
+func testPoolWaitBounded(e *suiteEnv) {
+	t, ctx := e.t, e.ctx
+	b := e.open(e.tg.addr, "pool=1&timeout=100ms")
+	cur, err := b.OpenCursor(ctx, "%")
+	e.must(err)
+	defer cur.Close()
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := b.Get(context.Background(), "", e.key("k"))
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		wantErr(t, "Get while a cursor holds the only connection", err, backend.ErrTimeout)
+		if err != nil && !strings.Contains(err.Error(), "timeout=100ms") {
+			t.Errorf("the error does not name the timeout option: %v", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("Get without a deadline waited for a connection past the URL's timeout")
+	}
+	e.must(cur.Close())
+	if _, _, err := b.Get(context.Background(), "", e.key("k")); err != nil {
+		t.Errorf("Get once the cursor is closed: %v", err)
+	}
 }
 
 func testMaintenance(e *suiteEnv) {

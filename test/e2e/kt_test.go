@@ -42,6 +42,7 @@ type ktEnv struct {
 	script ktgrpcv1.ScriptClient
 	repl   ktgrpcv1.ReplicationClient
 	admin  ktgrpcv1.AdminClient
+	table  ktgrpcv1.TableClient
 }
 
 // startKT runs the gateway on a KT adapter. addr overrides the address the
@@ -63,7 +64,10 @@ func startKT(t *testing.T, query string, proxied func(target string) string) *kt
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn := gatewaytest.Start(t, b)
+	// The gateway pings the backend when it starts and then every
+	// HealthInterval. The tests count the adapter's connections, so the
+	// first ping must be over before they start and no other may come.
+	_, conn := gatewaytest.StartServer(t, b, server.Options{HealthInterval: time.Hour})
 	// Cleanups run last-in first-out: the gateway stops before the backend
 	// closes.
 	t.Cleanup(func() {
@@ -71,6 +75,19 @@ func startKT(t *testing.T, query string, proxied func(target string) string) *kt
 			t.Error(err)
 		}
 	})
+	watch, err := healthpb.NewHealthClient(conn).Watch(ctx, &healthpb.HealthCheckRequest{Service: ktgrpcv1.KV_ServiceDesc.ServiceName})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		resp, err := watch.Recv()
+		if err != nil {
+			t.Fatalf("waiting for the gateway's first health check: %v", err)
+		}
+		if resp.Status == healthpb.HealthCheckResponse_SERVING {
+			break
+		}
+	}
 	return &ktEnv{
 		t: t, ctx: ctx, server: srv, b: b, conn: conn,
 		kv:     ktgrpcv1.NewKVClient(conn),
@@ -78,6 +95,7 @@ func startKT(t *testing.T, query string, proxied func(target string) string) *kt
 		script: ktgrpcv1.NewScriptClient(conn),
 		repl:   ktgrpcv1.NewReplicationClient(conn),
 		admin:  ktgrpcv1.NewAdminClient(conn),
+		table:  ktgrpcv1.NewTableClient(conn),
 	}
 }
 
@@ -108,10 +126,14 @@ func wantCode(t *testing.T, what string, err error, code codes.Code) {
 	}
 }
 
-// noLeaks checks that the adapter holds no connection beyond its idle ones
-// and that the server sees exactly those.
+// noLeaks checks that the adapter holds no connection beyond its idle ones,
+// that the server sees exactly those, and that no server cursor is left:
+// cursor streams and scans delete theirs when they end.
 func (e *ktEnv) noLeaks() {
 	e.t.Helper()
+	if err := e.server.WaitCursorCount(e.ctx, 0); err != nil {
+		e.t.Errorf("server cursors: %v", err)
+	}
 	s := e.b.Stats()
 	if s.InUse != 0 {
 		e.t.Errorf("connections still in use: %+v", s)
@@ -345,9 +367,16 @@ func TestKTCursorWalkBothWays(t *testing.T) {
 	if r := c.must(op(seize)); !r.Ok || string(r.Key) != "c" || string(r.Value) != "new\x00c" {
 		t.Errorf("SEIZE: %v", r)
 	}
+	if n := e.server.CursorCount(); n != 1 {
+		t.Errorf("the stream's cursor: the server holds %d cursors, want 1", n)
+	}
 	e.must(s.CloseSend())
 	if _, err := s.Recv(); err != io.EOF {
 		t.Errorf("stream end: %v", err)
+	}
+	// The gateway deletes the cursor before it ends the stream.
+	if n := e.server.CursorCount(); n != 0 {
+		t.Errorf("after the stream ended the server holds %d cursors", n)
 	}
 	bulk, err := e.kv.GetBulk(e.ctx, &ktgrpcv1.GetBulkRequest{Db: "%", Keys: [][]byte{[]byte("a"), []byte("b"), []byte("c"), []byte("d")}})
 	e.must(err)
@@ -716,4 +745,187 @@ func TestKTGatewayStartsBeforeServer(t *testing.T) {
 	if got, err := kv.Get(ctx, &ktgrpcv1.GetRequest{Key: []byte("k")}); err != nil || string(got.Value) != "v" {
 		t.Errorf("Get after recovery: %v, %v", got, err)
 	}
+}
+
+// The RPCs the tests above do not drive, end to end: bulk writes and
+// removals, append, floating-point increments, the remaining matches and
+// cursor moves, every Admin call, and the Tokyo Tyrant calls, which answer
+// UNIMPLEMENTED on a Kyoto Tycoon backend.
+func TestKTRemainingRPCs(t *testing.T) {
+	// One connection: a no-reply write and the read after it share it, and
+	// the server answers one connection's requests in order.
+	e := startKT(t, "pool=1", nil)
+	ctx := e.ctx
+	at := time.Unix(4102444800, 0)
+	bulk, err := e.kv.SetBulk(ctx, &ktgrpcv1.SetBulkRequest{Db: "%", Records: []*ktgrpcv1.SetBulkRequest_Entry{
+		{Key: []byte("b1"), Value: []byte("1\x00"), Expiration: &ktgrpcv1.SetBulkRequest_Entry_ExpireTime{ExpireTime: timestamppb.New(at)}},
+		{Key: []byte("b2"), Value: []byte("2")},
+		{Key: []byte("b3"), Value: []byte("3")},
+	}})
+	e.must(err)
+	got, err := e.kv.GetBulk(ctx, &ktgrpcv1.GetBulkRequest{Db: "%", Keys: [][]byte{[]byte("b1"), []byte("b2")}})
+	e.must(err)
+	if bulk.Stored != 3 || len(got.Records) != 2 || string(got.Records[0].Value) != "1\x00" ||
+		!got.Records[0].ExpireTime.AsTime().Equal(at) || got.Records[1].ExpireTime != nil {
+		t.Errorf("SetBulk stored %d; GetBulk %v", bulk.Stored, got.Records)
+	}
+	atomicBulk, err := e.kv.SetBulk(ctx, &ktgrpcv1.SetBulkRequest{Db: "%", Atomic: true, Records: []*ktgrpcv1.SetBulkRequest_Entry{
+		{Key: []byte("a1"), Value: []byte("x")}, {Key: []byte("a2"), Value: []byte("y")},
+	}})
+	e.must(err)
+	noReply, err := e.kv.SetBulk(ctx, &ktgrpcv1.SetBulkRequest{Db: "%", NoReply: true, Records: []*ktgrpcv1.SetBulkRequest_Entry{
+		{Key: []byte("nr"), Value: []byte("z")},
+	}})
+	e.must(err)
+	if atomicBulk.Stored != 2 || noReply.Stored != 0 || string(e.get("%", []byte("nr")).Value) != "z" {
+		t.Errorf("atomic SetBulk stored %d, no-reply SetBulk %d", atomicBulk.Stored, noReply.Stored)
+	}
+	removed, err := e.kv.RemoveBulk(ctx, &ktgrpcv1.RemoveBulkRequest{Db: "%", Keys: [][]byte{[]byte("a1"), []byte("missing"), []byte("a2")}})
+	e.must(err)
+	removedAtomic, err := e.kv.RemoveBulk(ctx, &ktgrpcv1.RemoveBulkRequest{Db: "%", Atomic: true, Keys: [][]byte{[]byte("nr"), []byte("a1")}})
+	e.must(err)
+	rm, err := e.kv.Remove(ctx, &ktgrpcv1.RemoveRequest{Db: "%", Key: []byte("b3")})
+	e.must(err)
+	rmAgain, err := e.kv.Remove(ctx, &ktgrpcv1.RemoveRequest{Db: "%", Key: []byte("b3")})
+	e.must(err)
+	if removed.Removed != 2 || removedAtomic.Removed != 1 || !rm.Removed || rmAgain.Removed {
+		t.Errorf("RemoveBulk %d, atomic %d, Remove %v then %v", removed.Removed, removedAtomic.Removed, rm.Removed, rmAgain.Removed)
+	}
+
+	_, err = e.kv.Append(ctx, &ktgrpcv1.AppendRequest{Key: []byte("log"), Value: []byte("a\n")})
+	e.must(err)
+	_, err = e.kv.Append(ctx, &ktgrpcv1.AppendRequest{Key: []byte("log"), Value: []byte("b\n")})
+	e.must(err)
+	if v := e.get("", []byte("log")).Value; string(v) != "a\nb\n" {
+		t.Errorf("after two appends: %q", v)
+	}
+	_, err = e.kv.Append(ctx, &ktgrpcv1.AppendRequest{Key: []byte("log"), Value: []byte("c"), KeepLast: 2})
+	wantCode(t, "Append with keep_last", err, codes.Unimplemented)
+
+	d, err := e.kv.IncrementDouble(ctx, &ktgrpcv1.IncrementDoubleRequest{Key: []byte("d"), Delta: 1.5})
+	e.must(err)
+	d2, err := e.kv.IncrementDouble(ctx, &ktgrpcv1.IncrementDoubleRequest{Key: []byte("d"), Delta: -0.25})
+	e.must(err)
+	dMissing, err := e.kv.IncrementDouble(ctx, &ktgrpcv1.IncrementDoubleRequest{Key: []byte("nod"), Delta: 1, MustExist: true})
+	e.must(err)
+	if !d.Applied || d.Value != 1.5 || d2.Value != 1.25 || dMissing.Applied {
+		t.Errorf("IncrementDouble: %v, %v, must-exist on missing %v", d, d2, dMissing)
+	}
+	_, err = e.kv.IncrementDouble(ctx, &ktgrpcv1.IncrementDoubleRequest{Key: []byte("log"), Delta: 1, MustExist: true})
+	wantCode(t, "IncrementDouble of text", err, codes.FailedPrecondition)
+	initial := int64(100)
+	inc, err := e.kv.Increment(ctx, &ktgrpcv1.IncrementRequest{Key: []byte("i"), Delta: -1, Initial: &initial})
+	e.must(err)
+	if inc.Value != 99 {
+		t.Errorf("Increment from an initial value: %v", inc)
+	}
+
+	for _, k := range []string{"apple", "applet", "apricot"} {
+		e.set("%", []byte(k), []byte("f"))
+	}
+	regex, err := e.kv.MatchKeys(ctx, &ktgrpcv1.MatchKeysRequest{Db: "%", Pattern: &ktgrpcv1.MatchKeysRequest_Regex{Regex: "^ap.*t$"}})
+	e.must(err)
+	similar, err := e.kv.MatchKeys(ctx, &ktgrpcv1.MatchKeysRequest{Db: "%", Pattern: &ktgrpcv1.MatchKeysRequest_Similar{Similar: &ktgrpcv1.Similarity{Origin: []byte("applee"), MaxDistance: 1}}})
+	e.must(err)
+	limited, err := e.kv.MatchKeys(ctx, &ktgrpcv1.MatchKeysRequest{Db: "%", Pattern: &ktgrpcv1.MatchKeysRequest_Prefix{Prefix: []byte("ap")}, Limit: 2})
+	e.must(err)
+	if fmt.Sprintf("%q %q %d", regex.Keys, similar.Keys, len(limited.Keys)) != `["applet" "apricot"] ["apple" "applet"] 2` {
+		t.Errorf("MatchKeys: regex %q, similar %q, prefix with limit %q", regex.Keys, similar.Keys, limited.Keys)
+	}
+	_, err = e.kv.MatchKeys(ctx, &ktgrpcv1.MatchKeysRequest{Db: "%", Pattern: &ktgrpcv1.MatchKeysRequest_Regex{Regex: "["}})
+	wantCode(t, "MatchKeys with a bad regex", err, codes.InvalidArgument)
+
+	// Cursor moves not used above: STEP, GET_VALUE, GET_KEY with step.
+	s, err := e.cursor.Open(ctx)
+	e.must(err)
+	c := &cursorStream{e: e, s: s}
+	c.must(&ktgrpcv1.OpenRequest{Db: "%", Operation: ktgrpcv1.CursorOperation_CURSOR_OPERATION_JUMP, Key: []byte("apple")})
+	if r := c.must(op(ktgrpcv1.CursorOperation_CURSOR_OPERATION_STEP)); !r.Ok {
+		t.Error("STEP failed")
+	}
+	if r := c.must(op(ktgrpcv1.CursorOperation_CURSOR_OPERATION_GET_VALUE)); !r.Ok || string(r.Value) != "f" || r.Key != nil {
+		t.Errorf("GET_VALUE: %v", r)
+	}
+	if r := c.must(&ktgrpcv1.OpenRequest{Operation: ktgrpcv1.CursorOperation_CURSOR_OPERATION_GET_KEY, Step: true}); string(r.Key) != "applet" {
+		t.Errorf("GET_KEY: %v", r)
+	}
+	if r := c.must(op(ktgrpcv1.CursorOperation_CURSOR_OPERATION_GET_KEY)); string(r.Key) != "apricot" {
+		t.Errorf("GET_KEY after a step: %v", r)
+	}
+	e.must(s.CloseSend())
+	if _, err := s.Recv(); err != io.EOF {
+		t.Errorf("stream end: %v", err)
+	}
+	scan, err := e.cursor.Scan(ctx, &ktgrpcv1.ScanRequest{Db: "%", Prefix: []byte("ap"), Reverse: true, KeysOnly: true})
+	e.must(err)
+	var scanned []string
+	for {
+		resp, err := scan.Recv()
+		if err == io.EOF {
+			break
+		}
+		e.must(err)
+		for _, r := range resp.Records {
+			scanned = append(scanned, string(r.Key))
+		}
+	}
+	if fmt.Sprint(scanned) != "[apricot applet apple]" {
+		t.Errorf("reverse Scan: %v", scanned)
+	}
+
+	st, err := e.admin.Status(ctx, &ktgrpcv1.StatusRequest{Db: "%"})
+	e.must(err)
+	if st.Count < 4 || st.Fields["path"] != "%" {
+		t.Errorf("Status: %v", st)
+	}
+	_, err = e.admin.Status(ctx, &ktgrpcv1.StatusRequest{Db: "nope"})
+	wantCode(t, "Status of an unknown database", err, codes.NotFound)
+	report, err := e.admin.Report(ctx, &ktgrpcv1.ReportRequest{})
+	e.must(err)
+	if report.Fields["db_1"] == "" || report.Fields["conf_kt_version"] == "" {
+		t.Errorf("Report: %v", report.Fields)
+	}
+	dbs, err := e.admin.Databases(ctx, &ktgrpcv1.DatabasesRequest{})
+	e.must(err)
+	if len(dbs.Databases) != 2 || dbs.Databases[0].Name != "*" || dbs.Databases[0].Kind != "hash" ||
+		dbs.Databases[1].Name != "%" || dbs.Databases[1].Kind != "tree" || !dbs.Databases[1].Healthy {
+		t.Errorf("Databases: %v", dbs.Databases)
+	}
+	_, err = e.admin.Synchronize(ctx, &ktgrpcv1.SynchronizeRequest{Db: "%", Hard: true})
+	e.must(err)
+	_, err = e.admin.Synchronize(ctx, &ktgrpcv1.SynchronizeRequest{Db: "%", Command: "nosuchcommand"})
+	wantCode(t, "Synchronize with a command the server does not have", err, codes.Internal)
+	_, err = e.admin.Vacuum(ctx, &ktgrpcv1.VacuumRequest{Db: "%", Steps: 2})
+	e.must(err)
+	_, err = e.admin.TuneReplication(ctx, &ktgrpcv1.TuneReplicationRequest{Host: "127.0.0.1", Port: 1978, Position: 5, Interval: durationpb.New(time.Second)})
+	e.must(err)
+	logs, err := e.admin.ListUpdateLogs(ctx, &ktgrpcv1.ListUpdateLogsRequest{})
+	e.must(err)
+	if len(logs.Files) != 1 || logs.Files[0].Path == "" || logs.Files[0].MaxPosition == 0 || logs.Files[0].Size <= 0 {
+		t.Errorf("ListUpdateLogs: %v", logs.Files)
+	}
+	before := logs.Files[0].MaxPosition
+	_, err = e.admin.RemoveUpdateLogs(ctx, &ktgrpcv1.RemoveUpdateLogsRequest{Before: &before})
+	e.must(err)
+	_, err = e.admin.Clear(ctx, &ktgrpcv1.ClearRequest{Db: "%"})
+	e.must(err)
+	if st, err := e.admin.Status(ctx, &ktgrpcv1.StatusRequest{Db: "%"}); err != nil || st.Count != 0 {
+		t.Errorf("Status after Clear: %v %v", st, err)
+	}
+
+	ttOnly := map[string]error{}
+	_, ttOnly["Optimize"] = e.admin.Optimize(ctx, &ktgrpcv1.OptimizeRequest{Params: "#bnum=1"})
+	_, ttOnly["Copy"] = e.admin.Copy(ctx, &ktgrpcv1.CopyRequest{Path: "/tmp/x"})
+	_, ttOnly["Restore"] = e.admin.Restore(ctx, &ktgrpcv1.RestoreRequest{Path: "ulog"})
+	_, ttOnly["SetMaster"] = e.admin.SetMaster(ctx, &ktgrpcv1.SetMasterRequest{Host: "h", Port: 1})
+	_, ttOnly["Misc"] = e.admin.Misc(ctx, &ktgrpcv1.MiscRequest{Name: "putlist"})
+	_, ttOnly["Table.Put"] = e.table.Put(ctx, &ktgrpcv1.TablePutRequest{Key: []byte("k"), Columns: map[string][]byte{"c": []byte("v")}, Mode: ktgrpcv1.PutMode_PUT_MODE_OVERWRITE})
+	_, ttOnly["Table.Get"] = e.table.Get(ctx, &ktgrpcv1.TableGetRequest{Key: []byte("k")})
+	_, ttOnly["Table.Search"] = e.table.Search(ctx, &ktgrpcv1.TableSearchRequest{})
+	_, ttOnly["Table.SetIndex"] = e.table.SetIndex(ctx, &ktgrpcv1.TableSetIndexRequest{Column: "c"})
+	_, ttOnly["Table.GenerateID"] = e.table.GenerateID(ctx, &ktgrpcv1.TableGenerateIDRequest{})
+	for name, err := range ttOnly {
+		wantCode(t, name+" on Kyoto Tycoon", err, codes.Unimplemented)
+	}
+	e.noLeaks()
 }

@@ -61,6 +61,10 @@ func (c *conn) close() {
 	for _, cur := range c.cursors {
 		cur.Close()
 	}
+	if n := len(c.cursors); n > 0 {
+		c.cursors = nil
+		c.srv.cursorsAdded(-n)
+	}
 }
 
 // serveHTTP handles one HTTP request and reports whether the connection

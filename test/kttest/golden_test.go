@@ -127,7 +127,9 @@ func loadGoldenCases(t *testing.T) []goldenCase {
 // the server's fake clock instead of waiting (the store writes its update
 // log at once, so the waits for ktserver's log flush are not needed, and
 // expirations only need the clock), and a no_reply step listens for
-// silenceWait instead of silence_s. Nothing is excluded from the
+// silenceWait instead of silence_s. One check is added: a connection whose
+// last step says the server keeps it open must answer a probe request, and
+// with nothing before its reply. Nothing is excluded from the
 // comparison: the status and report values the README calls specific to
 // the real implementation are reproduced as recorded.
 func TestGolden(t *testing.T) {
@@ -169,7 +171,16 @@ func (c *fakeClock) Advance(d time.Duration) {
 type replayConn struct {
 	nc net.Conn
 	r  *bufio.Reader
+	// repl is set for a replication stream, which never answers a probe.
+	repl bool
+	// idle is set when the connection's last step left it open with
+	// nothing more to come: the recorded server kept it open and sent
+	// nothing else.
+	idle bool
 }
+
+// probe is a get_bulk of no keys: the server answers probeReply at once.
+var probe, probeReply = []byte{0xBA, 0, 0, 0, 0, 0, 0, 0, 0}, []byte{0xBA, 0, 0, 0, 0}
 
 func replayCase(t *testing.T, gc goldenCase) {
 	// A fixed start makes every run see the same wall clock; the half
@@ -209,6 +220,11 @@ func replayCase(t *testing.T, gc goldenCase) {
 			conns[st.Conn] = c
 		}
 		send := mustHex(t, st.SendHex)
+		if len(send) > 0 && send[0] == 0xB1 && st.Response == nil {
+			// A request that starts with 0xB1 opens a replication stream;
+			// later 0xB1 bytes on it are NOP acknowledgements.
+			c.repl = true
+		}
 		for _, p := range st.Patch {
 			v, ok := vars[p.Var]
 			if !ok {
@@ -246,6 +262,31 @@ func replayCase(t *testing.T, gc goldenCase) {
 		if t.Failed() {
 			return
 		}
+		c.idle = !st.Closes && !st.NoReply && !st.MoreFollows
+	}
+	// "closes": false is proved by the next step on the connection; for
+	// the last one a probe does it, and shows that nothing unexpected
+	// follows the last reply.
+	for n, c := range conns {
+		if c.idle && !c.repl {
+			expectOpen(t, fmt.Sprintf("connection %d after its last step", n), c)
+		}
+	}
+}
+
+// expectOpen sends the probe and requires its reply as the very next bytes.
+func expectOpen(t *testing.T, where string, c *replayConn) {
+	t.Helper()
+	c.nc.SetDeadline(time.Now().Add(replyWait))
+	if _, err := c.nc.Write(probe); err != nil {
+		t.Fatalf("%s: the connection should be open; writing a probe: %v", where, err)
+	}
+	got := make([]byte, len(probeReply))
+	if n, err := io.ReadFull(c.r, got); err != nil {
+		t.Fatalf("%s: the connection should be open; reading the probe's reply: %v (got %x)", where, err, got[:n])
+	}
+	if !bytes.Equal(got, probeReply) {
+		t.Fatalf("%s: unexpected bytes after the last reply: %x (then the probe's reply %x)", where, got, probeReply)
 	}
 }
 

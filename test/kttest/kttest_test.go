@@ -367,3 +367,64 @@ func TestReportCounters(t *testing.T) {
 		}
 	}
 }
+
+func TestWithDatabases(t *testing.T) {
+	s := Start(t, WithDatabases(Database{Name: "users.kct", Ordered: true}, Database{Name: "cache.kch"}))
+	c := dial(t, s)
+	if code, out := c.rpc("report"); code != 200 || !strings.HasSuffix(out["db_0"], "path=users.kct") || !strings.HasSuffix(out["db_1"], "path=cache.kch") || out["db_2"] != "" {
+		t.Fatalf("report = %d db_0=%q db_1=%q db_2=%q", code, out["db_0"], out["db_1"], out["db_2"])
+	}
+	if code, _ := c.rpc("set", "DB", "cache.kch", "key", "k", "value", "v"); code != 200 {
+		t.Fatalf("set by name = %d", code)
+	}
+	if code, out := c.rpc("get", "DB", "1", "key", "k"); code != 200 || out["value"] != "v" {
+		t.Fatalf("get by index = %d %v", code, out)
+	}
+	// Only the tree database moves backwards.
+	if code, _ := c.rpc("cur_jump_back", "DB", "users.kct", "CUR", "1"); code != 450 {
+		t.Fatalf("cur_jump_back on the empty tree = %d; want 450", code)
+	}
+	if code, _ := c.rpc("cur_jump_back", "DB", "cache.kch", "CUR", "2"); code != 501 {
+		t.Fatalf("cur_jump_back on the hash = %d; want 501", code)
+	}
+	if code, _ := c.rpc("status", "DB", "%"); code != 400 {
+		t.Fatalf("status of a default database that is not configured = %d; want 400", code)
+	}
+	for _, bad := range [][]Database{nil, {{Name: ""}}, {{Name: "1x"}}, {{Name: "a"}, {Name: "a"}}} {
+		if _, err := New(WithDatabases(bad...)); err == nil {
+			t.Errorf("WithDatabases(%+v) was accepted", bad)
+		}
+	}
+}
+
+func TestCursorCount(t *testing.T) {
+	s := Start(t)
+	ctx := testContext(t)
+	a, b := dial(t, s), dial(t, s)
+	// A CUR parameter creates a cursor, even on a procedure that does not
+	// use it; cur_delete deletes it, and a closed connection frees its own.
+	a.rpc("cur_jump", "DB", "%", "CUR", "1")
+	a.rpc("get", "key", "k", "CUR", "2")
+	b.rpc("cur_jump", "CUR", "1")
+	if n := s.CursorCount(); n != 3 {
+		t.Fatalf("CursorCount = %d; want 3", n)
+	}
+	if code, _ := a.rpc("cur_delete", "CUR", "1"); code != 200 {
+		t.Fatalf("cur_delete = %d", code)
+	}
+	if code, _ := a.rpc("cur_delete", "CUR", "1"); code != 501 {
+		t.Fatalf("second cur_delete = %d; want 501", code)
+	}
+	if n := s.CursorCount(); n != 3 {
+		// The second cur_delete made a fresh cursor, as KT's does.
+		t.Fatalf("CursorCount after cur_delete of an unknown cursor = %d; want 3", n)
+	}
+	a.nc.Close()
+	if err := s.WaitCursorCount(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	s.KillConnections()
+	if err := s.WaitCursorCount(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+}

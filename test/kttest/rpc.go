@@ -270,6 +270,7 @@ func (c *conn) rpc(r *rpcCall, name string) rv {
 			if name == "cur_delete" {
 				cur.Close()
 				delete(c.cursors, cid)
+				c.srv.cursorsAdded(-1)
 				return ScriptOK
 			}
 			r.cur = cur
@@ -280,6 +281,7 @@ func (c *conn) rpc(r *rpcCall, name string) rv {
 			}
 			r.cur = cur
 			c.cursors[cid] = cur
+			c.srv.cursorsAdded(1)
 		}
 	}
 	var v rv

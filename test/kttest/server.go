@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -53,7 +54,18 @@ type settings struct {
 	addr    string
 	now     func() time.Time
 	scripts map[string]Script
+	dbs     []Database
 	err     error
+}
+
+// Database describes one database of the server, for WithDatabases.
+type Database struct {
+	// Name is the database's name, what DB= selects and report shows as
+	// its path, for example "*" or "users.kct".
+	Name string
+	// Ordered makes it a tree database, where cursors also move backwards;
+	// otherwise it is a hash database.
+	Ordered bool
 }
 
 // Option configures a Server.
@@ -61,7 +73,8 @@ type Option func(*settings)
 
 // WithConfig selects one of the golden configurations: ConfigMain,
 // ConfigNoUlog or ConfigNoScript. In all of them DB 0 is named "*" (a hash
-// database, unordered) and DB 1 "%" (a tree database).
+// database, unordered) and DB 1 "%" (a tree database), unless
+// WithDatabases says otherwise.
 func WithConfig(name string) Option {
 	return func(s *settings) {
 		switch name {
@@ -81,6 +94,28 @@ func WithScript(name string, fn Script) Option {
 			s.scripts = map[string]Script{}
 		}
 		s.scripts[name] = fn
+	}
+}
+
+// WithDatabases replaces the default databases, "*" (index 0, hash) and
+// "%" (index 1, tree), which the golden recordings use. Names must be
+// unique, non-empty and must not start with a digit (DB= reads those as an
+// index).
+func WithDatabases(dbs ...Database) Option {
+	return func(s *settings) {
+		if len(dbs) == 0 {
+			s.err = errors.New("kttest: WithDatabases needs at least one database")
+			return
+		}
+		seen := map[string]bool{}
+		for _, db := range dbs {
+			if db.Name == "" || db.Name[0] >= '0' && db.Name[0] <= '9' || seen[db.Name] {
+				s.err = fmt.Errorf("kttest: database name %q must be unique, non-empty and not start with a digit", db.Name)
+				return
+			}
+			seen[db.Name] = true
+		}
+		s.dbs = slices.Clone(dbs)
 	}
 }
 
@@ -118,7 +153,10 @@ type Server struct {
 
 	mu    sync.Mutex
 	conns map[*conn]struct{}
-	// connsChanged is closed (and cleared) whenever conns changes.
+	// cursors counts the RPC cursors of all connections.
+	cursors int
+	// connsChanged is closed (and cleared) whenever conns or cursors
+	// changes.
 	connsChanged chan struct{}
 	serving      bool
 	closed       bool
@@ -141,7 +179,12 @@ func Start(t testing.TB, opts ...Option) *Server {
 // New creates a server and its listener without serving yet; call Start,
 // and Close when done.
 func New(opts ...Option) (*Server, error) {
-	cfg := settings{config: ConfigMain, addr: "127.0.0.1:0", now: time.Now}
+	cfg := settings{
+		config: ConfigMain,
+		addr:   "127.0.0.1:0",
+		now:    time.Now,
+		dbs:    []Database{{Name: "*"}, {Name: "%", Ordered: true}},
+	}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -150,10 +193,18 @@ func New(opts ...Option) (*Server, error) {
 	}
 	s := &Server{
 		now:     cfg.now,
-		dbNames: []string{"*", "%"},
-		dbHash:  []bool{true, false},
 		signals: newSignalHub(),
 		conns:   map[*conn]struct{}{},
+	}
+	var dbConfigs []embedded.DBConfig
+	for _, db := range cfg.dbs {
+		kind := embedded.Hash
+		if db.Ordered {
+			kind = embedded.Tree
+		}
+		s.dbNames = append(s.dbNames, db.Name)
+		s.dbHash = append(s.dbHash, !db.Ordered)
+		dbConfigs = append(dbConfigs, embedded.DBConfig{Name: db.Name, Kind: kind})
 	}
 	switch cfg.config {
 	case ConfigMain:
@@ -171,7 +222,7 @@ func New(opts ...Option) (*Server, error) {
 		s.scripts[name] = fn
 	}
 	store, err := embedded.New(embedded.Options{
-		Databases: []embedded.DBConfig{{Name: "*", Kind: embedded.Hash}, {Name: "%", Kind: embedded.Tree}},
+		Databases: dbConfigs,
 		Now:       cfg.now,
 		// KT purges expired records lazily and never logs the purge; the
 		// store hides them from reads either way.
@@ -210,7 +261,8 @@ func (s *Server) Start() {
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
 // Store returns the store the server serves; tests may read and write it
-// directly. Its databases are "*" (index 0, hash) and "%" (index 1, tree).
+// directly. Its databases are those of the server, by default "*" (index 0,
+// hash) and "%" (index 1, tree); the store takes indexes and names alike.
 // Expiration times there are the first instant a record is gone, one second
 // after the last second KT reports as its xt.
 func (s *Server) Store() *embedded.Store { return s.store }
@@ -226,9 +278,30 @@ func (s *Server) ConnCount() int {
 // ends. The server notices a client's close as soon as it arrives, so tests
 // wait for a count here instead of sleeping.
 func (s *Server) WaitConnCount(ctx context.Context, n int) error {
+	return s.waitCount(ctx, n, "open connections", func() int { return len(s.conns) })
+}
+
+// CursorCount returns the number of RPC cursors the clients hold: those
+// created (by any request with CUR) and not yet deleted by cur_delete or
+// freed with their connection.
+func (s *Server) CursorCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cursors
+}
+
+// WaitCursorCount blocks until exactly n RPC cursors exist, or ctx ends;
+// see CursorCount.
+func (s *Server) WaitCursorCount(ctx context.Context, n int) error {
+	return s.waitCount(ctx, n, "cursors", func() int { return s.cursors })
+}
+
+// waitCount waits until count, called with mu held, returns n.
+func (s *Server) waitCount(ctx context.Context, n int, what string, count func() int) error {
 	for {
 		s.mu.Lock()
-		if len(s.conns) == n {
+		have := count()
+		if have == n {
 			s.mu.Unlock()
 			return nil
 		}
@@ -236,17 +309,25 @@ func (s *Server) WaitConnCount(ctx context.Context, n int) error {
 			s.connsChanged = make(chan struct{})
 		}
 		changed := s.connsChanged
-		have := len(s.conns)
 		s.mu.Unlock()
 		select {
 		case <-changed:
 		case <-ctx.Done():
-			return fmt.Errorf("kttest: waiting for %d open connections (have %d): %w", n, have, ctx.Err())
+			return fmt.Errorf("kttest: waiting for %d %s (have %d): %w", n, what, have, ctx.Err())
 		}
 	}
 }
 
-// connsUpdated wakes WaitConnCount. Called with mu held.
+// cursorsAdded changes the cursor count by delta and wakes the waiters.
+func (s *Server) cursorsAdded(delta int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cursors += delta
+	s.connsUpdated()
+}
+
+// connsUpdated wakes WaitConnCount and WaitCursorCount. Called with mu
+// held.
 func (s *Server) connsUpdated() {
 	if s.connsChanged != nil {
 		close(s.connsChanged)
