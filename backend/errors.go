@@ -7,8 +7,10 @@ import "errors"
 //
 //	fmt.Errorf("kt: jump_back on hash database %q: %w", db, backend.ErrUnsupported)
 var (
-	// ErrNotFound: the named thing (database, procedure, record where the
-	// operation has no "found" result) does not exist.
+	// ErrNotFound: the named thing (procedure, record where the operation
+	// has no "found" result, update-log position) does not exist. An unknown
+	// database is ErrInvalid: the request named something the backend was
+	// never configured with.
 	ErrNotFound = errors.New("not found")
 	// ErrExists: the thing to create already exists.
 	ErrExists = errors.New("already exists")

@@ -191,7 +191,7 @@ func TestCursorHashAndClosed(t *testing.T) {
 	if _, err := c.Step(ctx); !errors.Is(err, backend.ErrInvalid) {
 		t.Errorf("Step on a closed cursor = %v; want ErrInvalid", err)
 	}
-	if _, err := s.OpenCursor(ctx, "nope"); !errors.Is(err, backend.ErrNotFound) {
-		t.Errorf("OpenCursor(unknown db) = %v; want ErrNotFound", err)
+	if _, err := s.OpenCursor(ctx, "nope"); !errors.Is(err, backend.ErrInvalid) {
+		t.Errorf("OpenCursor(unknown db) = %v; want ErrInvalid", err)
 	}
 }

@@ -117,8 +117,8 @@ func TestSubscribeDBFilterByIndexOrName(t *testing.T) {
 		}
 	}
 	err := s.Subscribe(ctx, backend.SubscribeOptions{Filter: backend.Filter{DBs: []string{"nope"}}}, func(backend.Update) error { return nil })
-	if !errors.Is(err, backend.ErrNotFound) || !strings.Contains(err.Error(), `"nope"`) {
-		t.Errorf("unknown db filter: err = %v; want ErrNotFound naming the database", err)
+	if !errors.Is(err, backend.ErrInvalid) || !strings.Contains(err.Error(), `"nope"`) {
+		t.Errorf("unknown db filter: err = %v; want ErrInvalid naming the database", err)
 	}
 }
 

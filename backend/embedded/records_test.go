@@ -73,8 +73,8 @@ func TestUnknownDatabase(t *testing.T) {
 	s, _ := newStore(t, Options{})
 	for _, db := range []string{"2", "x", "-1", "+1"} {
 		_, _, err := s.Get(ctx, db, []byte("k"))
-		if !errors.Is(err, backend.ErrNotFound) {
-			t.Errorf("Get(db %q) err = %v; want ErrNotFound", db, err)
+		if !errors.Is(err, backend.ErrInvalid) {
+			t.Errorf("Get(db %q) err = %v; want ErrInvalid", db, err)
 			continue
 		}
 		want := `unknown database "` + db + `" (have: 0, 1)`
@@ -387,8 +387,8 @@ func TestSynchronizePingClose(t *testing.T) {
 	if err := s.Synchronize(ctx, "", false, "backup"); !errors.Is(err, backend.ErrUnsupported) {
 		t.Errorf("Synchronize(command) = %v; want ErrUnsupported", err)
 	}
-	if err := s.Synchronize(ctx, "9", false, ""); !errors.Is(err, backend.ErrNotFound) {
-		t.Errorf("Synchronize(db 9) = %v; want ErrNotFound", err)
+	if err := s.Synchronize(ctx, "9", false, ""); !errors.Is(err, backend.ErrInvalid) {
+		t.Errorf("Synchronize(db 9) = %v; want ErrInvalid", err)
 	}
 	if s.Name() != "embedded" {
 		t.Errorf("Name = %q", s.Name())

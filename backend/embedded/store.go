@@ -144,7 +144,7 @@ func (s *Store) database(db string) (*database, error) {
 	for i, d := range s.dbs {
 		names[i] = d.name
 	}
-	return nil, fmt.Errorf("embedded: unknown database %q (have: %s): %w", db, strings.Join(names, ", "), backend.ErrNotFound)
+	return nil, fmt.Errorf("embedded: unknown database %q (have: %s): %w", db, strings.Join(names, ", "), backend.ErrInvalid)
 }
 
 // txn is the state of one write under the store's write lock.

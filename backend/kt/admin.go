@@ -123,7 +123,7 @@ func kindName(code int) string {
 func orderedType(code int) bool { return kindName(code) == "tree" }
 
 // resolveDB turns a database selector into an index: "" is 0, digits are an
-// index, anything else a name. Unknown databases are ErrNotFound. The
+// index, anything else a name. Unknown databases are ErrInvalid. The
 // returned context carries the list the index came from (see dbRef); the
 // call's requests must use it.
 func (b *Backend) resolveDB(ctx context.Context, db string) (context.Context, uint16, error) {
@@ -156,7 +156,7 @@ func (b *Backend) resolveDB(ctx context.Context, db string) (context.Context, ui
 	if idx, ok := find(list); ok {
 		return context.WithValue(ctx, dbRefKey{}, &dbRef{epoch: epoch, list: list}), uint16(idx), nil
 	}
-	return ctx, 0, fmt.Errorf("kt %s: %w: no database %q (the server has %s)", b.addr, backend.ErrNotFound, db, describeDBs(list))
+	return ctx, 0, fmt.Errorf("kt %s: %w: no database %q (the server has %s)", b.addr, backend.ErrInvalid, db, describeDBs(list))
 }
 
 // describeDBs lists databases for messages: 0="*", 1="%".

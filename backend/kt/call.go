@@ -100,7 +100,7 @@ func (b *Backend) rpc(ctx context.Context, proc string, p params, r retry) (*rep
 		// The server lost a database the cache knew (a restart with other
 		// databases): forget the list so that the next call reloads it.
 		b.dbs.forget()
-		return nil, fmt.Errorf("kt %s on %s: %w: the server has no such database (any more)", proc, b.addr, backend.ErrNotFound)
+		return nil, fmt.Errorf("kt %s on %s: %w: the server has no such database (any more)", proc, b.addr, backend.ErrInvalid)
 	}
 	return rep, err
 }

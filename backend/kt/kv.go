@@ -167,7 +167,7 @@ func (b *Backend) SetBulk(ctx context.Context, db string, entries []backend.Entr
 		// A record fails only with 0xBF; one that is merely not counted
 		// went to a database index the server does not have (any more).
 		b.dbs.forget()
-		return int64(hits), fmt.Errorf("kt set_bulk on %s: %w: the server stored %d of %d records: it has no database %d (any more)", b.addr, backend.ErrNotFound, hits, len(recs), idx)
+		return int64(hits), fmt.Errorf("kt set_bulk on %s: %w: the server stored %d of %d records: it has no database %d (any more)", b.addr, backend.ErrInvalid, hits, len(recs), idx)
 	}
 	return int64(hits), nil
 }

@@ -85,7 +85,7 @@ func (b *Backend) Subscribe(ctx context.Context, opts backend.SubscribeOptions, 
 		switch {
 		case errors.As(err, &fe):
 			return fe.err
-		case errors.Is(err, backend.ErrNotFound):
+		case errors.Is(err, backend.ErrInvalid):
 			// A database of the filter is gone (see refresh).
 			return err
 		case errors.Is(err, errRefused):
@@ -142,7 +142,7 @@ func (st *stream) refresh(ctx context.Context) error {
 	switch {
 	case err == nil:
 		st.filter = filter
-	case errors.Is(err, backend.ErrNotFound):
+	case errors.Is(err, backend.ErrInvalid):
 		return err
 	}
 	return nil

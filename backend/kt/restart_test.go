@@ -119,8 +119,8 @@ func TestKTSetToVanishedDatabase(t *testing.T) {
 	p.retarget(only.Addr())
 	for range 2 {
 		err := b.Set(ctx, "%", []byte("k"), []byte("v"), backend.Expiry{}, backend.WriteOptions{})
-		if !errors.Is(err, backend.ErrUnavailable) && !errors.Is(err, backend.ErrNotFound) {
-			t.Errorf("Set to a database the server no longer has: %v; want ErrUnavailable, then ErrNotFound", err)
+		if !errors.Is(err, backend.ErrUnavailable) && !errors.Is(err, backend.ErrInvalid) {
+			t.Errorf("Set to a database the server no longer has: %v; want ErrUnavailable, then ErrInvalid", err)
 		}
 	}
 }

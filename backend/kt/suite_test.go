@@ -707,9 +707,9 @@ func testDatabases(e *suiteEnv) {
 		t.Errorf("Status: %+v / %+v", byName, byIndex)
 	}
 	_, err = b.Status(ctx, "nope")
-	wantErr(t, "unknown database name", err, backend.ErrNotFound)
+	wantErr(t, "unknown database name", err, backend.ErrInvalid)
 	_, _, err = b.Get(ctx, "9", []byte("k"))
-	wantErr(t, "database index out of range", err, backend.ErrNotFound)
+	wantErr(t, "database index out of range", err, backend.ErrInvalid)
 	report, err := b.Report(ctx)
 	e.must(err)
 	if !strings.Contains(report["db_1"], "path=%") {
@@ -833,7 +833,7 @@ func testReplication(e *suiteEnv) {
 	}
 	wantErr(t, "stopped subscription", stop(), context.Canceled)
 	err = b.Subscribe(ctx, backend.SubscribeOptions{Filter: backend.Filter{DBs: []string{"nope"}}}, func(backend.Update) error { return nil })
-	wantErr(t, "subscribe to an unknown database", err, backend.ErrNotFound)
+	wantErr(t, "subscribe to an unknown database", err, backend.ErrInvalid)
 }
 
 func testReplicationBreak(e *suiteEnv) {

@@ -138,7 +138,7 @@ func TestDatabaseFlag(t *testing.T) {
 		t.Errorf("KTGRPC_DB=1: %q", out)
 	}
 	r := invoke(t.Context(), env, "", "get", "k", "--db", "nope")
-	if r.code != exitError || !strings.HasPrefix(r.stderr, "ktgrpc: get: NotFound: ") {
+	if r.code != exitError || !strings.HasPrefix(r.stderr, "ktgrpc: get: InvalidArgument: ") {
 		t.Errorf("unknown database: exit %d, stderr %q", r.code, r.stderr)
 	}
 	r = invoke(t.Context(), env, "", "scan", "--db", "cache", "--reverse")

@@ -263,7 +263,7 @@ func TestEmbeddedKVReadsAndWrites(t *testing.T) {
 	}
 
 	_, err = e.kv.Get(ctx, &ktgrpcv1.GetRequest{Db: "nosuch", Key: []byte("a")})
-	embWantCode(t, err, codes.NotFound, "nosuch")
+	embWantCode(t, err, codes.InvalidArgument, "nosuch")
 }
 
 func TestEmbeddedCompareAndSwap(t *testing.T) {
@@ -773,7 +773,7 @@ func TestEmbeddedCursorOpen(t *testing.T) {
 		req := embOp(embJump)
 		req.Db = "nosuch"
 		_, err := cs.do(req)
-		embWantCode(t, err, codes.NotFound, "nosuch")
+		embWantCode(t, err, codes.InvalidArgument, "nosuch")
 	})
 }
 
@@ -958,7 +958,7 @@ func TestEmbeddedAdmin(t *testing.T) {
 		t.Fatalf("Status of cache: %v, %v", st, err)
 	}
 	_, err = e.admin.Status(ctx, &ktgrpcv1.StatusRequest{Db: "nosuch"})
-	embWantCode(t, err, codes.NotFound, "nosuch")
+	embWantCode(t, err, codes.InvalidArgument, "nosuch")
 
 	rep, err := e.admin.Report(ctx, &ktgrpcv1.ReportRequest{})
 	if err != nil || rep.GetFields()["db_total_count"] != "2" || rep.GetFields()["db_0"] == "" {

@@ -879,7 +879,7 @@ func TestKTRemainingRPCs(t *testing.T) {
 		t.Errorf("Status: %v", st)
 	}
 	_, err = e.admin.Status(ctx, &ktgrpcv1.StatusRequest{Db: "nope"})
-	wantCode(t, "Status of an unknown database", err, codes.NotFound)
+	wantCode(t, "Status of an unknown database", err, codes.InvalidArgument)
 	report, err := e.admin.Report(ctx, &ktgrpcv1.ReportRequest{})
 	e.must(err)
 	if report.Fields["db_1"] == "" || report.Fields["conf_kt_version"] == "" {

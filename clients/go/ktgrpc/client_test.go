@@ -127,8 +127,8 @@ func TestStatusErrors(t *testing.T) {
 	}
 
 	_, err = c.Get(ctx, "k", ktgrpc.WithDB("nope"))
-	if !errors.Is(err, ktgrpc.ErrNotFound) || status.Code(err) != codes.NotFound {
-		t.Fatalf("Get on unknown database: %v, want ErrNotFound with code NotFound", err)
+	if !errors.Is(err, ktgrpc.ErrInvalid) || status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("Get on unknown database: %v, want ErrInvalid with code InvalidArgument", err)
 	}
 
 	mustSet(t, c, "text", "abc")

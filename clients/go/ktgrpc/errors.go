@@ -12,7 +12,7 @@ import (
 // Sentinel errors, matched with errors.Is. Every error a call returns for a
 // gateway status is an *Error that matches the sentinel of its code.
 var (
-	// ErrNotFound: the record, database or procedure does not exist. Get
+	// ErrNotFound: the record or procedure does not exist. Get
 	// also returns it for a missing key.
 	ErrNotFound = errors.New("ktgrpc: not found")
 	// ErrExists: the thing to create already exists.
