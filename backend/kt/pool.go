@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"github.com/ktgrpc/ktgrpc/backend/internal/netcheck"
 	"io"
 	"net"
 	"sync"
@@ -199,7 +200,7 @@ func (p *pool) stats() PoolStats {
 // be buffered (the server never speaks unasked) and the peer must not have
 // closed it.
 func (c *conn) healthy() bool {
-	return c.br.Buffered() == 0 && connAlive(c.nc)
+	return c.br.Buffered() == 0 && netcheck.Idle(c.nc)
 }
 
 // pastDeadline interrupts blocked I/O at once.

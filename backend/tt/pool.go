@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ktgrpc/ktgrpc/backend"
+	"github.com/ktgrpc/ktgrpc/backend/internal/netcheck"
 )
 
 // errClosed is the cause of calls after Close.
@@ -94,7 +95,7 @@ func (p *pool) get(ctx context.Context, fresh bool) (*conn, error) {
 		p.mu.Unlock()
 		// A deadline left in the past by an interrupted request would make
 		// the probe fail without looking.
-		if c.nc.SetReadDeadline(time.Time{}) == nil && alive(c.nc) {
+		if c.nc.SetReadDeadline(time.Time{}) == nil && netcheck.Idle(c.nc) {
 			c.reused = true
 			return c, nil
 		}
