@@ -4,13 +4,14 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"github.com/ktgrpc/ktgrpc/backend/internal/netcheck"
 	"io"
 	"net"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/ktgrpc/ktgrpc/backend/internal/netcheck"
 )
 
 // errPoolClosed is what calls on a closed Backend get.
