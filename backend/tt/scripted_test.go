@@ -4,17 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/hex"
-	"encoding/json"
 	"io"
 	"net"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/ktgrpc/ktgrpc/backend/tt"
+	"github.com/ktgrpc/ktgrpc/test/golden"
 )
 
 // A scripted server: it expects exact request bytes and answers with exact
@@ -128,74 +125,30 @@ func (s *scriptServer) connections() int {
 	return s.accepted
 }
 
-// golden holds the steps of tt-binary.jsonl and tt-replication.jsonl by
-// case name (names are unique across the files).
-var (
-	goldenOnce  sync.Once
-	goldenCases map[string][]goldenStep
-	goldenErr   error
-)
-
-type goldenStep struct {
-	SendHex   string `json:"send_hex"`
-	ExpectHex string `json:"expect_hex"`
+// goldenIndex holds the steps of tt-binary.jsonl and tt-replication.jsonl
+// by case name (names are unique across the files). It is filled once:
+// some forty lookups would otherwise parse the files again each time.
+var goldenIndex struct {
+	once  sync.Once
+	steps map[string][]golden.Step
 }
 
-func findShared(file string) (string, bool) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", false
-	}
-	for {
-		p := filepath.Join(dir, "shared", "golden", file)
-		if _, err := os.Stat(p); err == nil {
-			return p, true
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", false
-		}
-		dir = parent
-	}
-}
-
-func loadGoldenCases(t *testing.T) map[string][]goldenStep {
+func loadGoldenCases(t *testing.T) map[string][]golden.Step {
 	t.Helper()
-	goldenOnce.Do(func() {
-		for _, file := range []string{"tt-binary.jsonl", "tt-replication.jsonl"} {
-			p, ok := findShared(file)
-			if !ok {
-				goldenCases = nil
-				return
-			}
-			data, err := os.ReadFile(p)
-			if err != nil {
-				goldenErr = err
-				return
-			}
-			if goldenCases == nil {
-				goldenCases = map[string][]goldenStep{}
-			}
-			for _, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
-				var c struct {
-					Name  string       `json:"name"`
-					Steps []goldenStep `json:"steps"`
-				}
-				if err := json.Unmarshal(line, &c); err != nil {
-					goldenErr = err
-					return
-				}
-				goldenCases[c.Name] = c.Steps
-			}
+	goldenIndex.once.Do(func() {
+		steps := map[string][]golden.Step{}
+		for _, c := range golden.Load(t, "tt-binary.jsonl", "tt-replication.jsonl") {
+			steps[c.Name] = c.Steps
 		}
+		goldenIndex.steps = steps
 	})
-	if goldenErr != nil {
-		t.Fatal(goldenErr)
+	if goldenIndex.steps == nil {
+		// The first Load skipped or failed its test, which ended it inside
+		// Do; this one skips or fails t the same way.
+		golden.Load(t, "tt-binary.jsonl", "tt-replication.jsonl")
+		t.Fatal("golden captures could not be loaded")
 	}
-	if goldenCases == nil {
-		t.Skip("shared/golden/tt-*.jsonl not found above the package; the recordings live beside the repository")
-	}
-	return goldenCases
+	return goldenIndex.steps
 }
 
 // g returns the exchanges of the given steps of a recorded case.
@@ -207,12 +160,7 @@ func g(t *testing.T, name string, steps ...int) []exchange {
 	}
 	var out []exchange
 	for _, i := range steps {
-		send, err1 := hex.DecodeString(c[i].SendHex)
-		reply, err2 := hex.DecodeString(c[i].ExpectHex)
-		if err1 != nil || err2 != nil {
-			t.Fatalf("%s step %d: bad hex", name, i)
-		}
-		out = append(out, exchange{send: send, reply: reply})
+		out = append(out, exchange{send: golden.Hex(t, c[i].SendHex), reply: golden.Hex(t, c[i].ExpectHex)})
 	}
 	return out
 }

@@ -4,14 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -19,11 +15,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-)
 
-// goldenDir holds the recordings of the real servers, relative to this
-// package directory.
-const goldenDir = "../../../shared/golden"
+	"github.com/ktgrpc/ktgrpc/test/golden"
+)
 
 // Replay settings. The recordings wait 0.3 to 1 s to show that nothing
 // arrives; a correct server answers at once, so a shorter silence proves the
@@ -33,93 +27,6 @@ const (
 	// replyWait bounds every read that expects bytes or a close.
 	replyWait = 5 * time.Second
 )
-
-type goldenCase struct {
-	Name        string       `json:"name"`
-	Server      string       `json:"server"`
-	Config      string       `json:"config"`
-	Description string       `json:"description"`
-	Steps       []goldenStep `json:"steps"`
-}
-
-type goldenStep struct {
-	Action      string          `json:"action"`
-	Seconds     float64         `json:"seconds"`
-	Conn        int             `json:"conn"`
-	SendHex     string          `json:"send_hex"`
-	Patch       []goldenPatch   `json:"patch"`
-	HalfClose   bool            `json:"half_close"`
-	ExpectHex   string          `json:"expect_hex"`
-	Mask        [][2]int        `json:"mask"`
-	Capture     []goldenCapture `json:"capture"`
-	TextRegex   *goldenText     `json:"text_regex"`
-	NoReply     bool            `json:"no_reply"`
-	Closes      bool            `json:"closes"`
-	MoreFollows bool            `json:"more_follows"`
-	Request     *struct {
-		Method string `json:"method"`
-	} `json:"request"`
-	// Response is present (possibly null) exactly on HTTP steps.
-	Response json.RawMessage `json:"response"`
-	Note     string          `json:"note"`
-}
-
-type goldenPatch struct {
-	Offset int    `json:"offset"`
-	Len    int    `json:"len"`
-	Var    string `json:"var"`
-	Add    int64  `json:"add"`
-}
-
-type goldenCapture struct {
-	Name   string `json:"name"`
-	Offset int    `json:"offset"`
-	Len    int    `json:"len"`
-}
-
-type goldenText struct {
-	Offset int    `json:"offset"`
-	Regex  string `json:"regex"`
-}
-
-type goldenResponse struct {
-	Status          int         `json:"status"`
-	Reason          string      `json:"reason"`
-	Headers         [][2]string `json:"headers"`
-	BodyText        *string     `json:"body_text"`
-	BodyHex         *string     `json:"body_hex"`
-	BodyRegex       string      `json:"body_regex"`
-	VolatileHeaders []string    `json:"volatile_headers"`
-}
-
-func loadGoldenCases(t *testing.T) []goldenCase {
-	t.Helper()
-	files, err := filepath.Glob(filepath.Join(filepath.FromSlash(goldenDir), "kt-*.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(files) == 0 {
-		t.Skipf("no golden recordings at %s (kt-*.jsonl); they live in the shared/golden folder next to the repository", goldenDir)
-	}
-	var cases []goldenCase
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i, line := range bytes.Split(data, []byte("\n")) {
-			if len(bytes.TrimSpace(line)) == 0 {
-				continue
-			}
-			var c goldenCase
-			if err := json.Unmarshal(line, &c); err != nil {
-				t.Fatalf("%s:%d: %v", f, i+1, err)
-			}
-			cases = append(cases, c)
-		}
-	}
-	return cases
-}
 
 // TestGolden replays every recorded KT exchange against a fresh server and
 // requires the same bytes, as golden/README.md "How to replay a case"
@@ -133,7 +40,7 @@ func loadGoldenCases(t *testing.T) []goldenCase {
 // comparison: the status and report values the README calls specific to
 // the real implementation are reproduced as recorded.
 func TestGolden(t *testing.T) {
-	cases := loadGoldenCases(t)
+	cases := golden.Load(t, "kt-*.jsonl")
 	var passed atomic.Int64
 	t.Cleanup(func() {
 		t.Logf("golden: %d of %d KT cases replayed byte-exactly", passed.Load(), len(cases))
@@ -182,7 +89,7 @@ type replayConn struct {
 // probe is a get_bulk of no keys: the server answers probeReply at once.
 var probe, probeReply = []byte{0xBA, 0, 0, 0, 0, 0, 0, 0, 0}, []byte{0xBA, 0, 0, 0, 0}
 
-func replayCase(t *testing.T, gc goldenCase) {
+func replayCase(t *testing.T, gc golden.Case) {
 	// A fixed start makes every run see the same wall clock; the half
 	// second keeps "the end of the current second" away from the start.
 	clock := &fakeClock{now: time.Date(2026, 11, 21, 12, 0, 0, 500_000_000, time.UTC)}
@@ -219,8 +126,8 @@ func replayCase(t *testing.T, gc goldenCase) {
 			c = &replayConn{nc: nc, r: bufio.NewReader(nc)}
 			conns[st.Conn] = c
 		}
-		send := mustHex(t, st.SendHex)
-		if len(send) > 0 && send[0] == 0xB1 && st.Response == nil {
+		send := golden.Hex(t, st.SendHex)
+		if len(send) > 0 && send[0] == 0xB1 && !st.HTTP {
 			// A request that starts with 0xB1 opens a replication stream;
 			// later 0xB1 bytes on it are NOP acknowledgements.
 			c.repl = true
@@ -245,7 +152,7 @@ func replayCase(t *testing.T, gc goldenCase) {
 			}
 		}
 		c.nc.SetReadDeadline(time.Now().Add(replyWait))
-		if st.Response != nil {
+		if st.HTTP {
 			checkHTTPStep(t, where, c, st)
 		} else {
 			checkBinaryStep(t, where, c, st, vars)
@@ -290,18 +197,9 @@ func expectOpen(t *testing.T, where string, c *replayConn) {
 	}
 }
 
-func mustHex(t *testing.T, s string) []byte {
+func checkBinaryStep(t *testing.T, where string, c *replayConn, st golden.Step, vars map[string]uint64) {
 	t.Helper()
-	b, err := hex.DecodeString(s)
-	if err != nil {
-		t.Fatalf("bad hex in recording: %v", err)
-	}
-	return b
-}
-
-func checkBinaryStep(t *testing.T, where string, c *replayConn, st goldenStep, vars map[string]uint64) {
-	t.Helper()
-	want := mustHex(t, st.ExpectHex)
+	want := golden.Hex(t, st.ExpectHex)
 	got := make([]byte, len(want))
 	if st.TextRegex != nil {
 		got = got[:st.TextRegex.Offset]
@@ -309,16 +207,9 @@ func checkBinaryStep(t *testing.T, where string, c *replayConn, st goldenStep, v
 	if _, err := io.ReadFull(c.r, got); err != nil {
 		t.Fatalf("%s: reading %d bytes: %v (got %x, want %x)", where, len(got), err, got, want)
 	}
-	masked := make([]bool, len(want))
-	for _, m := range st.Mask {
-		for i := m[0]; i < m[0]+m[1] && i < len(masked); i++ {
-			masked[i] = true
-		}
-	}
-	for i := range got {
-		if !masked[i] && got[i] != want[i] {
-			t.Fatalf("%s: byte %d differs\n got %x\nwant %x", where, i, got, want)
-		}
+	// With a text tail, got is the part before it.
+	if i := golden.MaskedDiff(got, want[:len(got)], st.Mask); i >= 0 {
+		t.Fatalf("%s: byte %d differs\n got %x\nwant %x", where, i, got, want)
 	}
 	if tr := st.TextRegex; tr != nil {
 		n := binary.BigEndian.Uint32(got[tr.Offset-4 : tr.Offset])
@@ -337,12 +228,9 @@ func checkBinaryStep(t *testing.T, where string, c *replayConn, st goldenStep, v
 	}
 }
 
-func checkHTTPStep(t *testing.T, where string, c *replayConn, st goldenStep) {
+func checkHTTPStep(t *testing.T, where string, c *replayConn, st golden.Step) {
 	t.Helper()
-	var want *goldenResponse
-	if err := json.Unmarshal(st.Response, &want); err != nil {
-		t.Fatalf("%s: bad response in recording: %v", where, err)
-	}
+	want := st.Response
 	if want == nil {
 		// The server closes without a response; expectClose checks it.
 		return
@@ -378,7 +266,7 @@ func checkHTTPStep(t *testing.T, where string, c *replayConn, st goldenStep) {
 			t.Fatalf("%s: body %q does not match %q", where, got.body, want.BodyRegex)
 		}
 	case want.BodyHex != nil:
-		if w := mustHex(t, *want.BodyHex); !bytes.Equal(got.body, w) {
+		if w := golden.Hex(t, *want.BodyHex); !bytes.Equal(got.body, w) {
 			t.Fatalf("%s: body %x, want %x", where, got.body, w)
 		}
 	case want.BodyText != nil:

@@ -25,13 +25,10 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -39,10 +36,11 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ktgrpc/ktgrpc/test/golden"
 )
 
 const (
-	goldenDir   = "../../../shared/golden"
 	silenceWait = 100 * time.Millisecond
 	aliveWait   = 30 * time.Millisecond
 	closeWait   = 5 * time.Second
@@ -93,93 +91,8 @@ var hashOrder = goldenException{anyOrder: true, why: "hash iteration order is th
 // empty: every case passes.
 var goldenSkips = map[string]string{}
 
-type goldenCase struct {
-	Name        string       `json:"name"`
-	Server      string       `json:"server"`
-	Config      string       `json:"config"`
-	Description string       `json:"description"`
-	Steps       []goldenStep `json:"steps"`
-}
-
-type goldenStep struct {
-	Action     string          `json:"action"`
-	Seconds    float64         `json:"seconds"`
-	Conn       int             `json:"conn"`
-	SendHex    string          `json:"send_hex"`
-	Patch      []goldenPatch   `json:"patch"`
-	HalfClose  bool            `json:"half_close"`
-	ExpectHex  string          `json:"expect_hex"`
-	Mask       [][2]int        `json:"mask"`
-	Capture    []goldenCapture `json:"capture"`
-	TextRegex  *goldenRegex    `json:"text_regex"`
-	NoReply    bool            `json:"no_reply"`
-	SilenceS   float64         `json:"silence_s"`
-	Closes     bool            `json:"closes"`
-	MoreFollow bool            `json:"more_follows"`
-	Note       string          `json:"note"`
-	Request    json.RawMessage `json:"request"`
-	Response   *goldenHTTP     `json:"response"`
-}
-
-type goldenPatch struct {
-	Offset int    `json:"offset"`
-	Len    int    `json:"len"`
-	Var    string `json:"var"`
-	Add    int64  `json:"add"`
-}
-
-type goldenCapture struct {
-	Name   string `json:"name"`
-	Offset int    `json:"offset"`
-	Len    int    `json:"len"`
-}
-
-type goldenRegex struct {
-	Offset int    `json:"offset"`
-	Regex  string `json:"regex"`
-}
-
-type goldenHTTP struct {
-	Status          int         `json:"status"`
-	Reason          string      `json:"reason"`
-	Headers         [][2]string `json:"headers"`
-	BodyText        *string     `json:"body_text"`
-	BodyHex         *string     `json:"body_hex"`
-	BodyRegex       string      `json:"body_regex"`
-	VolatileHeaders []string    `json:"volatile_headers"`
-}
-
-func loadGolden(t *testing.T) []goldenCase {
-	t.Helper()
-	files, err := filepath.Glob(filepath.Join(goldenDir, "tt-*.jsonl"))
-	if err != nil {
-		t.Fatalf("glob golden files: %v", err)
-	}
-	if len(files) == 0 {
-		t.Skipf("no golden TT captures under %s (shared/golden is not checked out beside the repository)", goldenDir)
-	}
-	var cases []goldenCase
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatalf("read %s: %v", f, err)
-		}
-		for i, line := range bytes.Split(data, []byte("\n")) {
-			if len(bytes.TrimSpace(line)) == 0 {
-				continue
-			}
-			var c goldenCase
-			if err := json.Unmarshal(line, &c); err != nil {
-				t.Fatalf("%s line %d: %v", f, i+1, err)
-			}
-			cases = append(cases, c)
-		}
-	}
-	return cases
-}
-
 func TestGolden(t *testing.T) {
-	cases := loadGolden(t)
+	cases := golden.Load(t, "tt-*.jsonl")
 	if len(cases) != 98 {
 		t.Errorf("found %d golden TT cases, want 98", len(cases))
 	}
@@ -202,7 +115,7 @@ type replayConn struct {
 
 type replayer struct {
 	t        *testing.T
-	c        goldenCase
+	c        golden.Case
 	srv      *Server
 	clock    *ManualClock
 	conns    map[int]*replayConn
@@ -211,7 +124,7 @@ type replayer struct {
 	unordered [2][]string
 }
 
-func replayCase(t *testing.T, c goldenCase) {
+func replayCase(t *testing.T, c golden.Case) {
 	clock := NewManualClock(time.Unix(goldenStart, 0))
 	srv := Start(t, WithConfig(c.Config), WithClock(clock))
 	rp := &replayer{t: t, c: c, srv: srv, clock: clock, conns: map[int]*replayConn{}, captures: map[string]uint64{}}
@@ -227,7 +140,7 @@ func replayCase(t *testing.T, c goldenCase) {
 	}
 }
 
-func stepLabel(st goldenStep) string {
+func stepLabel(st golden.Step) string {
 	if st.Action != "" {
 		return st.Action
 	}
@@ -253,7 +166,7 @@ func (rp *replayer) lastOnConn(i int) bool {
 	return true
 }
 
-func (rp *replayer) step(i int, st goldenStep) error {
+func (rp *replayer) step(i int, st golden.Step) error {
 	switch st.Action {
 	case "sleep":
 		rp.clock.Advance(time.Duration(st.Seconds * float64(time.Second)))
@@ -307,7 +220,7 @@ func (rp *replayer) step(i int, st goldenStep) error {
 		}
 	}
 
-	if st.Request != nil {
+	if st.HTTP {
 		if err := rp.checkHTTP(rc, st); err != nil {
 			return err
 		}
@@ -330,7 +243,7 @@ func (rp *replayer) step(i int, st goldenStep) error {
 		if err := expectClose(rc); err != nil {
 			return err
 		}
-	case !st.MoreFollow && !rc.repl && rp.lastOnConn(i):
+	case !st.MoreFollows && !rc.repl && rp.lastOnConn(i):
 		if err := expectSilence(rc, aliveWait); err != nil {
 			return fmt.Errorf("connection should stay open: %w", err)
 		}
@@ -372,7 +285,7 @@ func (rp *replayer) readFull(rc *replayConn, n int) ([]byte, error) {
 	return buf, nil
 }
 
-func (rp *replayer) checkBinary(rc *replayConn, st goldenStep, ex goldenException) error {
+func (rp *replayer) checkBinary(rc *replayConn, st golden.Step, ex goldenException) error {
 	want, err := hex.DecodeString(st.ExpectHex)
 	if err != nil {
 		return fmt.Errorf("expect_hex: %w", err)
@@ -408,7 +321,7 @@ func (rp *replayer) checkBinary(rc *replayConn, st goldenStep, ex goldenExceptio
 		}
 	}
 	masks := append(append([][2]int(nil), st.Mask...), ex.mask...)
-	if !maskedEqual(got, want, masks) {
+	if !golden.MaskedEqual(got, want, masks) {
 		return fmt.Errorf("reply differs\n got %x\nwant %x (masks %v)", got, want, masks)
 	}
 	for _, c := range st.Capture {
@@ -423,7 +336,7 @@ func (rp *replayer) checkBinary(rc *replayConn, st goldenStep, ex goldenExceptio
 
 // checkAnyOrder reads an iternext reply and, at the last anyOrder step of
 // the case, compares all of them with the recorded ones as sets.
-func (rp *replayer) checkAnyOrder(i int, rc *replayConn, st goldenStep) error {
+func (rp *replayer) checkAnyOrder(i int, rc *replayConn, st golden.Step) error {
 	head, err := rp.readFull(rc, 5)
 	if err != nil {
 		return fmt.Errorf("%w (got %x)", err, head)
@@ -449,21 +362,7 @@ func (rp *replayer) checkAnyOrder(i int, rc *replayConn, st goldenStep) error {
 	return nil
 }
 
-func maskedEqual(got, want []byte, masks [][2]int) bool {
-	if len(got) != len(want) {
-		return false
-	}
-	g := append([]byte(nil), got...)
-	w := append([]byte(nil), want...)
-	for _, m := range masks {
-		for k := m[0]; k < m[0]+m[1] && k < len(g); k++ {
-			g[k], w[k] = 0, 0
-		}
-	}
-	return bytes.Equal(g, w)
-}
-
-func (rp *replayer) checkHTTP(rc *replayConn, st goldenStep) error {
+func (rp *replayer) checkHTTP(rc *replayConn, st golden.Step) error {
 	if err := rc.nc.SetReadDeadline(time.Now().Add(readWait)); err != nil {
 		return err
 	}

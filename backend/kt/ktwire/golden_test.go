@@ -5,63 +5,29 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ktgrpc/ktgrpc/test/golden"
 )
 
-// The golden files are byte-exact exchanges recorded from a real Kyoto Tycoon
-// 0.9.56 server. They live outside the module; KT_GOLDEN_DIR overrides the
-// search.
-
-type goldenCase struct {
-	Name  string       `json:"name"`
-	Steps []goldenStep `json:"steps"`
-}
-
-type goldenStep struct {
-	Action    string          `json:"action"`
-	Conn      int             `json:"conn"`
-	SendHex   string          `json:"send_hex"`
-	ExpectHex string          `json:"expect_hex"`
-	Request   *goldenRequest  `json:"request"`
-	Response  *goldenResponse `json:"response"`
-	Note      string          `json:"note"`
-}
-
-type goldenRequest struct {
-	Method  string     `json:"method"`
-	Target  string     `json:"target"`
-	Version string     `json:"version"`
-	Headers [][]string `json:"headers"`
-}
-
-type goldenResponse struct {
-	Status   int        `json:"status"`
-	Reason   string     `json:"reason"`
-	Headers  [][]string `json:"headers"`
-	BodyText *string    `json:"body_text"`
-	BodyHex  *string    `json:"body_hex"`
-}
-
-func (r *goldenResponse) body(t *testing.T) []byte {
+// responseBody returns the recorded body of r.
+func responseBody(t *testing.T, r *golden.Response) []byte {
 	if r.BodyText != nil {
 		return []byte(*r.BodyText)
 	}
 	if r.BodyHex != nil {
-		return mustHex(t, *r.BodyHex)
+		return golden.Hex(t, *r.BodyHex)
 	}
 	return nil
 }
 
-// wire rebuilds the response bytes as the server sent them: the recorded
-// headers with a Date after Server.
-func (r *goldenResponse) wire(t *testing.T) []byte {
+// responseWire rebuilds the response bytes as the server sent them: the
+// recorded headers with a Date after Server.
+func responseWire(t *testing.T, r *golden.Response) []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "HTTP/1.1 %d %s\r\n", r.Status, r.Reason)
 	for _, h := range r.Headers {
@@ -71,70 +37,18 @@ func (r *goldenResponse) wire(t *testing.T) []byte {
 		}
 	}
 	b.WriteString("\r\n")
-	b.Write(r.body(t))
+	b.Write(responseBody(t, r))
 	return b.Bytes()
 }
 
-func (r *goldenResponse) header(name string) string {
+// responseHeader returns the value of the recorded header name.
+func responseHeader(r *golden.Response, name string) string {
 	for _, h := range r.Headers {
 		if strings.EqualFold(h[0], name) {
 			return h[1]
 		}
 	}
 	return ""
-}
-
-func goldenDir(t *testing.T) string {
-	t.Helper()
-	if d := os.Getenv("KT_GOLDEN_DIR"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		for _, c := range []string{"testdata/golden", "../shared/golden"} {
-			p := filepath.Join(dir, c)
-			if _, err := os.Stat(filepath.Join(p, "kt-binary.jsonl")); err == nil {
-				return p
-			}
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("golden KT transcripts not found: set KT_GOLDEN_DIR to the directory holding kt-binary.jsonl")
-		}
-		dir = parent
-	}
-}
-
-func loadGolden(t *testing.T, file string) []goldenCase {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join(goldenDir(t), file))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cases []goldenCase
-	for line := range bytes.Lines(data) {
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
-		}
-		var c goldenCase
-		if err := json.Unmarshal(line, &c); err != nil {
-			t.Fatalf("%s: %v", file, err)
-		}
-		cases = append(cases, c)
-	}
-	return cases
-}
-
-func mustHex(t *testing.T, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 // parseBinaryRequest decodes one well-formed binary request from the start of
@@ -227,12 +141,12 @@ func parseBinaryRequest(b []byte) (reencoded []byte, n int, ok bool) {
 func TestKTGoldenBinaryRequestsReencode(t *testing.T) {
 	checked := 0
 	for _, file := range []string{"kt-binary.jsonl", "kt-replication.jsonl"} {
-		for _, c := range loadGolden(t, file) {
+		for _, c := range golden.Load(t, file) {
 			for i, s := range c.Steps {
 				if s.Request != nil || s.SendHex == "" {
 					continue
 				}
-				send := mustHex(t, s.SendHex)
+				send := golden.Hex(t, s.SendHex)
 				for len(send) > 0 && send[0] >= 0x80 {
 					re, n, ok := parseBinaryRequest(send)
 					if !ok {
@@ -294,12 +208,12 @@ func decodeBinaryReplies(t *testing.T, b []byte) ([]byte, error) {
 
 func TestKTGoldenBinaryRepliesDecode(t *testing.T) {
 	checked := 0
-	for _, c := range loadGolden(t, "kt-binary.jsonl") {
+	for _, c := range golden.Load(t, "kt-binary.jsonl") {
 		for i, s := range c.Steps {
 			if s.Request != nil || s.ExpectHex == "" {
 				continue
 			}
-			want := mustHex(t, s.ExpectHex)
+			want := golden.Hex(t, s.ExpectHex)
 			got, err := decodeBinaryReplies(t, want)
 			if err != nil {
 				t.Errorf("%s step %d: %v", c.Name, i, err)
@@ -318,7 +232,7 @@ func TestKTGoldenBinaryRepliesDecode(t *testing.T) {
 
 func TestKTGoldenGetBulkSemantics(t *testing.T) {
 	// kt-bin/set_bulk/one-record: "k"="v" in DB 0, never expires.
-	recs, err := ReadGetBulkReply(bytes.NewReader(mustHex(t, "ba0000000100000000000100000001000000ffffffffff6b76")))
+	recs, err := ReadGetBulkReply(bytes.NewReader(golden.Hex(t, "ba0000000100000000000100000001000000ffffffffff6b76")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -335,7 +249,7 @@ func TestKTGoldenGetBulkSemantics(t *testing.T) {
 		t.Error("INT64_MAX (persistent databases) must read as never")
 	}
 	// A reply cut short is an error, not a short list.
-	if _, err := ReadGetBulkReply(bytes.NewReader(mustHex(t, "ba000000010000000000010000000100"))); !errors.Is(err, io.ErrUnexpectedEOF) {
+	if _, err := ReadGetBulkReply(bytes.NewReader(golden.Hex(t, "ba000000010000000000010000000100"))); !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Errorf("truncated reply: err = %v, want io.ErrUnexpectedEOF", err)
 	}
 	if _, err := ReadGetBulkReply(bytes.NewReader([]byte{MagicError})); !errors.Is(err, ErrServer) {
@@ -345,12 +259,12 @@ func TestKTGoldenGetBulkSemantics(t *testing.T) {
 
 func TestKTGoldenReplicationStream(t *testing.T) {
 	var sets, removes, clears, fillers, nops int
-	for _, c := range loadGolden(t, "kt-replication.jsonl") {
+	for _, c := range golden.Load(t, "kt-replication.jsonl") {
 		for i, s := range c.Steps {
 			if s.Request != nil || s.ExpectHex == "" || s.SendHex != "" && s.SendHex[:2] != "b1" {
 				continue // not the replication connection
 			}
-			want := mustHex(t, s.ExpectHex)
+			want := golden.Hex(t, s.ExpectHex)
 			r := bytes.NewReader(want)
 			var got []byte
 			if s.SendHex != "" && s.SendHex[:2] == "b1" && len(s.SendHex) == 30 {
@@ -419,7 +333,7 @@ func TestKTGoldenXTPrefix(t *testing.T) {
 		{"00010000a105066e65766572ffffffffff61", "never", XTMax, "a"},
 		{"00010000a1030661627300f486570062", "abs", 4102444800, "b"},
 	} {
-		m, err := ParseMessage(mustHex(t, tc.msg))
+		m, err := ParseMessage(golden.Hex(t, tc.msg))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -441,7 +355,7 @@ func TestKTVarnum(t *testing.T) {
 		if got := hex.EncodeToString(AppendVarnum(nil, tc.v)); got != tc.hex {
 			t.Errorf("AppendVarnum(%d) = %s, want %s", tc.v, got, tc.hex)
 		}
-		v, n, err := ReadVarnum(mustHex(t, tc.hex+"ff"))
+		v, n, err := ReadVarnum(golden.Hex(t, tc.hex+"ff"))
 		if err != nil || v != tc.v || n != len(tc.hex)/2 {
 			t.Errorf("ReadVarnum(%s) = %d, %d, %v", tc.hex, v, n, err)
 		}
@@ -459,12 +373,12 @@ func TestKTVarnum(t *testing.T) {
 
 func TestKTGoldenRPC(t *testing.T) {
 	requests, responses := 0, 0
-	for _, c := range loadGolden(t, "kt-rpc.jsonl") {
+	for _, c := range golden.Load(t, "kt-rpc.jsonl") {
 		for i, s := range c.Steps {
 			if s.Request == nil {
 				continue
 			}
-			send := mustHex(t, s.SendHex)
+			send := golden.Hex(t, s.SendHex)
 			if proc, pairs, ok := parseSimpleRPC(t, s); ok && RequestEncoding(pairs) == requestEncodingOf(s) {
 				if got := AppendRPCRequest(nil, proc, pairs); !bytes.Equal(got, send) {
 					t.Errorf("%s step %d: request\n%q\nwant\n%q", c.Name, i, got, send)
@@ -474,19 +388,19 @@ func TestKTGoldenRPC(t *testing.T) {
 			if s.Response == nil {
 				continue
 			}
-			wire := s.Response.wire(t)
+			wire := responseWire(t, s.Response)
 			br := bufio.NewReader(bytes.NewReader(wire))
 			resp, err := ReadResponse(br, s.Request.Method == "HEAD")
 			if err != nil {
 				t.Fatalf("%s step %d: %v", c.Name, i, err)
 			}
-			if resp.Status != s.Response.Status || resp.ContentType != s.Response.header("Content-Type") || br.Buffered() != 0 {
+			if resp.Status != s.Response.Status || resp.ContentType != responseHeader(s.Response, "Content-Type") || br.Buffered() != 0 {
 				t.Errorf("%s step %d: status %d content type %q, %d bytes left", c.Name, i, resp.Status, resp.ContentType, br.Buffered())
 			}
 			if s.Request.Method == "HEAD" {
 				continue
 			}
-			if want := s.Response.body(t); !bytes.Equal(resp.Body, want) {
+			if want := responseBody(t, s.Response); !bytes.Equal(resp.Body, want) {
 				t.Errorf("%s step %d: body %q, want %q", c.Name, i, resp.Body, want)
 			}
 			enc, isTSV := ParseContentType(resp.ContentType)
@@ -509,7 +423,7 @@ func TestKTGoldenRPC(t *testing.T) {
 
 // parseSimpleRPC decodes a recorded request of the shape the client sends
 // (POST /rpc/<proc> with exactly Content-Type and Content-Length).
-func parseSimpleRPC(t *testing.T, s goldenStep) (string, []Pair, bool) {
+func parseSimpleRPC(t *testing.T, s golden.Step) (string, []Pair, bool) {
 	req := s.Request
 	if req.Method != "POST" || req.Version != "HTTP/1.1" || !strings.HasPrefix(req.Target, "/rpc/") || strings.Contains(req.Target, "?") ||
 		len(req.Headers) != 2 || req.Headers[0][0] != "Content-Type" || req.Headers[1][0] != "Content-Length" {
@@ -519,12 +433,12 @@ func parseSimpleRPC(t *testing.T, s goldenStep) (string, []Pair, bool) {
 	if !ok {
 		return "", nil, false
 	}
-	send := mustHex(t, s.SendHex)
+	send := golden.Hex(t, s.SendHex)
 	_, body, _ := bytes.Cut(send, []byte("\r\n\r\n"))
 	return strings.TrimPrefix(req.Target, "/rpc/"), ParseTSV(body, enc), true
 }
 
-func requestEncodingOf(s goldenStep) Encoding {
+func requestEncodingOf(s golden.Step) Encoding {
 	enc, _ := ParseContentType(s.Request.Headers[0][1])
 	if s.Request.Headers[0][1] != ContentType(enc) {
 		return 0xFF // a spelling the encoder never produces

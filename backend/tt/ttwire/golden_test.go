@@ -1,99 +1,21 @@
 package ttwire_test
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/ktgrpc/ktgrpc/backend/tt/ttwire"
+	"github.com/ktgrpc/ktgrpc/test/golden"
 )
-
-// goldenCase is the part of a recorded case these tests use.
-type goldenCase struct {
-	Name   string       `json:"name"`
-	Config string       `json:"config"`
-	Steps  []goldenStep `json:"steps"`
-}
-
-type goldenStep struct {
-	Action    string  `json:"action"`
-	Conn      int     `json:"conn"`
-	SendHex   string  `json:"send_hex"`
-	ExpectHex string  `json:"expect_hex"`
-	Mask      [][]int `json:"mask"`
-	Closes    bool    `json:"closes"`
-	Request   any     `json:"request"`
-}
-
-// loadGolden reads a file of /work/shared/golden, found by walking up from
-// the package directory to the "shared" folder that sits beside the
-// repository.
-func loadGolden(t *testing.T, file string) []goldenCase {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		p := filepath.Join(dir, "shared", "golden", file)
-		if _, err := os.Stat(p); err == nil {
-			return readCases(t, p)
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skipf("golden file %s not found in a shared/golden folder above the package; the recordings live beside the repository", file)
-		}
-		dir = parent
-	}
-}
-
-func readCases(t *testing.T, path string) []goldenCase {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var cases []goldenCase
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	for sc.Scan() {
-		var c goldenCase
-		if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		cases = append(cases, c)
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	if len(cases) == 0 {
-		t.Fatalf("%s: no cases", path)
-	}
-	return cases
-}
-
-func unhex(t *testing.T, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(s)
-	if err != nil {
-		t.Fatalf("bad hex %q: %v", s, err)
-	}
-	return b
-}
 
 // TestGoldenBinaryRoundTrip decodes every recorded binary request and reply
 // and encodes them again: the bytes must come back identical. Requests the
 // server rejects must be rejected by the decoder too.
 func TestTTGoldenBinaryRoundTrip(t *testing.T) {
-	cases := loadGolden(t, "tt-binary.jsonl")
+	cases := golden.Load(t, "tt-binary.jsonl")
 	var requests, replies int
 	seen := map[ttwire.Command]bool{}
 	for _, c := range cases {
@@ -101,11 +23,11 @@ func TestTTGoldenBinaryRoundTrip(t *testing.T) {
 			if s.Action != "" || s.Request != nil || s.SendHex == "" {
 				continue
 			}
-			send := unhex(t, s.SendHex)
+			send := golden.Hex(t, s.SendHex)
 			if send[0] != ttwire.Magic {
 				continue // memcached / HTTP text
 			}
-			expect := bytes.NewReader(unhex(t, s.ExpectHex))
+			expect := bytes.NewReader(golden.Hex(t, s.ExpectHex))
 			in := bytes.NewReader(send)
 			skipped := false
 			for in.Len() > 0 {
@@ -138,7 +60,7 @@ func TestTTGoldenBinaryRoundTrip(t *testing.T) {
 				if !ttwire.HasReply(req.Cmd) || expect.Len() == 0 {
 					continue
 				}
-				all := unhex(t, s.ExpectHex)
+				all := golden.Hex(t, s.ExpectHex)
 				rstart := len(all) - expect.Len()
 				rep, err := ttwire.ReadReply(expect, req.Cmd)
 				if err != nil {
@@ -170,12 +92,12 @@ func TestTTGoldenBinaryRoundTrip(t *testing.T) {
 // handshake, NOPs and records; every record payload must decode to a logged
 // command and encode back to the same bytes.
 func TestTTGoldenReplication(t *testing.T) {
-	cases := loadGolden(t, "tt-replication.jsonl")
+	cases := golden.Load(t, "tt-replication.jsonl")
 	var records int
 	cmds := map[ttwire.Command]bool{}
 	for _, c := range cases {
 		for i, s := range c.Steps {
-			send := unhex(t, s.SendHex)
+			send := golden.Hex(t, s.SendHex)
 			if len(send) < 2 || send[1] != byte(ttwire.CmdRepl) {
 				continue
 			}
@@ -193,7 +115,7 @@ func TestTTGoldenReplication(t *testing.T) {
 			if !bytes.Equal(enc, send) {
 				t.Errorf("%s step %d: repl request re-encoded %x, want %x", c.Name, i, enc, send)
 			}
-			exp := unhex(t, s.ExpectHex)
+			exp := golden.Hex(t, s.ExpectHex)
 			if len(exp) == 0 {
 				continue
 			}
