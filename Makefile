@@ -12,7 +12,7 @@ PYTHON    ?= /usr/bin/python3
 NODE_DEPS := clients/node/node_modules/.package-lock.json
 APT_PKGS  := protobuf-compiler protobuf-compiler-grpc python3-grpcio python3-protobuf
 
-.PHONY: run build test deps lint vet staticcheck generate check-generated gotest examples bench clean
+.PHONY: run build test deps breaking lint vet staticcheck generate check-generated gotest examples bench clean
 
 ## run: start the gateway on $(LISTEN) with backend $(BACKEND)
 run:
@@ -54,6 +54,11 @@ staticcheck:
 ## generate: regenerate gen/, clients/python and clients/node/gen from proto/
 generate: deps
 	$(TOOL) buf generate
+
+## breaking: compare the API with AGAINST (default: the main branch) under buf's FILE breaking rules
+AGAINST ?= .git\#branch=main
+breaking:
+	$(TOOL) buf breaking --against '$(AGAINST)'
 
 ## check-generated: fail when gen/ or the client stubs are stale
 check-generated: deps
