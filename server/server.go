@@ -16,8 +16,10 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 
 	"github.com/ktgrpc/ktgrpc/backend"
@@ -47,6 +49,21 @@ type Options struct {
 	// HealthInterval is how often the backend is pinged to keep the gRPC
 	// health status current (0: 5s).
 	HealthInterval time.Duration
+
+	// Creds secures connections, typically with TLS from
+	// credentials.NewTLS; nil serves plaintext, for loopback use or a proxy
+	// that terminates TLS in front of the gateway.
+	Creds credentials.TransportCredentials
+	// Keepalive sets how the server pings idle connections (nil:
+	// DefaultKeepalive, which suits long-lived streams).
+	Keepalive *keepalive.ServerParameters
+	// KeepalivePolicy sets how often clients may ping (nil:
+	// DefaultKeepalivePolicy).
+	KeepalivePolicy *keepalive.EnforcementPolicy
+	// MaxConcurrentStreams bounds the calls in progress on one connection;
+	// further calls wait on the client until one ends (0: gRPC's default,
+	// no practical limit).
+	MaxConcurrentStreams uint32
 }
 
 func (o Options) withDefaults() Options {
@@ -64,6 +81,14 @@ func (o Options) withDefaults() Options {
 	}
 	if o.HealthInterval <= 0 {
 		o.HealthInterval = DefaultHealthInterval
+	}
+	if o.Keepalive == nil {
+		ka := DefaultKeepalive()
+		o.Keepalive = &ka
+	}
+	if o.KeepalivePolicy == nil {
+		kp := DefaultKeepalivePolicy()
+		o.KeepalivePolicy = &kp
 	}
 	return o
 }
@@ -116,7 +141,7 @@ func New(b backend.Backend, opts Options) *Server {
 	s.closing, s.cancelClosing = context.WithCancel(context.Background())
 
 	logger := interceptorLogger(s.log)
-	s.grpc = grpc.NewServer(
+	s.grpc = grpc.NewServer(append(opts.transportOptions(),
 		grpc.MaxRecvMsgSize(opts.MaxMessageSize),
 		grpc.MaxSendMsgSize(opts.MaxMessageSize),
 		grpc.ChainUnaryInterceptor(
@@ -128,7 +153,7 @@ func New(b backend.Backend, opts Options) *Server {
 			streamRecovery(s.log),
 			s.endOtherStreamsOnStop,
 		),
-	)
+	)...)
 	ktgrpcv1.RegisterKVServer(s.grpc, &kvService{s: s})
 	ktgrpcv1.RegisterCursorServer(s.grpc, &cursorService{s: s})
 	ktgrpcv1.RegisterScriptServer(s.grpc, &scriptService{s: s})

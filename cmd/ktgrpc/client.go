@@ -38,7 +38,20 @@ const (
 // clientEnvFlags are the client flags read from the environment. The other
 // client flags select what one call does, and reading them from the
 // environment would change results behind a person's back.
-func clientEnvFlags() []string { return []string{"addr", "db", "timeout", "format"} }
+func clientEnvFlags() []string {
+	return []string{"addr", "db", "timeout", "format", "tls", "tls-ca", "tls-server-name"}
+}
+
+// clientCertEnvPrefix starts the variables of the client's --tls-cert and
+// --tls-key (KTGRPC_CLIENT_TLS_CERT): serve's --tls-cert and --tls-key own
+// KTGRPC_TLS_CERT and KTGRPC_TLS_KEY, and a client run where the gateway's
+// environment is set (a shell in its container) must not present the
+// gateway's own key pair as a client certificate.
+const clientCertEnvPrefix = envPrefix + "CLIENT_"
+
+// clientCertEnvFlags are the client flags read from clientCertEnvPrefix
+// variables.
+func clientCertEnvFlags() []string { return []string{"tls-cert", "tls-key"} }
 
 // clientFlags are the flags every client command takes.
 type clientFlags struct {
@@ -46,6 +59,7 @@ type clientFlags struct {
 	db      string
 	timeout time.Duration
 	format  codec.Format
+	tls     clientTLS
 }
 
 // clientCommand starts a client command's flag set with the common flags.
@@ -56,19 +70,38 @@ func (c *cli) clientCommand(name, synopsis, about string) (*flag.FlagSet, *clien
 	fs.StringVar(&cf.db, "db", "", "`database`, by index or name (empty: the default database)")
 	fs.DurationVar(&cf.timeout, "timeout", defaultTimeout, "deadline of each call (0: none)")
 	fs.Var(&cf.format, "format", "`format` of keys and values in arguments and output: text (the default), hex or base64")
+	fs.BoolVar(&cf.tls.enabled, "tls", false, "connect over TLS, verifying the gateway with the system's CA certificates")
+	fs.StringVar(&cf.tls.ca, "tls-ca", "", "verify the gateway with the PEM CA certificate(s) in `file` instead (implies --tls)")
+	fs.StringVar(&cf.tls.cert, "tls-cert", "", "present the PEM client certificate in `file`, for gateways that require one (implies --tls; needs --tls-key)")
+	fs.StringVar(&cf.tls.key, "tls-key", "", "PEM private key `file` of --tls-cert")
+	fs.StringVar(&cf.tls.serverName, "tls-server-name", "", "`name` the gateway's certificate must carry, when --addr does not (implies --tls)")
 	return fs, cf
 }
 
-// parse parses a client command line, applies the environment and checks the
-// number of positional arguments, whose names are given for the message.
-func (c *cli) parse(fs *flag.FlagSet, args []string, minArgs int, names ...string) ([]string, error) {
+// parse parses a client command line into fs and cf, applies the
+// environment and checks the number of positional arguments, whose names are
+// given for the message.
+func (c *cli) parse(fs *flag.FlagSet, cf *clientFlags, args []string, minArgs int, names ...string) ([]string, error) {
 	envflag.Describe(fs, envPrefix, clientEnvFlags())
+	envflag.Describe(fs, clientCertEnvPrefix, clientCertEnvFlags())
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return nil, err
 	}
 	if err := envflag.Apply(fs, c.getenv, envPrefix, clientEnvFlags()); err != nil {
 		return nil, usageError{err.Error()}
+	}
+	if err := envflag.Apply(fs, c.getenv, clientCertEnvPrefix, clientCertEnvFlags()); err != nil {
+		return nil, usageError{err.Error()}
+	}
+	explicitOff := false
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "tls" {
+			explicitOff = !cf.tls.enabled
+		}
+	})
+	if err := cf.tls.check(explicitOff); err != nil {
+		return nil, err
 	}
 	if len(pos) < minArgs || len(pos) > len(names) {
 		want := strings.Join(names, " ")
@@ -80,9 +113,18 @@ func (c *cli) parse(fs *flag.FlagSet, args []string, minArgs int, names ...strin
 	return pos, nil
 }
 
+// dial makes the connection, which is only attempted by the first call. It
+// reads the TLS files, so their errors come before any call.
 func (cf *clientFlags) dial() (*grpc.ClientConn, error) {
+	creds := insecure.NewCredentials()
+	if cf.tls.enabled {
+		var err error
+		if creds, err = cf.tls.credentials(); err != nil {
+			return nil, err
+		}
+	}
 	conn, err := grpc.NewClient(cf.addr,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(creds),
 		grpc.WithUserAgent("ktgrpc-cli"),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(clientMaxMessage), grpc.MaxCallSendMsgSize(clientMaxMessage)),
 	)
@@ -118,7 +160,7 @@ func (cf *clientFlags) notFound(key []byte) error {
 func (c *cli) get(ctx context.Context, args []string) error {
 	fs, cf := c.clientCommand("get", "[flags] KEY",
 		"Print the value of the record KEY, followed by a newline. A missing key\nprints \"not found\" on stderr and exits 1.")
-	pos, err := c.parse(fs, args, 1, "KEY")
+	pos, err := c.parse(fs, cf, args, 1, "KEY")
 	if err != nil {
 		return err
 	}
@@ -148,7 +190,7 @@ func (c *cli) set(ctx context.Context, args []string) error {
 	fs, cf := c.clientCommand("set", "[flags] KEY [VALUE]",
 		"Store VALUE under KEY, replacing any value it had. Without VALUE the value is\nread from standard input (in --format, to its end).")
 	ttl := fs.Duration("ttl", 0, "expire the record this long from now (0: never)")
-	pos, err := c.parse(fs, args, 1, "KEY", "[VALUE]")
+	pos, err := c.parse(fs, cf, args, 1, "KEY", "[VALUE]")
 	if err != nil {
 		return err
 	}
@@ -191,7 +233,7 @@ func (c *cli) set(ctx context.Context, args []string) error {
 func (c *cli) remove(ctx context.Context, args []string) error {
 	fs, cf := c.clientCommand("remove", "[flags] KEY",
 		"Delete the record KEY. A missing key prints \"not found\" on stderr and exits 1.")
-	pos, err := c.parse(fs, args, 1, "KEY")
+	pos, err := c.parse(fs, cf, args, 1, "KEY")
 	if err != nil {
 		return err
 	}
@@ -225,7 +267,7 @@ func (c *cli) scan(ctx context.Context, args []string) error {
 	reverse := fs.Bool("reverse", false, "walk from the end of the range down (ordered databases only)")
 	limit := fs.Int64("limit", 0, "print at most this many records (0: all)")
 	keysOnly := fs.Bool("keys-only", false, "print keys only")
-	if _, err := c.parse(fs, args, 0); err != nil {
+	if _, err := c.parse(fs, cf, args, 0); err != nil {
 		return err
 	}
 	if *limit < 0 {
@@ -289,7 +331,7 @@ with --after set to the last POSITION seen. --timeout bounds connecting only.`)
 	after := fs.Uint64("after", 0, "print the changes after this position (0: the whole retained log)")
 	progress := fs.Bool("progress", false, `also print "POSITION progress" lines as the stream advances`)
 	interval := fs.Duration("progress-interval", 0, "how often the gateway reports progress (0: its default, 1s)")
-	if _, err := c.parse(fs, args, 0); err != nil {
+	if _, err := c.parse(fs, cf, args, 0); err != nil {
 		return err
 	}
 	keyPrefix, err := cf.decode("--prefix", *prefix)
@@ -396,7 +438,7 @@ func (cf *clientFlags) eventLine(e *ktgrpcv1.Event) string {
 func (c *cli) status(ctx context.Context, args []string) error {
 	fs, cf := c.clientCommand("status", "[flags]",
 		"Print a database's record count and size, then every status field the\nbackend reports, sorted by name, one \"NAME: VALUE\" per line.")
-	if _, err := c.parse(fs, args, 0); err != nil {
+	if _, err := c.parse(fs, cf, args, 0); err != nil {
 		return err
 	}
 	conn, err := cf.dial()

@@ -51,9 +51,16 @@ func TestHelp(t *testing.T) {
 		t.Errorf("help get: exit %d, stdout %q", r.code, r.stdout)
 	}
 	r = invoke(ctx, nil, "", "help", "serve")
-	for _, want := range []string{"KTGRPC_LISTEN", "KTGRPC_BACKEND", "KTGRPC_SHUTDOWN_TIMEOUT", "kt://host:port"} {
+	for _, want := range []string{"KTGRPC_LISTEN", "KTGRPC_BACKEND", "KTGRPC_SHUTDOWN_TIMEOUT", "kt://host:port",
+		"KTGRPC_TLS_CERT", "KTGRPC_TLS_KEY", "KTGRPC_TLS_CLIENT_CA", "KTGRPC_MAX_CONCURRENT_STREAMS"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("help serve lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	r = invoke(ctx, nil, "", "help", "watch")
+	for _, want := range []string{"(env KTGRPC_TLS)", "KTGRPC_TLS_CA", "KTGRPC_CLIENT_TLS_CERT", "KTGRPC_CLIENT_TLS_KEY", "KTGRPC_TLS_SERVER_NAME"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("help watch lacks %q:\n%s", want, r.stdout)
 		}
 	}
 	r = invoke(ctx, nil, "", "set", "-h")
@@ -105,6 +112,16 @@ func TestUsageErrors(t *testing.T) {
 		{"serve shutdown timeout", nil, []string{"serve", "--shutdown-timeout", "0s"}, "--shutdown-timeout 0s: must be positive"},
 		{"serve value above message", nil, []string{"serve", "--max-value-size", "1G"}, "--max-value-size 1GiB must be below --max-message-size 128MiB"},
 		{"serve bad size", nil, []string{"serve", "--max-value-size", "lots"}, "not a size"},
+		{"serve tls cert without key", nil, []string{"serve", "--tls-cert", "c.pem"}, "--tls-cert and --tls-key go together"},
+		{"serve tls key env without cert", map[string]string{"KTGRPC_TLS_KEY": "k.pem"}, []string{"serve"}, "--tls-cert and --tls-key go together"},
+		{"serve client CA without cert", nil, []string{"serve", "--tls-client-ca", "ca.pem"}, "--tls-client-ca needs --tls-cert and --tls-key"},
+		{"serve too many streams", nil, []string{"serve", "--max-concurrent-streams", "4294967296"}, "--max-concurrent-streams 4294967296: must be at most 4294967295"},
+		{"serve negative streams", nil, []string{"serve", "--max-concurrent-streams", "-1"}, "max-concurrent-streams"},
+		{"client cert without key", nil, []string{"get", "--tls-cert", "c.pem", "k"}, "--tls-cert and --tls-key go together"},
+		{"client key env without cert", map[string]string{"KTGRPC_CLIENT_TLS_KEY": "k.pem"}, []string{"get", "k"}, "--tls-cert and --tls-key go together"},
+		{"tls off with a CA", map[string]string{"KTGRPC_TLS_CA": "ca.pem"}, []string{"get", "--tls=false", "k"}, "--tls=false contradicts"},
+		{"tls env off with a server name", map[string]string{"KTGRPC_TLS": "false"}, []string{"status", "--tls-server-name", "gw"}, "--tls=false contradicts"},
+		{"bad tls env", map[string]string{"KTGRPC_TLS": "maybe"}, []string{"get", "k"}, "KTGRPC_TLS (--tls)"},
 		{"version argument", nil, []string{"version", "x"}, "version takes no arguments"},
 	}
 	for _, tt := range tests {
@@ -140,17 +157,22 @@ func TestParseServe(t *testing.T) {
 	}
 	if cfg.listen != "127.0.0.1:7878" || cfg.backend != "embedded:" || cfg.logLevel != slog.LevelInfo ||
 		cfg.logFormat.value != "text" || cfg.shutdownTimeout != 10*time.Second ||
-		cfg.maxValueSize != server.DefaultMaxValueSize || cfg.healthInterval != server.DefaultHealthInterval {
+		cfg.maxValueSize != server.DefaultMaxValueSize || cfg.healthInterval != server.DefaultHealthInterval ||
+		cfg.tls != (serverTLS{}) || cfg.tls.mode() != "off" || cfg.maxStreams != 0 {
 		t.Errorf("defaults: %+v", cfg)
 	}
 
 	env := map[string]string{
-		"KTGRPC_LISTEN":           "127.0.0.1:9000",
-		"KTGRPC_BACKEND":          "kt://db:1978",
-		"KTGRPC_LOG_LEVEL":        "debug",
-		"KTGRPC_LOG_FORMAT":       "JSON",
-		"KTGRPC_MAX_VALUE_SIZE":   "2MiB",
-		"KTGRPC_SHUTDOWN_TIMEOUT": "3s",
+		"KTGRPC_LISTEN":                 "127.0.0.1:9000",
+		"KTGRPC_BACKEND":                "kt://db:1978",
+		"KTGRPC_LOG_LEVEL":              "debug",
+		"KTGRPC_LOG_FORMAT":             "JSON",
+		"KTGRPC_MAX_VALUE_SIZE":         "2MiB",
+		"KTGRPC_SHUTDOWN_TIMEOUT":       "3s",
+		"KTGRPC_TLS_CERT":               "s.pem",
+		"KTGRPC_TLS_KEY":                "s-key.pem",
+		"KTGRPC_TLS_CLIENT_CA":          "ca.pem",
+		"KTGRPC_MAX_CONCURRENT_STREAMS": "100",
 	}
 	c.getenv = func(k string) string { return env[k] }
 	cfg, err = c.parseServe(nil)
@@ -158,7 +180,8 @@ func TestParseServe(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.listen != "127.0.0.1:9000" || cfg.backend != "kt://db:1978" || cfg.logLevel != slog.LevelDebug ||
-		cfg.logFormat.value != "json" || cfg.maxValueSize != 2<<20 || cfg.shutdownTimeout != 3*time.Second {
+		cfg.logFormat.value != "json" || cfg.maxValueSize != 2<<20 || cfg.shutdownTimeout != 3*time.Second ||
+		cfg.tls != (serverTLS{cert: "s.pem", key: "s-key.pem", clientCA: "ca.pem"}) || cfg.tls.mode() != "mutual" || cfg.maxStreams != 100 {
 		t.Errorf("from the environment: %+v", cfg)
 	}
 

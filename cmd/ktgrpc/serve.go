@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"time"
 
@@ -27,6 +28,8 @@ type serveConfig struct {
 	maxMessageSize  byteSize
 	healthInterval  time.Duration
 	shutdownTimeout time.Duration
+	tls             serverTLS
+	maxStreams      uint
 }
 
 // parseServe reads the serve flags, then the KTGRPC_* variables for the flags
@@ -42,6 +45,10 @@ func (c *cli) parseServe(args []string) (serveConfig, error) {
 until SIGINT or SIGTERM, then stop gracefully (open streams end, unary calls
 finish) within --shutdown-timeout. Logs go to stderr.
 
+With --tls-cert and --tls-key it serves TLS (1.2 or later) only, reading the
+files once at start; --tls-client-ca also requires every client to present a
+certificate signed by that CA.
+
 Backends:
   embedded:                       an in-memory store with databases "0" and "1"
   embedded:?dbs=users,cache:hash  named in-memory databases (":hash": unordered)
@@ -56,6 +63,10 @@ Backends:
 	fs.Var(&cfg.maxMessageSize, "max-message-size", "largest gRPC message received or sent, in `bytes` (K, M, G suffixes allowed)")
 	fs.DurationVar(&cfg.healthInterval, "health-interval", server.DefaultHealthInterval, "how often the backend is pinged for the gRPC health status")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a graceful stop may take before connections are closed")
+	fs.StringVar(&cfg.tls.cert, "tls-cert", "", "serve TLS with the PEM certificate (chain) in `file`; needs --tls-key")
+	fs.StringVar(&cfg.tls.key, "tls-key", "", "PEM private key `file` of --tls-cert")
+	fs.StringVar(&cfg.tls.clientCA, "tls-client-ca", "", "require client certificates signed by a PEM CA certificate in `file` (mutual TLS)")
+	fs.UintVar(&cfg.maxStreams, "max-concurrent-streams", 0, "at most `n` calls in progress on one connection; more wait on the client (0: gRPC's default, unlimited)")
 	envflag.Describe(fs, envPrefix, nil)
 
 	pos, err := parseArgs(fs, args)
@@ -79,8 +90,10 @@ Backends:
 		return cfg, usagef("--max-value-size %v must be below --max-message-size %v", cfg.maxValueSize, cfg.maxMessageSize)
 	case cfg.maxKeySize >= cfg.maxMessageSize:
 		return cfg, usagef("--max-key-size %v must be below --max-message-size %v", cfg.maxKeySize, cfg.maxMessageSize)
+	case cfg.maxStreams > math.MaxUint32:
+		return cfg, usagef("--max-concurrent-streams %d: must be at most %d", cfg.maxStreams, uint32(math.MaxUint32))
 	}
-	return cfg, nil
+	return cfg, cfg.tls.check()
 }
 
 func (cfg serveConfig) logger(w io.Writer) *slog.Logger {
@@ -97,6 +110,13 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	log := cfg.logger(c.stderr)
+
+	// Certificates are read before anything starts, so that a bad path
+	// fails the start instead of every handshake.
+	creds, err := cfg.tls.credentials()
+	if err != nil {
+		return err
+	}
 
 	b, err := dial.Open(ctx, cfg.backend)
 	if err != nil {
@@ -120,10 +140,13 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		MaxValueSize:   int(cfg.maxValueSize),
 		MaxMessageSize: int(cfg.maxMessageSize),
 		HealthInterval: cfg.healthInterval,
+		Creds:          creds,
+		// parseServe bounds it to uint32.
+		MaxConcurrentStreams: uint32(cfg.maxStreams),
 	})
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()
-	log.Info("ktgrpc serving", "listen", lis.Addr().String(), "backend", b.Name(), "version", versionString())
+	log.Info("ktgrpc serving", "listen", lis.Addr().String(), "tls", cfg.tls.mode(), "backend", b.Name(), "version", versionString())
 	// A backend that is down at start is not fatal (it may come up, and the
 	// health service says so meanwhile), but the person starting the gateway
 	// must hear about it at the default log level.
