@@ -149,26 +149,19 @@ func (d *database) due(now time.Time, limit int) [][]byte {
 // firstFrom returns the first live record with a key after key (at or after
 // it when inclusive); a nil key means from the first record.
 func (d *database) firstFrom(key []byte, inclusive bool, now time.Time) (record, bool) {
-	var found record
-	var ok bool
-	visit := func(r record) bool {
-		if (!inclusive && key != nil && bytes.Equal(r.key, key)) || r.expired(now) {
-			return true
-		}
-		found, ok = r, true
-		return false
-	}
-	if key == nil {
-		d.recs.Ascend(visit)
-	} else {
-		d.recs.AscendGreaterOrEqual(record{key: key}, visit)
-	}
-	return found, ok
+	return nearest(key, inclusive, now, d.recs.Ascend, d.recs.AscendGreaterOrEqual)
 }
 
 // lastTo returns the last live record with a key before key (at or before it
 // when inclusive); a nil key means from the last record.
 func (d *database) lastTo(key []byte, inclusive bool, now time.Time) (record, bool) {
+	return nearest(key, inclusive, now, d.recs.Descend, d.recs.DescendLessOrEqual)
+}
+
+// nearest returns the first live record of a walk from key, passing over
+// key itself unless inclusive. all and from are the tree's walks in one
+// direction: over every record (used for a nil key) and from a pivot on.
+func nearest(key []byte, inclusive bool, now time.Time, all func(btree.ItemIteratorG[record]), from func(record, btree.ItemIteratorG[record])) (record, bool) {
 	var found record
 	var ok bool
 	visit := func(r record) bool {
@@ -179,9 +172,9 @@ func (d *database) lastTo(key []byte, inclusive bool, now time.Time) (record, bo
 		return false
 	}
 	if key == nil {
-		d.recs.Descend(visit)
+		all(visit)
 	} else {
-		d.recs.DescendLessOrEqual(record{key: key}, visit)
+		from(record{key: key}, visit)
 	}
 	return found, ok
 }

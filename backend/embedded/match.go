@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ktgrpc/ktgrpc/backend"
+	"github.com/ktgrpc/ktgrpc/backend/internal/keyrange"
 )
 
 // matchChunk is how many records MatchKeys examines per turn of the read
@@ -49,7 +50,7 @@ func (s *Store) MatchKeys(ctx context.Context, db string, m backend.Match, limit
 		prefix := m.Prefix
 		keep = func(key []byte) bool { return bytes.HasPrefix(key, prefix) }
 		if len(prefix) > 0 {
-			from, to = prefix, prefixEnd(prefix)
+			from, to = prefix, keyrange.PrefixEnd(prefix)
 		}
 	case backend.MatchRegex:
 		re, err := regexp.Compile(m.Regex)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ktgrpc/ktgrpc/backend"
+	"github.com/ktgrpc/ktgrpc/backend/internal/keyrange"
 )
 
 // DefaultScanBatch is the batch size of Scan when opts.BatchSize is 0.
@@ -55,7 +56,7 @@ func (s *Store) Scan(ctx context.Context, db string, opts backend.ScanOptions, f
 		if bytes.Compare(r.prefix, r.lower) > 0 {
 			r.lower = r.prefix
 		}
-		if end := prefixEnd(r.prefix); end != nil && (r.upper == nil || bytes.Compare(end, r.upper) < 0) {
+		if end := keyrange.PrefixEnd(r.prefix); end != nil && (r.upper == nil || bytes.Compare(end, r.upper) < 0) {
 			r.upper = end
 		}
 	}
@@ -182,17 +183,4 @@ func (sr *scanRange) backward(d *database, now time.Time, resume []byte, n int) 
 		d.recs.Descend(visit)
 	}
 	return b.out, b.full
-}
-
-// prefixEnd returns the smallest key greater than every key with prefix p,
-// or nil when there is none (p is all 0xff bytes).
-func prefixEnd(p []byte) []byte {
-	end := own(p)
-	for i := len(end) - 1; i >= 0; i-- {
-		if end[i] < 0xff {
-			end[i]++
-			return end[:i+1]
-		}
-	}
-	return nil
 }

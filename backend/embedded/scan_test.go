@@ -175,14 +175,3 @@ func TestScanErrors(t *testing.T) {
 		t.Errorf("Scan with a failing fn = %v after %d calls; want fn's error after 1", err, calls)
 	}
 }
-
-func TestPrefixEnd(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"a", "b"}, {"a\xff", "b"}, {"ab", "ac"}, {"\xff\xff", ""},
-	}
-	for _, tt := range tests {
-		if got := string(prefixEnd([]byte(tt.in))); got != tt.want {
-			t.Errorf("prefixEnd(%q) = %q; want %q", tt.in, got, tt.want)
-		}
-	}
-}

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/ktgrpc/ktgrpc/backend"
+	"github.com/ktgrpc/ktgrpc/backend/internal/keyrange"
 	"github.com/ktgrpc/ktgrpc/backend/kt/ktwire"
 )
 
@@ -454,25 +455,12 @@ func (s *scan) forward(ctx context.Context) error {
 	}
 }
 
-// prefixEnd returns the smallest key greater than every key with prefix p,
-// or nil when there is none (p is empty or all 0xFF).
-func prefixEnd(p []byte) []byte {
-	end := bytes.Clone(p)
-	for i := len(end) - 1; i >= 0; i-- {
-		if end[i] < 0xFF {
-			end[i]++
-			return end[:i+1]
-		}
-	}
-	return nil
-}
-
 func (s *scan) backward(ctx context.Context) error {
 	upper := s.opts.End // exclusive
 	if len(upper) == 0 {
 		upper = nil
 	}
-	if pe := prefixEnd(s.opts.Prefix); pe != nil && (upper == nil || bytes.Compare(pe, upper) < 0) {
+	if pe := keyrange.PrefixEnd(s.opts.Prefix); pe != nil && (upper == nil || bytes.Compare(pe, upper) < 0) {
 		upper = pe
 	}
 	ok, err := s.k.JumpBack(ctx, upper)

@@ -374,8 +374,8 @@ func (b *Backend) Seize(ctx context.Context, db string, key []byte) (backend.Rec
 
 // Increment is RPC increment. KT stores the number as 8 big-endian bytes.
 // MustExist sends orig=try; a 450 then is applied=false for a missing
-// record and ErrIncompatible for a value of another size (see wrongSize).
-// Without MustExist a 450 can only mean the latter.
+// record and ErrIncompatible for a value of another size (see
+// incrementRefused). Without MustExist a 450 can only mean the latter.
 func (b *Backend) Increment(ctx context.Context, db string, key []byte, delta int64, opts backend.IncrementOptions) (int64, bool, error) {
 	ctx, idx, err := b.resolveDB(ctx, db)
 	if err != nil {
@@ -399,12 +399,7 @@ func (b *Backend) Increment(ctx context.Context, db string, key []byte, delta in
 		return 0, false, err
 	}
 	if rep.logic() {
-		if opts.MustExist {
-			if incompatible, err := b.wrongSize(ctx, idx, key, 8); err != nil || !incompatible {
-				return 0, false, err
-			}
-		}
-		return 0, false, fmt.Errorf("kt increment of %q: %w: the stored value is not an 8-byte big-endian integer (server said %q)", key, backend.ErrIncompatible, message(rep.fields))
+		return 0, false, b.incrementRefused(ctx, rep, "increment", idx, key, opts.MustExist, 8, "an 8-byte big-endian integer")
 	}
 	n, err := intField(rep, "num")
 	return n, err == nil, err
@@ -442,12 +437,7 @@ func (b *Backend) IncrementDouble(ctx context.Context, db string, key []byte, de
 		return 0, false, err
 	}
 	if rep.logic() {
-		if opts.MustExist {
-			if incompatible, err := b.wrongSize(ctx, idx, key, 16); err != nil || !incompatible {
-				return 0, false, err
-			}
-		}
-		return 0, false, fmt.Errorf("kt increment_double of %q: %w: the stored value is not a 16-byte KT decimal (server said %q)", key, backend.ErrIncompatible, message(rep.fields))
+		return 0, false, b.incrementRefused(ctx, rep, "increment_double", idx, key, opts.MustExist, 16, "a 16-byte KT decimal")
 	}
 	v, _ := rep.get("num")
 	f, err := strconv.ParseFloat(string(v), 64)
@@ -457,22 +447,28 @@ func (b *Backend) IncrementDouble(ctx context.Context, db string, key []byte, de
 	return f, true, nil
 }
 
-// wrongSize tells apart the two causes of a 450 from increment or
-// increment_double with orig=try, which KT answers with the same message:
-// a missing record (the condition not met) and a stored value that is not
-// a number of size bytes. It asks check for the record's size; a record
-// of the right size written since the increment counts as missing, which
-// it was when the increment ran.
-func (b *Backend) wrongSize(ctx context.Context, idx uint16, key []byte, size int64) (bool, error) {
-	var p params
-	p.db(idx)
-	p.add("key", key)
-	rep, err := b.rpc(ctx, "check", p, idempotent)
-	if err != nil || rep.logic() {
-		return false, err
+// incrementRefused explains a 450 from increment or increment_double
+// (proc). With orig=try (mustExist) KT answers a missing record and a
+// stored value that is not a number of size bytes with the same message,
+// so it asks check for the record's size: a missing record is the
+// condition not met (nil), a value of another size ErrIncompatible, with
+// form saying what the number should be. A record of the right size
+// written since the increment counts as missing, which it was when the
+// increment ran. Without orig=try a 450 can only mean the wrong size.
+func (b *Backend) incrementRefused(ctx context.Context, rep *reply, proc string, idx uint16, key []byte, mustExist bool, size int64, form string) error {
+	if mustExist {
+		var p params
+		p.db(idx)
+		p.add("key", key)
+		check, err := b.rpc(ctx, "check", p, idempotent)
+		if err != nil || check.logic() {
+			return err
+		}
+		if n, err := intField(check, "vsiz"); err != nil || n == size {
+			return err
+		}
 	}
-	n, err := intField(rep, "vsiz")
-	return err == nil && n != size, err
+	return fmt.Errorf("kt %s of %q: %w: the stored value is not %s (server said %q)", proc, key, backend.ErrIncompatible, form, message(rep.fields))
 }
 
 // formatFloat writes a float without an exponent, which KT's parser does

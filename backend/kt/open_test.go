@@ -137,13 +137,3 @@ func TestKTParseDBList(t *testing.T) {
 		t.Errorf("parseDBList = %+v", list)
 	}
 }
-
-func TestKTPrefixEnd(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"ab", "ac"}, {"a\xff", "b"}, {"\xff\xff", ""}, {"", ""},
-	} {
-		if got := prefixEnd([]byte(tc.in)); string(got) != tc.want {
-			t.Errorf("prefixEnd(%q) = %q, want %q", tc.in, got, tc.want)
-		}
-	}
-}

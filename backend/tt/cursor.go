@@ -43,21 +43,39 @@ func (b *Backend) OpenCursor(ctx context.Context, db string) (backend.Cursor, er
 		}
 		return nil, fmt.Errorf("%s: cursor: a %s database can only be walked with the iterator that every connection shares; cursors need a B+ tree (or iterator=shared in the URL, accepting that other clients move the iterator): %w", b.name, kind, backend.ErrUnsupported)
 	}
-	return &cursor{b: b}, nil
+	return &cursor{b: b, walk: &rangeWalk{b: b}}, nil
 }
 
+// cursor is a backend.Cursor over a walk, which finds the records: a
+// rangeWalk on a B+ tree, an iterWalk over the shared iterator. Reading,
+// writing and removing the record under it work the same on both.
 type cursor struct {
-	b *Backend
+	b    *Backend
+	walk walk
 
-	mu sync.Mutex
-	// key is the current record's key as last seen; valid is false before
-	// the first jump and after moving past the end.
-	key    []byte
-	valid  bool
+	mu     sync.Mutex
 	closed bool
 }
 
 var _ backend.Cursor = (*cursor)(nil)
+
+// walk finds a cursor's records and keeps its position. Its methods run
+// under the cursor's lock, on an open cursor.
+type walk interface {
+	// jump moves to the first record at or after key (nil: the first).
+	jump(ctx context.Context, key []byte) (bool, error)
+	// step moves past the current record; false when there was none or
+	// nothing follows.
+	step(ctx context.Context) (bool, error)
+	// current reads the record under the walk, or the next one when it was
+	// removed, and with step moves past it.
+	current(ctx context.Context, step bool) (backend.Record, bool, error)
+	// refuse is the error of op (jump_back, step_back or seize), which
+	// neither walk can do.
+	refuse(op string) error
+	// close releases what the walk holds.
+	close()
+}
 
 func (c *cursor) check() error {
 	if c.closed {
@@ -66,85 +84,50 @@ func (c *cursor) check() error {
 	return nil
 }
 
-// seek positions the cursor on the first record at or after from and
-// returns up to n records from there.
-func (c *cursor) seek(ctx context.Context, from []byte, n int) ([]backend.Record, error) {
-	if from == nil {
-		from = []byte{}
-	}
-	recs, err := c.b.rangeRecords(ctx, from, nil, n)
-	if err != nil {
-		return nil, err
-	}
-	if len(recs) == 0 {
-		c.valid, c.key = false, nil
-		return nil, nil
-	}
-	c.valid, c.key = true, recs[0].Key
-	return recs, nil
-}
-
-func after(key []byte) []byte { return append(bytes.Clone(key), 0) }
-
 func (c *cursor) Jump(ctx context.Context, key []byte) (bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.check(); err != nil {
 		return false, err
 	}
-	recs, err := c.seek(ctx, key, 1)
-	return len(recs) > 0, err
+	return c.walk.jump(ctx, key)
 }
 
 func (c *cursor) JumpBack(ctx context.Context, key []byte) (bool, error) {
-	return false, c.backward("jump_back")
+	return false, c.refuse("jump_back")
 }
 
 func (c *cursor) StepBack(ctx context.Context) (bool, error) {
-	return false, c.backward("step_back")
+	return false, c.refuse("step_back")
 }
 
-func (c *cursor) backward(op string) error {
+func (c *cursor) Seize(ctx context.Context) (backend.Record, bool, error) {
+	return backend.Record{}, false, c.refuse("seize")
+}
+
+func (c *cursor) refuse(op string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.check(); err != nil {
 		return err
 	}
-	return fmt.Errorf("%s: cursor %s: Tokyo Tyrant's range lookup only goes forward: %w", c.b.name, op, backend.ErrUnsupported)
+	return c.walk.refuse(op)
 }
 
 func (c *cursor) Step(ctx context.Context) (bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.check(); err != nil || !c.valid {
+	if err := c.check(); err != nil {
 		return false, err
 	}
-	recs, err := c.seek(ctx, after(c.key), 1)
-	return len(recs) > 0, err
+	return c.walk.step(ctx)
 }
 
-// current re-reads the record under the cursor (or the next one, when it
-// was removed) and, with step, the one after it in the same request.
 func (c *cursor) current(ctx context.Context, step bool) (backend.Record, bool, error) {
-	if err := c.check(); err != nil || !c.valid {
+	if err := c.check(); err != nil {
 		return backend.Record{}, false, err
 	}
-	n := 1
-	if step {
-		n = 2
-	}
-	recs, err := c.seek(ctx, c.key, n)
-	if err != nil || len(recs) == 0 {
-		return backend.Record{}, false, err
-	}
-	if step {
-		if len(recs) > 1 {
-			c.key = recs[1].Key
-		} else {
-			c.valid, c.key = false, nil
-		}
-	}
-	return recs[0], true, nil
+	return c.walk.current(ctx, step)
 }
 
 func (c *cursor) Get(ctx context.Context, step bool) (backend.Record, bool, error) {
@@ -185,11 +168,9 @@ func (c *cursor) SetValue(ctx context.Context, value []byte, exp backend.Expiry,
 		return false, c.b.refused("put")
 	}
 	if step {
-		if _, err := c.seek(ctx, after(rec.Key), 1); err != nil {
-			return true, err
-		}
+		_, err = c.walk.step(ctx)
 	}
-	return true, nil
+	return true, err
 }
 
 func (c *cursor) Remove(ctx context.Context) (bool, error) {
@@ -203,24 +184,92 @@ func (c *cursor) Remove(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if _, err := c.seek(ctx, after(rec.Key), 1); err != nil {
-		return rep.OK(), err
-	}
-	return rep.OK(), nil
-}
-
-func (c *cursor) Seize(ctx context.Context) (backend.Record, bool, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.check(); err != nil {
-		return backend.Record{}, false, err
-	}
-	return backend.Record{}, false, fmt.Errorf("%s: cursor seize: Tokyo Tyrant cannot read and remove a record atomically: %w", c.b.name, backend.ErrUnsupported)
+	_, err = c.walk.step(ctx)
+	return rep.OK(), err
 }
 
 func (c *cursor) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.closed, c.valid, c.key = true, false, nil
+	if !c.closed {
+		c.closed = true
+		c.walk.close()
+	}
 	return nil
 }
+
+// rangeWalk finds the records of a B+ tree with misc "range", starting from
+// the current key each time (see OpenCursor).
+type rangeWalk struct {
+	b *Backend
+	// key is the current record's key as last seen; valid is false before
+	// the first jump and after moving past the end.
+	key   []byte
+	valid bool
+}
+
+// seek positions the walk on the first record at or after from and
+// returns up to n records from there.
+func (w *rangeWalk) seek(ctx context.Context, from []byte, n int) ([]backend.Record, error) {
+	if from == nil {
+		from = []byte{}
+	}
+	recs, err := w.b.rangeRecords(ctx, from, nil, n)
+	if err != nil {
+		return nil, err
+	}
+	if len(recs) == 0 {
+		w.valid, w.key = false, nil
+		return nil, nil
+	}
+	w.valid, w.key = true, recs[0].Key
+	return recs, nil
+}
+
+func after(key []byte) []byte { return append(bytes.Clone(key), 0) }
+
+func (w *rangeWalk) jump(ctx context.Context, key []byte) (bool, error) {
+	recs, err := w.seek(ctx, key, 1)
+	return len(recs) > 0, err
+}
+
+func (w *rangeWalk) step(ctx context.Context) (bool, error) {
+	if !w.valid {
+		return false, nil
+	}
+	recs, err := w.seek(ctx, after(w.key), 1)
+	return len(recs) > 0, err
+}
+
+// current re-reads the record under the walk (or the next one, when it
+// was removed) and, with step, the one after it in the same request.
+func (w *rangeWalk) current(ctx context.Context, step bool) (backend.Record, bool, error) {
+	if !w.valid {
+		return backend.Record{}, false, nil
+	}
+	n := 1
+	if step {
+		n = 2
+	}
+	recs, err := w.seek(ctx, w.key, n)
+	if err != nil || len(recs) == 0 {
+		return backend.Record{}, false, err
+	}
+	if step {
+		if len(recs) > 1 {
+			w.key = recs[1].Key
+		} else {
+			w.valid, w.key = false, nil
+		}
+	}
+	return recs[0], true, nil
+}
+
+func (w *rangeWalk) refuse(op string) error {
+	if op == "seize" {
+		return fmt.Errorf("%s: cursor seize: Tokyo Tyrant cannot read and remove a record atomically: %w", w.b.name, backend.ErrUnsupported)
+	}
+	return fmt.Errorf("%s: cursor %s: Tokyo Tyrant's range lookup only goes forward: %w", w.b.name, op, backend.ErrUnsupported)
+}
+
+func (w *rangeWalk) close() { w.valid, w.key = false, nil }

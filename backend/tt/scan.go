@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/ktgrpc/ktgrpc/backend"
+	"github.com/ktgrpc/ktgrpc/backend/internal/keyrange"
 	"github.com/ktgrpc/ktgrpc/backend/tt/ttwire"
 )
 
@@ -86,23 +87,10 @@ func scanBounds(o backend.ScanOptions) (lo, hi []byte) {
 	if len(o.End) > 0 {
 		hi = o.End
 	}
-	if pe := prefixEnd(o.Prefix); pe != nil && (hi == nil || bytes.Compare(pe, hi) < 0) {
+	if pe := keyrange.PrefixEnd(o.Prefix); pe != nil && (hi == nil || bytes.Compare(pe, hi) < 0) {
 		hi = pe
 	}
 	return lo, hi
-}
-
-// prefixEnd is the least key greater than every key with prefix p, or nil
-// when there is none (p empty or all 0xFF).
-func prefixEnd(p []byte) []byte {
-	end := bytes.Clone(p)
-	for i := len(end) - 1; i >= 0; i-- {
-		if end[i] < 0xFF {
-			end[i]++
-			return end[:i+1]
-		}
-	}
-	return nil
 }
 
 // Scan walks [Start, End) ∩ Prefix in ascending key order (descending with

@@ -94,6 +94,21 @@ func (c *conn) readBytes(n uint32) ([]byte, error) {
 	return buf.Bytes(), err
 }
 
+// readKeyRef reads one key of remove_bulk or get_bulk: its database index,
+// size and bytes.
+func (c *conn) readKeyRef() (uint64, []byte, error) {
+	dbidx, err := c.readUint(2)
+	if err != nil {
+		return 0, nil, err
+	}
+	ksiz, err := c.readSize()
+	if err != nil {
+		return 0, nil, err
+	}
+	key, err := c.readBytes(ksiz)
+	return dbidx, key, err
+}
+
 func putUint32(b []byte, v uint32) []byte { return binary.BigEndian.AppendUint32(b, v) }
 
 // binFail ends a bulk command that failed: 0xBF unless no-reply was asked
@@ -170,15 +185,7 @@ func (c *conn) binRemoveBulk() bool {
 	rnum := uint32(head)
 	var hits uint32
 	for range rnum {
-		dbidx, err := c.readUint(2)
-		if err != nil {
-			return c.binFail(noReply)
-		}
-		ksiz, err := c.readSize()
-		if err != nil {
-			return c.binFail(noReply)
-		}
-		key, err := c.readBytes(ksiz)
+		dbidx, key, err := c.readKeyRef()
 		if err != nil {
 			return c.binFail(noReply)
 		}
@@ -211,15 +218,7 @@ func (c *conn) binGetBulk() bool {
 	var hits uint32
 	var body []byte
 	for range rnum {
-		dbidx, err := c.readUint(2)
-		if err != nil {
-			return c.binFail(false)
-		}
-		ksiz, err := c.readSize()
-		if err != nil {
-			return c.binFail(false)
-		}
-		key, err := c.readBytes(ksiz)
+		dbidx, key, err := c.readKeyRef()
 		if err != nil {
 			return c.binFail(false)
 		}

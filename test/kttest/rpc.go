@@ -1,6 +1,7 @@
 package kttest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -524,34 +525,23 @@ func rpcSet(r *rpcCall) rv {
 	return ScriptOK
 }
 
-func rpcAdd(r *rpcCall) rv {
-	key, value, ok := r.keyValue()
-	if !ok {
-		return r.fail(ScriptInvalid, msgInvalid)
-	}
-	applied, err := r.s.store.Add(r.s.ctx, dbName(r.db), key, value, r.expiry())
-	if err != nil {
-		return r.failErr(err)
-	}
-	tally(&r.s.counters.set, &r.s.counters.setMisses, applied)
-	if !applied {
-		return r.fail(ScriptLogic, msgDuplicate)
-	}
-	return ScriptOK
-}
+func rpcAdd(r *rpcCall) rv { return r.writeIf(r.s.store.Add, msgDuplicate) }
 
-func rpcReplace(r *rpcCall) rv {
+func rpcReplace(r *rpcCall) rv { return r.writeIf(r.s.store.Replace, msgNoRecord) }
+
+// writeIf runs add or replace, whose condition not met is a 450 with miss.
+func (r *rpcCall) writeIf(write func(ctx context.Context, db string, key, value []byte, exp backend.Expiry) (bool, error), miss string) rv {
 	key, value, ok := r.keyValue()
 	if !ok {
 		return r.fail(ScriptInvalid, msgInvalid)
 	}
-	applied, err := r.s.store.Replace(r.s.ctx, dbName(r.db), key, value, r.expiry())
+	applied, err := write(r.s.ctx, dbName(r.db), key, value, r.expiry())
 	if err != nil {
 		return r.failErr(err)
 	}
 	tally(&r.s.counters.set, &r.s.counters.setMisses, applied)
 	if !applied {
-		return r.fail(ScriptLogic, msgNoRecord)
+		return r.fail(ScriptLogic, miss)
 	}
 	return ScriptOK
 }
@@ -669,12 +659,15 @@ func rpcRemove(r *rpcCall) rv {
 	return ScriptOK
 }
 
-func rpcGet(r *rpcCall) rv {
+func rpcGet(r *rpcCall) rv { return r.readRecord(r.s.store.Get) }
+
+// readRecord runs get or seize.
+func (r *rpcCall) readRecord(read func(ctx context.Context, db string, key []byte) (backend.Record, bool, error)) rv {
 	key := r.bytesOf("key")
 	if key == nil {
 		return r.fail(ScriptInvalid, msgInvalid)
 	}
-	rec, found, err := r.s.store.Get(r.s.ctx, dbName(r.db), key)
+	rec, found, err := read(r.s.ctx, dbName(r.db), key)
 	if err != nil {
 		return r.failErr(err)
 	}
@@ -705,23 +698,7 @@ func rpcCheck(r *rpcCall) rv {
 	return ScriptOK
 }
 
-func rpcSeize(r *rpcCall) rv {
-	key := r.bytesOf("key")
-	if key == nil {
-		return r.fail(ScriptInvalid, msgInvalid)
-	}
-	rec, found, err := r.s.store.Seize(r.s.ctx, dbName(r.db), key)
-	if err != nil {
-		return r.failErr(err)
-	}
-	tally(&r.s.counters.get, &r.s.counters.getMisses, found)
-	if !found {
-		return r.fail(ScriptLogic, msgNoRecord)
-	}
-	r.out["value"] = string(rec.Value)
-	r.putXT(rec.ExpireTime)
-	return ScriptOK
-}
+func rpcSeize(r *rpcCall) rv { return r.readRecord(r.s.store.Seize) }
 
 func rpcSetBulk(r *rpcCall) rv {
 	exp := r.expiry()
@@ -900,17 +877,15 @@ func curGetValue(r *rpcCall) rv {
 }
 
 func curGet(r *rpcCall) rv {
-	rec, ok, err := r.cur.Get(r.s.ctx, r.has("step"))
-	if v := r.curResult(ok, err); v != ScriptOK {
-		return v
-	}
-	r.out["key"], r.out["value"] = string(rec.Key), string(rec.Value)
-	r.putXT(rec.ExpireTime)
-	return ScriptOK
+	return r.curRecord(r.cur.Get(r.s.ctx, r.has("step")))
 }
 
 func curSeize(r *rpcCall) rv {
-	rec, ok, err := r.cur.Seize(r.s.ctx)
+	return r.curRecord(r.cur.Seize(r.s.ctx))
+}
+
+// curRecord answers cur_get and cur_seize with the record read.
+func (r *rpcCall) curRecord(rec backend.Record, ok bool, err error) rv {
 	if v := r.curResult(ok, err); v != ScriptOK {
 		return v
 	}

@@ -92,6 +92,12 @@ func AppendSetBulk(dst []byte, flags uint32, recs []Record) []byte {
 	dst = append(dst, MagicSetBulk)
 	dst = appendU32(dst, flags)
 	dst = appendU32(dst, uint32(len(recs)))
+	return appendRecords(dst, recs)
+}
+
+// appendRecords appends records as set_bulk requests and get_bulk replies
+// both lay them out.
+func appendRecords(dst []byte, recs []Record) []byte {
 	for _, r := range recs {
 		dst = appendU16(dst, r.DB)
 		dst = appendU32(dst, uint32(len(r.Key)))
@@ -156,15 +162,7 @@ func AppendCountReply(dst []byte, magic byte, hits uint32) []byte {
 func AppendGetBulkReply(dst []byte, recs []Record) []byte {
 	dst = append(dst, MagicGetBulk)
 	dst = appendU32(dst, uint32(len(recs)))
-	for _, r := range recs {
-		dst = appendU16(dst, r.DB)
-		dst = appendU32(dst, uint32(len(r.Key)))
-		dst = appendU32(dst, uint32(len(r.Value)))
-		dst = appendU64(dst, uint64(r.XT))
-		dst = append(dst, r.Key...)
-		dst = append(dst, r.Value...)
-	}
-	return dst
+	return appendRecords(dst, recs)
 }
 
 // AppendPlayScriptReply appends a successful play_script reply.

@@ -6,6 +6,8 @@ import (
 	"io"
 	"iter"
 
+	"google.golang.org/grpc"
+
 	ktgrpcv1 "github.com/ktgrpc/ktgrpc/gen/ktgrpc/v1"
 )
 
@@ -34,12 +36,28 @@ func (c *Client) Scan(ctx context.Context, opts ...Option) iter.Seq2[Record, err
 		KeysOnly:  s.keysOnly,
 		BatchSize: s.batchSize,
 	}
-	return func(yield func(Record, error) bool) {
+	return streamSeq(ctx, "Scan", c.cursor.Scan, req, func(resp *ktgrpcv1.ScanResponse, yield func(Record, error) bool) bool {
+		for _, r := range resp.GetRecords() {
+			if !yield(fromRecord(r), nil) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// streamSeq runs a server-streaming call (method names it in errors) as a
+// sequence: emit yields the items of each response and reports whether to
+// go on. An error ends the sequence as its last element; breaking out of
+// the loop cancels the stream.
+func streamSeq[Req, Resp, T any](ctx context.Context, method string, call func(context.Context, *Req, ...grpc.CallOption) (grpc.ServerStreamingClient[Resp], error), req *Req, emit func(resp *Resp, yield func(T, error) bool) bool) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
-		stream, err := c.cursor.Scan(ctx, req)
+		var zero T
+		stream, err := call(ctx, req)
 		if err != nil {
-			yield(Record{}, wrapErr("Scan", err))
+			yield(zero, wrapErr(method, err))
 			return
 		}
 		for {
@@ -48,13 +66,11 @@ func (c *Client) Scan(ctx context.Context, opts ...Option) iter.Seq2[Record, err
 				return
 			}
 			if err != nil {
-				yield(Record{}, wrapErr("Scan", err))
+				yield(zero, wrapErr(method, err))
 				return
 			}
-			for _, r := range resp.GetRecords() {
-				if !yield(fromRecord(r), nil) {
-					return
-				}
+			if !emit(resp, yield) {
+				return
 			}
 		}
 	}

@@ -2,9 +2,7 @@ package ktgrpc
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"iter"
 	"time"
 
@@ -133,28 +131,9 @@ func (c *Client) Subscribe(ctx context.Context, opts ...Option) iter.Seq2[Event,
 	if s.progress != 0 {
 		req.ProgressInterval = durationpb.New(s.progress)
 	}
-	return func(yield func(Event, error) bool) {
-		ctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		stream, err := c.replication.Subscribe(ctx, req)
-		if err != nil {
-			yield(Event{}, wrapErr("Subscribe", err))
-			return
-		}
-		for {
-			resp, err := stream.Recv()
-			if errors.Is(err, io.EOF) {
-				return
-			}
-			if err != nil {
-				yield(Event{}, wrapErr("Subscribe", err))
-				return
-			}
-			if !yield(fromResponse(resp), nil) {
-				return
-			}
-		}
-	}
+	return streamSeq(ctx, "Subscribe", c.replication.Subscribe, req, func(resp *ktgrpcv1.SubscribeResponse, yield func(Event, error) bool) bool {
+		return yield(fromResponse(resp), nil)
+	})
 }
 
 func fromResponse(resp *ktgrpcv1.SubscribeResponse) Event {
