@@ -25,6 +25,9 @@ type Client struct {
 	replication ktgrpcv1.ReplicationClient
 	admin       ktgrpcv1.AdminClient
 	defaults    []Option
+	// reconnect asks the connection to dial again at once, when it can
+	// (a *grpc.ClientConn can); nil otherwise.
+	reconnect func()
 }
 
 // Dial connects to the gateway at target (host:port, or any gRPC target
@@ -54,13 +57,17 @@ func Dial(target string, opts ...grpc.DialOption) (*Client, error) {
 // caller's to close. The options become the defaults of every call; options
 // given to a call override them.
 func New(conn grpc.ClientConnInterface, opts ...Option) *Client {
-	return &Client{
+	c := &Client{
 		kv:          ktgrpcv1.NewKVClient(conn),
 		cursor:      ktgrpcv1.NewCursorClient(conn),
 		replication: ktgrpcv1.NewReplicationClient(conn),
 		admin:       ktgrpcv1.NewAdminClient(conn),
 		defaults:    opts,
 	}
+	if r, ok := conn.(interface{ ResetConnectBackoff() }); ok {
+		c.reconnect = r.ResetConnectBackoff
+	}
+	return c
 }
 
 // With returns a Client that shares c's connection and applies opts on top

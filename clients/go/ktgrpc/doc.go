@@ -6,8 +6,9 @@
 // key/value client: string keys, byte or string values, bulk operations
 // over maps, per-call and per-client options (WithDB, WithTTL, ...), a Scan
 // iterator, an update-log subscription that can be resumed from a
-// position, errors that work with errors.Is, and typed values through
-// pluggable codecs (Raw, String, JSON, Gob).
+// position (Subscribe) or that resumes by itself across gateway restarts
+// and network failures (Watch), errors that work with errors.Is, and typed
+// values through pluggable codecs (Raw, String, JSON, Gob).
 //
 // Keys are Go strings, which hold arbitrary bytes: convert a []byte key with
 // string(key). A missing record is ErrNotFound from Get, while conditional

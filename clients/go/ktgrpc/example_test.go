@@ -169,6 +169,51 @@ func ExampleClient_Subscribe() {
 	// remove a
 }
 
+func ExampleClient_Watch() {
+	addr, stop := startGateway()
+	defer stop()
+	ctx := context.Background()
+	c, err := ktgrpc.Dial(addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	for _, k := range []string{"a", "b"} {
+		if err := c.SetString(ctx, k, "v"); err != nil {
+			log.Fatal(err)
+		}
+	}
+
+	// A consumer keeps its checkpoint in durable storage, here a variable.
+	// Watch itself resumes after gateway restarts and network failures;
+	// the checkpoint is for restarts of the consumer.
+	var saved uint64
+	consume := func() {
+		for ev, err := range c.Watch(ctx, ktgrpc.WithAfter(saved), ktgrpc.WithBackoff(50*time.Millisecond, 5*time.Second)) {
+			if err != nil {
+				log.Fatal(err) // not worth retrying, retries ran out, or ctx ended
+			}
+			if ev.Op != ktgrpc.OpProgress {
+				fmt.Println(ev.Op, ev.Key)
+			}
+			saved = ev.Position // once the event is handled; progress too
+			if ev.Op == ktgrpc.OpProgress {
+				return // caught up; a long-running consumer keeps going
+			}
+		}
+	}
+
+	consume()
+	if _, err := c.Remove(ctx, "a"); err != nil {
+		log.Fatal(err)
+	}
+	consume() // as after a restart: on from the saved position
+	// Output:
+	// set a
+	// set b
+	// remove a
+}
+
 func ExampleNewTyped() {
 	addr, stop := startGateway()
 	defer stop()

@@ -1,6 +1,7 @@
 package ktgrpc
 
 import (
+	"context"
 	"time"
 
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -34,6 +35,13 @@ type settings struct {
 	now      bool
 	ops      []Op
 	progress time.Duration
+
+	backoffInitial time.Duration
+	backoffMax     time.Duration
+	maxRetries     int
+	// wait pauses Watch between attempts; nil means sleepCtx. Tests set it
+	// to observe the delays instead of sleeping through them.
+	wait func(ctx context.Context, d time.Duration) error
 }
 
 // WithDB selects the database: an index such as "1" or a name such as
@@ -87,14 +95,15 @@ func WithKeysOnly() Option { return func(s *settings) { s.keysOnly = true } }
 // to the gateway.
 func WithBatchSize(n uint32) Option { return func(s *settings) { s.batchSize = n } }
 
-// WithAfter makes Subscribe start after position pos, exclusive: pass the
-// Position of the last Event handled to resume without gaps or repeats. 0
-// replays the whole retained log, which is also the default.
+// WithAfter makes Subscribe and Watch start after position pos, exclusive:
+// pass the Position of the last Event handled (a change or an OpProgress
+// report) to resume without gaps or repeats. 0 replays the whole retained
+// log, which is also the default.
 func WithAfter(pos uint64) Option {
 	return func(s *settings) { s.after, s.now = pos, false }
 }
 
-// WithNow makes Subscribe deliver only changes made from now on.
+// WithNow makes Subscribe and Watch deliver only changes made from now on.
 func WithNow() Option { return func(s *settings) { s.now, s.after = true, 0 } }
 
 // WithOps makes Subscribe deliver only these operations (OpProgress events
@@ -109,6 +118,32 @@ func WithOps(ops ...Op) Option {
 func WithProgressInterval(d time.Duration) Option {
 	return func(s *settings) { s.progress = d }
 }
+
+const (
+	// DefaultBackoffInitial is Watch's first wait after a failure unless
+	// WithBackoff says otherwise.
+	DefaultBackoffInitial = 100 * time.Millisecond
+	// DefaultBackoffMax is the longest Watch waits between attempts unless
+	// WithBackoff says otherwise.
+	DefaultBackoffMax = 10 * time.Second
+)
+
+// WithBackoff sets how long Watch waits before it subscribes again after a
+// failure: initial before the first retry, doubling with each further
+// failure in a row, up to max. Each wait is drawn at random between half
+// the step and the full step, so that consumers cut off together do not
+// return together. A value of 0 or less keeps the default
+// (DefaultBackoffInitial, DefaultBackoffMax); a max below initial is raised
+// to initial.
+func WithBackoff(initial, max time.Duration) Option {
+	return func(s *settings) { s.backoffInitial, s.backoffMax = initial, max }
+}
+
+// WithMaxRetries makes Watch give up after n retries in a row that deliver
+// nothing, ending with the last error; 0, the default, retries forever.
+// Any message received, an event or a progress report, starts the count
+// again.
+func WithMaxRetries(n int) Option { return func(s *settings) { s.maxRetries = n } }
 
 // expiration returns the protobuf form of the settings' expiry: a TTL, an
 // expire time, or neither.

@@ -72,7 +72,8 @@ func (o Op) String() string {
 // Event is one change from the update log, or a progress report.
 type Event struct {
 	// Position is where the stream stands after this event: pass it to
-	// WithAfter to resume right after it.
+	// WithAfter to resume right after it. It is the value to persist as a
+	// consumer's checkpoint, for changes and OpProgress reports alike.
 	Position uint64
 	// Op is the kind of change, or OpProgress.
 	Op Op
@@ -113,14 +114,20 @@ type Event struct {
 // a failure is its last element. To resume after a failure, such as
 // ErrUnavailable when the gateway restarts, subscribe again with WithAfter
 // set to the Position of the last event handled: positions are exclusive, so
-// nothing is lost or repeated.
+// nothing is lost or repeated. Watch does that itself.
 func (c *Client) Subscribe(ctx context.Context, opts ...Option) iter.Seq2[Event, error] {
 	s := c.settings(opts)
+	return c.subscribe(ctx, &s, s.after, s.now)
+}
+
+// subscribe is Subscribe with the start given apart from the settings, for
+// Watch, which moves it on as events arrive.
+func (c *Client) subscribe(ctx context.Context, s *settings, after uint64, now bool) iter.Seq2[Event, error] {
 	req := &ktgrpcv1.SubscribeRequest{KeyPrefix: []byte(s.prefix)}
-	if s.now {
+	if now {
 		req.Start = &ktgrpcv1.SubscribeRequest_Now{Now: true}
 	} else {
-		req.Start = &ktgrpcv1.SubscribeRequest_After{After: s.after}
+		req.Start = &ktgrpcv1.SubscribeRequest_After{After: after}
 	}
 	if s.db != "" {
 		req.Dbs = []string{s.db}
