@@ -1,6 +1,7 @@
 package kt
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"fmt"
@@ -34,8 +35,8 @@ func (b *Backend) binaryGet(ctx context.Context, op string, keys []ktwire.KeyRef
 	var recs []ktwire.Record
 	err := b.roundTrip(ctx, op, idempotent, req, func(c *conn) error {
 		var err error
-		recs, err = ktwire.ReadGetBulkReply(c.br)
-		return binaryError(c, op, err)
+		recs, err = readGetBulk(c, op, keys)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -45,6 +46,38 @@ func (b *Backend) binaryGet(ctx context.Context, op string, keys []ktwire.KeyRef
 		out[i] = backend.Record{Key: r.Key, Value: r.Value, ExpireTime: expireTime(r.XT)}
 	}
 	return out, nil
+}
+
+// readGetBulk reads the reply to a binary get_bulk of keys.
+func readGetBulk(c *conn, op string, keys []ktwire.KeyRef) ([]ktwire.Record, error) {
+	recs, err := ktwire.ReadGetBulkReply(c.br)
+	if err != nil {
+		return nil, binaryError(c, op, err)
+	}
+	if !inRequestOrder(keys, recs) {
+		// The reply is well formed but answers another request: the
+		// connection is out of step, and its records would be returned
+		// as the ones asked for.
+		return nil, fmt.Errorf("%w: get_bulk reply holds records that were not asked for, or out of order", ktwire.ErrProtocol)
+	}
+	return recs, nil
+}
+
+// inRequestOrder reports whether recs can be the reply to a get_bulk of
+// keys: the server returns the records it found, in request order (a key
+// asked for twice comes twice), and nothing else.
+func inRequestOrder(keys []ktwire.KeyRef, recs []ktwire.Record) bool {
+	i := 0
+	for _, r := range recs {
+		for i < len(keys) && (keys[i].DB != r.DB || !bytes.Equal(keys[i].Key, r.Key)) {
+			i++
+		}
+		if i == len(keys) {
+			return false
+		}
+		i++
+	}
+	return true
 }
 
 // binaryError turns the binary error reply into an application error. After

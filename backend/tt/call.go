@@ -1,6 +1,7 @@
 package tt
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -92,18 +93,49 @@ func (b *Backend) exchange(ctx context.Context, c *conn, reqs []*ttwire.Request)
 	if _, err := c.nc.Write(c.buf); err != nil {
 		return nil, false, err
 	}
-	reps = make([]*ttwire.Reply, 0, len(reqs))
-	for _, r := range reqs {
-		if !ttwire.HasReply(r.Cmd) {
+	if reps, err = readReplies(c.br, reqs); err != nil {
+		return nil, false, err
+	}
+	return reps, true, nil
+}
+
+// readReplies reads the reply of each of reqs that has one, in order.
+func readReplies(r io.Reader, reqs []*ttwire.Request) ([]*ttwire.Reply, error) {
+	reps := make([]*ttwire.Reply, 0, len(reqs))
+	for _, req := range reqs {
+		if !ttwire.HasReply(req.Cmd) {
 			continue
 		}
-		rep, err := ttwire.ReadReply(c.br, r.Cmd)
+		rep, err := ttwire.ReadReply(r, req.Cmd)
 		if err != nil {
-			return nil, false, err
+			return nil, err
+		}
+		if req.Cmd == ttwire.CmdMGet && !inRequestOrder(req.Keys, rep.Records) {
+			// Well formed, but the answer to another request: the
+			// connection is out of step, and its records would be
+			// returned as the ones asked for.
+			return nil, fmt.Errorf("%w: mget reply holds records that were not asked for, or out of order", ttwire.ErrProtocol)
 		}
 		reps = append(reps, rep)
 	}
-	return reps, true, nil
+	return reps, nil
+}
+
+// inRequestOrder reports whether recs can be the reply to an mget of keys:
+// the server returns the records it found, in request order, and nothing
+// else.
+func inRequestOrder(keys [][]byte, recs []ttwire.KV) bool {
+	i := 0
+	for _, r := range recs {
+		for i < len(keys) && !bytes.Equal(keys[i], r.Key) {
+			i++
+		}
+		if i == len(keys) {
+			return false
+		}
+		i++
+	}
+	return true
 }
 
 // droppedConn reports whether err looks like a connection the server closed

@@ -203,11 +203,35 @@ func readBytes(r io.Reader, n uint32) ([]byte, error) {
 	if n > MaxDataSize {
 		return nil, fmt.Errorf("%w: length %d exceeds %d", ErrProtocol, n, MaxDataSize)
 	}
-	b := make([]byte, n)
-	if _, err := io.ReadFull(r, b); err != nil {
-		return nil, err
+	if n == 0 {
+		return []byte{}, nil
 	}
-	return b, nil
+	return appendN(nil, r, int(n))
+}
+
+// readChunk is the most memory a read commits before the bytes exist.
+const readChunk = 64 << 10
+
+// appendN reads exactly n bytes from r and appends them to dst. The buffer
+// grows with what actually arrives (at most doubling per step, to the exact
+// size at the end), so that a length field within the limits but far beyond
+// the data still cannot commit hundreds of megabytes: a corrupt length fails
+// at the end of the stream instead.
+func appendN(dst []byte, r io.Reader, n int) ([]byte, error) {
+	end := len(dst) + n
+	for len(dst) < end {
+		if len(dst) == cap(dst) {
+			grown := make([]byte, len(dst), min(end, max(2*cap(dst), len(dst)+readChunk)))
+			copy(grown, dst)
+			dst = grown
+		}
+		m, err := io.ReadFull(r, dst[len(dst):min(end, cap(dst))])
+		dst = dst[:len(dst)+m]
+		if err != nil {
+			return dst, err
+		}
+	}
+	return dst, nil
 }
 
 // unexpectedEOF turns a clean EOF inside a reply into io.ErrUnexpectedEOF:

@@ -65,8 +65,8 @@ type Response struct {
 var ErrBodyTooLarge = errors.New("kt http: response body too large")
 
 // ReadResponse reads one HTTP/1.x response. The body is delimited by
-// Content-Length, by chunked transfer coding, or, for a response that closes
-// the connection, by the end of the stream. headOnly says the request was a
+// Content-Length, by chunked transfer coding, or, when there is neither, by
+// the end of the stream (Close is then set). headOnly says the request was a
 // HEAD, whose response has no body.
 func ReadResponse(r *bufio.Reader, headOnly bool) (*Response, error) {
 	line, err := readLine(r)
@@ -79,12 +79,12 @@ func ReadResponse(r *bufio.Reader, headOnly bool) (*Response, error) {
 	}
 	codeText, reason, _ := strings.Cut(rest, " ")
 	code, err := strconv.Atoi(codeText)
-	if err != nil || code < 100 || code > 999 {
+	if err != nil || len(codeText) != 3 || !allDigits(codeText, 10) || code < 100 {
 		return nil, fmt.Errorf("%w: bad HTTP status line %q", ErrProtocol, truncate(line))
 	}
 	resp := &Response{Status: code, Reason: reason, Close: proto == "HTTP/1.0"}
 	contentLength := int64(-1)
-	chunked := false
+	chunked, ctSeen := false, false
 	for i := 0; ; i++ {
 		line, err := readLine(r)
 		if err != nil {
@@ -96,20 +96,30 @@ func ReadResponse(r *bufio.Reader, headOnly bool) (*Response, error) {
 		if i >= maxHeaders {
 			return nil, fmt.Errorf("%w: more than %d header lines", ErrProtocol, maxHeaders)
 		}
+		// Strict field syntax: a line without a colon, a folded
+		// continuation line or whitespace in a name would make the
+		// fields mean different things to different readers.
 		name, value, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
+		if !ok || name == "" || strings.ContainsAny(name, " \t\r\v\f") {
+			return nil, fmt.Errorf("%w: bad header line %q", ErrProtocol, truncate(line))
 		}
-		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
+		value = strings.Trim(value, " \t")
 		switch strings.ToLower(name) {
 		case "content-length":
+			// Digits only (ParseInt would take a sign), and one value:
+			// differing lengths leave the end of the body ambiguous.
 			n, err := strconv.ParseInt(value, 10, 64)
-			if err != nil || n < 0 {
-				return nil, fmt.Errorf("%w: bad Content-Length %q", ErrProtocol, value)
+			if err != nil || !allDigits(value, 10) || contentLength >= 0 && n != contentLength {
+				return nil, fmt.Errorf("%w: bad Content-Length %q", ErrProtocol, truncate(value))
 			}
 			contentLength = n
 		case "content-type":
-			resp.ContentType = value
+			// It picks the body's column encoding: two different ones
+			// leave the body's meaning ambiguous.
+			if ctSeen && value != resp.ContentType {
+				return nil, fmt.Errorf("%w: two Content-Type headers, %q and %q", ErrProtocol, truncate(resp.ContentType), truncate(value))
+			}
+			resp.ContentType, ctSeen = value, true
 		case "connection":
 			switch strings.ToLower(value) {
 			case "close":
@@ -118,8 +128,18 @@ func ReadResponse(r *bufio.Reader, headOnly bool) (*Response, error) {
 				resp.Close = false
 			}
 		case "transfer-encoding":
-			chunked = strings.EqualFold(value, "chunked")
+			// Any other coding would leave the body undelimited or
+			// encoded in a way this reader cannot undo.
+			if !strings.EqualFold(value, "chunked") {
+				return nil, fmt.Errorf("%w: unsupported Transfer-Encoding %q", ErrProtocol, truncate(value))
+			}
+			chunked = true
 		}
+	}
+	if chunked && proto == "HTTP/1.0" {
+		// HTTP/1.0 has no transfer codings: such framing is faulty
+		// (RFC 9112, section 6.1), and readers disagree on the body.
+		return nil, fmt.Errorf("%w: Transfer-Encoding in an HTTP/1.0 response", ErrProtocol)
 	}
 	switch {
 	case headOnly || code == 204 || code == 304 || code < 200:
@@ -129,10 +149,17 @@ func ReadResponse(r *bufio.Reader, headOnly bool) (*Response, error) {
 		if contentLength > MaxBody {
 			return nil, fmt.Errorf("%w: %d bytes", ErrBodyTooLarge, contentLength)
 		}
-		resp.Body = make([]byte, contentLength)
-		_, err = io.ReadFull(r, resp.Body)
-	case resp.Close:
-		resp.Body, err = io.ReadAll(io.LimitReader(r, MaxBody))
+		resp.Body, err = appendN(nil, r, int(contentLength))
+	default:
+		// Neither length nor chunks: the body runs to the end of the
+		// stream (RFC 9112, section 6.3), even on a connection that was
+		// to stay open. Reading it as empty would leave it to be taken
+		// for the next response.
+		resp.Close = true
+		resp.Body, err = io.ReadAll(io.LimitReader(r, MaxBody+1))
+		if err == nil && len(resp.Body) > MaxBody {
+			return nil, ErrBodyTooLarge
+		}
 	}
 	if err != nil {
 		return nil, unexpectedEOF(err)
@@ -148,12 +175,13 @@ func readChunked(r *bufio.Reader) ([]byte, error) {
 			return nil, unexpectedEOF(err)
 		}
 		sizeText, _, _ := strings.Cut(line, ";")
-		size, err := strconv.ParseInt(strings.TrimSpace(sizeText), 16, 64)
-		if err != nil || size < 0 {
+		sizeText = strings.TrimSpace(sizeText)
+		size, err := strconv.ParseInt(sizeText, 16, 64)
+		if err != nil || !allDigits(sizeText, 16) {
 			return nil, fmt.Errorf("%w: bad chunk size %q", ErrProtocol, truncate(line))
 		}
 		if size == 0 {
-			for {
+			for i := 0; ; i++ {
 				trailer, err := readLine(r)
 				if err != nil {
 					return nil, unexpectedEOF(err)
@@ -161,20 +189,38 @@ func readChunked(r *bufio.Reader) ([]byte, error) {
 				if trailer == "" {
 					return body, nil
 				}
+				if i >= maxHeaders {
+					return nil, fmt.Errorf("%w: more than %d trailer lines", ErrProtocol, maxHeaders)
+				}
 			}
 		}
 		if int64(len(body))+size > MaxBody {
 			return nil, ErrBodyTooLarge
 		}
-		start := len(body)
-		body = append(body, make([]byte, size)...)
-		if _, err := io.ReadFull(r, body[start:]); err != nil {
+		if body, err = appendN(body, r, int(size)); err != nil {
 			return nil, unexpectedEOF(err)
 		}
-		if _, err := readLine(r); err != nil {
+		// The chunk's data ends with an empty line; anything else means
+		// the size was wrong and the stream is out of step.
+		end, err := readLine(r)
+		if err != nil {
 			return nil, unexpectedEOF(err)
+		}
+		if end != "" {
+			return nil, fmt.Errorf("%w: chunk of %d bytes not followed by CRLF", ErrProtocol, size)
 		}
 	}
+}
+
+// allDigits reports whether s is non-empty and made of digits in base 10 or
+// 16 only: strconv would also take a sign.
+func allDigits(s string, base int) bool {
+	for _, c := range []byte(s) {
+		if !('0' <= c && c <= '9' || base == 16 && ('a' <= c|0x20 && c|0x20 <= 'f')) {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // readLine reads one line ending in LF and drops the CR before it.

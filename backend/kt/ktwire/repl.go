@@ -221,17 +221,23 @@ func AppendVarnum(dst []byte, v uint64) []byte {
 }
 
 // ReadVarnum decodes a varnum from the start of b and returns it with the
-// number of bytes it took.
+// number of bytes it took. Only the shortest form of a number that fits 64
+// bits is accepted, the only one the server writes: a leading 0x80 byte or
+// bits beyond 64 would otherwise decode to a number that re-encodes to other
+// bytes, or silently wrap.
 func ReadVarnum(b []byte) (uint64, int, error) {
+	if len(b) > 0 && b[0] == 0x80 {
+		return 0, 0, fmt.Errorf("%w: varnum with a leading zero group", ErrProtocol)
+	}
 	var v uint64
 	for i, c := range b {
-		if i == 10 {
-			break
+		if v>>57 != 0 {
+			return 0, 0, fmt.Errorf("%w: varnum exceeds 64 bits", ErrProtocol)
 		}
 		v = v<<7 | uint64(c&0x7F)
 		if c&0x80 == 0 {
 			return v, i + 1, nil
 		}
 	}
-	return 0, 0, fmt.Errorf("%w: bad varnum", ErrProtocol)
+	return 0, 0, fmt.Errorf("%w: unterminated varnum", ErrProtocol)
 }

@@ -123,5 +123,9 @@ func DecodeLogPayload(p []byte) (*Request, byte, error) {
 	if br.Len() != 0 {
 		return nil, 0, fmt.Errorf("%w: %s update-log payload has %d stray bytes", ErrProtocol, cmd, br.Len())
 	}
+	// Any other status would be read as a failure and the change dropped.
+	if st := p[len(p)-1]; st != StatusOK && st != StatusFailed {
+		return nil, 0, fmt.Errorf("%w: %s update-log payload ends with status 0x%02X", ErrProtocol, cmd, st)
+	}
 	return req, p[len(p)-1], nil
 }

@@ -138,6 +138,11 @@ func readReplyBody(d *rd, cmd Command, rep *Reply) error {
 		}
 	case CmdMisc:
 		n := count()
+		if err == nil && n != 0 && rep.Status != StatusOK {
+			// The server follows a failure with a count of 0 and nothing
+			// else; elements after it cannot be told from the next reply.
+			return fmt.Errorf("%w: %s failure followed by %d elements", ErrProtocol, cmd, n)
+		}
 		rep.Elems = make([][]byte, 0, min(n, 1024))
 		for i := 0; i < n && err == nil; i++ {
 			if e := blob(); err == nil {
