@@ -5,9 +5,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
-	"runtime/metrics"
 	"testing"
 
+	"github.com/ktgrpc/ktgrpc/test/allocmeter"
 	"github.com/ktgrpc/ktgrpc/test/golden"
 )
 
@@ -18,78 +18,6 @@ import (
 // bytes it consumed. `go test` runs them over their seeds (the golden
 // captures, hand-made edge cases and testdata/fuzz); `go test -fuzz` searches
 // further.
-
-// allocSlack is the large-object allocation any decode may make regardless
-// of its input: a first read buffer of readChunk, the first 1024 slots of a
-// record list.
-const allocSlack = 1 << 20
-
-// allocPerByte bounds the allocation per input byte: decoded structures
-// (slice headers, pairs, records) are several times larger than the bytes
-// that describe them, but never by orders of magnitude.
-const allocPerByte = 128
-
-// largeAllocated returns the bytes fn allocated in large objects (above
-// 32 KiB), where every absurd allocation lands. Unlike the heap total,
-// which credits small objects lazily, span by span (so the fuzzing engine's
-// own allocations between runs can be billed to fn), large objects are
-// counted when they are allocated: the total minus the per-size-class counts
-// times the class sizes, both from the same snapshot, is exact.
-func largeAllocated(fn func()) uint64 {
-	before := largeHeapBytes()
-	fn()
-	return largeHeapBytes() - before
-}
-
-func largeHeapBytes() uint64 {
-	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}, {Name: "/gc/heap/allocs-by-size:bytes"}}
-	metrics.Read(s)
-	total := s[0].Value.Uint64()
-	h := s[1].Value.Float64Histogram()
-	// Bucket i holds the size class whose size is Buckets[i+1]-1; the last
-	// bucket, open-ended, holds the large objects.
-	for i, n := range h.Counts[:len(h.Counts)-1] {
-		total -= n * uint64(h.Buckets[i+1]-1)
-	}
-	return total
-}
-
-// checkAlloc runs fn, which decodes n input bytes, and fails t when it
-// allocated out of proportion to them.
-func checkAlloc(t *testing.T, n int, fn func()) {
-	t.Helper()
-	limit := allocSlack + allocPerByte*uint64(n)
-	if got := largeAllocated(fn); got > limit {
-		t.Errorf("decoding %d bytes allocated %d bytes (limit %d): a length field was trusted before its bytes arrived", n, got, limit)
-	}
-}
-
-// TestKTAllocMeter checks the meter the fuzz targets rely on: a large
-// allocation is counted in full, many small ones, which do reach the heap,
-// not at all.
-func TestKTAllocMeter(t *testing.T) {
-	var big, small []byte
-	if got := largeAllocated(func() { big = make([]byte, 1<<20) }); got < 1<<20 || got > 1<<20+64<<10 {
-		t.Errorf("1 MiB allocation measured as %d bytes", got)
-	}
-	objects := []metrics.Sample{{Name: "/gc/heap/allocs:objects"}}
-	metrics.Read(objects)
-	before := objects[0].Value.Uint64()
-	if got := largeAllocated(func() {
-		for range 10000 {
-			small = bytes.Repeat([]byte{1}, 100)
-		}
-	}); got != 0 {
-		t.Errorf("small allocations measured as %d large-object bytes", got)
-	}
-	// Small objects are counted lazily, so a few may not show yet.
-	if metrics.Read(objects); objects[0].Value.Uint64()-before < 9000 {
-		t.Errorf("the small allocations did not reach the heap: %d objects", objects[0].Value.Uint64()-before)
-	}
-	if len(big) != 1<<20 || len(small) != 100 {
-		t.Fatal("allocations lost")
-	}
-}
 
 // checkReadErr fails t unless err is one a caller can act on: the server's
 // error byte, a protocol violation, or a stream that ended inside a reply.
@@ -165,7 +93,7 @@ func FuzzKTBinaryReply(f *testing.F) {
 		var out []byte
 		var n int
 		var err error
-		checkAlloc(t, len(data), func() { out, n, err = decodeReplyStream(t, data) })
+		allocmeter.Check(t, len(data), func() { out, n, err = decodeReplyStream(t, data) })
 		if err != nil {
 			checkReadErr(t, err, len(data) > 0)
 		}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ktgrpc/ktgrpc/test/allocmeter"
 	"github.com/ktgrpc/ktgrpc/test/golden"
 )
 
@@ -79,7 +80,7 @@ func FuzzKTResponse(f *testing.F) {
 		for i := 0; ; i++ {
 			var resp *Response
 			var err error
-			checkAlloc(t, len(data), func() { resp, err = ReadResponse(br, headOnly) })
+			allocmeter.Check(t, len(data), func() { resp, err = ReadResponse(br, headOnly) })
 			if err != nil {
 				switch {
 				case errors.Is(err, ErrProtocol), errors.Is(err, ErrBodyTooLarge), errors.Is(err, io.ErrUnexpectedEOF):
@@ -90,7 +91,7 @@ func FuzzKTResponse(f *testing.F) {
 				return
 			}
 			checkResponse(t, resp, headOnly)
-			checkAlloc(t, len(resp.Body), func() { DecodeBody(resp) })
+			allocmeter.Check(t, len(resp.Body), func() { DecodeBody(resp) })
 			if i == 0 {
 				compareWithNetHTTP(t, data, headOnly, resp)
 			}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/ktgrpc/ktgrpc/test/allocmeter"
 	"github.com/ktgrpc/ktgrpc/test/golden"
 )
 
@@ -68,7 +69,7 @@ func FuzzKTReplStream(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r := bytes.NewReader(data)
 		var err error
-		checkAlloc(t, len(data), func() { err = ReadReplicationAccept(r) })
+		allocmeter.Check(t, len(data), func() { err = ReadReplicationAccept(r) })
 		if err != nil {
 			checkReadErr(t, err, len(data) > 0)
 			if len(data) > 0 && data[0] == MagicReplication || errors.Is(err, ErrServer) != (len(data) > 0 && data[0] == MagicError) {
@@ -79,7 +80,7 @@ func FuzzKTReplStream(f *testing.F) {
 		for r.Len() > 0 {
 			start := len(data) - r.Len()
 			var fr Frame
-			checkAlloc(t, r.Len(), func() { fr, err = ReadFrame(r) })
+			allocmeter.Check(t, r.Len(), func() { fr, err = ReadFrame(r) })
 			if err != nil {
 				if errors.Is(err, ErrServer) {
 					t.Fatalf("frame at %d: ErrServer inside a stream", start)
@@ -132,7 +133,7 @@ func FuzzKTReplMessage(f *testing.F) {
 		cat(hdr, []byte{OpRemove, 5, 'k'}),
 	))
 	f.Fuzz(func(t *testing.T, msg []byte) {
-		checkAlloc(t, len(msg), func() { checkMessage(t, msg) })
+		allocmeter.Check(t, len(msg), func() { checkMessage(t, msg) })
 	})
 }
 

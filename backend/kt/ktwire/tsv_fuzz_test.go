@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/ktgrpc/ktgrpc/test/allocmeter"
 	"github.com/ktgrpc/ktgrpc/test/golden"
 )
 
@@ -50,7 +51,7 @@ func FuzzKTTSV(f *testing.F) {
 	f.Fuzz(func(t *testing.T, encByte byte, body []byte) {
 		enc := encodings[encByte%4]
 		var pairs []Pair
-		checkAlloc(t, len(body), func() { pairs = ParseTSV(body, enc) })
+		allocmeter.Check(t, len(body), func() { pairs = ParseTSV(body, enc) })
 		// A decoded body survives any encoding the client and the server
 		// write; raw only when the encoders would choose it.
 		for _, e := range encodings {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/ktgrpc/ktgrpc/backend/tt/ttwire"
+	"github.com/ktgrpc/ktgrpc/test/allocmeter"
 	"github.com/ktgrpc/ktgrpc/test/golden"
 )
 
@@ -78,7 +79,7 @@ func FuzzTTReplStream(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r := bytes.NewReader(data)
 		var err error
-		checkAlloc(t, len(data), func() { _, err = ttwire.ReadReplSID(r) })
+		allocmeter.Check(t, len(data), func() { _, err = ttwire.ReadReplSID(r) })
 		if err != nil {
 			checkReadErr(t, err, len(data) > 0)
 			return
@@ -86,7 +87,7 @@ func FuzzTTReplStream(f *testing.F) {
 		for r.Len() > 0 {
 			start := len(data) - r.Len()
 			var fr *ttwire.Frame
-			checkAlloc(t, r.Len(), func() { fr, err = ttwire.ReadFrame(r) })
+			allocmeter.Check(t, r.Len(), func() { fr, err = ttwire.ReadFrame(r) })
 			if err != nil {
 				checkReadErr(t, err, true)
 				return
@@ -116,7 +117,7 @@ func FuzzTTLogPayload(f *testing.F) {
 		cat([]byte{0xC8, 0x72}, []byte{0}, []byte{0}),
 	))
 	f.Fuzz(func(t *testing.T, p []byte) {
-		checkAlloc(t, len(p), func() { checkLogPayload(t, p) })
+		allocmeter.Check(t, len(p), func() { checkLogPayload(t, p) })
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/ktgrpc/ktgrpc/backend/tt/ttwire"
+	"github.com/ktgrpc/ktgrpc/test/allocmeter"
 )
 
 // FuzzTTColumns decodes arbitrary table records and query arguments.
@@ -31,7 +32,7 @@ func FuzzTTColumns(f *testing.F) {
 		[]byte("\x00\x00\x00\x00\x00\x00\x00"),
 	))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		checkAlloc(t, len(b), func() { checkColumns(t, b) })
+		allocmeter.Check(t, len(b), func() { checkColumns(t, b) })
 		// A query argument splits into tokens that join back.
 		if got := strings.Join(ttwire.SplitDirective(b), "\x00"); got != string(b) {
 			t.Fatalf("SplitDirective(%q) joins back as %q", b, got)
