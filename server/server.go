@@ -22,8 +22,12 @@ import (
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/ktgrpc/ktgrpc/backend"
 	ktgrpcv1 "github.com/ktgrpc/ktgrpc/gen/ktgrpc/v1"
+	"github.com/ktgrpc/ktgrpc/server/access"
 )
 
 // Defaults for the zero values of Options.
@@ -64,6 +68,26 @@ type Options struct {
 	// further calls wait on the client until one ends (0: gRPC's default,
 	// no practical limit).
 	MaxConcurrentStreams uint32
+
+	// Access names the callers and their rights (see package access); nil
+	// lets every caller that can connect do everything.
+	Access func() *access.Table
+	// AuthenticateHealth requires a credential for the health and
+	// reflection services too; by default they stay open to probes.
+	AuthenticateHealth bool
+	// ReadOnly refuses every call that needs the write or admin right, for
+	// every caller.
+	ReadOnly bool
+	// Limits bound what one call, connection or caller may ask for.
+	Limits Limits
+	// Metrics, when set, receives the gateway's Prometheus collectors: call
+	// counts and latencies, backend round trips and pool, replication hub.
+	Metrics prometheus.Registerer
+	// TracerProvider, when set, traces every call and every backend round
+	// trip under it; nil costs nothing.
+	TracerProvider trace.TracerProvider
+	// HubStats, when set, reports the replication hub for Metrics.
+	HubStats func() HubStats
 }
 
 func (o Options) withDefaults() Options {
@@ -113,6 +137,7 @@ type Server struct {
 	log    *slog.Logger
 	grpc   *grpc.Server
 	health *health.Server
+	guard  *guard
 
 	// closing ends every streaming handler; Stop cancels it before the
 	// graceful stop, which would otherwise wait for streams that never end.
@@ -124,6 +149,7 @@ type Server struct {
 	healthMu   sync.Mutex    // serialises status updates against Stop
 	stopped    bool          // under healthMu: no more status updates
 	serving    *bool         // under healthMu: the last status set, nil before the first
+	draining   bool          // under healthMu: readiness stays NOT_SERVING
 	stopOnce   sync.Once
 }
 
@@ -139,20 +165,23 @@ func New(b backend.Backend, opts Options) *Server {
 		healthDone: make(chan struct{}),
 	}
 	s.closing, s.cancelClosing = context.WithCancel(context.Background())
+	s.guard = s.newGuard()
 
 	logger := interceptorLogger(s.log)
-	s.grpc = grpc.NewServer(append(opts.transportOptions(),
+	obs := s.newObservability()
+	s.grpc = grpc.NewServer(append(append(opts.transportOptions(), obs.serverOptions()...),
 		grpc.MaxRecvMsgSize(opts.MaxMessageSize),
 		grpc.MaxSendMsgSize(opts.MaxMessageSize),
-		grpc.ChainUnaryInterceptor(
+		grpc.ChainUnaryInterceptor(append(append(obs.unary(),
 			unaryLogging(logger),
 			unaryRecovery(s.log),
-		),
-		grpc.ChainStreamInterceptor(
+			unaryCallerEnded,
+		), s.unaryGuards(obs)...)...),
+		grpc.ChainStreamInterceptor(append(append(obs.stream(),
 			streamLogging(logger),
 			streamRecovery(s.log),
-			s.endOtherStreamsOnStop,
-		),
+			streamCallerEnded,
+		), append(s.streamGuards(obs), s.endOtherStreamsOnStop)...)...),
 	)...)
 	ktgrpcv1.RegisterKVServer(s.grpc, &kvService{s: s})
 	ktgrpcv1.RegisterCursorServer(s.grpc, &cursorService{s: s})
@@ -162,10 +191,13 @@ func New(b backend.Backend, opts Options) *Server {
 	ktgrpcv1.RegisterTableServer(s.grpc, &tableService{s: s})
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
+	obs.register(s.grpc)
 
 	// Until the first ping answers nobody knows whether the backend is up;
-	// a probe must not route traffic here before that.
+	// a probe must not route traffic here before that. The process itself
+	// serves from now on.
 	s.setHealth(false)
+	s.health.SetServingStatus(LivenessService, healthpb.HealthCheckResponse_SERVING)
 	return s
 }
 
@@ -265,10 +297,11 @@ func (s *Server) setHealth(ok bool) {
 	}
 	s.serving = &ok
 	st := healthpb.HealthCheckResponse_NOT_SERVING
-	if ok {
+	if ok && !s.draining {
 		st = healthpb.HealthCheckResponse_SERVING
 	}
 	s.health.SetServingStatus("", st)
+	s.health.SetServingStatus(ReadinessService, st)
 	for _, name := range serviceNames() {
 		s.health.SetServingStatus(name, st)
 	}

@@ -60,5 +60,5 @@ func (o Options) transportOptions() []grpc.ServerOption {
 	if o.MaxConcurrentStreams > 0 {
 		opts = append(opts, grpc.MaxConcurrentStreams(o.MaxConcurrentStreams))
 	}
-	return opts
+	return append(opts, o.streamCounterOptions()...)
 }

@@ -173,7 +173,9 @@ func (b *Backend) rpcOK(ctx context.Context, proc string, p params, r retry) (*r
 // roundTrip sends req on a pooled connection and runs read on the reply.
 // Connections in an unknown state are discarded. An idempotent call that
 // failed on a stale reused connection is sent once more on a new one.
-func (b *Backend) roundTrip(ctx context.Context, op string, r retry, req []byte, read func(*conn) error) error {
+func (b *Backend) roundTrip(ctx context.Context, op string, r retry, req []byte, read func(*conn) error) (err error) {
+	ctx, end := backend.StartRoundTrip(ctx, "kt", op)
+	defer func() { end(err) }()
 	ctx, cancel := b.callContext(ctx)
 	defer cancel()
 	ref := resolvedFrom(ctx)

@@ -65,7 +65,9 @@ type op struct {
 // call runs ops pipelined (written at once, answered in order) and returns
 // their replies. A failure status in any of them is returned after every
 // reply has been read, so that the connection stays in step.
-func (k *cursor) call(ctx context.Context, ops ...op) ([]*reply, error) {
+func (k *cursor) call(ctx context.Context, ops ...op) (_ []*reply, err error) {
+	ctx, end := backend.StartRoundTrip(ctx, "kt", ops[0].proc)
+	defer func() { end(err) }()
 	ctx, cancel := k.b.callContext(ctx)
 	defer cancel()
 	k.mu.Lock()

@@ -30,7 +30,9 @@ func (e *encodeError) Unwrap() error { return e.err }
 // do sends reqs on one connection, pipelined, and reads the reply of each
 // one that has a reply (putnr has none). Reads pass idempotent, which allows
 // one retry on a fresh connection when a pooled one turns out to be dead.
-func (b *Backend) do(ctx context.Context, op string, idempotent bool, reqs ...*ttwire.Request) ([]*ttwire.Reply, error) {
+func (b *Backend) do(ctx context.Context, op string, idempotent bool, reqs ...*ttwire.Request) (_ []*ttwire.Reply, err error) {
+	ctx, end := backend.StartRoundTrip(ctx, "tt", op)
+	defer func() { end(err) }()
 	for attempt := 0; ; attempt++ {
 		c, err := b.pool.get(ctx, attempt > 0)
 		if err != nil {

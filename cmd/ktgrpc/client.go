@@ -39,7 +39,7 @@ const (
 // client flags select what one call does, and reading them from the
 // environment would change results behind a person's back.
 func clientEnvFlags() []string {
-	return []string{"addr", "db", "timeout", "format", "tls", "tls-ca", "tls-server-name"}
+	return []string{"addr", "db", "timeout", "format", "tls", "tls-ca", "tls-server-name", "token-file"}
 }
 
 // clientCertEnvPrefix starts the variables of the client's --tls-cert and
@@ -60,6 +60,9 @@ type clientFlags struct {
 	timeout time.Duration
 	format  codec.Format
 	tls     clientTLS
+	// tokenFile holds the bearer token; KTGRPC_TOKEN may hold it instead.
+	tokenFile string
+	token     string
 }
 
 // clientCommand starts a client command's flag set with the common flags.
@@ -75,6 +78,7 @@ func (c *cli) clientCommand(name, synopsis, about string) (*flag.FlagSet, *clien
 	fs.StringVar(&cf.tls.cert, "tls-cert", "", "present the PEM client certificate in `file`, for gateways that require one (implies --tls; needs --tls-key)")
 	fs.StringVar(&cf.tls.key, "tls-key", "", "PEM private key `file` of --tls-cert")
 	fs.StringVar(&cf.tls.serverName, "tls-server-name", "", "`name` the gateway's certificate must carry, when --addr does not (implies --tls)")
+	fs.StringVar(&cf.tokenFile, "token-file", "", "send the bearer token in `file` with every call (KTGRPC_TOKEN may hold the token itself)")
 	return fs, cf
 }
 
@@ -103,6 +107,9 @@ func (c *cli) parse(fs *flag.FlagSet, cf *clientFlags, args []string, minArgs in
 	if err := cf.tls.check(explicitOff); err != nil {
 		return nil, err
 	}
+	if err := cf.readToken(c.getenv); err != nil {
+		return nil, err
+	}
 	if len(pos) < minArgs || len(pos) > len(names) {
 		want := strings.Join(names, " ")
 		if want == "" {
@@ -123,11 +130,15 @@ func (cf *clientFlags) dial() (*grpc.ClientConn, error) {
 			return nil, err
 		}
 	}
-	conn, err := grpc.NewClient(cf.addr,
+	opts := []grpc.DialOption{
 		grpc.WithTransportCredentials(creds),
 		grpc.WithUserAgent("ktgrpc-cli"),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(clientMaxMessage), grpc.MaxCallSendMsgSize(clientMaxMessage)),
-	)
+	}
+	if cf.token != "" {
+		opts = append(opts, grpc.WithPerRPCCredentials(bearerToken(cf.token)))
+	}
+	conn, err := grpc.NewClient(cf.addr, opts...)
 	if err != nil {
 		return nil, usagef("--addr %q: %v", cf.addr, err)
 	}

@@ -65,7 +65,8 @@ func commands() []command {
 		{"scan", "list the records of a key range", (*cli).scan},
 		{"watch", "print changes as they happen", (*cli).watch},
 		{"status", "print a database's record count, size and status fields", (*cli).status},
-		{"version", "print the version", (*cli).version},
+		{"token", "make a bearer token and its tokens-file line", (*cli).token},
+		{"version", "print the version (also: ktgrpc --version)", (*cli).version},
 		{"help", "show help for a command", nil},
 	}
 }
@@ -91,6 +92,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch name {
 	case "help", "-h", "-help", "--help":
 		return c.help(ctx, rest)
+	case "--version", "-version":
+		name = "version"
 	}
 	cmd, ok := lookup(name)
 	if !ok {

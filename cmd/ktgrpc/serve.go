@@ -30,6 +30,7 @@ type serveConfig struct {
 	shutdownTimeout time.Duration
 	tls             serverTLS
 	maxStreams      uint
+	ops             opsConfig
 }
 
 // parseServe reads the serve flags, then the KTGRPC_* variables for the flags
@@ -45,9 +46,15 @@ func (c *cli) parseServe(args []string) (serveConfig, error) {
 until SIGINT or SIGTERM, then stop gracefully (open streams end, unary calls
 finish) within --shutdown-timeout. Logs go to stderr.
 
-With --tls-cert and --tls-key it serves TLS (1.2 or later) only, reading the
-files once at start; --tls-client-ca also requires every client to present a
-certificate signed by that CA.
+With --tls-cert and --tls-key it serves TLS (1.2 or later) only;
+--tls-client-ca also requires every client to present a certificate signed by
+that CA. SIGHUP reads the certificates and --tokens-file again without
+dropping connections.
+
+Health: "liveness" is SERVING while the process serves; "readiness" (and "")
+while the backend answers and the gateway is not draining. On SIGTERM the
+gateway reports readiness NOT_SERVING for --drain-delay, then stops.
+docs/deployment.md describes tokens, probes, metrics and limits.
 
 Backends:
   embedded:                       an in-memory store with databases "0" and "1"
@@ -67,6 +74,7 @@ Backends:
 	fs.StringVar(&cfg.tls.key, "tls-key", "", "PEM private key `file` of --tls-cert")
 	fs.StringVar(&cfg.tls.clientCA, "tls-client-ca", "", "require client certificates signed by a PEM CA certificate in `file` (mutual TLS)")
 	fs.UintVar(&cfg.maxStreams, "max-concurrent-streams", 0, "at most `n` calls in progress on one connection; more wait on the client (0: gRPC's default, unlimited)")
+	cfg.ops.addFlags(fs)
 	envflag.Describe(fs, envPrefix, nil)
 
 	pos, err := parseArgs(fs, args)
@@ -93,6 +101,9 @@ Backends:
 	case cfg.maxStreams > math.MaxUint32:
 		return cfg, usagef("--max-concurrent-streams %d: must be at most %d", cfg.maxStreams, uint32(math.MaxUint32))
 	}
+	if err := cfg.ops.check(); err != nil {
+		return cfg, err
+	}
 	return cfg, cfg.tls.check()
 }
 
@@ -113,10 +124,15 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 
 	// Certificates are read before anything starts, so that a bad path
 	// fails the start instead of every handshake.
-	creds, err := cfg.tls.credentials()
+	creds, certs, err := cfg.tls.credentials()
 	if err != nil {
 		return err
 	}
+	ops, err := cfg.ops.start(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer ops.close(context.WithoutCancel(ctx))
 
 	b, err := dial.Open(ctx, cfg.backend)
 	if err != nil {
@@ -134,7 +150,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		return fmt.Errorf("listen on %s: %w", cfg.listen, err)
 	}
 
-	srv := server.New(b, server.Options{
+	opts := server.Options{
 		Logger:         log,
 		MaxKeySize:     int(cfg.maxKeySize),
 		MaxValueSize:   int(cfg.maxValueSize),
@@ -143,10 +159,13 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		Creds:          creds,
 		// parseServe bounds it to uint32.
 		MaxConcurrentStreams: uint32(cfg.maxStreams),
-	})
+	}
+	ops.serverOptions(&cfg.ops, &opts)
+	srv := server.New(b, opts)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()
-	log.Info("ktgrpc serving", "listen", lis.Addr().String(), "tls", cfg.tls.mode(), "backend", b.Name(), "version", versionString())
+	reloadOnHangup(ctx, log, ops.tokens, certs)
+	log.Info("ktgrpc serving", append([]any{"listen", lis.Addr().String(), "tls", cfg.tls.mode(), "backend", b.Name(), "version", versionString()}, ops.logAttrs()...)...)
 	// A backend that is down at start is not fatal (it may come up, and the
 	// health service says so meanwhile), but the person starting the gateway
 	// must hear about it at the default log level.
@@ -157,6 +176,16 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	var serveErr error
 	select {
 	case <-ctx.Done():
+		if d := cfg.ops.drainDelay; d > 0 {
+			srv.Drain()
+			log.Info("draining: readiness is NOT_SERVING", "delay", d)
+			select {
+			case <-time.After(d):
+			case serveErr = <-served:
+				served = nil
+				log.Error("serving failed", "error", serveErr)
+			}
+		}
 		log.Info("shutting down", "timeout", cfg.shutdownTimeout)
 	case serveErr = <-served:
 		// Serve only returns before Stop when the listener fails.

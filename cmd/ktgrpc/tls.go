@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"os"
+	"sync/atomic"
 
 	"google.golang.org/grpc/credentials"
 )
@@ -12,8 +13,8 @@ import (
 // TLS 1.2 is the oldest version HTTP/2 allows (RFC 9113, section 9.2).
 const minTLSVersion = tls.VersionTLS12
 
-// serverTLS is the TLS part of the serve command line: files, read once at
-// start.
+// serverTLS is the TLS part of the serve command line: files, read at start
+// and again on SIGHUP.
 type serverTLS struct {
 	cert, key string // both or neither
 	clientCA  string // requires client certificates signed by it
@@ -42,26 +43,57 @@ func (t serverTLS) mode() string {
 }
 
 // credentials reads the files into transport credentials; nil means
-// plaintext. Errors name the file at fault.
-func (t serverTLS) credentials() (credentials.TransportCredentials, error) {
+// plaintext. Errors name the file at fault. The returned certificates can
+// be read again with their reload method while connections stay open.
+func (t serverTLS) credentials() (credentials.TransportCredentials, *serverCerts, error) {
 	if t.cert == "" {
-		return nil, nil
+		return nil, nil, nil
 	}
+	sc := &serverCerts{files: t}
+	if err := sc.reload(); err != nil {
+		return nil, nil, err
+	}
+	// Each handshake takes the configuration last read; a connection keeps
+	// the one it was made with.
+	base := &tls.Config{
+		MinVersion: minTLSVersion,
+		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			return sc.cfg.Load(), nil
+		},
+	}
+	return credentials.NewTLS(base), sc, nil
+}
+
+// serverCerts holds the server's TLS configuration as last read from its
+// files.
+type serverCerts struct {
+	files serverTLS
+	cfg   atomic.Pointer[tls.Config]
+}
+
+// reload reads the files again. On error the configuration read before
+// stays in force.
+func (sc *serverCerts) reload() error {
+	t := sc.files
 	pair, err := loadKeyPair(t.cert, t.key)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	cfg := &tls.Config{
 		MinVersion:   minTLSVersion,
 		Certificates: []tls.Certificate{pair},
+		// gRPC requires HTTP/2 to be negotiated; the configuration returned
+		// per handshake replaces the one credentials.NewTLS prepared.
+		NextProtos: []string{"h2"},
 	}
 	if t.clientCA != "" {
 		if cfg.ClientCAs, err = loadCertPool("--tls-client-ca", t.clientCA); err != nil {
-			return nil, err
+			return err
 		}
 		cfg.ClientAuth = tls.RequireAndVerifyClientCert
 	}
-	return credentials.NewTLS(cfg), nil
+	sc.cfg.Store(cfg)
+	return nil
 }
 
 // clientTLS is the TLS part of a client command line.
