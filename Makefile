@@ -12,7 +12,7 @@ PYTHON    ?= /usr/bin/python3
 NODE_DEPS := clients/node/node_modules/.package-lock.json
 APT_PKGS  := protobuf-compiler protobuf-compiler-grpc python3-grpcio python3-protobuf
 
-.PHONY: run build test deps breaking lint vet staticcheck generate check-generated gotest examples bench clean
+.PHONY: run build static test deps breaking lint vet staticcheck generate check-generated gotest examples bench clean
 
 ## run: start the gateway on $(LISTEN) with backend $(BACKEND)
 run:
@@ -21,6 +21,11 @@ run:
 ## build: build the binary into bin/
 build:
 	$(GO) build -o bin/ktgrpc ./cmd/ktgrpc
+
+## static: build what the Dockerfile's build stage builds, with the same command
+STATIC_OUT ?= bin/ktgrpc-static
+static:
+	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=true -ldflags='-s -w' -o $(STATIC_OUT) ./cmd/ktgrpc
 
 ## test: lint, vet, staticcheck, generated-code freshness, and every test with -race
 test: deps lint vet staticcheck check-generated gotest
