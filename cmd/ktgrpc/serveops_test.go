@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -317,5 +318,41 @@ func TestServeDrainDelay(t *testing.T) {
 	log := logs.String()
 	if d, s := strings.Index(log, "draining: readiness is NOT_SERVING"), strings.Index(log, `"msg":"shutting down"`); d < 0 || s < d {
 		t.Errorf("want the drain line before the shutdown line:\n%s", log)
+	}
+}
+
+// Client certificates listed in the tokens file carry their rights; a
+// bearer token, when sent, takes precedence.
+func TestClientCertificateRights(t *testing.T) {
+	dir := t.TempDir()
+	ca, caFile := newCA(t, dir, "ca")
+	srvTmpl := template(t, "gateway")
+	srvTmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
+	srvTmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+	srvCert, srvKey := ca.issue(t, dir, "server", srvTmpl)
+	client := func(cn string) []string {
+		tmpl := template(t, cn)
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+		cert, key := ca.issue(t, dir, cn, tmpl)
+		return []string{"--tls-cert", cert, "--tls-key", key}
+	}
+	tokens := filepath.Join(dir, "tokens")
+	writeFile(t, tokens, "reader read x509:reader\nops all "+access.HashToken("ops-token")+"\n")
+	start := serveInProcess(t, nil, "--tls-cert", srvCert, "--tls-key", srvKey, "--tls-client-ca", caFile, "--tokens-file", tokens)
+	env := map[string]string{"KTGRPC_ADDR": start["listen"].(string), "KTGRPC_TLS_CA": caFile}
+
+	reader, stranger := client("reader"), client("stranger")
+	r := invoke(t.Context(), env, "", append([]string{"set", "k", "v"}, reader...)...)
+	if r.code != exitError || !strings.Contains(r.stderr, `PermissionDenied: caller "reader" lacks the write right`) {
+		t.Errorf("set with the reader's certificate: exit %d, stderr %q", r.code, r.stderr)
+	}
+	r = invoke(t.Context(), env, "", append([]string{"get", "k"}, stranger...)...)
+	if r.code != exitError || !strings.Contains(r.stderr, `Unauthenticated: client certificate "stranger" is not in the tokens file`) {
+		t.Errorf("get with an unlisted certificate: exit %d, stderr %q", r.code, r.stderr)
+	}
+	withToken := map[string]string{"KTGRPC_ADDR": env["KTGRPC_ADDR"], "KTGRPC_TLS_CA": caFile, "KTGRPC_TOKEN": "ops-token"}
+	must(t, withToken, "", append([]string{"set", "k", "v"}, reader...)...)
+	if out := must(t, env, "", append([]string{"get", "k"}, reader...)...); out != "v\n" {
+		t.Errorf("get with the reader's certificate = %q", out)
 	}
 }
