@@ -166,8 +166,11 @@ func Parse(r io.Reader) (*Table, error) {
 	return t, nil
 }
 
-// Token returns the caller whose token this is.
+// Token returns the caller whose token this is. A nil Table knows no one.
 func (t *Table) Token(token string) (Principal, bool) {
+	if t == nil {
+		return Principal{}, false
+	}
 	// Keyed by the hash, the lookup's timing says nothing about how close
 	// a guess came to a real token.
 	p, ok := t.tokens[sha256.Sum256([]byte(token))]
@@ -177,6 +180,9 @@ func (t *Table) Token(token string) (Principal, bool) {
 // Certificate returns the caller a verified client certificate stands for:
 // the first entry matching its common name, DNS names or URIs.
 func (t *Table) Certificate(c *x509.Certificate) (Principal, bool) {
+	if t == nil {
+		return Principal{}, false
+	}
 	if p, ok := t.certs[c.Subject.CommonName]; ok && c.Subject.CommonName != "" {
 		return p, true
 	}
@@ -194,7 +200,12 @@ func (t *Table) Certificate(c *x509.Certificate) (Principal, bool) {
 }
 
 // Len is the number of callers.
-func (t *Table) Len() int { return len(t.tokens) + len(t.certs) }
+func (t *Table) Len() int {
+	if t == nil {
+		return 0
+	}
+	return len(t.tokens) + len(t.certs)
+}
 
 // File is a tokens file that can be read again. The zero value is not
 // usable; use Load.

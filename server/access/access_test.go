@@ -130,3 +130,16 @@ func TestContext(t *testing.T) {
 		t.Fatalf("FromContext = %+v, %v", p, ok)
 	}
 }
+
+func TestNilTableKnowsNoOne(t *testing.T) {
+	var tab *access.Table
+	if _, ok := tab.Token("x"); ok {
+		t.Error("a nil table knows a token")
+	}
+	if _, ok := tab.Certificate(&x509.Certificate{Subject: pkix.Name{CommonName: "x"}}); ok {
+		t.Error("a nil table knows a certificate")
+	}
+	if tab.Len() != 0 {
+		t.Error("a nil table has callers")
+	}
+}
