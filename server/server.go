@@ -167,21 +167,13 @@ func New(b backend.Backend, opts Options) *Server {
 	s.closing, s.cancelClosing = context.WithCancel(context.Background())
 	s.guard = s.newGuard()
 
-	logger := interceptorLogger(s.log)
 	obs := s.newObservability()
+	unary, stream := s.interceptors(obs)
 	s.grpc = grpc.NewServer(append(append(opts.transportOptions(), obs.serverOptions()...),
 		grpc.MaxRecvMsgSize(opts.MaxMessageSize),
 		grpc.MaxSendMsgSize(opts.MaxMessageSize),
-		grpc.ChainUnaryInterceptor(append(append(obs.unary(),
-			unaryLogging(logger),
-			unaryRecovery(s.log),
-			unaryCallerEnded,
-		), s.unaryGuards(obs)...)...),
-		grpc.ChainStreamInterceptor(append(append(obs.stream(),
-			streamLogging(logger),
-			streamRecovery(s.log),
-			streamCallerEnded,
-		), append(s.streamGuards(obs), s.endOtherStreamsOnStop)...)...),
+		grpc.ChainUnaryInterceptor(unary...),
+		grpc.ChainStreamInterceptor(stream...),
 	)...)
 	ktgrpcv1.RegisterKVServer(s.grpc, &kvService{s: s})
 	ktgrpcv1.RegisterCursorServer(s.grpc, &cursorService{s: s})

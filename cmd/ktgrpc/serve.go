@@ -132,7 +132,13 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer ops.close(context.WithoutCancel(ctx))
+	defer func() {
+		// A scrape or profile in progress, or a collector that does not
+		// answer, must not hold the exit for long.
+		closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.shutdownTimeout)
+		defer cancel()
+		ops.close(closeCtx)
+	}()
 
 	b, err := dial.Open(ctx, cfg.backend)
 	if err != nil {

@@ -1,0 +1,29 @@
+package server
+
+import "google.golang.org/grpc"
+
+// interceptors returns the server's interceptor chains, outermost first:
+//
+//   - call metrics, so that refused calls are counted too;
+//   - the call log, one line per call, and panic recovery;
+//   - mapping of a bare context error to Canceled or DeadlineExceeded;
+//   - authentication, rights and the read-only mode;
+//   - the rate, deadline, bulk-size and streams-per-connection limits;
+//   - the backend round-trip observer, for metrics and tracing;
+//   - for streams of the services beside ktgrpc's own, their end on Stop.
+func (s *Server) interceptors(obs *observability) ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
+	logger := interceptorLogger(s.log)
+	unary := append(obs.unary(),
+		unaryLogging(logger),
+		unaryRecovery(s.log),
+		unaryCallerEnded,
+	)
+	stream := append(obs.stream(),
+		streamLogging(logger),
+		streamRecovery(s.log),
+		streamCallerEnded,
+	)
+	unary = append(unary, s.unaryGuards(obs)...)
+	stream = append(stream, s.streamGuards(obs)...)
+	return unary, append(stream, s.endOtherStreamsOnStop)
+}
