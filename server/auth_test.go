@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -230,6 +231,27 @@ func TestReadOnly(t *testing.T) {
 		wantCode(t, err, codes.PermissionDenied, "needs the admin right")
 		if _, err := kv.Get(ctx, &ktgrpcv1.GetRequest{Key: []byte("k")}); err != nil {
 			t.Fatalf("Get on a read-only gateway: %v", err)
+		}
+	}
+}
+
+// The call log names the authenticated caller.
+func TestCallLogNamesTheCaller(t *testing.T) {
+	logs := lineSink(make(chan string, 100))
+	_, conn := gatewaytest.StartServer(t, newStore(t), server.Options{
+		HealthInterval: time.Hour,
+		Access:         tokenTable(t),
+		Logger:         slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+	_, err := ktgrpcv1.NewKVClient(conn).Set(withToken(t.Context(), "read-token"), &ktgrpcv1.SetRequest{Key: []byte("k")})
+	wantCode(t, err, codes.PermissionDenied, "lacks the write right")
+	for {
+		l := <-logs
+		if strings.Contains(l, "grpc.method=Set") {
+			if !strings.Contains(l, "caller=read") || !strings.Contains(l, "grpc.code=PermissionDenied") {
+				t.Fatalf("call log line %s", l)
+			}
+			return
 		}
 	}
 }

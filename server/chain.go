@@ -5,6 +5,7 @@ import "google.golang.org/grpc"
 // interceptors returns the server's interceptor chains, outermost first:
 //
 //   - call metrics, so that refused calls are counted too;
+//   - with a tokens file, the slot the caller's name reaches the log by;
 //   - the call log, one line per call, and panic recovery;
 //   - mapping of a bare context error to Canceled or DeadlineExceeded;
 //   - authentication, rights and the read-only mode;
@@ -13,12 +14,17 @@ import "google.golang.org/grpc"
 //   - for streams of the services beside ktgrpc's own, their end on Stop.
 func (s *Server) interceptors(obs *observability) ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
 	logger := interceptorLogger(s.log)
-	unary := append(obs.unary(),
+	unary, stream := obs.unary(), obs.stream()
+	if s.opts.Access != nil {
+		unary = append(unary, unaryCallerSlot)
+		stream = append(stream, streamCallerSlot)
+	}
+	unary = append(unary,
 		unaryLogging(logger),
 		unaryRecovery(s.log),
 		unaryCallerEnded,
 	)
-	stream := append(obs.stream(),
+	stream = append(stream,
 		streamLogging(logger),
 		streamRecovery(s.log),
 		streamCallerEnded,

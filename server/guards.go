@@ -130,12 +130,14 @@ func (g *guard) authenticate(ctx context.Context) (context.Context, error) {
 	table := g.opts.Access()
 	if token, err := auth.AuthFromMD(ctx, "bearer"); err == nil {
 		if p, ok := table.Token(token); ok {
+			recordCaller(ctx, p.Name)
 			return access.NewContext(ctx, p), nil
 		}
 		return nil, status.Error(codes.Unauthenticated, "unknown bearer token")
 	}
 	if cert := peerCertificate(ctx); cert != nil {
 		if p, ok := table.Certificate(cert); ok {
+			recordCaller(ctx, p.Name)
 			return access.NewContext(ctx, p), nil
 		}
 		return nil, status.Errorf(codes.Unauthenticated, "client certificate %q is not in the tokens file and no bearer token was sent", cert.Subject.CommonName)
