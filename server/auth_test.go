@@ -164,20 +164,11 @@ func TestEveryAuthOutcomePerRightAndService(t *testing.T) {
 func TestWritingOperationsInsideReadCallsNeedWrite(t *testing.T) {
 	_, conn := gatewaytest.StartServer(t, newStore(t), server.Options{HealthInterval: time.Hour, Access: tokenTable(t)})
 	ctx := withToken(t.Context(), "read-token")
-	st, err := ktgrpcv1.NewCursorClient(conn).Open(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Send(&ktgrpcv1.OpenRequest{Operation: ktgrpcv1.CursorOperation_CURSOR_OPERATION_JUMP}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Recv(); err != nil {
-		t.Fatalf("a read operation was refused: %v", err)
-	}
+	st := openCursor(t, ctx, conn)
 	if err := st.Send(&ktgrpcv1.OpenRequest{Operation: ktgrpcv1.CursorOperation_CURSOR_OPERATION_REMOVE}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = st.Recv()
+	_, err := st.Recv()
 	wantCode(t, err, codes.PermissionDenied, "lacks the read,write right")
 
 	_, err = ktgrpcv1.NewTableClient(conn).Search(ctx, &ktgrpcv1.TableSearchRequest{Action: ktgrpcv1.SearchAction_SEARCH_ACTION_DELETE})

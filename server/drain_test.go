@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
@@ -29,16 +30,7 @@ func TestDrainThenStopLosesNoAcknowledgedWrite(t *testing.T) {
 	if err := srv.CheckHealth(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	cur, err := ktgrpcv1.NewCursorClient(conn).Open(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cur.Send(&ktgrpcv1.OpenRequest{Operation: ktgrpcv1.CursorOperation_CURSOR_OPERATION_JUMP}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cur.Recv(); err != nil {
-		t.Fatal(err)
-	}
+	cur := openCursor(t, t.Context(), conn)
 
 	const writers = 4
 	var (
@@ -109,7 +101,7 @@ func TestDrainThenStopLosesNoAcknowledgedWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	wg.Wait()
-	_, err = cur.Recv()
+	_, err := cur.Recv()
 	wantCode(t, err, codes.Unavailable, "shutting down")
 	for _, err := range ends {
 		if status.Code(err) != codes.Unavailable {
@@ -147,16 +139,7 @@ func TestClientCancelIsNotLoggedAsError(t *testing.T) {
 		t.Fatal(err)
 	}
 	cctx, ccancel := context.WithCancel(t.Context())
-	cur, err := ktgrpcv1.NewCursorClient(conn).Open(cctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cur.Send(&ktgrpcv1.OpenRequest{Operation: ktgrpcv1.CursorOperation_CURSOR_OPERATION_JUMP}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cur.Recv(); err != nil {
-		t.Fatal(err)
-	}
+	openCursor(t, cctx, conn)
 	cancel()
 	ccancel()
 	if _, err := refl.Recv(); status.Code(err) != codes.Canceled {
@@ -181,6 +164,23 @@ func TestClientCancelIsNotLoggedAsError(t *testing.T) {
 			t.Errorf("a cancelled call logged as %s", l)
 		}
 	}
+}
+
+// openCursor opens a cursor stream and makes its first move, so that the
+// call is known to be running on the server.
+func openCursor(t *testing.T, ctx context.Context, conn *grpc.ClientConn) grpc.BidiStreamingClient[ktgrpcv1.OpenRequest, ktgrpcv1.OpenResponse] {
+	t.Helper()
+	cur, err := ktgrpcv1.NewCursorClient(conn).Open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cur.Send(&ktgrpcv1.OpenRequest{Operation: ktgrpcv1.CursorOperation_CURSOR_OPERATION_JUMP}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cur.Recv(); err != nil {
+		t.Fatalf("a cursor's first move: %v", err)
+	}
+	return cur
 }
 
 // lineSink hands each log line to the test as it is written.

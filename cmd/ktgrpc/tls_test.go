@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -138,20 +137,8 @@ func newPKI(t *testing.T) testPKI {
 // fields, whose "listen" is the address.
 func serveInProcess(t *testing.T, env map[string]string, args ...string) map[string]any {
 	t.Helper()
-	ctx, cancel := context.WithCancel(t.Context())
-	logs := newLines()
-	done := make(chan int, 1)
-	go func() {
-		args := append([]string{"serve", "--listen", "127.0.0.1:0", "--log-format", "json"}, args...)
-		done <- run(ctx, args, strings.NewReader(""), io.Discard, logs, func(k string) string { return env[k] })
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if code := <-done; code != exitOK {
-			t.Errorf("serve exited %d; log:\n%s", code, logs)
-		}
-	})
-	return startupLine(t, logs)
+	start, _ := serveLogged(t, env, args...)
+	return start
 }
 
 // wantUnavailable checks that a call failed to reach the gateway, with a
