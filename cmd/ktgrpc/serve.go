@@ -8,6 +8,9 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"google.golang.org/grpc"
@@ -121,6 +124,11 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	log := cfg.logger(c.stderr)
+	// From here on SIGHUP means reload, even before the files are first
+	// read: a reload asked for during the start must not kill the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 
 	// Certificates are read before anything starts, so that a bad path
 	// fails the start instead of every handshake.
@@ -170,7 +178,9 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	srv := server.New(b, opts)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()
-	reloadOnHangup(ctx, log, ops.tokens, certs)
+	reloadCtx, stopReload := context.WithCancel(ctx)
+	defer stopReload()
+	go reloadOnHangup(reloadCtx, log, hup, ops.tokens, certs)
 	log.Info("ktgrpc serving", append([]any{"listen", lis.Addr().String(), "tls", cfg.tls.mode(), "backend", b.Name(), "version", versionString()}, ops.logAttrs()...)...)
 	// A backend that is down at start is not fatal (it may come up, and the
 	// health service says so meanwhile), but the person starting the gateway

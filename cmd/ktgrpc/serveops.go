@@ -10,8 +10,6 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -203,37 +201,32 @@ func (r *ops) close(ctx context.Context) {
 }
 
 // reloadOnHangup reads the tokens file and the certificates again on each
-// SIGHUP until ctx ends. A file that fails to load is logged and the
-// previous contents stay in force. Connections and streams are untouched:
-// a connection keeps its certificate, and a stream the caller it was
-// opened by.
-func reloadOnHangup(ctx context.Context, log *slog.Logger, tokens *access.File, certs *serverCerts) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	go func() {
-		defer signal.Stop(hup)
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-hup:
-			}
-			failed := false
-			if tokens != nil {
-				if err := tokens.Reload(); err != nil {
-					failed = true
-					log.Error("reload failed; the tokens read before stay in force", "error", err)
-				}
-			}
-			if certs != nil {
-				if err := certs.reload(); err != nil {
-					failed = true
-					log.Error("reload failed; the certificates read before stay in force", "error", err)
-				}
-			}
-			if !failed {
-				log.Info("reloaded", "tokens", tokens != nil, "tls", certs != nil)
+// signal from hup until ctx ends. A file that fails to load is logged and
+// the previous contents stay in force. Connections and streams are
+// untouched: a connection keeps its certificate, and a stream the caller it
+// was opened by.
+func reloadOnHangup(ctx context.Context, log *slog.Logger, hup <-chan os.Signal, tokens *access.File, certs *serverCerts) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		failed := false
+		if tokens != nil {
+			if err := tokens.Reload(); err != nil {
+				failed = true
+				log.Error("reload failed; the tokens read before stay in force", "error", err)
 			}
 		}
-	}()
+		if certs != nil {
+			if err := certs.reload(); err != nil {
+				failed = true
+				log.Error("reload failed; the certificates read before stay in force", "error", err)
+			}
+		}
+		if !failed {
+			log.Info("reloaded", "tokens", tokens != nil, "tls", certs != nil)
+		}
+	}
 }

@@ -11,10 +11,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -354,5 +357,66 @@ func TestClientCertificateRights(t *testing.T) {
 	must(t, withToken, "", append([]string{"set", "k", "v"}, reader...)...)
 	if out := must(t, env, "", append([]string{"get", "k"}, reader...)...); out != "v\n" {
 		t.Errorf("get with the reader's certificate = %q", out)
+	}
+}
+
+// collector is an OTLP trace collector that keeps what it is sent.
+type collector struct {
+	coltracepb.UnimplementedTraceServiceServer
+	mu    sync.Mutex
+	spans []string
+	attrs []string
+}
+
+func (c *collector) Export(_ context.Context, req *coltracepb.ExportTraceServiceRequest) (*coltracepb.ExportTraceServiceResponse, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, rs := range req.GetResourceSpans() {
+		for _, a := range rs.GetResource().GetAttributes() {
+			c.attrs = append(c.attrs, a.GetKey()+"="+a.GetValue().GetStringValue())
+		}
+		for _, ss := range rs.GetScopeSpans() {
+			for _, s := range ss.GetSpans() {
+				c.spans = append(c.spans, s.GetName())
+			}
+		}
+	}
+	return &coltracepb.ExportTraceServiceResponse{}, nil
+}
+
+// With --otlp-endpoint the gateway sends its spans to the collector, all of
+// them by the time it has stopped.
+func TestServeSendsTracesOverOTLP(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := &collector{}
+	cs := grpc.NewServer()
+	coltracepb.RegisterTraceServiceServer(cs, col)
+	go func() { _ = cs.Serve(lis) }()
+	defer cs.Stop()
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	logs := newLines()
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--otlp-endpoint", lis.Addr().String(), "--otlp-insecure"},
+			strings.NewReader(""), io.Discard, logs, func(string) string { return "" })
+	}()
+	start := startupLine(t, logs)
+	if start["tracing"] != "otlp" {
+		t.Errorf("startup line %v, want tracing=otlp", start)
+	}
+	must(t, map[string]string{"KTGRPC_ADDR": start["listen"].(string)}, "", "set", "k", "v")
+	cancel()
+	if code := <-done; code != exitOK {
+		t.Fatalf("serve exited %d; log:\n%s", code, logs)
+	}
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	if !slices.Contains(col.spans, "ktgrpc.v1.KV/Set") || !slices.Contains(col.attrs, "service.name=ktgrpc") {
+		t.Errorf("the collector got spans %q with resource %q", col.spans, col.attrs)
 	}
 }
