@@ -94,7 +94,7 @@ func withToken(ctx context.Context, token string) context.Context {
 	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
 }
 
-func tokenTable(t *testing.T) func() *access.Table {
+func tokenTable(t testing.TB) func() *access.Table {
 	t.Helper()
 	var lines []string
 	for _, name := range []string{"read", "write", "admin", "replication", "all"} {

@@ -27,7 +27,7 @@ import (
 )
 
 // ktBackend opens the KT adapter on a test server.
-func ktBackend(t *testing.T, srv *kttest.Server) *kt.Backend {
+func ktBackend(t testing.TB, srv *kttest.Server) *kt.Backend {
 	t.Helper()
 	b, err := kt.Open(t.Context(), &url.URL{Scheme: "kt", Host: srv.Addr()})
 	if err != nil {
