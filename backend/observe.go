@@ -46,6 +46,9 @@ type PoolStats struct {
 	// InUse is the connections a call or cursor holds. Connections that
 	// replication streams hold for themselves are not counted.
 	InUse int
+	// Waits counts the times a call found every connection in use and
+	// had to wait for one.
+	Waits int64
 	// Dials counts the connections opened so far.
 	Dials int64
 	// Discards counts the connections closed because their state was

@@ -30,6 +30,8 @@ type pool struct {
 
 	slots chan struct{} // one token per open connection
 	idle  chan *conn    // capacity = slots, so returning one never blocks
+	// waits counts the times a call found every slot taken, for metrics.
+	waits atomic.Int64
 
 	mu     sync.Mutex // guards closed against concurrent put and close
 	closed bool
@@ -92,6 +94,9 @@ func (p *pool) get(ctx context.Context, fresh bool) (*conn, error) {
 				continue
 			default:
 			}
+		}
+		if len(p.slots) == cap(p.slots) {
+			p.waits.Add(1)
 		}
 		select {
 		case p.slots <- struct{}{}:

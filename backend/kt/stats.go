@@ -12,6 +12,7 @@ func (b *Backend) BackendPoolStats() backend.PoolStats {
 		Open:     s.Open,
 		Idle:     s.Idle,
 		InUse:    s.InUse,
+		Waits:    b.pool.waits.Load(),
 		Dials:    s.Dials,
 		Discards: s.Discards,
 	}

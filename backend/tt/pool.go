@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ktgrpc/ktgrpc/backend"
@@ -45,6 +46,8 @@ type pool struct {
 	dial    func(ctx context.Context, network, addr string) (net.Conn, error)
 	// slots holds one token per connection in use or being dialled.
 	slots chan struct{}
+	// waits counts the times a call found every slot taken, for metrics.
+	waits atomic.Int64
 	done  chan struct{}
 
 	mu   sync.Mutex
@@ -70,6 +73,9 @@ func newPool(addr string, size int, timeout time.Duration, dial func(context.Con
 // get returns a connection, waiting for a free slot. fresh skips the idle
 // list. The caller must hand the connection back with put.
 func (p *pool) get(ctx context.Context, fresh bool) (*conn, error) {
+	if len(p.slots) == cap(p.slots) {
+		p.waits.Add(1)
+	}
 	select {
 	case p.slots <- struct{}{}:
 	case <-ctx.Done():

@@ -13,5 +13,6 @@ func (b *Backend) BackendPoolStats() backend.PoolStats {
 		Open:  s.Open,
 		Idle:  s.Idle,
 		InUse: max(s.Open-s.Idle, 0),
+		Waits: b.pool.waits.Load(),
 	}
 }
