@@ -169,10 +169,10 @@ func TestWritingOperationsInsideReadCallsNeedWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := st.Recv()
-	wantCode(t, err, codes.PermissionDenied, "lacks the read,write right")
+	wantCode(t, err, codes.PermissionDenied, "lacks the write right")
 
 	_, err = ktgrpcv1.NewTableClient(conn).Search(ctx, &ktgrpcv1.TableSearchRequest{Action: ktgrpcv1.SearchAction_SEARCH_ACTION_DELETE})
-	wantCode(t, err, codes.PermissionDenied, "lacks the read,write right")
+	wantCode(t, err, codes.PermissionDenied, "lacks the write right")
 }
 
 // Health and reflection stay open to probes unless asked otherwise.

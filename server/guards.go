@@ -172,19 +172,20 @@ func (g *guard) needs(fullMethod string) (access.Rights, bool) {
 
 // allow checks the read-only mode and the caller's rights for need.
 func (g *guard) allow(ctx context.Context, fullMethod string, need access.Rights) error {
-	if g.opts.ReadOnly && need&(access.Write|access.Admin) != 0 {
-		return status.Errorf(codes.PermissionDenied, "the gateway is read-only: %s needs the %s right", fullMethod, need)
+	if changing := need & (access.Write | access.Admin); g.opts.ReadOnly && changing != 0 {
+		return status.Errorf(codes.PermissionDenied, "the gateway is read-only: %s needs the %s right", fullMethod, changing)
 	}
 	if g.opts.Access == nil {
 		return nil
 	}
 	p, ok := access.FromContext(ctx)
 	if !ok {
-		// Only the probe services get here unauthenticated.
-		return nil
+		// Authentication runs before for every ktgrpc method; failing
+		// closed keeps a mistake in the chain from opening the gateway.
+		return status.Errorf(codes.Unauthenticated, "%s: the caller was not authenticated", fullMethod)
 	}
-	if !p.Rights.Has(need) {
-		return status.Errorf(codes.PermissionDenied, "caller %q lacks the %s right that %s needs (it has %s)", p.Name, need, fullMethod, p.Rights)
+	if missing := need &^ p.Rights; missing != 0 {
+		return status.Errorf(codes.PermissionDenied, "caller %q lacks the %s right that %s needs (it has %s)", p.Name, missing, fullMethod, p.Rights)
 	}
 	return nil
 }
