@@ -334,7 +334,12 @@ type streamCounter struct{}
 func (streamCounter) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context { return ctx }
 func (streamCounter) HandleRPC(context.Context, stats.RPCStats)                       {}
 func (streamCounter) HandleConn(context.Context, stats.ConnStats)                     {}
-func (streamCounter) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context {
+func (streamCounter) TagConn(ctx context.Context, info *stats.ConnTagInfo) context.Context {
+	// Every HTTP/JSON caller shares the in-process connection: counting
+	// them together would let one caller's streams refuse another's.
+	if _, ok := info.LocalAddr.(inprocAddr); ok {
+		return ctx
+	}
 	return context.WithValue(ctx, streamCountKey{}, new(atomic.Int64))
 }
 

@@ -151,6 +151,13 @@ type Server struct {
 	serving    *bool         // under healthMu: the last status set, nil before the first
 	draining   bool          // under healthMu: readiness stays NOT_SERVING
 	stopOnce   sync.Once
+
+	// inproc carries the HTTP/JSON gateway's calls into grpc; inprocConn
+	// is the gateway's connection over it, made on first use.
+	inproc     *inprocListener
+	inprocOnce sync.Once
+	inprocConn *grpc.ClientConn
+	inprocErr  error
 }
 
 // New builds a server for b. It does not take ownership of b: closing the
@@ -163,6 +170,7 @@ func New(b backend.Backend, opts Options) *Server {
 		log:        opts.Logger,
 		health:     health.NewServer(),
 		healthDone: make(chan struct{}),
+		inproc:     newInprocListener(),
 	}
 	s.closing, s.cancelClosing = context.WithCancel(context.Background())
 	s.guard = s.newGuard()
@@ -235,16 +243,28 @@ func (s *Server) Stop(ctx context.Context) error {
 		}()
 		select {
 		case <-done:
+			s.closeInproc()
 		case <-ctx.Done():
 			// Stop cancels every handler's context but, like GracefulStop,
 			// does not wait for handlers; one stuck in a backend call that
 			// ignores its context must not hold the caller too.
 			s.log.Warn("graceful stop timed out; closing connections", "error", ctx.Err())
 			s.grpc.Stop()
+			s.closeInproc()
 			err = ctx.Err()
 		}
 	})
 	return err
+}
+
+// closeInproc closes the HTTP/JSON gateway's connection, once the server no
+// longer serves it.
+func (s *Server) closeInproc() {
+	s.inprocOnce.Do(func() { s.inprocErr = errors.New("the gateway has stopped") })
+	if s.inprocConn != nil {
+		_ = s.inprocConn.Close()
+	}
+	_ = s.inproc.Close()
 }
 
 // CheckHealth pings the backend once and updates the health status of every

@@ -55,7 +55,7 @@ func (o Options) transportOptions() []grpc.ServerOption {
 		grpc.KeepaliveEnforcementPolicy(*o.KeepalivePolicy),
 	}
 	if o.Creds != nil {
-		opts = append(opts, grpc.Creds(o.Creds))
+		opts = append(opts, grpc.Creds(inprocCreds{o.Creds}))
 	}
 	if o.MaxConcurrentStreams > 0 {
 		opts = append(opts, grpc.MaxConcurrentStreams(o.MaxConcurrentStreams))
