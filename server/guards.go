@@ -152,6 +152,9 @@ func peerCertificate(ctx context.Context) *x509.Certificate {
 	if !ok {
 		return nil
 	}
+	if _, ok := p.AuthInfo.(inprocAuthInfo); ok {
+		return inprocCertificate(ctx)
+	}
 	ti, ok := p.AuthInfo.(credentials.TLSInfo)
 	if !ok || len(ti.State.VerifiedChains) == 0 || len(ti.State.VerifiedChains[0]) == 0 {
 		return nil

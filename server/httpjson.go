@@ -2,16 +2,19 @@ package server
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	gatewayv1 "github.com/ktgrpc/ktgrpc/gen/gateway/ktgrpc/v1"
@@ -41,6 +44,8 @@ func (s *Server) HTTPHandler() (http.Handler, error) {
 		return nil, errors.New("the gateway has stopped")
 	}
 	mux := runtime.NewServeMux(
+		runtime.WithIncomingHeaderMatcher(headerMatcher),
+		runtime.WithMetadata(clientCertMetadata),
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
 			Marshaler: &runtime.JSONPb{
 				// Shell and Lua callers read a missing field as absent, not
@@ -65,6 +70,45 @@ func (s *Server) HTTPHandler() (http.Handler, error) {
 	// JSON carries bytes as base64, a third larger than the message the
 	// gRPC side accepts; anything longer is refused before it is read whole.
 	return http.MaxBytesHandler(mux, int64(s.opts.MaxMessageSize)/3*4+4096), nil
+}
+
+// clientCertMD carries an HTTP caller's verified client certificate (DER)
+// into the gRPC call, for the tokens file's x509: entries. Only the gateway
+// sets it: headerMatcher drops a caller's own, and the server reads it only
+// on the in-process connection.
+const clientCertMD = "ktgrpc-http-client-cert-bin"
+
+// headerMatcher forwards the headers grpc-gateway forwards by default, except
+// one that would pass for the gateway's own client certificate metadata.
+func headerMatcher(key string) (string, bool) {
+	md, ok := runtime.DefaultHeaderMatcher(key)
+	if ok && strings.EqualFold(md, clientCertMD) {
+		return "", false
+	}
+	return md, ok
+}
+
+// clientCertMetadata passes on the HTTP caller's verified client
+// certificate.
+func clientCertMetadata(_ context.Context, r *http.Request) metadata.MD {
+	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || len(r.TLS.VerifiedChains[0]) == 0 {
+		return nil
+	}
+	return metadata.Pairs(clientCertMD, string(r.TLS.VerifiedChains[0][0].Raw))
+}
+
+// inprocCertificate returns the client certificate the HTTP/JSON gateway
+// forwarded with a call on the in-process connection.
+func inprocCertificate(ctx context.Context) *x509.Certificate {
+	vals := metadata.ValueFromIncomingContext(ctx, clientCertMD)
+	if len(vals) != 1 {
+		return nil
+	}
+	cert, err := x509.ParseCertificate([]byte(vals[0]))
+	if err != nil {
+		return nil
+	}
+	return cert
 }
 
 // startInproc serves the gRPC server on an in-memory listener and returns a

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 )
 
@@ -54,9 +55,13 @@ func (o Options) transportOptions() []grpc.ServerOption {
 		grpc.KeepaliveParams(*o.Keepalive),
 		grpc.KeepaliveEnforcementPolicy(*o.KeepalivePolicy),
 	}
-	if o.Creds != nil {
-		opts = append(opts, grpc.Creds(inprocCreds{o.Creds}))
+	// The HTTP/JSON gateway's in-process connection skips the handshake
+	// and is known by its AuthInfo, TLS or not.
+	creds := o.Creds
+	if creds == nil {
+		creds = insecure.NewCredentials()
 	}
+	opts = append(opts, grpc.Creds(inprocCreds{creds}))
 	if o.MaxConcurrentStreams > 0 {
 		opts = append(opts, grpc.MaxConcurrentStreams(o.MaxConcurrentStreams))
 	}

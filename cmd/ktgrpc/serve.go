@@ -23,6 +23,7 @@ import (
 // serveConfig is the parsed serve command line.
 type serveConfig struct {
 	listen          string
+	httpListen      string
 	backend         string
 	logLevel        slog.Level
 	logFormat       choice
@@ -65,6 +66,7 @@ Backends:
   kt://host:port                  Kyoto Tycoon
   tt://host:port                  Tokyo Tyrant`)
 	fs.StringVar(&cfg.listen, "listen", defaultAddr, "`address` to serve gRPC on, host:port (port 0 picks a free one)")
+	fs.StringVar(&cfg.httpListen, "http-listen", "", "also serve HTTP/JSON (POST /v1/kv/get …) on `address`, with the same TLS and tokens (empty: no HTTP)")
 	fs.StringVar(&cfg.backend, "backend", dial.Default, "backend `URL`")
 	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "least severe `level` logged: debug, info, warn or error")
 	fs.Var(&cfg.logFormat, "log-format", "`format` of the log: text or json")
@@ -176,12 +178,17 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	}
 	ops.serverOptions(&cfg.ops, &opts)
 	srv := server.New(b, opts)
+	httpGW, err := startHTTPGateway(ctx, cfg.httpListen, srv, certs, log)
+	if err != nil {
+		_ = lis.Close()
+		return err
+	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()
 	reloadCtx, stopReload := context.WithCancel(ctx)
 	defer stopReload()
 	go reloadOnHangup(reloadCtx, log, hup, ops.tokens, certs)
-	log.Info("ktgrpc serving", append([]any{"listen", lis.Addr().String(), "tls", cfg.tls.mode(), "backend", b.Name(), "version", versionString()}, ops.logAttrs()...)...)
+	log.Info("ktgrpc serving", append([]any{"listen", lis.Addr().String(), "http_listen", httpGW.addr(), "tls", cfg.tls.mode(), "backend", b.Name(), "version", versionString()}, ops.logAttrs()...)...)
 	// A backend that is down at start is not fatal (it may come up, and the
 	// health service says so meanwhile), but the person starting the gateway
 	// must hear about it at the default log level.
@@ -189,7 +196,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		log.Warn("backend is not answering; health reports NOT_SERVING until it does", "backend", b.Name(), "error", err)
 	}
 
-	var serveErr error
+	var serveErr, httpErr error
 	select {
 	case <-ctx.Done():
 		if d := cfg.ops.drainDelay; d > 0 {
@@ -207,15 +214,25 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		// Serve only returns before Stop when the listener fails.
 		served = nil
 		log.Error("serving failed", "error", serveErr)
+	case httpErr = <-httpGW.failures():
+		log.Error("serving failed", "error", httpErr)
 	}
 
 	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.shutdownTimeout)
 	defer cancel()
+	// The HTTP calls in progress end when Stop ends their gRPC calls.
+	httpStopped := make(chan error, 1)
+	go func() { httpStopped <- httpGW.shutdown(stopCtx) }()
 	stopErr := srv.Stop(stopCtx)
+	if err := <-httpStopped; err != nil && stopErr == nil {
+		stopErr = err
+	}
 	if served != nil {
 		serveErr = <-served
 	}
 	switch {
+	case httpErr != nil:
+		return httpErr
 	case serveErr != nil && !errors.Is(serveErr, grpc.ErrServerStopped):
 		return fmt.Errorf("serve on %s: %w", lis.Addr(), serveErr)
 	case stopErr != nil:
