@@ -10,7 +10,7 @@ TESTFLAGS ?= -race -count=1 -timeout 8m
 # Debian's python3 carries python3-grpcio; a pyenv python3 on PATH may not.
 PYTHON    ?= /usr/bin/python3
 NODE_DEPS := clients/node/node_modules/.package-lock.json
-APT_PKGS  := protobuf-compiler protobuf-compiler-grpc python3-grpcio python3-protobuf
+APT_PKGS  := protobuf-compiler protobuf-compiler-grpc python3-grpcio python3-protobuf curl nginx libnginx-mod-http-lua lua-cjson
 
 .PHONY: run build static test deps breaking lint vet staticcheck generate check-generated gotest examples bench clean
 

@@ -49,8 +49,9 @@ func (s *Server) HTTPHandler() (http.Handler, error) {
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
 			Marshaler: &runtime.JSONPb{
 				// Shell and Lua callers read a missing field as absent, not
-				// as its zero value: say found=false and 0 outright.
-				MarshalOptions: protojson.MarshalOptions{EmitUnpopulated: true},
+				// as its zero value: say found=false and 0 outright (but
+				// leave unset messages out rather than write null).
+				MarshalOptions: protojson.MarshalOptions{EmitDefaultValues: true},
 			},
 		}),
 	)
