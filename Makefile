@@ -4,6 +4,8 @@
 GO      ?= go
 TOOL    := $(GO) tool -modfile=tools/go.mod
 LISTEN  ?= 127.0.0.1:7878
+# HTTP/JSON beside gRPC for `make run`; HTTP_LISTEN= turns it off.
+HTTP_LISTEN ?= 127.0.0.1:7879
 BACKEND ?= embedded:
 # -race needs cgo; the machine image ships gcc.
 TESTFLAGS ?= -race -count=1 -timeout 8m
@@ -14,9 +16,9 @@ APT_PKGS  := protobuf-compiler protobuf-compiler-grpc python3-grpcio python3-pro
 
 .PHONY: run build static test deps breaking lint vet staticcheck generate check-generated gotest examples bench clean
 
-## run: start the gateway on $(LISTEN) with backend $(BACKEND)
+## run: start the gateway on $(LISTEN) (HTTP/JSON on $(HTTP_LISTEN)) with backend $(BACKEND)
 run:
-	$(GO) run ./cmd/ktgrpc serve --listen $(LISTEN) --backend $(BACKEND)
+	$(GO) run ./cmd/ktgrpc serve --listen $(LISTEN) --http-listen '$(HTTP_LISTEN)' --backend $(BACKEND)
 
 ## build: build the binary into bin/
 build:
