@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -67,7 +68,9 @@ func postJSON(ctx context.Context, c *http.Client, url, token, body string) (int
 // --http-listen serves HTTP/JSON behind the same mutual TLS and tokens file
 // as gRPC: a listed client certificate carries its rights, a bearer token
 // takes precedence, a client without a certificate is refused at the
-// handshake, and what HTTP writes gRPC reads.
+// handshake, and what HTTP writes gRPC reads. An HTTP stream still open at
+// the end does not hold the shutdown: serve must exit 0 within its default
+// shutdown timeout.
 func TestServeHTTPJSONBehindMutualTLSAndTokens(t *testing.T) {
 	dir := t.TempDir()
 	ca, caFile := newCA(t, dir, "ca")
@@ -81,6 +84,13 @@ func TestServeHTTPJSONBehindMutualTLSAndTokens(t *testing.T) {
 	tokens := filepath.Join(dir, "tokens")
 	writeFile(t, tokens, "reader read x509:reader\nops all "+access.HashToken("ops-token")+"\n")
 
+	// Closed after serve has stopped (cleanups run last-registered first).
+	var openStream io.Closer
+	t.Cleanup(func() {
+		if openStream != nil {
+			openStream.Close()
+		}
+	})
 	start := serveInProcess(t, nil, "--http-listen", "127.0.0.1:0",
 		"--tls-cert", srvCert, "--tls-key", srvKey, "--tls-client-ca", caFile, "--tokens-file", tokens)
 	httpAddr, _ := start["http_listen"].(string)
@@ -123,5 +133,17 @@ func TestServeHTTPJSONBehindMutualTLSAndTokens(t *testing.T) {
 	// Go's TLS server answers plaintext with a 400 of its own.
 	if code, out, err := postJSON(ctx, http.DefaultClient, "http://"+httpAddr+"/v1/kv/get", "ops-token", `{"key":"aw=="}`); err == nil && (code != http.StatusBadRequest || out["value"] != nil) {
 		t.Errorf("a plaintext client got %d %v", code, out)
+	}
+
+	req, _ = http.NewRequestWithContext(context.WithoutCancel(ctx), http.MethodPost, base+"/v1/replication/subscribe", strings.NewReader(`{"after":"0"}`))
+	req.Header.Set("Authorization", "Bearer ops-token")
+	resp, err := reader.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	openStream = resp.Body
+	line, err := bufio.NewReader(resp.Body).ReadString('\n')
+	if err != nil || !strings.Contains(line, `"event"`) {
+		t.Fatalf("first line of an HTTP subscription: %q, %v", line, err)
 	}
 }
