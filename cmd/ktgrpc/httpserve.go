@@ -32,14 +32,16 @@ func startHTTPGateway(ctx context.Context, addr string, srv *server.Server, cert
 	if addr == "" {
 		return nil, nil
 	}
-	h, err := srv.HTTPHandler()
-	if err != nil {
-		return nil, err
-	}
+	// Listening first means a busy address starts nothing to undo.
 	var lc net.ListenConfig
 	lis, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s (--http-listen): %w", addr, err)
+	}
+	h, err := srv.HTTPHandler()
+	if err != nil {
+		_ = lis.Close()
+		return nil, err
 	}
 	g := &httpGateway{
 		hs: &http.Server{
@@ -47,7 +49,10 @@ func startHTTPGateway(ctx context.Context, addr string, srv *server.Server, cert
 			// A client that never finishes its headers must not hold a
 			// connection; bodies and answers have no bound, for streams.
 			ReadHeaderTimeout: 30 * time.Second,
-			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+			// Idle keep-alive connections are closed after the same quiet
+			// time after which gRPC pings a connection.
+			IdleTimeout: server.DefaultKeepalive().Time,
+			ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		},
 		lis:    lis,
 		failed: make(chan error, 1),

@@ -147,3 +147,17 @@ func TestServeHTTPJSONBehindMutualTLSAndTokens(t *testing.T) {
 		t.Fatalf("first line of an HTTP subscription: %q, %v", line, err)
 	}
 }
+
+// An HTTP address that cannot be listened on fails the start, naming the
+// flag, and takes the gRPC listener down with it.
+func TestServeHTTPListenError(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	r := invoke(t.Context(), nil, "", "serve", "--listen", "127.0.0.1:0", "--http-listen", busy.Addr().String())
+	if r.code != exitError || !strings.Contains(r.stderr, "(--http-listen)") || !strings.Contains(r.stderr, "address already in use") {
+		t.Errorf("exit %d, stderr %q; want exit 1 naming --http-listen and the busy address", r.code, r.stderr)
+	}
+}
