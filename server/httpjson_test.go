@@ -317,3 +317,21 @@ func TestHTTPJSONSubscribeFollowsAndEndsOnStop(t *testing.T) {
 		t.Error("HTTPHandler after Stop: no error")
 	}
 }
+
+// A body larger than a message may be is refused before it is read whole,
+// with a status that says so.
+func TestHTTPJSONBodyLimit(t *testing.T) {
+	srv, _ := gatewaytest.StartServer(t, newStore(t), server.Options{HealthInterval: time.Hour, MaxMessageSize: 3000, MaxValueSize: 1000, MaxKeySize: 100})
+	base := startHTTP(t, srv)
+	big := strings.Repeat("A", 20000)
+	code, out := post(t, t.Context(), base, "/v1/kv/set", "", `{"key":"aw==","value":"`+big+`"}`)
+	msg, _ := out["message"].(string)
+	if code != http.StatusBadRequest || out["code"] != float64(3) || !strings.Contains(msg, "too large") {
+		t.Errorf("oversized body: %d %v; want 400 INVALID_ARGUMENT saying it is too large", code, out)
+	}
+	// Within the limit but above --max-value-size: the service's own check.
+	code, out = post(t, t.Context(), base, "/v1/kv/set", "", `{"key":"aw==","value":"`+strings.Repeat("A", 2000)+`"}`)
+	if code != http.StatusBadRequest || out["code"] != float64(3) {
+		t.Errorf("value above the value limit: %d %v; want 400 INVALID_ARGUMENT", code, out)
+	}
+}
