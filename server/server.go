@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/reflection"
 
 	"github.com/ktgrpc/ktgrpc/backend"
+	"github.com/ktgrpc/ktgrpc/backend/hub"
 	ktgrpcv1 "github.com/ktgrpc/ktgrpc/gen/ktgrpc/v1"
 )
 
@@ -64,6 +65,9 @@ type Options struct {
 	// further calls wait on the client until one ends (0: gRPC's default,
 	// no practical limit).
 	MaxConcurrentStreams uint32
+	// Hub tunes the replication hub that serves every Subscribe and Watch
+	// from one upstream stream.
+	Hub hub.Options
 }
 
 func (o Options) withDefaults() Options {
@@ -109,6 +113,7 @@ func serviceNames() []string {
 // Server serves one backend over gRPC. Create it with New.
 type Server struct {
 	b      backend.Backend
+	hub    *hub.Hub
 	opts   Options
 	log    *slog.Logger
 	grpc   *grpc.Server
@@ -133,6 +138,7 @@ func New(b backend.Backend, opts Options) *Server {
 	opts = opts.withDefaults()
 	s := &Server{
 		b:          b,
+		hub:        hub.New(b, opts.Hub),
 		opts:       opts,
 		log:        opts.Logger,
 		health:     health.NewServer(),
@@ -219,6 +225,9 @@ func (s *Server) Stop(ctx context.Context) error {
 			s.grpc.Stop()
 			err = ctx.Err()
 		}
+		// The handlers have ended (or been told to); the shared stream
+		// goes with them.
+		_ = s.hub.Close()
 	})
 	return err
 }

@@ -21,17 +21,18 @@ import (
 // waits (WithBackoff) and subscribes again after that position. Resuming is
 // exclusive, so across any number of reconnections every change is yielded
 // once, in log order, as long as the backend still retains the log from
-// that position. The embedded store refuses to resume from a position it
-// has dropped, and Watch then ends with an error matching ErrNotFound;
-// Kyoto Tycoon and Tokyo Tyrant silently start at their oldest retained
-// change instead, so keep their update logs longer than any outage to ride
-// out.
+// that position. The gateway refuses to resume from a position the backend
+// has dropped where it can tell (the embedded store), and Watch then ends
+// with an error matching ErrOutOfRange; Kyoto Tycoon and Tokyo Tyrant
+// silently start at their oldest retained change instead, so keep their
+// update logs longer than any outage to ride out.
 //
 // Errors worth retrying are those of a gateway that is away or restarting,
 // or of a connection that broke: ErrUnavailable, and a stream reset by the
-// peer (RST_STREAM) or ended without a status. Any other error, such as
-// ErrInvalid for a bad filter or ErrNotFound for a position the log no
-// longer holds, ends the sequence as its last element, and so does the last
+// peer (RST_STREAM) or ended without a status; and ErrExhausted, a consumer
+// that fell too far behind the gateway's window, which resumes after its
+// last position like the others. Any other error, such as ErrInvalid for a
+// bad filter or ErrOutOfRange for a position the log no longer holds, ends the sequence as its last element, and so does the last
 // error when WithMaxRetries runs out, wrapped in one that counts the
 // retries. Transient errors are not yielded.
 //
@@ -134,9 +135,9 @@ func retryable(err error) bool {
 		return false
 	}
 	switch st.Code() {
-	case codes.Unavailable:
+	case codes.Unavailable, codes.ResourceExhausted:
 		return true
-	case codes.OK, codes.InvalidArgument, codes.NotFound, codes.Unimplemented,
+	case codes.OK, codes.InvalidArgument, codes.NotFound, codes.OutOfRange, codes.Unimplemented,
 		codes.PermissionDenied, codes.Unauthenticated, codes.FailedPrecondition:
 		return false
 	}

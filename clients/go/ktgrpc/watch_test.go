@@ -247,7 +247,7 @@ func TestWatchNotRetryable(t *testing.T) {
 		{"invalid filter", []ktgrpc.Option{ktgrpc.WithOps(ktgrpc.OpProgress)}, ktgrpc.ErrInvalid},
 		{"unknown database", []ktgrpc.Option{ktgrpc.WithDB("nope")}, ktgrpc.ErrInvalid},
 		// The log dropped b, the change after first: Watch must not skip it.
-		{"position no longer retained", []ktgrpc.Option{ktgrpc.WithAfter(first)}, ktgrpc.ErrNotFound},
+		{"position no longer retained", []ktgrpc.Option{ktgrpc.WithAfter(first)}, ktgrpc.ErrOutOfRange},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
