@@ -107,7 +107,10 @@ type Hub struct {
 	opts    Options
 	catchUp chan struct{}
 
-	mu   sync.Mutex
+	// mu guards the hub and its run; subscribers read the window under
+	// its read lock, so that a thousand of them woken by one event do not
+	// queue behind each other.
+	mu   sync.RWMutex
 	subs int
 	// run is the current upstream run, nil when none is running.
 	run *run
@@ -173,8 +176,8 @@ func (h *Hub) Close() error {
 
 // Stats returns the hub's state now.
 func (h *Hub) Stats() Stats {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	h.mu.RLock()
+	defer h.mu.RUnlock()
 	st := Stats{
 		Subscribers:          h.subs,
 		CatchUpReaders:       h.catchUps,
@@ -517,10 +520,10 @@ func (s *sub) follow(ctx context.Context, seq uint64) error {
 	h, r := s.h, s.r
 	batch := make([]*backend.Event, 0, readBatch)
 	for {
-		h.mu.Lock()
+		h.mu.RLock()
 		if r.err != nil {
 			err := r.err
-			h.mu.Unlock()
+			h.mu.RUnlock()
 			return err
 		}
 		end := r.endSeq()
@@ -528,6 +531,8 @@ func (s *sub) follow(ctx context.Context, seq uint64) error {
 		// reading the window from an older position is not slow) further
 		// behind the newest event than its buffer.
 		if seq < r.firstSeq || s.caughtUp && end-seq > uint64(h.opts.SubscriberBuffer) {
+			h.mu.RUnlock()
+			h.mu.Lock()
 			h.slow++
 			h.dropped += end - seq
 			h.mu.Unlock()
@@ -537,7 +542,7 @@ func (s *sub) follow(ctx context.Context, seq uint64) error {
 		i := int(seq - r.firstSeq)
 		batch = append(batch[:0], r.win[i:min(len(r.win), i+readBatch)]...)
 		live, pos, changed := r.live, r.pos, r.changed
-		h.mu.Unlock()
+		h.mu.RUnlock()
 		for _, e := range batch {
 			seq++
 			if err := s.deliver(e); err != nil {
