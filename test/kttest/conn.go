@@ -40,7 +40,7 @@ func (c *conn) serve() {
 		}
 		// A request takes a worker once its first byte arrives, as in
 		// ktserver, where an idle connection waits in the poller.
-		if !c.srv.takeWorker() {
+		if !c.srv.workers.Take(c.srv.ctx) {
 			return
 		}
 		var keep bool
@@ -50,7 +50,7 @@ func (c *conn) serve() {
 			keep = c.serveHTTP()
 		}
 		err = c.w.Flush()
-		c.srv.releaseWorker()
+		c.srv.workers.Release()
 		if err != nil || !keep {
 			return
 		}

@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/ktgrpc/ktgrpc/backend/embedded"
+	"github.com/ktgrpc/ktgrpc/test/workerpool"
 )
 
 // Configuration names accepted by WithConfig; they match the server
@@ -165,8 +166,8 @@ type Server struct {
 	started  time.Time
 	signals  *signalHub
 	counters counters
-	// workers holds one token per busy worker; its capacity is the pool.
-	workers chan struct{}
+	// workers serve the requests, as ktserver's threads do.
+	workers *workerpool.Pool
 
 	// ctx ends when the server closes; it bounds WAITs, replication
 	// streams and store calls.
@@ -220,7 +221,7 @@ func New(opts ...Option) (*Server, error) {
 		now:     cfg.now,
 		signals: newSignalHub(),
 		conns:   map[*conn]struct{}{},
-		workers: make(chan struct{}, cfg.workers),
+		workers: workerpool.New(cfg.workers),
 	}
 	var dbConfigs []embedded.DBConfig
 	for _, db := range cfg.dbs {
@@ -340,7 +341,7 @@ type Stats struct {
 func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return Stats{Conns: len(s.conns), Replications: s.repls, BusyWorkers: len(s.workers), Workers: cap(s.workers)}
+	return Stats{Conns: len(s.conns), Replications: s.repls, BusyWorkers: s.workers.Busy(), Workers: s.workers.Size()}
 }
 
 // WaitReplicationCount blocks until exactly n replication sessions are
@@ -357,19 +358,6 @@ func (s *Server) replsAdded(delta int) {
 	s.repls += delta
 	s.connsUpdated()
 }
-
-// takeWorker waits for a free worker; false means the server is closing.
-func (s *Server) takeWorker() bool {
-	select {
-	case s.workers <- struct{}{}:
-		return true
-	case <-s.ctx.Done():
-		return false
-	}
-}
-
-// releaseWorker gives a worker back to the pool.
-func (s *Server) releaseWorker() { <-s.workers }
 
 // waitCount waits until count, called with mu held, returns n.
 func (s *Server) waitCount(ctx context.Context, n int, what string, count func() int) error {

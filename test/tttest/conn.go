@@ -50,11 +50,11 @@ func (c *conn) serve() {
 		if _, err := c.r.Peek(1); err != nil {
 			return
 		}
-		if !c.s.takeWorker() {
+		if !c.s.workers.Take(c.s.ctx) {
 			return
 		}
 		keep, err := c.task()
-		c.s.releaseWorker()
+		c.s.workers.Release()
 		if err != nil {
 			return
 		}

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/ktgrpc/ktgrpc/backend/embedded"
+	"github.com/ktgrpc/ktgrpc/test/workerpool"
 )
 
 // DefaultReplInterval is the replication heartbeat interval: TT sends a
@@ -84,8 +85,8 @@ type Server struct {
 	// repls counts the replication sessions being served.
 	repls   int
 	running bool
-	// workers holds one token per busy worker; its capacity is the pool.
-	workers chan struct{}
+	// workers serve the requests, as ttserver's threads do.
+	workers *workerpool.Pool
 	closed  bool
 
 	counts   [numCounters]atomic.Int64
@@ -207,7 +208,7 @@ func New(opts ...Option) (*Server, error) {
 		dir:          o.dir,
 		conns:        map[net.Conn]struct{}{},
 		connsChanged: make(chan struct{}),
-		workers:      make(chan struct{}, o.workers),
+		workers:      workerpool.New(o.workers),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if cfg.ext {
@@ -348,7 +349,7 @@ type Stats struct {
 func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return Stats{Conns: len(s.conns), Replications: s.repls, BusyWorkers: len(s.workers), Workers: cap(s.workers)}
+	return Stats{Conns: len(s.conns), Replications: s.repls, BusyWorkers: s.workers.Busy(), Workers: s.workers.Size()}
 }
 
 // WaitReplicationCount blocks until exactly n replication sessions are
@@ -382,19 +383,6 @@ func (s *Server) replsAdded(delta int) {
 	s.repls += delta
 	s.connsUpdated()
 }
-
-// takeWorker waits for a free worker; false means the server is closing.
-func (s *Server) takeWorker() bool {
-	select {
-	case s.workers <- struct{}{}:
-		return true
-	case <-s.ctx.Done():
-		return false
-	}
-}
-
-// releaseWorker gives a worker back to the pool.
-func (s *Server) releaseWorker() { <-s.workers }
 
 // connsUpdated wakes WaitConnCount and WaitReplicationCount; called with mu
 // held.
