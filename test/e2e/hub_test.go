@@ -42,6 +42,8 @@ type hubLane struct {
 	repls func(ctx context.Context, n int) error
 	// cut kills every client connection of the server.
 	cut func()
+	// restart stops the server and starts a fresh one on the same address.
+	restart func(t *testing.T)
 }
 
 // hubLanes lists the backends: the embedded store, kttest, tttest, and the
@@ -79,11 +81,33 @@ func hubLanes() []struct {
 		}},
 		{"kttest", func(t *testing.T) hubLane {
 			srv := kttest.Start(t)
-			return hubLane{b: openKT(t, srv.Addr()), repls: srv.WaitReplicationCount, cut: srv.KillConnections}
+			return hubLane{b: openKT(t, srv.Addr()), repls: srv.WaitReplicationCount, cut: srv.KillConnections,
+				restart: func(t *testing.T) {
+					addr := srv.Addr()
+					if err := srv.Close(); err != nil {
+						t.Fatal(err)
+					}
+					srv = kttest.Start(t, kttest.WithAddr(addr))
+				}}
 		}},
 		{"tttest", func(t *testing.T) hubLane {
 			srv := tttest.Start(t, tttest.WithReplInterval(20*time.Millisecond))
-			return hubLane{b: openTT(t, srv.Addr()), repls: srv.WaitReplicationCount, cut: srv.KillConnections}
+			return hubLane{b: openTT(t, srv.Addr()), repls: srv.WaitReplicationCount, cut: srv.KillConnections,
+				restart: func(t *testing.T) {
+					addr := srv.Addr()
+					if err := srv.Close(); err != nil {
+						t.Fatal(err)
+					}
+					next, err := tttest.New(tttest.WithReplInterval(20 * time.Millisecond))
+					if err != nil {
+						t.Fatal(err)
+					}
+					if err := next.StartOn(addr); err != nil {
+						t.Fatal(err)
+					}
+					t.Cleanup(func() { _ = next.Close() })
+					srv = next
+				}}
 		}},
 		{"real-kt", func(t *testing.T) hubLane {
 			addr := os.Getenv("KT_ADDR")
@@ -293,6 +317,13 @@ func TestHubUpstreamCut(t *testing.T) {
 		}
 		if got := e.describe(append(first, rest...)); !slices.Equal(got, want) {
 			t.Errorf("events across the cut: %q, want %q", got, want)
+		}
+		// The server stops and a fresh one takes its address: the stream
+		// goes on with the new server's changes.
+		e.restart(t)
+		e.set(t, "after", "restart")
+		if got := e.describe(sub.events(t, e, 1)); !slices.Equal(got, []string{"OPERATION_SET after=restart"}) {
+			t.Errorf("after the restart: %q", got)
 		}
 	})
 }
