@@ -411,19 +411,22 @@ func TestHubSlowConsumer(t *testing.T) {
 	})
 }
 
-// TestHubCatchUp starts a subscriber before the window (4 events): a
+// TestHubCatchUp starts a subscriber before the window (8 events): a
 // catch-up reader serves it and hands over to the window with no gap and no
 // duplicate.
 func TestHubCatchUp(t *testing.T) {
-	eachHubLane(t, server.Options{Hub: hub.Options{WindowEvents: 4}}, func(t *testing.T, e *hubEnv) {
+	eachHubLane(t, server.Options{Hub: hub.Options{WindowEvents: 8}}, func(t *testing.T, e *hubEnv) {
 		live := e.subscribe(t, &ktgrpcv1.SubscribeRequest{Start: &ktgrpcv1.SubscribeRequest_Now{Now: true}, KeyPrefix: []byte(e.prefix)})
 		var want []string
+		var evs []*ktgrpcv1.Event
 		for i := range 12 {
 			k := fmt.Sprintf("k%02d", i)
 			e.set(t, k, "v")
 			want = append(want, "OPERATION_SET "+k+"=v")
+			// One at a time: a window smaller than a burst of the
+			// upstream would rightly end the live subscriber too.
+			evs = append(evs, live.events(t, e, 1)...)
 		}
-		evs := live.events(t, e, 12)
 		late := e.subscribe(t, &ktgrpcv1.SubscribeRequest{Start: &ktgrpcv1.SubscribeRequest_After{After: evs[0].Position}, KeyPrefix: []byte(e.prefix)})
 		for i := 12; i < 15; i++ {
 			k := fmt.Sprintf("k%02d", i)
