@@ -379,6 +379,11 @@ type sub struct {
 	// pos is the subscriber's position: every event up to it was handed
 	// to fn or withheld by the filter.
 	pos uint64
+	// floor is the position the next event must exceed: the start, then
+	// the last event's. It is kept apart from pos because a Kyoto Tycoon
+	// master can send a NOP whose timestamp is above a record it sends
+	// after it; that record must still be delivered.
+	floor uint64
 	// delivered is the position of the last update handed to fn.
 	delivered uint64
 	caughtUp  bool
@@ -409,13 +414,13 @@ func (s *sub) serve(ctx context.Context, opts backend.SubscribeOptions) error {
 	var seq uint64
 	switch {
 	case opts.Now:
-		s.pos = r.pos
+		s.pos, s.floor = r.pos, r.lastEvent
 		seq = r.endSeq()
 	case opts.After >= r.base:
-		s.pos = opts.After
+		s.pos, s.floor = opts.After, opts.After
 		seq = r.seqAfter(s.pos)
 	default:
-		s.pos = opts.After
+		s.pos, s.floor = opts.After, opts.After
 		h.mu.Unlock()
 		var err error
 		if seq, err = s.catchUp(ctx); err != nil {
@@ -429,10 +434,11 @@ func (s *sub) serve(ctx context.Context, opts backend.SubscribeOptions) error {
 
 // deliver hands one event, or the progress past a withheld one, to fn.
 func (s *sub) deliver(e *backend.Event) error {
-	if e.Position <= s.pos {
+	if e.Position <= s.floor {
 		return nil
 	}
-	s.pos = e.Position
+	s.floor = e.Position
+	s.pos = max(s.pos, e.Position)
 	if !s.filter.Match(e) {
 		return nil
 	}
@@ -501,7 +507,9 @@ func (s *sub) catchUp(ctx context.Context) (uint64, error) {
 		// Once the shared stream has reached this position too, what
 		// follows it is in the window (or still to come).
 		if r.base <= s.pos && s.pos <= r.pos {
-			seq = r.seqAfter(s.pos)
+			// From the last event delivered: one the upstream sent after
+			// a NOP with a higher timestamp is still in the window.
+			seq = r.seqAfter(s.floor)
 			return errHandover
 		}
 		return nil
