@@ -39,9 +39,11 @@ type ReplicationClient interface {
 	// upstream connection is resumed by the gateway without a gap or a
 	// duplicate. The stream ends with:
 	//   - OUT_OF_RANGE when `after` is older than the oldest change the backend
-	//     still retains (the message names the oldest position available);
+	//     still retains, with the oldest position available in the message,
+	//     where the backend can tell (the embedded store; Kyoto Tycoon and Tokyo
+	//     Tyrant resume silently at their oldest retained change);
 	//   - INVALID_ARGUMENT when `after` is beyond the newest position, where the
-	//     backend can tell;
+	//     backend can tell (the embedded store);
 	//   - RESOURCE_EXHAUSTED when the consumer reads too slowly and its buffer in
 	//     the gateway overflows; the message carries the position to resume
 	//     after ("resume with after=N"), and every change up to N was delivered;
@@ -128,9 +130,11 @@ type ReplicationServer interface {
 	// upstream connection is resumed by the gateway without a gap or a
 	// duplicate. The stream ends with:
 	//   - OUT_OF_RANGE when `after` is older than the oldest change the backend
-	//     still retains (the message names the oldest position available);
+	//     still retains, with the oldest position available in the message,
+	//     where the backend can tell (the embedded store; Kyoto Tycoon and Tokyo
+	//     Tyrant resume silently at their oldest retained change);
 	//   - INVALID_ARGUMENT when `after` is beyond the newest position, where the
-	//     backend can tell;
+	//     backend can tell (the embedded store);
 	//   - RESOURCE_EXHAUSTED when the consumer reads too slowly and its buffer in
 	//     the gateway overflows; the message carries the position to resume
 	//     after ("resume with after=N"), and every change up to N was delivered;
