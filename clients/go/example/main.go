@@ -108,13 +108,14 @@ func run(ctx context.Context, addr string, w io.Writer) error {
 	}
 
 	// A consumer that stopped at the saved position resumes exactly after
-	// it. Watch retries by itself when the gateway restarts or ends a
-	// consumer that fell behind, after the last position it yielded; a
-	// consumer that restarts passes the position it persisted.
+	// it. Watch (with WithSnapshot, on the gateway's Watch call; with
+	// WithAfter, without the snapshot) retries by itself when the gateway
+	// restarts or ends a consumer that fell behind, after the last position
+	// it yielded; a consumer that restarts passes the position it persisted.
 	if err := c.SetString(ctx, "user:4", "dan"); err != nil {
 		return err
 	}
-	for ev, err := range c.Watch(ctx, ktgrpc.WithAfter(saved), ktgrpc.WithPrefix("user:")) {
+	for ev, err := range c.Watch(ctx, ktgrpc.WithAfter(saved), ktgrpc.WithPrefix("user:"), ktgrpc.WithSnapshot()) {
 		if err != nil {
 			return err
 		}
