@@ -30,4 +30,10 @@ var (
 	ErrTimeout = errors.New("timeout")
 	// ErrFailed: the backend reported an internal failure.
 	ErrFailed = errors.New("backend failure")
+	// ErrOutOfRange: an update-log position older than the log the backend
+	// still retains. The message names the oldest position available.
+	ErrOutOfRange = errors.New("out of range")
+	// ErrExhausted: a bounded resource ran out, for example the buffer of
+	// a subscriber that reads too slowly. The message says how to go on.
+	ErrExhausted = errors.New("resource exhausted")
 )

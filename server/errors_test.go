@@ -17,6 +17,8 @@ func TestToStatus(t *testing.T) {
 		err  error
 		want codes.Code
 	}{
+		{backend.ErrOutOfRange, codes.OutOfRange},
+		{backend.ErrExhausted, codes.ResourceExhausted},
 		{backend.ErrNotFound, codes.NotFound},
 		{backend.ErrExists, codes.AlreadyExists},
 		{backend.ErrMismatch, codes.FailedPrecondition},

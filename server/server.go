@@ -26,6 +26,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ktgrpc/ktgrpc/backend"
+	"github.com/ktgrpc/ktgrpc/backend/hub"
 	ktgrpcv1 "github.com/ktgrpc/ktgrpc/gen/ktgrpc/v1"
 	"github.com/ktgrpc/ktgrpc/server/access"
 )
@@ -86,8 +87,9 @@ type Options struct {
 	// TracerProvider, when set, traces every call and every backend round
 	// trip under it; nil costs nothing.
 	TracerProvider trace.TracerProvider
-	// HubStats, when set, reports the replication hub for Metrics.
-	HubStats func() HubStats
+	// Hub tunes the replication hub that serves every Subscribe and Watch
+	// from one upstream stream.
+	Hub hub.Options
 }
 
 func (o Options) withDefaults() Options {
@@ -133,6 +135,7 @@ func serviceNames() []string {
 // Server serves one backend over gRPC. Create it with New.
 type Server struct {
 	b      backend.Backend
+	hub    *hub.Hub
 	opts   Options
 	log    *slog.Logger
 	grpc   *grpc.Server
@@ -159,6 +162,7 @@ func New(b backend.Backend, opts Options) *Server {
 	opts = opts.withDefaults()
 	s := &Server{
 		b:          b,
+		hub:        hub.New(b, opts.Hub),
 		opts:       opts,
 		log:        opts.Logger,
 		health:     health.NewServer(),
@@ -243,6 +247,9 @@ func (s *Server) Stop(ctx context.Context) error {
 			s.grpc.Stop()
 			err = ctx.Err()
 		}
+		// The handlers have ended (or been told to); the shared stream
+		// goes with them.
+		_ = s.hub.Close()
 	})
 	return err
 }

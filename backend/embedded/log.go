@@ -69,7 +69,7 @@ func (l *eventLog) since(pos uint64, max int, allowGap bool) ([]backend.Event, e
 			oldest = l.events[0].Position
 		}
 		return nil, fmt.Errorf("embedded: update log position %d is older than the retained log (oldest retained position %d, capacity %d events); resubscribe from 0 or from now: %w",
-			pos, oldest, l.capacity, backend.ErrNotFound)
+			pos, oldest, l.capacity, backend.ErrOutOfRange)
 	}
 	i := sort.Search(len(l.events), func(i int) bool { return l.events[i].Position > pos })
 	n := min(len(l.events)-i, max)
@@ -100,7 +100,7 @@ func (s *Store) LogPosition() uint64 {
 // caught up, fn gets one Update{Position: current end} without an Event.
 //
 // A subscriber that falls so far behind that events it has not read are
-// dropped from the bounded log gets an error wrapping backend.ErrNotFound.
+// dropped from the bounded log gets an error wrapping backend.ErrOutOfRange.
 // Writers never wait for subscribers.
 //
 // opts.ServerID is ignored: every event originates from this store, and it
@@ -202,4 +202,22 @@ func deliver(batch []backend.Event, f backend.Filter, fn func(backend.Update) er
 		return fn(backend.Update{Position: withheld})
 	}
 	return nil
+}
+
+// CheckFilter checks the databases f names and rewrites them as events
+// name them.
+func (s *Store) CheckFilter(_ context.Context, f backend.Filter) (backend.Filter, error) {
+	if len(f.DBs) == 0 {
+		return f, nil
+	}
+	names := make([]string, len(f.DBs))
+	for i, db := range f.DBs {
+		d, err := s.database(db)
+		if err != nil {
+			return f, err
+		}
+		names[i] = d.name
+	}
+	f.DBs = names
+	return f, nil
 }

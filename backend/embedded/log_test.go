@@ -218,8 +218,8 @@ func TestLogRetention(t *testing.T) {
 	}
 	// Resuming before a dropped event is an error.
 	err := s.Subscribe(ctx, backend.SubscribeOptions{After: lastDropped - 1}, func(backend.Update) error { return nil })
-	if !errors.Is(err, backend.ErrNotFound) || !strings.Contains(err.Error(), "older than the retained") {
-		t.Errorf("resume before the retained log = %v; want ErrNotFound", err)
+	if !errors.Is(err, backend.ErrOutOfRange) || !strings.Contains(err.Error(), "older than the retained") {
+		t.Errorf("resume before the retained log = %v; want ErrOutOfRange", err)
 	}
 }
 
@@ -278,8 +278,8 @@ func TestSubscriberFallsBehind(t *testing.T) {
 				mustSet(t, s, "", k, "1", backend.Expiry{})
 			}
 			close(release)
-			if err := <-done; !errors.Is(err, backend.ErrNotFound) {
-				t.Fatalf("Subscribe = %v; want ErrNotFound for the dropped events", err)
+			if err := <-done; !errors.Is(err, backend.ErrOutOfRange) {
+				t.Fatalf("Subscribe = %v; want ErrOutOfRange for the dropped events", err)
 			}
 		})
 	}
