@@ -143,10 +143,11 @@ func (c *cursorService) Open(stream ktgrpcv1.Cursor_OpenServer) error {
 		}
 		if cur == nil {
 			db = req.GetDb()
-			cur, err = s.b.OpenCursor(ctx, db)
+			opened, err := s.b.OpenCursor(ctx, db)
 			if err != nil {
 				return streamError(ctx, err)
 			}
+			cur = opened
 		} else if req.GetDb() != "" && req.GetDb() != db {
 			return invalidf("db must stay %q, as set by the stream's first request, got %q; open another stream for another database", db, req.GetDb())
 		}

@@ -22,7 +22,13 @@ import (
 // OpenCursor takes a connection from the pool for a new cursor on db. The
 // cursor counts against the pool size until it is closed.
 func (b *Backend) OpenCursor(ctx context.Context, db string) (backend.Cursor, error) {
-	return b.openCursor(ctx, db)
+	k, err := b.openCursor(ctx, db)
+	if err != nil {
+		// A nil *cursor returned as backend.Cursor would be a non-nil
+		// interface, and the caller's deferred Close would dereference it.
+		return nil, err
+	}
+	return k, nil
 }
 
 func (b *Backend) openCursor(ctx context.Context, db string) (*cursor, error) {

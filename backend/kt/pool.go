@@ -74,6 +74,11 @@ type conn struct {
 // to the new one, so that a call retrying after a stale connection is not
 // kept waiting while others come and go.
 func (p *pool) get(ctx context.Context, fresh bool) (*conn, error) {
+	// A call whose context already ended must not start, even when an idle
+	// connection would let it.
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	for {
 		select {
 		case <-p.done:
