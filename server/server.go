@@ -141,15 +141,19 @@ func New(b backend.Backend, opts Options) *Server {
 	s.closing, s.cancelClosing = context.WithCancel(context.Background())
 
 	logger := interceptorLogger(s.log)
+	codec := newRequestCodec()
 	s.grpc = grpc.NewServer(append(opts.transportOptions(),
 		grpc.MaxRecvMsgSize(opts.MaxMessageSize),
 		grpc.MaxSendMsgSize(opts.MaxMessageSize),
+		grpc.ForceServerCodecV2(codec),
 		grpc.ChainUnaryInterceptor(
 			unaryLogging(logger),
+			codec.badRequestUnary,
 			unaryRecovery(s.log),
 		),
 		grpc.ChainStreamInterceptor(
 			streamLogging(logger),
+			codec.badRequestStream,
 			streamRecovery(s.log),
 			s.endOtherStreamsOnStop,
 		),
