@@ -28,6 +28,9 @@ var (
 	ErrUnavailable = errors.New("unavailable")
 	// ErrTimeout: the backend did not answer in time.
 	ErrTimeout = errors.New("timeout")
+	// ErrExhausted: a limit of the gateway's own (open cursors, connections)
+	// is reached; the message names the limit and how to raise it.
+	ErrExhausted = errors.New("resource exhausted")
 	// ErrFailed: the backend reported an internal failure.
 	ErrFailed = errors.New("backend failure")
 )

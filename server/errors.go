@@ -33,6 +33,7 @@ func errorCodes() []struct {
 		{backend.ErrInvalid, codes.InvalidArgument},
 		{backend.ErrUnavailable, codes.Unavailable},
 		{backend.ErrTimeout, codes.DeadlineExceeded},
+		{backend.ErrExhausted, codes.ResourceExhausted},
 		{backend.ErrFailed, codes.Internal},
 		{context.DeadlineExceeded, codes.DeadlineExceeded},
 		{context.Canceled, codes.Canceled},

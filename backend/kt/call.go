@@ -179,7 +179,7 @@ func (b *Backend) roundTrip(ctx context.Context, op string, r retry, req []byte,
 	ref := resolvedFrom(ctx)
 	fresh := false
 	for {
-		c, err := b.acquire(ctx, op, ref, fresh)
+		c, err := b.acquire(ctx, b.pool, op, ref, fresh)
 		if err != nil {
 			return err
 		}
@@ -200,14 +200,14 @@ func (b *Backend) roundTrip(ctx context.Context, op string, r retry, req []byte,
 	}
 }
 
-// acquire takes a pooled connection (a new one when fresh) for a request
+// acquire takes a connection from p (a new one when fresh) for a request
 // whose database index came from ref (nil when it names none). When the
 // pool lost connections since ref was resolved, recheckDBs runs on the
 // connection first; a stale connection found that way is replaced, since
 // nothing of the call has been sent yet.
-func (b *Backend) acquire(ctx context.Context, op string, ref *dbRef, fresh bool) (*conn, error) {
+func (b *Backend) acquire(ctx context.Context, p *pool, op string, ref *dbRef, fresh bool) (*conn, error) {
 	for {
-		c, err := b.pool.get(ctx, fresh)
+		c, err := p.get(ctx, fresh)
 		if err != nil {
 			return nil, b.connError(ctx, op, err)
 		}
@@ -218,7 +218,7 @@ func (b *Backend) acquire(ctx context.Context, op string, ref *dbRef, fresh bool
 		if err == nil {
 			return c, nil
 		}
-		b.pool.put(c)
+		p.put(c)
 		var ae *appError
 		if errors.As(err, &ae) {
 			return nil, ae.err

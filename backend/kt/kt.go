@@ -51,6 +51,7 @@ const (
 	DefaultBackoff        = 100 * time.Millisecond
 	DefaultMaxBackoff     = 10 * time.Second
 	DefaultReconnects     = 10
+	DefaultCursors        = 64
 )
 
 // options are the settings parsed from the URL.
@@ -62,6 +63,7 @@ type options struct {
 	backoff        time.Duration
 	maxBackoff     time.Duration
 	reconnects     int
+	cursors        int
 }
 
 // Backend is a Kyoto Tycoon adapter. It implements backend.Backend,
@@ -70,7 +72,15 @@ type Backend struct {
 	addr string
 	opts options
 	pool *pool
-	dbs  dbCache
+	// cursorPool holds the connections of open cursors (and of scans of
+	// unordered databases, which keep one cursor throughout), apart from
+	// pool, so that streams held open by their clients never make unary
+	// calls wait. cursorSlots, of the same size, is taken without waiting:
+	// a cursor over the limit fails at once with ErrExhausted.
+	cursorPool  *pool
+	cursorSlots chan struct{}
+	lost        atomic.Int64 // shared by both pools; see pool.lost
+	dbs         dbCache
 
 	cursorIDs atomic.Int64
 
@@ -93,7 +103,10 @@ var (
 // It fails only for a malformed URL; it does not contact the server. The
 // options are:
 //
-//	pool=N               most connections open at once, cursors included (16)
+//	pool=N               most connections open at once for calls (16)
+//	cursors=N            most cursors open at once, each on a connection of
+//	                     its own outside the call pool (64); one more fails
+//	                     with ErrExhausted
 //	timeout=D            limit of a call whose context has no deadline (the
 //	                     wait for a pooled connection included), and of the
 //	                     silence tolerated on a replication stream (30s)
@@ -119,7 +132,9 @@ func Open(_ context.Context, u *url.URL) (*Backend, error) {
 		life:     life,
 		shutdown: shutdown,
 	}
-	b.pool = newPool(addr, opts.poolSize, opts.connectTimeout)
+	b.pool = newPool(addr, opts.poolSize, opts.connectTimeout, &b.lost)
+	b.cursorPool = newPool(addr, opts.cursors, opts.connectTimeout, &b.lost)
+	b.cursorSlots = make(chan struct{}, opts.cursors)
 	return b, nil
 }
 
@@ -132,6 +147,7 @@ func parseURL(u *url.URL) (string, options, error) {
 		backoff:        DefaultBackoff,
 		maxBackoff:     DefaultMaxBackoff,
 		reconnects:     DefaultReconnects,
+		cursors:        DefaultCursors,
 	}
 	bad := func(format string, args ...any) (string, options, error) {
 		return "", options{}, fmt.Errorf("kt URL %q: %s: %w", u.Redacted(), fmt.Sprintf(format, args...), backend.ErrInvalid)
@@ -176,6 +192,12 @@ func parseURL(u *url.URL) (string, options, error) {
 				return bad("pool=%q: want a connection count from 1 to 10000", v)
 			}
 			opts.poolSize = n
+		case "cursors":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 10000 {
+				return bad("cursors=%q: want a cursor count from 1 to 10000", v)
+			}
+			opts.cursors = n
 		case "timeout", "connect_timeout", "backoff", "max_backoff":
 			d, err := parseDuration(v)
 			if err != nil || d <= 0 {
@@ -204,7 +226,7 @@ func parseURL(u *url.URL) (string, options, error) {
 			}
 			opts.reconnects = n
 		default:
-			return bad("unknown option %q (known: pool, timeout, connect_timeout, sid, backoff, max_backoff, reconnects)", name)
+			return bad("unknown option %q (known: pool, cursors, timeout, connect_timeout, sid, backoff, max_backoff, reconnects)", name)
 		}
 	}
 	if opts.maxBackoff < opts.backoff {
@@ -229,6 +251,7 @@ func (b *Backend) Close() error {
 	b.closeMu.Do(func() {
 		b.shutdown()
 		b.pool.close()
+		b.cursorPool.close()
 	})
 	return nil
 }
@@ -239,8 +262,8 @@ func (b *Backend) Ping(ctx context.Context) error {
 	return err
 }
 
-// PoolStats counts the connections of a Backend's pool. Replication streams
-// use connections of their own and are not counted.
+// PoolStats counts the connections of one of a Backend's pools. Replication
+// streams use connections of their own and are not counted.
 type PoolStats struct {
 	// Open is the number of connections open now, idle or in use.
 	Open int
@@ -256,6 +279,10 @@ type PoolStats struct {
 	Discards int64
 }
 
-// Stats reports the pool's connection counts; tests use it to show that no
-// connection leaks.
+// Stats reports the call pool's connection counts; tests use it to show that
+// no connection leaks, and Dials shows connection churn.
 func (b *Backend) Stats() PoolStats { return b.pool.stats() }
+
+// CursorStats reports the cursor pool's connection counts: InUse is the
+// number of cursors open.
+func (b *Backend) CursorStats() PoolStats { return b.cursorPool.stats() }

@@ -39,13 +39,15 @@ type pool struct {
 	// lost counts the connections the server closed or reset: an idle one
 	// found at end of stream, or one that failed that way mid-request. A
 	// change means the server may have restarted, with other databases.
-	lost atomic.Int64
+	// The pools of one Backend share it.
+	lost *atomic.Int64
 }
 
-func newPool(addr string, size int, dialTimeout time.Duration) *pool {
+func newPool(addr string, size int, dialTimeout time.Duration, lost *atomic.Int64) *pool {
 	return &pool{
 		addr:        addr,
 		dialTimeout: dialTimeout,
+		lost:        lost,
 		slots:       make(chan struct{}, size),
 		idle:        make(chan *conn, size),
 		done:        make(chan struct{}),

@@ -650,6 +650,56 @@ func testScan(e *suiteEnv) {
 	if err != stop {
 		t.Errorf("Scan returned %v, want the callback's error", err)
 	}
+
+	// An ordered scan holds no connection while its caller takes a batch:
+	// on pool=1 the caller can make calls of its own meanwhile, and changes
+	// made between batches are seen as a new scan from the last key would.
+	one := e.open(e.tg.addr, "pool=1&timeout=5s")
+	for _, reverse := range []bool{false, true} {
+		var got []string
+		first := true
+		added := "p/bx" // forward: after b, the last of the first batch
+		if reverse {
+			added = "p/ex" // reverse: before f
+		}
+		err := one.Scan(ctx, "%", backend.ScanOptions{Prefix: prefix, BatchSize: 2, Reverse: reverse}, func(recs []backend.Record) error {
+			if st := one.Stats(); st.InUse != 0 {
+				return fmt.Errorf("the scan holds a connection while its caller takes a batch: %+v", st)
+			}
+			for _, r := range recs {
+				got = append(got, strings.TrimPrefix(string(r.Key), e.ns+"p/"))
+			}
+			if first {
+				first = false
+				// Remove the last key handed over, and add one that the
+				// rest of the walk passes.
+				if _, err := one.Remove(ctx, "%", recs[len(recs)-1].Key); err != nil {
+					return err
+				}
+				if err := one.Set(ctx, "%", e.key(added), []byte("x"), backend.Expiry{}, backend.WriteOptions{}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		e.must(err)
+		want := "a b bx c d e f g"
+		if reverse {
+			want = "g f ex e d c b a"
+		}
+		if strings.Join(got, " ") != want {
+			t.Errorf("reverse=%v: scan across changes = %q, want %q", reverse, strings.Join(got, " "), want)
+		}
+		// Restore the records for the next pass.
+		if reverse {
+			e.must(one.Set(ctx, "%", e.key("p/f"), []byte("f"), backend.Expiry{}, backend.WriteOptions{}))
+			_, err = one.Remove(ctx, "%", e.key("p/ex"))
+		} else {
+			e.must(one.Set(ctx, "%", e.key("p/b"), []byte("b"), backend.Expiry{}, backend.WriteOptions{}))
+			_, err = one.Remove(ctx, "%", e.key("p/bx"))
+		}
+		e.must(err)
+	}
 }
 
 func testScript(e *suiteEnv) {
@@ -968,7 +1018,7 @@ func testBinaryErrorReply(e *suiteEnv) {
 
 func testPoolBounded(e *suiteEnv) {
 	t, ctx := e.t, e.ctx
-	b := e.open(e.tg.addr, "pool=2")
+	b := e.open(e.tg.addr, "pool=2&cursors=2")
 	var wg sync.WaitGroup
 	errs := make(chan error, 40)
 	for i := range 20 {
@@ -996,15 +1046,23 @@ func testPoolBounded(e *suiteEnv) {
 	if s.InUse != 0 || s.Open > 2 || s.Dials > 2 || s.Discards != 0 {
 		t.Errorf("after 40 calls on pool=2: %+v", s)
 	}
-	// Cursors hold connections: a third waits, and gets one on Close.
+	// Cursors hold connections of their own pool: with cursors=2 a third
+	// fails at once, calls go on meanwhile, and Close makes room.
 	c1, err := b.OpenCursor(ctx, "%")
 	e.must(err)
 	c2, err := b.OpenCursor(ctx, "%")
 	e.must(err)
-	wctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
-	_, err = b.OpenCursor(wctx, "%")
-	cancel()
-	wantErr(t, "a third cursor on pool=2", err, backend.ErrTimeout)
+	_, err = b.OpenCursor(ctx, "%")
+	wantErr(t, "a third cursor with cursors=2", err, backend.ErrExhausted)
+	if err != nil && !strings.Contains(err.Error(), "cursors=2") {
+		t.Errorf("the error does not name the cursors option: %v", err)
+	}
+	if _, _, err := b.Get(ctx, "", e.key("k")); err != nil {
+		t.Errorf("Get while two cursors are open: %v", err)
+	}
+	if cs := b.CursorStats(); cs.InUse != 2 {
+		t.Errorf("with two cursors open: cursor pool %+v", cs)
+	}
 	e.must(c1.Close())
 	c3, err := b.OpenCursor(ctx, "%")
 	e.must(err)
@@ -1012,14 +1070,16 @@ func testPoolBounded(e *suiteEnv) {
 	e.must(err)
 	e.must(c2.Close())
 	e.must(c3.Close())
-	if s := b.Stats(); s.InUse != 0 || s.Open > 2 {
-		t.Errorf("after the cursors: %+v", s)
+	s = b.Stats()
+	cs := b.CursorStats()
+	if s.InUse != 0 || s.Open > 2 || cs.InUse != 0 || cs.Open > 2 {
+		t.Errorf("after the cursors: calls %+v, cursors %+v", s, cs)
 	}
 	if e.tg.kt != nil {
-		// The server sees exactly the connections the pool keeps (and no
+		// The server sees exactly the connections the pools keep (and no
 		// others from this test's backend, which is the only client
 		// besides the suite's own idle one).
-		open := s.Open + e.b.Stats().Open
+		open := s.Open + cs.Open + e.b.Stats().Open + e.b.CursorStats().Open
 		if err := e.tg.kt.WaitConnCount(ctx, open); err != nil {
 			t.Error(err)
 		}
@@ -1032,15 +1092,22 @@ func testPoolBounded(e *suiteEnv) {
 	wantErr(t, "Get after Close", err, backend.ErrUnavailable)
 }
 
-// Cursors may hold every connection of the pool for as long as their
-// streams last; a call without a deadline then waits no longer than the
-// URL's timeout.
+// A call without a deadline waits for a pooled connection no longer than the
+// URL's timeout; an open cursor takes none of the call pool's connections.
 func testPoolWaitBounded(e *suiteEnv) {
 	t, ctx := e.t, e.ctx
 	b := e.open(e.tg.addr, "pool=1&timeout=100ms")
 	cur, err := b.OpenCursor(ctx, "%")
 	e.must(err)
 	defer cur.Close()
+	if _, err := cur.Jump(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b.Get(context.Background(), "", e.key("k")); err != nil {
+		t.Errorf("Get while a cursor is open on pool=1: %v", err)
+	}
+	held, err := b.pool.get(ctx, false)
+	e.must(err)
 	done := make(chan error, 1)
 	go func() {
 		_, _, err := b.Get(context.Background(), "", e.key("k"))
@@ -1048,16 +1115,17 @@ func testPoolWaitBounded(e *suiteEnv) {
 	}()
 	select {
 	case err := <-done:
-		wantErr(t, "Get while a cursor holds the only connection", err, backend.ErrTimeout)
+		wantErr(t, "Get while another call holds the only connection", err, backend.ErrTimeout)
 		if err != nil && !strings.Contains(err.Error(), "timeout=100ms") {
 			t.Errorf("the error does not name the timeout option: %v", err)
 		}
 	case <-ctx.Done():
 		t.Fatal("Get without a deadline waited for a connection past the URL's timeout")
 	}
+	b.pool.put(held)
 	e.must(cur.Close())
 	if _, _, err := b.Get(context.Background(), "", e.key("k")); err != nil {
-		t.Errorf("Get once the cursor is closed: %v", err)
+		t.Errorf("Get once the connection is back: %v", err)
 	}
 }
 
