@@ -64,6 +64,19 @@ type Options struct {
 	// further calls wait on the client until one ends (0: gRPC's default,
 	// no practical limit).
 	MaxConcurrentStreams uint32
+
+	// MaxCursorStreams bounds the Cursor.Open streams with an open cursor
+	// and the Cursor.Scan streams on the gateway; one more is
+	// RESOURCE_EXHAUSTED (0: DefaultMaxCursorStreams).
+	MaxCursorStreams int
+	// MaxCursorStreamsPerConn is MaxCursorStreams for one client connection
+	// (0: DefaultMaxCursorStreamsPerConn).
+	MaxCursorStreamsPerConn int
+	// StallTimeout is how long a cursor or scan stream waits for its client
+	// to take a message: a client that stops reading has its stream ended
+	// with RESOURCE_EXHAUSTED (a Scan's says where to resume), and the
+	// stream's backend cursor closed (0: DefaultStallTimeout).
+	StallTimeout time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -81,6 +94,15 @@ func (o Options) withDefaults() Options {
 	}
 	if o.HealthInterval <= 0 {
 		o.HealthInterval = DefaultHealthInterval
+	}
+	if o.MaxCursorStreams <= 0 {
+		o.MaxCursorStreams = DefaultMaxCursorStreams
+	}
+	if o.MaxCursorStreamsPerConn <= 0 {
+		o.MaxCursorStreamsPerConn = DefaultMaxCursorStreamsPerConn
+	}
+	if o.StallTimeout <= 0 {
+		o.StallTimeout = DefaultStallTimeout
 	}
 	if o.Keepalive == nil {
 		ka := DefaultKeepalive()
@@ -113,6 +135,7 @@ type Server struct {
 	log    *slog.Logger
 	grpc   *grpc.Server
 	health *health.Server
+	limits *streamLimits
 
 	// closing ends every streaming handler; Stop cancels it before the
 	// graceful stop, which would otherwise wait for streams that never end.
@@ -137,6 +160,7 @@ func New(b backend.Backend, opts Options) *Server {
 		log:        opts.Logger,
 		health:     health.NewServer(),
 		healthDone: make(chan struct{}),
+		limits:     &streamLimits{max: opts.MaxCursorStreams, perConn: opts.MaxCursorStreamsPerConn, byConn: map[*connTag]int{}},
 	}
 	s.closing, s.cancelClosing = context.WithCancel(context.Background())
 
@@ -146,6 +170,7 @@ func New(b backend.Backend, opts Options) *Server {
 		grpc.MaxRecvMsgSize(opts.MaxMessageSize),
 		grpc.MaxSendMsgSize(opts.MaxMessageSize),
 		grpc.ForceServerCodecV2(codec),
+		grpc.StatsHandler(connTagger{}),
 		grpc.ChainUnaryInterceptor(
 			unaryLogging(logger),
 			codec.badRequestUnary,

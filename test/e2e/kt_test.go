@@ -43,6 +43,8 @@ type ktEnv struct {
 	repl   ktgrpcv1.ReplicationClient
 	admin  ktgrpcv1.AdminClient
 	table  ktgrpcv1.TableClient
+	// ends reports the streams the gateway finishes (see callEnds).
+	ends <-chan string
 }
 
 // startKT runs the gateway on a KT adapter. addr overrides the address the
@@ -67,7 +69,8 @@ func startKT(t *testing.T, query string, proxied func(target string) string) *kt
 	// The gateway pings the backend when it starts and then every
 	// HealthInterval. The tests count the adapter's connections, so the
 	// first ping must be over before they start and no other may come.
-	_, conn := gatewaytest.StartServer(t, b, server.Options{HealthInterval: time.Hour})
+	logger, ends := callEnds()
+	_, conn := gatewaytest.StartServer(t, b, server.Options{HealthInterval: time.Hour, Logger: logger})
 	// Cleanups run last-in first-out: the gateway stops before the backend
 	// closes.
 	t.Cleanup(func() {
@@ -89,7 +92,7 @@ func startKT(t *testing.T, query string, proxied func(target string) string) *kt
 		}
 	}
 	return &ktEnv{
-		t: t, ctx: ctx, server: srv, b: b, conn: conn,
+		t: t, ctx: ctx, server: srv, b: b, conn: conn, ends: ends,
 		kv:     ktgrpcv1.NewKVClient(conn),
 		cursor: ktgrpcv1.NewCursorClient(conn),
 		script: ktgrpcv1.NewScriptClient(conn),
@@ -134,12 +137,12 @@ func (e *ktEnv) noLeaks() {
 	if err := e.server.WaitCursorCount(e.ctx, 0); err != nil {
 		e.t.Errorf("server cursors: %v", err)
 	}
-	s := e.b.Stats()
-	if s.InUse != 0 {
-		e.t.Errorf("connections still in use: %+v", s)
+	s, cs := e.b.Stats(), e.b.CursorStats()
+	if s.InUse != 0 || cs.InUse != 0 {
+		e.t.Errorf("connections still in use: calls %+v, cursors %+v", s, cs)
 	}
-	if err := e.server.WaitConnCount(e.ctx, s.Open); err != nil {
-		e.t.Errorf("server connections vs the pool's %+v: %v", s, err)
+	if err := e.server.WaitConnCount(e.ctx, s.Open+cs.Open); err != nil {
+		e.t.Errorf("server connections vs the pools' %+v and %+v: %v", s, cs, err)
 	}
 }
 
@@ -636,7 +639,7 @@ func TestKTConnectionKilledMidRequest(t *testing.T) {
 }
 
 func TestKTPoolLeaksNoConnections(t *testing.T) {
-	e := startKT(t, "pool=3", nil)
+	e := startKT(t, "pool=3&cursors=3", nil)
 	var wg sync.WaitGroup
 	errs := make(chan error, 64)
 	for i := range 16 {
@@ -679,10 +682,10 @@ func TestKTPoolLeaksNoConnections(t *testing.T) {
 		c := &cursorStream{e: e, s: s}
 		c.must(&ktgrpcv1.OpenRequest{Db: "%", Operation: ktgrpcv1.CursorOperation_CURSOR_OPERATION_JUMP})
 		cancel()
+		waitEnd(t, e.ends, "Open Canceled")
 	}
-	// The gateway closes a cancelled stream's cursor on its own schedule;
-	// opening as many cursors as the pool holds proves every connection came
-	// back (each Open would wait for a free one otherwise).
+	// Opening as many cursors as cursors=3 allows proves every one came
+	// back (one more would be RESOURCE_EXHAUSTED otherwise).
 	opened := make([]ktgrpcv1.Cursor_OpenClient, 3)
 	for i := range opened {
 		s, err := e.cursor.Open(e.ctx)
@@ -698,9 +701,9 @@ func TestKTPoolLeaksNoConnections(t *testing.T) {
 			t.Errorf("stream end: %v", err)
 		}
 	}
-	s := e.b.Stats()
-	if s.Open > 3 || s.Open < 1 {
-		t.Errorf("pool=3 opened %+v", s)
+	s, cs := e.b.Stats(), e.b.CursorStats()
+	if s.Open > 3 || s.Open < 1 || cs.Open > 3 {
+		t.Errorf("pool=3&cursors=3 opened calls %+v, cursors %+v", s, cs)
 	}
 	e.noLeaks()
 }
