@@ -30,6 +30,9 @@ type serveConfig struct {
 	shutdownTimeout time.Duration
 	tls             serverTLS
 	maxStreams      uint
+	cursorStreams   int
+	cursorsPerConn  int
+	stallTimeout    time.Duration
 }
 
 // parseServe reads the serve flags, then the KTGRPC_* variables for the flags
@@ -67,6 +70,9 @@ Backends:
 	fs.StringVar(&cfg.tls.key, "tls-key", "", "PEM private key `file` of --tls-cert")
 	fs.StringVar(&cfg.tls.clientCA, "tls-client-ca", "", "require client certificates signed by a PEM CA certificate in `file` (mutual TLS)")
 	fs.UintVar(&cfg.maxStreams, "max-concurrent-streams", 0, "at most `n` calls in progress on one connection; more wait on the client (0: gRPC's default, unlimited)")
+	fs.IntVar(&cfg.cursorStreams, "max-cursor-streams", server.DefaultMaxCursorStreams, "at most `n` Cursor.Open (with a cursor open) and Cursor.Scan streams on the gateway; more are RESOURCE_EXHAUSTED")
+	fs.IntVar(&cfg.cursorsPerConn, "max-cursor-streams-per-conn", server.DefaultMaxCursorStreamsPerConn, "at most `n` of those streams on one client connection")
+	fs.DurationVar(&cfg.stallTimeout, "stall-timeout", server.DefaultStallTimeout, "end a cursor or scan stream whose client has taken no message for this long, freeing its backend cursor")
 	envflag.Describe(fs, envPrefix, nil)
 
 	pos, err := parseArgs(fs, args)
@@ -90,6 +96,10 @@ Backends:
 		return cfg, usagef("--max-value-size %v must be below --max-message-size %v", cfg.maxValueSize, cfg.maxMessageSize)
 	case cfg.maxKeySize >= cfg.maxMessageSize:
 		return cfg, usagef("--max-key-size %v must be below --max-message-size %v", cfg.maxKeySize, cfg.maxMessageSize)
+	case cfg.cursorStreams < 1 || cfg.cursorsPerConn < 1:
+		return cfg, usagef("--max-cursor-streams %d and --max-cursor-streams-per-conn %d must be at least 1", cfg.cursorStreams, cfg.cursorsPerConn)
+	case cfg.stallTimeout <= 0:
+		return cfg, usagef("--stall-timeout %v must be positive", cfg.stallTimeout)
 	case cfg.maxStreams > math.MaxUint32:
 		return cfg, usagef("--max-concurrent-streams %d: must be at most %d", cfg.maxStreams, uint32(math.MaxUint32))
 	}
@@ -142,7 +152,10 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		HealthInterval: cfg.healthInterval,
 		Creds:          creds,
 		// parseServe bounds it to uint32.
-		MaxConcurrentStreams: uint32(cfg.maxStreams),
+		MaxConcurrentStreams:    uint32(cfg.maxStreams),
+		MaxCursorStreams:        cfg.cursorStreams,
+		MaxCursorStreamsPerConn: cfg.cursorsPerConn,
+		StallTimeout:            cfg.stallTimeout,
 	})
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()
