@@ -396,6 +396,7 @@ type scan struct {
 	idx       uint16
 	ref       *dbRef
 	k         *cursor // nil between the batches of an ordered scan
+	slot      bool    // holds one of b.scanSlots
 	opts      backend.ScanOptions
 	ordered   bool
 	fn        func([]backend.Record) error
@@ -426,15 +427,22 @@ func (s *scan) add(rec backend.Record) bool {
 func (s *scan) full() bool { return len(s.batch) >= s.batchSize || s.bytes >= scanBatchBytes }
 
 // reposition opens a cursor for the next batch of an ordered scan, on a
-// connection of the call pool.
+// connection of the call pool, once one of the scans' share of it is free.
 func (s *scan) reposition(ctx context.Context) error {
 	cctx, cancel := s.b.callContext(ctx)
 	defer cancel()
+	select {
+	case s.b.scanSlots <- struct{}{}:
+	case <-cctx.Done():
+		return s.b.connError(cctx, "scan", cctx.Err())
+	}
 	c, err := s.b.acquire(cctx, s.b.pool, "scan", s.ref, false)
 	if err != nil {
+		<-s.b.scanSlots
 		return err
 	}
 	s.k = s.b.newCursor(s.idx, s.ref, s.b.pool, c, false)
+	s.slot = true
 	return nil
 }
 
@@ -444,6 +452,10 @@ func (s *scan) release() {
 	if s.k != nil {
 		_ = s.k.Close()
 		s.k = nil
+	}
+	if s.slot {
+		<-s.b.scanSlots
+		s.slot = false
 	}
 }
 

@@ -79,8 +79,12 @@ type Backend struct {
 	// a cursor over the limit fails at once with ErrExhausted.
 	cursorPool  *pool
 	cursorSlots chan struct{}
-	lost        atomic.Int64 // shared by both pools; see pool.lost
-	dbs         dbCache
+	// scanSlots bounds the call pool's connections that scans read batches
+	// on to half the pool, so that many scans at once leave room for
+	// calls.
+	scanSlots chan struct{}
+	lost      atomic.Int64 // shared by both pools; see pool.lost
+	dbs       dbCache
 
 	cursorIDs atomic.Int64
 
@@ -103,7 +107,8 @@ var (
 // It fails only for a malformed URL; it does not contact the server. The
 // options are:
 //
-//	pool=N               most connections open at once for calls (16)
+//	pool=N               most connections open at once for calls (16); scans
+//	                     of tree databases read batches on at most half
 //	cursors=N            most cursors open at once, each on a connection of
 //	                     its own outside the call pool (64); one more fails
 //	                     with ErrExhausted
@@ -135,6 +140,7 @@ func Open(_ context.Context, u *url.URL) (*Backend, error) {
 	b.pool = newPool(addr, opts.poolSize, opts.connectTimeout, &b.lost)
 	b.cursorPool = newPool(addr, opts.cursors, opts.connectTimeout, &b.lost)
 	b.cursorSlots = make(chan struct{}, opts.cursors)
+	b.scanSlots = make(chan struct{}, max(1, opts.poolSize/2))
 	return b, nil
 }
 

@@ -1,0 +1,153 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/ktgrpc/ktgrpc/backend/kt"
+	ktgrpcv1 "github.com/ktgrpc/ktgrpc/gen/ktgrpc/v1"
+	"github.com/ktgrpc/ktgrpc/server"
+	"github.com/ktgrpc/ktgrpc/test/gatewaytest"
+	"github.com/ktgrpc/ktgrpc/test/kttest"
+)
+
+// ktTargets are the KT servers the isolation tests run against: kttest,
+// with the real server's worker pool, and a real ktserver when KT_ADDR
+// names one.
+func ktTargets(t *testing.T) map[string]func(t *testing.T) string {
+	return map[string]func(t *testing.T) string{
+		"kttest": func(t *testing.T) string { return kttest.Start(t, kttest.WithWorkers(kttest.DefaultWorkers)).Addr() },
+		"real": func(t *testing.T) string {
+			addr := os.Getenv("KT_ADDR")
+			if addr == "" {
+				t.Skip("KT_ADDR is not set; set KT_ADDR=host:port of a ktserver with a tree database \"%\" to run this against it")
+			}
+			return addr
+		},
+	}
+}
+
+// TestKTIdleCursorsAndStalledScansDoNotStarveCalls opens 100 Cursor.Open
+// streams that sit idle with their cursor open and 100 Scans whose clients
+// stop reading, then expects a KV.Set to complete within 2 s: cursors hold
+// connections of their own (the ones past cursors=N are refused at once),
+// and a scan holds no connection while it waits for its client.
+func TestKTIdleCursorsAndStalledScansDoNotStarveCalls(t *testing.T) {
+	for name, addr := range ktTargets(t) {
+		t.Run(name, func(t *testing.T) {
+			target := addr(t)
+			u, err := url.Parse("kt://" + target)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := kt.Open(t.Context(), u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = b.Close() })
+			_, conn := gatewaytest.StartServer(t, b, server.Options{HealthInterval: time.Hour, MaxCursorStreamsPerConn: 256})
+			kv := ktgrpcv1.NewKVClient(conn)
+			cur := ktgrpcv1.NewCursorClient(conn)
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+
+			// Records for the scans: more than a client's flow-control
+			// window holds, so that every scan ends up waiting.
+			ns := fmt.Sprintf("iso-%d/", time.Now().UnixNano())
+			value := []byte(strings.Repeat("v", 1024))
+			var entries []*ktgrpcv1.SetBulkRequest_Entry
+			for i := range 2000 {
+				entries = append(entries, &ktgrpcv1.SetBulkRequest_Entry{Key: fmt.Appendf(nil, "%sk%05d", ns, i), Value: value})
+			}
+			if _, err := kv.SetBulk(ctx, &ktgrpcv1.SetBulkRequest{Db: "%", Records: entries}); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				keys := make([][]byte, len(entries))
+				for i, e := range entries {
+					keys[i] = e.Key
+				}
+				_, _ = b.RemoveBulk(context.Background(), "%", keys, false)
+			})
+
+			var (
+				mu        sync.Mutex
+				opened    int
+				exhausted int
+				wg        sync.WaitGroup
+				errs      = make(chan error, 200)
+			)
+			for range 100 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, err := openJumpedDB(ctx, cur, "%")
+					mu.Lock()
+					defer mu.Unlock()
+					switch st := status.Convert(err); {
+					case err == nil:
+						opened++
+					case st.Code() == codes.ResourceExhausted && strings.Contains(st.Message(), "cursors="):
+						exhausted++
+					default:
+						errs <- fmt.Errorf("Cursor.Open: %v", err)
+					}
+				}()
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					s, err := cur.Scan(ctx, &ktgrpcv1.ScanRequest{Db: "%", Prefix: []byte(ns), BatchSize: 64})
+					if err == nil {
+						// One message shows the scan runs; then no more reads.
+						_, err = s.Recv()
+					}
+					if err != nil {
+						errs <- fmt.Errorf("Scan: %v", err)
+					}
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+			if opened+exhausted != 100 || opened != kt.DefaultCursors {
+				t.Errorf("%d cursors opened and %d refused; want %d opened, the rest refused", opened, exhausted, kt.DefaultCursors)
+			}
+			setCtx, setCancel := context.WithTimeout(ctx, 2*time.Second)
+			defer setCancel()
+			if _, err := kv.Set(setCtx, &ktgrpcv1.SetRequest{Db: "%", Key: []byte(ns + "during"), Value: []byte("x")}); err != nil {
+				t.Fatalf("KV.Set with 100 idle cursors and 100 stalled scans: %v (calls %+v, cursors %+v)", err, b.Stats(), b.CursorStats())
+			}
+			if got, err := kv.Get(setCtx, &ktgrpcv1.GetRequest{Db: "%", Key: []byte(ns + "during")}); err != nil || string(got.GetValue()) != "x" {
+				t.Fatalf("KV.Get after it: %v %v", got, err)
+			}
+			_, _ = kv.Remove(ctx, &ktgrpcv1.RemoveRequest{Db: "%", Key: []byte(ns + "during")})
+		})
+	}
+}
+
+// openJumpedDB opens a Cursor.Open stream on db whose backend cursor is
+// open.
+func openJumpedDB(ctx context.Context, c ktgrpcv1.CursorClient, db string) (ktgrpcv1.Cursor_OpenClient, error) {
+	s, err := c.Open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Send(&ktgrpcv1.OpenRequest{Db: db, Operation: embJump}); err != nil {
+		return nil, err
+	}
+	if _, err := s.Recv(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
