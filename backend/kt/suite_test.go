@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ktgrpc/ktgrpc/backend"
+	"github.com/ktgrpc/ktgrpc/test/faultproxy"
 	"github.com/ktgrpc/ktgrpc/test/kttest"
 )
 
@@ -888,22 +889,22 @@ func testReplication(e *suiteEnv) {
 
 func testReplicationBreak(e *suiteEnv) {
 	t := e.t
-	p := startProxy(t, e.tg.addr)
-	b := e.open(p.addr(), "backoff=1ms&max_backoff=20ms")
+	p := faultproxy.Start(t, e.tg.addr)
+	b := e.open(p.Addr(), "backoff=1ms&max_backoff=20ms")
 	c, stop := subscribe(e, b, backend.SubscribeOptions{Now: true, Filter: backend.Filter{KeyPrefix: []byte(e.ns)}})
 	c.ready(e)
 	var pos uint64
 	e.set("", "r1", "1", backend.Expiry{})
 	first := c.events(e, 1, &pos)
-	accepted := p.accepted.Load()
-	p.dropAll() // the stream and every pooled connection break
+	accepted := p.Accepted()
+	p.DropAll() // the stream and every pooled connection break
 	e.set("", "r2", "2", backend.Expiry{})
 	e.set("", "r3", "3", backend.Expiry{})
 	rest := c.events(e, 2, &pos)
 	if got := describe(e, append(first, rest...)); got != "0 set r1=1; 0 set r2=2; 0 set r3=3" {
 		t.Errorf("events across the break: %q", got)
 	}
-	if p.accepted.Load() <= accepted {
+	if p.Accepted() <= accepted {
 		t.Error("the stream did not reconnect")
 	}
 	if err := stop(); !errors.Is(err, context.Canceled) {
@@ -913,16 +914,16 @@ func testReplicationBreak(e *suiteEnv) {
 
 func testKilledMidRequest(e *suiteEnv) {
 	t, ctx := e.t, e.ctx
-	p := startProxy(t, e.tg.addr)
-	b := e.open(p.addr(), "")
+	p := faultproxy.Start(t, e.tg.addr)
+	b := e.open(p.Addr(), "")
 	_, _, err := b.Increment(ctx, "", e.key("n"), 1, backend.IncrementOptions{})
 	e.must(err)
-	f := p.arm(faultKill, nil)
+	f := p.Arm(faultproxy.Kill, nil, 0)
 	_, _, err = b.Increment(ctx, "", e.key("n"), 1, backend.IncrementOptions{})
-	<-f.hit
+	<-f.Hit
 	wantErr(t, "Increment on a killed connection", err, backend.ErrUnavailable)
-	if !bytes.Contains(f.request, []byte("/rpc/increment")) {
-		t.Errorf("the fault caught %q", f.request)
+	if !bytes.Contains(f.Request, []byte("/rpc/increment")) {
+		t.Errorf("the fault caught %q", f.Request)
 	}
 	// Not retried, and the next call recovers on a new connection.
 	n, _, err := b.Increment(ctx, "", e.key("n"), 1, backend.IncrementOptions{})
@@ -937,21 +938,21 @@ func testKilledMidRequest(e *suiteEnv) {
 
 func testStaleRetry(e *suiteEnv) {
 	t, ctx := e.t, e.ctx
-	p := startProxy(t, e.tg.addr)
-	b := e.open(p.addr(), "")
+	p := faultproxy.Start(t, e.tg.addr)
+	b := e.open(p.Addr(), "")
 	e.set("", "k", "v", backend.Expiry{})
 	if _, ok, err := b.Get(ctx, "", e.key("k")); err != nil || !ok {
 		t.Fatalf("Get: %v %v", ok, err)
 	}
 	// The pooled connection dies before the reply: a read is sent again.
-	f := p.arm(faultKill, nil)
+	f := p.Arm(faultproxy.Kill, nil, 0)
 	rec, ok, err := b.Get(ctx, "", e.key("k"))
-	<-f.hit
+	<-f.Hit
 	if err != nil || !ok || string(rec.Value) != "v" {
 		t.Errorf("Get over a stale connection: %q %v %v", rec.Value, ok, err)
 	}
 	// Connections the server dropped while idle are noticed before use.
-	p.dropAll()
+	p.DropAll()
 	if err := b.Ping(ctx); err != nil {
 		t.Errorf("Ping after the server dropped the idle connections: %v", err)
 	}
@@ -962,19 +963,19 @@ func testStaleRetry(e *suiteEnv) {
 
 func testCancelMidReply(e *suiteEnv) {
 	t := e.t
-	p := startProxy(t, e.tg.addr)
-	b := e.open(p.addr(), "")
+	p := faultproxy.Start(t, e.tg.addr)
+	b := e.open(p.Addr(), "")
 	e.must(b.Ping(e.ctx))
-	f := p.arm(faultSwallow, nil)
+	f := p.Arm(faultproxy.Swallow, nil, 0)
 	ctx, cancel := context.WithCancel(e.ctx)
 	go func() {
-		<-f.hit
+		<-f.Hit
 		cancel()
 	}()
 	_, _, err := b.Get(ctx, "", e.key("k"))
 	wantErr(t, "Get cancelled mid-request", err, context.Canceled)
 	// A deadline that passes while the server is silent is a timeout.
-	p.arm(faultSwallow, nil)
+	p.Arm(faultproxy.Swallow, nil, 0)
 	dctx, dcancel := context.WithTimeout(e.ctx, 100*time.Millisecond)
 	defer dcancel()
 	_, _, err = b.Get(dctx, "", e.key("k"))
@@ -988,15 +989,15 @@ func testCancelMidReply(e *suiteEnv) {
 
 func testBinaryErrorReply(e *suiteEnv) {
 	t, ctx := e.t, e.ctx
-	p := startProxy(t, e.tg.addr)
-	b := e.open(p.addr(), "")
+	p := faultproxy.Start(t, e.tg.addr)
+	b := e.open(p.Addr(), "")
 	e.must(b.Ping(ctx))
-	f := p.arm(faultReply, []byte{0xBF})
+	f := p.Arm(faultproxy.Reply, []byte{0xBF}, 0)
 	err := b.Set(ctx, "", e.key("k"), []byte("v"), backend.Expiry{}, backend.WriteOptions{})
-	<-f.hit
+	<-f.Hit
 	wantErr(t, "Set answered 0xBF", err, backend.ErrFailed)
-	if f.request[0] != 0xB8 {
-		t.Errorf("Set sent %x, want a binary set_bulk", f.request)
+	if f.Request[0] != 0xB8 {
+		t.Errorf("Set sent %x, want a binary set_bulk", f.Request)
 	}
 	if s := b.Stats(); s.Discards != 1 || s.Open != 0 {
 		t.Errorf("the connection after 0xBF must be discarded: %+v", s)
