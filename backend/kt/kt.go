@@ -87,6 +87,8 @@ type Backend struct {
 	dbs       dbCache
 
 	cursorIDs atomic.Int64
+	// drains counts the goroutines reading late replies (see drainLate).
+	drains sync.WaitGroup
 
 	// life ends when the Backend is closed; it ends subscriptions.
 	life     context.Context
@@ -256,6 +258,7 @@ func (b *Backend) Name() string { return "kt://" + b.addr }
 func (b *Backend) Close() error {
 	b.closeMu.Do(func() {
 		b.shutdown()
+		b.drains.Wait() // b.life's end cuts them short
 		b.pool.close()
 		b.cursorPool.close()
 	})
@@ -277,12 +280,17 @@ type PoolStats struct {
 	Idle int
 	// InUse is the number of connections a call or a cursor holds.
 	InUse int
-	// Dials counts the connections opened so far.
+	// Dials counts the connections opened so far: connection churn.
 	Dials int64
 	// Discards counts the connections closed because their state was
 	// unknown (an error, a timeout or a cancellation mid-request) or because
 	// the server closed them.
 	Discards int64
+	// Recovered counts the connections kept although a call gave up on
+	// them (its deadline expired while the server was still to answer):
+	// the late reply was read in the background and the connection
+	// returned to the pool instead of being closed and replaced.
+	Recovered int64
 }
 
 // Stats reports the call pool's connection counts; tests use it to show that

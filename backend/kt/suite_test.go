@@ -74,6 +74,7 @@ func runSuite(t *testing.T, tg target) {
 		{"KilledMidRequest", testKilledMidRequest},
 		{"StaleConnectionRetry", testStaleRetry},
 		{"CancelMidReply", testCancelMidReply},
+		{"LateReplyKeepsConnection", testLateReplyKeepsConnection},
 		{"BinaryErrorReply", testBinaryErrorReply},
 		{"PoolBounded", testPoolBounded},
 		{"PoolWaitBounded", testPoolWaitBounded},
@@ -981,10 +982,47 @@ func testCancelMidReply(e *suiteEnv) {
 	_, _, err = b.Get(dctx, "", e.key("k"))
 	wantErr(t, "Get past its deadline", err, backend.ErrTimeout)
 	wantErr(t, "Get past its deadline", err, context.DeadlineExceeded)
-	if s := b.Stats(); s.Discards != 2 || s.InUse != 0 || s.Open != 0 {
-		t.Errorf("connections in unknown state must be discarded: %+v", s)
+	// Nothing of either reply came: the connections wait for their late
+	// replies, which a dead connection never brings.
+	p.DropAll()
+	b.drains.Wait()
+	if s := b.Stats(); s.Discards != 2 || s.InUse != 0 || s.Open != 0 || s.Recovered != 0 {
+		t.Errorf("connections whose late reply never came must be discarded: %+v", s)
 	}
 	e.must(b.Ping(e.ctx))
+}
+
+// A call whose deadline passes before the server answers leaves its
+// connection in step: the late reply is read in the background and the
+// connection kept, so that short deadlines do not churn connections.
+func testLateReplyKeepsConnection(e *suiteEnv) {
+	t := e.t
+	p := faultproxy.Start(t, e.tg.addr)
+	b := e.open(p.Addr(), "pool=1")
+	e.must(b.Ping(e.ctx))
+	e.must(b.Set(e.ctx, "", e.key("k"), []byte("v"), backend.Expiry{}, backend.WriteOptions{}))
+	p.SetDelay(50 * time.Millisecond)
+	for _, call := range []func(ctx context.Context) error{
+		func(ctx context.Context) error { _, _, err := b.Get(ctx, "", e.key("k")); return err },
+		func(ctx context.Context) error { _, _, err := b.Check(ctx, "", e.key("k")); return err },
+		func(ctx context.Context) error {
+			_, err := b.GetBulk(ctx, "", [][]byte{e.key("k")}, false)
+			return err
+		},
+	} {
+		ctx, cancel := context.WithTimeout(e.ctx, 5*time.Millisecond)
+		err := call(ctx)
+		cancel()
+		wantErr(t, "a call past its deadline", err, backend.ErrTimeout)
+		b.drains.Wait()
+	}
+	p.SetDelay(0)
+	if rec, ok, err := b.Get(e.ctx, "", e.key("k")); err != nil || !ok || string(rec.Value) != "v" {
+		t.Errorf("Get after the late replies: %q %v %v", rec.Value, ok, err)
+	}
+	if s := b.Stats(); s.Dials != 1 || s.Discards != 0 || s.Recovered != 3 {
+		t.Errorf("late replies: %+v; want one connection, kept three times", s)
+	}
 }
 
 func testBinaryErrorReply(e *suiteEnv) {
