@@ -174,6 +174,10 @@ func (p *pool) put(c *conn) {
 		p.discard(c)
 		return
 	}
+	// The last exchange's deadline has passed by the time the connection is
+	// next taken, and a read past its deadline fails at once, which the
+	// idle check would take for a dead connection.
+	_ = c.nc.SetDeadline(time.Time{})
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
