@@ -78,6 +78,12 @@ func TestCursorOpenFailures(t *testing.T) {
 		{"tt down", func(t *testing.T) backend.Backend {
 			return openURL(t, "tt://"+deadAddr(t)+"?timeout=5s")
 		}, "", codes.Unavailable, "refused"},
+		{"real kt unknown db", func(t *testing.T) backend.Backend {
+			return openURL(t, "kt://"+envAddr(t, "KT_ADDR"))
+		}, "nosuchdb", codes.InvalidArgument, "nosuchdb"},
+		{"real tt unknown db", func(t *testing.T) backend.Backend {
+			return openURL(t, "tt://"+envAddr(t, "TT_ADDR"))
+		}, "7", codes.InvalidArgument, "one database per server"},
 		{"embedded unknown db", func(t *testing.T) backend.Backend {
 			return openURL(t, "embedded:")
 		}, "nosuchdb", codes.InvalidArgument, "nosuchdb"},

@@ -159,56 +159,62 @@ func openJumpedDB(ctx context.Context, c ktgrpcv1.CursorClient, db string) (ktgr
 // gracefully within its timeout, and every cursor stream must end with the
 // "shutting down" status, however long the server stays frozen.
 func TestKTShutdownWithCursorOnFrozenServer(t *testing.T) {
-	for _, busy := range []bool{false, true} {
-		t.Run(fmt.Sprintf("busy=%v", busy), func(t *testing.T) {
-			p := faultproxy.Start(t, kttest.Start(t).Addr())
-			u, err := url.Parse("kt://" + p.Addr())
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, err := kt.Open(t.Context(), u)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = b.Close() })
-			logger, ends := callEnds()
-			srv, conn := gatewaytest.StartServer(t, b, server.Options{HealthInterval: time.Hour, Logger: logger})
-			cur := ktgrpcv1.NewCursorClient(conn)
-			if _, err := ktgrpcv1.NewKVClient(conn).Set(t.Context(), &ktgrpcv1.SetRequest{Db: "%", Key: []byte("a"), Value: []byte("1")}); err != nil {
-				t.Fatal(err)
-			}
-			var streams []ktgrpcv1.Cursor_OpenClient
-			for range 3 {
-				s, err := openJumpedDB(t.Context(), cur, "%")
-				if err != nil {
-					t.Fatal(err)
-				}
-				streams = append(streams, s)
-			}
-			p.Freeze()
-			defer p.Thaw()
-			if busy {
-				// A call the frozen server never answers.
-				if err := streams[0].Send(&ktgrpcv1.OpenRequest{Operation: ktgrpcv1.CursorOperation_CURSOR_OPERATION_GET}); err != nil {
-					t.Fatal(err)
-				}
-			}
-			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-			defer cancel()
-			if err := srv.Stop(ctx); err != nil {
-				t.Fatalf("Stop with cursors open on a frozen server: %v; want a graceful stop", err)
-			}
-			for i, s := range streams {
-				_, err := s.Recv()
-				wantStatus(t, fmt.Sprintf("cursor stream %d", i), err, codes.Unavailable, "shutting down")
-			}
-			for range streams {
-				waitEnd(t, ends, "Open Unavailable")
-			}
-			if cs := b.CursorStats(); cs.InUse != 0 {
-				t.Errorf("cursors still held after the stop: %+v", cs)
-			}
-		})
+	for name, addr := range ktTargets(t) {
+		for _, busy := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/busy=%v", name, busy), func(t *testing.T) {
+				testShutdownFrozen(t, addr(t), busy)
+			})
+		}
+	}
+}
+
+func testShutdownFrozen(t *testing.T, target string, busy bool) {
+	p := faultproxy.Start(t, target)
+	u, err := url.Parse("kt://" + p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := kt.Open(t.Context(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	logger, ends := callEnds()
+	srv, conn := gatewaytest.StartServer(t, b, server.Options{HealthInterval: time.Hour, Logger: logger})
+	cur := ktgrpcv1.NewCursorClient(conn)
+	if _, err := ktgrpcv1.NewKVClient(conn).Set(t.Context(), &ktgrpcv1.SetRequest{Db: "%", Key: []byte("a"), Value: []byte("1")}); err != nil {
+		t.Fatal(err)
+	}
+	var streams []ktgrpcv1.Cursor_OpenClient
+	for range 3 {
+		s, err := openJumpedDB(t.Context(), cur, "%")
+		if err != nil {
+			t.Fatal(err)
+		}
+		streams = append(streams, s)
+	}
+	p.Freeze()
+	defer p.Thaw()
+	if busy {
+		// A call the frozen server never answers.
+		if err := streams[0].Send(&ktgrpcv1.OpenRequest{Operation: ktgrpcv1.CursorOperation_CURSOR_OPERATION_GET}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := srv.Stop(ctx); err != nil {
+		t.Fatalf("Stop with cursors open on a frozen server: %v; want a graceful stop", err)
+	}
+	for i, s := range streams {
+		_, err := s.Recv()
+		wantStatus(t, fmt.Sprintf("cursor stream %d", i), err, codes.Unavailable, "shutting down")
+	}
+	for range streams {
+		waitEnd(t, ends, "Open Unavailable")
+	}
+	if cs := b.CursorStats(); cs.InUse != 0 {
+		t.Errorf("cursors still held after the stop: %+v", cs)
 	}
 }
 
