@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net/url"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -14,9 +13,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/ktgrpc/ktgrpc/backend"
-	"github.com/ktgrpc/ktgrpc/backend/kt"
-	"github.com/ktgrpc/ktgrpc/backend/tt"
 	ktgrpcv1 "github.com/ktgrpc/ktgrpc/gen/ktgrpc/v1"
 	"github.com/ktgrpc/ktgrpc/server"
 	"github.com/ktgrpc/ktgrpc/test/faultproxy"
@@ -46,20 +42,7 @@ func TestFaultsUnderMixedLoad(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			scheme, addr := target(t)
 			p := faultproxy.Start(t, addr)
-			u, err := url.Parse(scheme + "://" + p.Addr() + "?timeout=2s&connect_timeout=1s")
-			if err != nil {
-				t.Fatal(err)
-			}
-			var b backend.Backend
-			if scheme == "kt" {
-				b, err = kt.Open(t.Context(), u)
-			} else {
-				b, err = tt.Open(t.Context(), u)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = b.Close() })
+			b := openURL(t, scheme+"://"+p.Addr()+"?timeout=2s&connect_timeout=1s")
 			_, conn := gatewaytest.StartServer(t, b, server.Options{HealthInterval: time.Hour})
 			runFaults(t, p, ktgrpcv1.NewKVClient(conn))
 		})

@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -20,6 +19,12 @@ import (
 	"github.com/ktgrpc/ktgrpc/test/gatewaytest"
 	"github.com/ktgrpc/ktgrpc/test/kttest"
 )
+
+// openKT opens a KT adapter on addr, closed when the test ends.
+func openKT(t *testing.T, addr string) *kt.Backend {
+	t.Helper()
+	return openURL(t, "kt://"+addr).(*kt.Backend)
+}
 
 // ktTargets are the KT servers the isolation tests run against: kttest,
 // with the real server's worker pool, and a real ktserver when KT_ADDR
@@ -46,15 +51,7 @@ func TestKTIdleCursorsAndStalledScansDoNotStarveCalls(t *testing.T) {
 	for name, addr := range ktTargets(t) {
 		t.Run(name, func(t *testing.T) {
 			target := addr(t)
-			u, err := url.Parse("kt://" + target)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, err := kt.Open(t.Context(), u)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = b.Close() })
+			b := openKT(t, target)
 			_, conn := gatewaytest.StartServer(t, b, server.Options{HealthInterval: time.Hour, MaxCursorStreamsPerConn: 256})
 			kv := ktgrpcv1.NewKVClient(conn)
 			cur := ktgrpcv1.NewCursorClient(conn)
@@ -170,15 +167,7 @@ func TestKTShutdownWithCursorOnFrozenServer(t *testing.T) {
 
 func testShutdownFrozen(t *testing.T, target string, busy bool) {
 	p := faultproxy.Start(t, target)
-	u, err := url.Parse("kt://" + p.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := kt.Open(t.Context(), u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = b.Close() })
+	b := openKT(t, p.Addr())
 	logger, ends := callEnds()
 	srv, conn := gatewaytest.StartServer(t, b, server.Options{HealthInterval: time.Hour, Logger: logger})
 	cur := ktgrpcv1.NewCursorClient(conn)
@@ -228,15 +217,7 @@ func TestKTDeadlineSweepKeepsConnections(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			p := faultproxy.Start(t, addr(t))
 			p.SetDelay(2 * time.Millisecond)
-			u, err := url.Parse("kt://" + p.Addr())
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, err := kt.Open(t.Context(), u)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = b.Close() })
+			b := openKT(t, p.Addr())
 			_, conn := gatewaytest.StartServer(t, b, server.Options{HealthInterval: time.Hour})
 			kv := ktgrpcv1.NewKVClient(conn)
 			key := []byte(fmt.Sprintf("sweep-%d", time.Now().UnixNano()))
