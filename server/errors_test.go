@@ -27,6 +27,7 @@ func TestToStatus(t *testing.T) {
 		{backend.ErrInvalid, codes.InvalidArgument},
 		{backend.ErrUnavailable, codes.Unavailable},
 		{backend.ErrTimeout, codes.DeadlineExceeded},
+		{backend.ErrExhausted, codes.ResourceExhausted},
 		{backend.ErrFailed, codes.Internal},
 		{context.DeadlineExceeded, codes.DeadlineExceeded},
 		{context.Canceled, codes.Canceled},

@@ -90,6 +90,18 @@ type Options struct {
 	// Hub tunes the replication hub that serves every Subscribe and Watch
 	// from one upstream stream.
 	Hub hub.Options
+	// MaxCursorStreams bounds the Cursor.Open streams with an open cursor
+	// and the Cursor.Scan streams on the gateway; one more is
+	// RESOURCE_EXHAUSTED (0: DefaultMaxCursorStreams).
+	MaxCursorStreams int
+	// MaxCursorStreamsPerConn is MaxCursorStreams for one client connection
+	// (0: DefaultMaxCursorStreamsPerConn).
+	MaxCursorStreamsPerConn int
+	// StallTimeout is how long a cursor or scan stream waits for its client
+	// to take a message: a client that stops reading has its stream ended
+	// with RESOURCE_EXHAUSTED (a Scan's says where to resume), and the
+	// stream's backend cursor closed (0: DefaultStallTimeout).
+	StallTimeout time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -107,6 +119,15 @@ func (o Options) withDefaults() Options {
 	}
 	if o.HealthInterval <= 0 {
 		o.HealthInterval = DefaultHealthInterval
+	}
+	if o.MaxCursorStreams <= 0 {
+		o.MaxCursorStreams = DefaultMaxCursorStreams
+	}
+	if o.MaxCursorStreamsPerConn <= 0 {
+		o.MaxCursorStreamsPerConn = DefaultMaxCursorStreamsPerConn
+	}
+	if o.StallTimeout <= 0 {
+		o.StallTimeout = DefaultStallTimeout
 	}
 	if o.Keepalive == nil {
 		ka := DefaultKeepalive()
@@ -141,6 +162,8 @@ type Server struct {
 	grpc   *grpc.Server
 	health *health.Server
 	guard  *guard
+	limits *streamLimits
+	codec  *requestCodec
 
 	// closing ends every streaming handler; Stop cancels it before the
 	// graceful stop, which would otherwise wait for streams that never end.
@@ -167,15 +190,19 @@ func New(b backend.Backend, opts Options) *Server {
 		log:        opts.Logger,
 		health:     health.NewServer(),
 		healthDone: make(chan struct{}),
+		limits:     &streamLimits{max: opts.MaxCursorStreams, perConn: opts.MaxCursorStreamsPerConn, byConn: map[*connTag]int{}},
 	}
 	s.closing, s.cancelClosing = context.WithCancel(context.Background())
 	s.guard = s.newGuard()
+	s.codec = newRequestCodec()
 
 	obs := s.newObservability()
 	unary, stream := s.interceptors(obs)
 	s.grpc = grpc.NewServer(append(append(opts.transportOptions(), obs.serverOptions()...),
 		grpc.MaxRecvMsgSize(opts.MaxMessageSize),
 		grpc.MaxSendMsgSize(opts.MaxMessageSize),
+		grpc.ForceServerCodecV2(s.codec),
+		grpc.StatsHandler(connTagger{}),
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
 	)...)

@@ -119,6 +119,8 @@ func TestUsageErrors(t *testing.T) {
 		{"serve too many streams", nil, []string{"serve", "--max-concurrent-streams", "4294967296"}, "--max-concurrent-streams 4294967296: must be at most 4294967295"},
 		{"serve negative streams", nil, []string{"serve", "--max-concurrent-streams", "-1"}, "max-concurrent-streams"},
 		{"serve empty hub window", nil, []string{"serve", "--hub-window-events", "0"}, "--hub-window-events, --hub-window-bytes, --hub-subscriber-buffer and --hub-catch-up-readers must be at least 1"},
+		{"serve no cursor streams", nil, []string{"serve", "--max-cursor-streams", "0"}, "--max-cursor-streams 0"},
+		{"serve no stall timeout", nil, []string{"serve", "--stall-timeout", "0s"}, "--stall-timeout 0s must be positive"},
 		{"client cert without key", nil, []string{"get", "--tls-cert", "c.pem", "k"}, "--tls-cert and --tls-key go together"},
 		{"client key env without cert", map[string]string{"KTGRPC_CLIENT_TLS_KEY": "k.pem"}, []string{"get", "k"}, "--tls-cert and --tls-key go together"},
 		{"tls off with a CA", map[string]string{"KTGRPC_TLS_CA": "ca.pem"}, []string{"get", "--tls=false", "k"}, "--tls=false contradicts"},
