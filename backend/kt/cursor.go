@@ -315,6 +315,9 @@ const (
 // unordered databases the whole database is walked in the server's order
 // and the range and prefix are applied to every key.
 func (b *Backend) Scan(ctx context.Context, db string, opts backend.ScanOptions, fn func([]backend.Record) error) error {
+	if opts.Limit < 0 {
+		return fmt.Errorf("kt scan: %w: negative limit %d (0 means no limit)", backend.ErrInvalid, opts.Limit)
+	}
 	ctx, idx, err := b.resolveDB(ctx, db)
 	if err != nil {
 		return err

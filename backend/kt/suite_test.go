@@ -308,7 +308,7 @@ func testExpiration(e *suiteEnv) {
 		{Key: e.key("x"), Value: []byte("1"), Expiry: backend.Expiry{At: at}},
 		{Key: e.key("y"), Value: []byte("2")},
 	}, backend.WriteOptions{Atomic: true})
-	wantErr(t, "atomic SetBulk with two expirations", err, backend.ErrUnsupported)
+	wantErr(t, "atomic SetBulk with two expirations", err, backend.ErrInvalid)
 	n, err := b.SetBulk(ctx, "", []backend.Entry{
 		{Key: e.key("x"), Value: []byte("1"), Expiry: backend.Expiry{At: at}},
 		{Key: e.key("y"), Value: []byte("2"), Expiry: backend.Expiry{At: at}},

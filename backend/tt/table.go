@@ -46,6 +46,13 @@ func (b *Backend) checkPK(op string, key []byte) error {
 
 // TablePut stores a row with misc put, putkeep (PutKeep) or putcat
 // (PutConcat, merging the columns into the existing row).
+//
+// Two kinds of row are refused before anything is sent. A column named ""
+// is refused by Tokyo Cabinet itself. A column with an empty value is
+// refused because Tokyo Cabinet fails an assertion, and the server process
+// dies, when such a value meets a lexical or decimal index on its column,
+// and nothing tells the gateway which columns are indexed: leaving the
+// column out is the safe way to write "no value".
 func (b *Backend) TablePut(ctx context.Context, db string, key []byte, cols map[string][]byte, mode backend.PutMode) (bool, error) {
 	name := map[backend.PutMode]string{backend.PutOverwrite: "put", backend.PutKeep: "putkeep", backend.PutConcat: "putcat"}[mode]
 	if name == "" {
@@ -66,6 +73,14 @@ func (b *Backend) TablePut(ctx context.Context, db string, key []byte, cols map[
 	// Encoding checks for NUL; the row itself travels as separate arguments.
 	if _, err := ttwire.EncodeColumns(ordered); err != nil {
 		return false, fmt.Errorf("%s: table %s: %v: %w", b.name, name, err, backend.ErrInvalid)
+	}
+	for _, c := range ordered {
+		if c.Name == "" {
+			return false, fmt.Errorf("%s: table %s: a column has the empty name, which Tokyo Tyrant refuses (\"\" stands for the primary key): %w", b.name, name, backend.ErrInvalid)
+		}
+		if len(c.Value) == 0 {
+			return false, fmt.Errorf("%s: table %s: column %q has an empty value; an empty value in a column with a lexical or decimal index crashes the Tokyo Tyrant server, so the gateway refuses empty values: leave the column out instead: %w", b.name, name, c.Name, backend.ErrInvalid)
+		}
 	}
 	if err := b.tableDB(ctx, db, name); err != nil {
 		return false, err
@@ -240,8 +255,35 @@ func (b *Backend) TableSetIndex(ctx context.Context, db string, column string, t
 	if err := b.tableDB(ctx, db, "setindex"); err != nil {
 		return false, err
 	}
+	if (typ == backend.IndexLexical || typ == backend.IndexDecimal) && column != "" {
+		if err := b.checkNoEmptyValues(ctx, db, column, typ); err != nil {
+			return false, err
+		}
+	}
 	_, ok, err := b.misc(ctx, "setindex", args, false)
 	return ok, err
+}
+
+// checkNoEmptyValues refuses to build a lexical or decimal index over a
+// column that some row holds with an empty value: Tokyo Cabinet fails an
+// assertion on it and the server process dies. Rows written through the
+// gateway never have one (TablePut refuses empty values), but rows written
+// by other clients may. The check is one search; a row written by another
+// client between it and setindex is not seen.
+func (b *Backend) checkNoEmptyValues(ctx context.Context, db, column string, typ backend.IndexType) error {
+	res, err := b.TableSearch(ctx, db, backend.Query{
+		Conditions: []backend.Condition{{Column: column, Op: backend.CondStrEq, Expr: "", NoIndex: true}},
+		Limit:      1,
+		Action:     backend.SearchKeys,
+	})
+	if err != nil {
+		return fmt.Errorf("%s: table setindex: looking for rows with an empty %q: %w", b.name, column, err)
+	}
+	if len(res.Keys) > 0 {
+		kind := map[backend.IndexType]string{backend.IndexLexical: "lexical", backend.IndexDecimal: "decimal"}[typ]
+		return fmt.Errorf("%s: table setindex: row %q has an empty value in column %q; a %s index over an empty value crashes the Tokyo Tyrant server, so the gateway refuses to build it: give the row a value or remove the column first: %w", b.name, res.Keys[0], column, kind, backend.ErrInvalid)
+	}
+	return nil
 }
 
 // TableGenerateID returns a new primary key number with misc genuid. The

@@ -63,7 +63,8 @@ export declare type ScanRequest = Message<"ktgrpc.v1.ScanRequest"> & {
   limit: bigint;
 
   /**
-   * Return keys only; values are left empty.
+   * Return keys only: values are left empty and expire_time is not set, on
+   * every backend (Kyoto Tycoon's key-only cursor read has no expiration).
    *
    * @generated from field: bool keys_only = 7;
    */
