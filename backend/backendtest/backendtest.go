@@ -128,6 +128,7 @@ func tests() []test {
 		{"TableRefusesWithoutTable", testNoTable, func(c Capabilities) bool { return !c.Table }},
 		// The divergences found against the real servers, one test each.
 		{"KTRegexStopsAtNUL", testRegexNUL, ktOnly},
+		{"KTRegexMatchesBytes", testRegexBytes, ktOnly},
 		{"KTSimilarUTF8", testSimilarUTF8, ktOnly},
 		{"KTIncrementDoubleBytes", testIncrementDoubleBytes, ktOnly},
 		{"KTAtomicSetBulkRepeatedKey", testAtomicRepeated, ktOnly},

@@ -346,3 +346,19 @@ func testTableNumbers(e *env) {
 		e.t.Errorf("GenerateID after Clear = %d, want 1", id)
 	}
 }
+
+// Kyoto Tycoon's POSIX expressions match bytes, not UTF-8 characters.
+func testRegexBytes(e *env) {
+	k := append(e.key(""), "é"...)
+	e.set(k, []byte("v"))
+	keys, err := e.b.MatchKeys(e.ctx, e.db, backend.Match{Kind: backend.MatchRegex, Regex: "^" + regexQuote(e.ns) + ".$"}, 0)
+	e.must(err)
+	if len(keys) != 0 {
+		e.t.Errorf(`MatchKeys(regex ".") matched the two-byte "é": %q`, keys)
+	}
+	keys, err = e.b.MatchKeys(e.ctx, e.db, backend.Match{Kind: backend.MatchRegex, Regex: "^" + regexQuote(e.ns) + "..$"}, 0)
+	e.must(err)
+	if len(keys) != 1 {
+		e.t.Errorf(`MatchKeys(regex "..") = %q, want the two-byte "é"`, keys)
+	}
+}

@@ -31,8 +31,9 @@ const levenshteinCheckRows = 256
 // Tycoon; 0 matches the origin only.
 //
 // Kyoto Tycoon hands keys to C string functions in two places, and the
-// store does the same so that both answer alike: a regex (RE2 here) sees a
-// key only up to its first NUL byte, and a UTF-8 similarity match decodes
+// store does the same so that both answer alike: a regex (RE2 here, matched
+// byte by byte as POSIX expressions are in the C locale) sees a key only up
+// to its first NUL byte, and a UTF-8 similarity match decodes
 // the origin only up to its first NUL and reads both origin and keys with
 // Kyoto Cabinet's lenient decoder (see kcChars).
 //
@@ -58,11 +59,11 @@ func (s *Store) MatchKeys(ctx context.Context, db string, m backend.Match, limit
 			from, to = prefix, keyrange.PrefixEnd(prefix)
 		}
 	case backend.MatchRegex:
-		re, err := regexp.Compile(m.Regex)
+		re, err := regexp.Compile(latin1(m.Regex))
 		if err != nil {
 			return nil, fmt.Errorf("embedded: bad regular expression %q: %v: %w", m.Regex, err, backend.ErrInvalid)
 		}
-		keep = func(key []byte) bool { return re.Match(cString(key)) }
+		keep = func(key []byte) bool { return re.MatchString(latin1(string(cString(key)))) }
 	case backend.MatchSimilar:
 		return s.matchSimilar(ctx, d, m, limit)
 	default:
@@ -181,6 +182,17 @@ func (s *Store) matchSimilar(ctx context.Context, d *database, m backend.Match, 
 		out[i] = own(h.key)
 	}
 	return out, nil
+}
+
+// latin1 maps every byte of s to the character of the same number, so that
+// a regular expression matches byte by byte, as Kyoto Tycoon's POSIX
+// expressions do in the C locale: "." is one byte, not one UTF-8 character.
+func latin1(s string) string {
+	r := make([]rune, len(s))
+	for i := range len(s) {
+		r[i] = rune(s[i])
+	}
+	return string(r)
 }
 
 // cString returns b up to its first NUL byte: what a C string function sees

@@ -1100,7 +1100,8 @@ export declare type MatchKeysRequest = Message<"ktgrpc.v1.MatchKeysRequest"> & {
      * Keys that match this regular expression (RE2 syntax on the embedded
      * store, the server's own syntax on Kyoto Tycoon). Not on Tokyo Tyrant.
      * As on Kyoto Tycoon, the expression sees a key only up to its first NUL
-     * byte ("a\x00b" matches "^a$"); the whole key is returned.
+     * byte ("a\x00b" matches "^a$"; the whole key is returned) and matches
+     * it byte by byte ("." is one byte, so "^.$" does not match "é").
      *
      * @generated from field: string regex = 3;
      */
