@@ -58,6 +58,11 @@ type Capabilities struct {
 	// Real says the backend is a real server: checks that would take it
 	// down or need a fake clock are left out.
 	Real bool
+	// RawPut, when set, stores a record in DB without going through the
+	// backend, as another client of the same server would, and reports the
+	// server's success status. Checks of what the backend guards against
+	// need it to create the state the backend refuses to create.
+	RawPut func(ctx context.Context, key, value []byte) (ok bool, err error)
 }
 
 // Open returns the backend to test. The suite clears DB before each test

@@ -3,6 +3,7 @@ package backendtest
 import (
 	"bytes"
 	"encoding/hex"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -224,8 +225,9 @@ func testIncrementMinInt32(e *env) {
 }
 
 // An empty value in a column with a lexical or decimal index makes Tokyo
-// Cabinet abort the real server, in either order. The gateway refuses both
-// orders, and the server is still there afterwards.
+// Cabinet abort the real server, in either order. The backend refuses every
+// way of writing such a value and of building such an index over one, and
+// the server is still there afterwards.
 func testEmptyValueGuard(e *env) {
 	tb := e.b.(backend.Tabler)
 	ok, err := tb.TableSetIndex(e.ctx, e.db, "text", backend.IndexLexical, false)
@@ -237,41 +239,74 @@ func testEmptyValueGuard(e *env) {
 	}
 	_, err = tb.TablePut(e.ctx, e.db, []byte("25"), map[string][]byte{"other": {}}, backend.PutConcat)
 	e.wantErr("TablePut (concat) with an empty value", err, backend.ErrInvalid)
-
-	// A row written by another path with an empty value: the raw put of a
-	// table takes "name NUL value" columns.
-	e.must(e.b.Set(e.ctx, e.db, []byte("7"), []byte("age\x00"), backend.Expiry{}, backend.WriteOptions{}))
+	// The plain put family writes serialised rows on a table.
+	e.wantErr(`Set of the row "text NUL"`, e.b.Set(e.ctx, e.db, []byte("26"), []byte("text\x00"), backend.Expiry{}, backend.WriteOptions{}), backend.ErrInvalid)
+	_, err = e.b.Add(e.ctx, e.db, []byte("26"), []byte("a\x001\x00text\x00"), backend.Expiry{})
+	e.wantErr(`Add of a row with an empty column`, err, backend.ErrInvalid)
+	_, err = e.b.SetBulk(e.ctx, e.db, []backend.Entry{{Key: []byte("26"), Value: []byte("text\x00")}}, backend.WriteOptions{})
+	e.wantErr(`SetBulk of a row with an empty column`, err, backend.ErrInvalid)
+	e.wantErr(`Append of a row with an empty column`, e.b.Append(e.ctx, e.db, []byte("26"), []byte("text\x00"), backend.Expiry{}, 0), backend.ErrInvalid)
+	adm, isAdmin := e.b.(backend.TTAdmin)
+	if isAdmin {
+		for _, args := range [][][]byte{
+			{[]byte("27"), []byte("text"), {}},
+			{[]byte("27"), []byte("a"), []byte("1"), []byte("text"), {}},
+		} {
+			_, _, err = adm.Misc(e.ctx, e.db, "put", args, false)
+			e.wantErr(fmt.Sprintf("misc put %q", args), err, backend.ErrInvalid)
+		}
+		_, _, err = adm.Misc(e.ctx, e.db, "putlist", [][]byte{[]byte("27"), []byte("text\x00")}, false)
+		e.wantErr("misc putlist of a row with an empty column", err, backend.ErrInvalid)
+	}
+	e.must(e.b.Ping(e.ctx))
+	if e.caps.RawPut == nil {
+		return
+	}
+	// A row written by another client with an empty value: no lexical or
+	// decimal index may be built over it.
+	ok, err = e.caps.RawPut(e.ctx, []byte("7"), []byte("age\x00"))
+	e.wantBool(`raw put of {"age": ""}`, ok, err, true)
 	_, err = tb.TableSetIndex(e.ctx, e.db, "age", backend.IndexDecimal, false)
 	e.wantErr(`SetIndex age decimal over a row {"age": ""}`, err, backend.ErrInvalid)
 	if err != nil && !strings.Contains(err.Error(), `"7"`) {
 		e.t.Errorf("the refusal does not name the row: %v", err)
 	}
-	// A token index does not trip the assertion and is allowed.
+	if isAdmin {
+		for _, typ := range []string{"0", "1", "+1", "LEXICAL", "dec", "16777216"} {
+			_, _, err = adm.Misc(e.ctx, e.db, "setindex", [][]byte{[]byte("age"), []byte(typ)}, false)
+			e.wantErr("misc setindex age "+typ+" over an empty value", err, backend.ErrInvalid)
+		}
+	}
+	// Token and q-gram indexes take empty values.
 	ok, err = tb.TableSetIndex(e.ctx, e.db, "age", backend.IndexToken, false)
 	e.wantBool("SetIndex age token over an empty value", ok, err, true)
+	ok, err = tb.TableSetIndex(e.ctx, e.db, "age", backend.IndexQGram, false)
+	e.wantBool("SetIndex age q-gram over an empty value", ok, err, true)
 	e.must(e.b.Ping(e.ctx))
 	if _, found, err := tb.TableGet(e.ctx, e.db, []byte("7")); err != nil || !found {
 		e.t.Errorf("the row is still there: found=%v err=%v", found, err)
 	}
-	_, err = tb.TableSetIndex(e.ctx, e.db, "text", backend.IndexVoid, false)
-	e.must(err)
-	_, err = tb.TableSetIndex(e.ctx, e.db, "age", backend.IndexVoid, false)
-	e.must(err)
+	for _, col := range []string{"text", "age"} {
+		_, err = tb.TableSetIndex(e.ctx, e.db, col, backend.IndexVoid, false)
+		e.must(err)
+	}
 }
 
-// Tokyo Tyrant refuses a column named "": the gateway refuses it first, and
-// the server refuses it when asked directly.
+// Tokyo Tyrant refuses a column named "": the backend refuses it first,
+// and the server refuses it when another client sends it.
 func testEmptyColumnName(e *env) {
 	tb := e.b.(backend.Tabler)
 	_, err := tb.TablePut(e.ctx, e.db, []byte("r"), map[string][]byte{"": []byte("v"), "a": []byte("1")}, backend.PutOverwrite)
 	e.wantErr(`TablePut with a column named ""`, err, backend.ErrInvalid)
-	adm, ok := e.b.(backend.TTAdmin)
-	if !ok {
-		return
+	if adm, ok := e.b.(backend.TTAdmin); ok {
+		for _, name := range []string{"put", "putkeep", "putcat"} {
+			_, _, err := adm.Misc(e.ctx, e.db, name, [][]byte{[]byte("r"), {}, []byte("v")}, false)
+			e.wantErr("misc "+name+` with a column named ""`, err, backend.ErrInvalid)
+		}
 	}
-	for _, name := range []string{"put", "putkeep", "putcat"} {
-		_, ok, err := adm.Misc(e.ctx, e.db, name, [][]byte{[]byte("r"), {}, []byte("v")}, false)
-		e.wantBool("misc "+name+` with a column named ""`, ok, err, false)
+	if e.caps.RawPut != nil {
+		ok, err := e.caps.RawPut(e.ctx, []byte("r"), []byte("\x00v\x00a\x001"))
+		e.wantBool(`the server's own answer to a column named ""`, ok, err, false)
 	}
 	if _, found, _ := tb.TableGet(e.ctx, e.db, []byte("r")); found {
 		e.t.Error(`a row with a column named "" was stored`)

@@ -2,6 +2,8 @@ package tt_test
 
 import (
 	"context"
+	"io"
+	"net"
 	"net/url"
 	"os"
 	"testing"
@@ -9,6 +11,7 @@ import (
 	"github.com/ktgrpc/ktgrpc/backend"
 	"github.com/ktgrpc/ktgrpc/backend/backendtest"
 	"github.com/ktgrpc/ktgrpc/backend/tt"
+	"github.com/ktgrpc/ktgrpc/backend/tt/ttwire"
 	"github.com/ktgrpc/ktgrpc/test/tttest"
 )
 
@@ -39,12 +42,39 @@ func openTT(addr string) backendtest.Open {
 	}
 }
 
+// rawPut stores a record on the server at addr with a put of its own, as
+// another client would, bypassing the adapter's checks.
+func rawPut(addr string) func(ctx context.Context, key, value []byte) (bool, error) {
+	return func(ctx context.Context, key, value []byte) (bool, error) {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return false, err
+		}
+		defer c.Close()
+		req, err := ttwire.AppendRequest(nil, &ttwire.Request{Cmd: ttwire.CmdPut, Key: key, Value: value})
+		if err != nil {
+			return false, err
+		}
+		if _, err := c.Write(req); err != nil {
+			return false, err
+		}
+		var status [1]byte
+		if _, err := io.ReadFull(c, status[:]); err != nil {
+			return false, err
+		}
+		return status[0] == 0, nil
+	}
+}
+
 func TestConformance(t *testing.T) {
 	for _, c := range conformance {
 		t.Run(c.config, func(t *testing.T) {
 			t.Run("tttest", func(t *testing.T) {
 				srv := tttest.Start(t, tttest.WithConfig(c.config))
-				backendtest.Run(t, openTT(srv.Addr()), c.caps)
+				caps := c.caps
+				caps.RawPut = rawPut(srv.Addr())
+				backendtest.Run(t, openTT(srv.Addr()), caps)
 			})
 			t.Run("real", func(t *testing.T) {
 				addr := os.Getenv(c.env)
@@ -52,7 +82,7 @@ func TestConformance(t *testing.T) {
 					t.Skipf("%s is not set: set it to host:port of a disposable ttserver (%s configuration: -ulog ulog -sid 1 -ext tt-golden.lua; it is cleared) to run the conformance suite against a real server", c.env, c.config)
 				}
 				caps := c.caps
-				caps.Real = true
+				caps.Real, caps.RawPut = true, rawPut(addr)
 				backendtest.Run(t, openTT(addr), caps)
 			})
 		})

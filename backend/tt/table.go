@@ -46,13 +46,8 @@ func (b *Backend) checkPK(op string, key []byte) error {
 
 // TablePut stores a row with misc put, putkeep (PutKeep) or putcat
 // (PutConcat, merging the columns into the existing row).
-//
-// Two kinds of row are refused before anything is sent. A column named ""
-// is refused by Tokyo Cabinet itself. A column with an empty value is
-// refused because Tokyo Cabinet fails an assertion, and the server process
-// dies, when such a value meets a lexical or decimal index on its column,
-// and nothing tells the gateway which columns are indexed: leaving the
-// column out is the safe way to write "no value".
+// A column named "" (which the server refuses) or with an empty value
+// (which can crash it, see guard.go) is refused before anything is sent.
 func (b *Backend) TablePut(ctx context.Context, db string, key []byte, cols map[string][]byte, mode backend.PutMode) (bool, error) {
 	name := map[backend.PutMode]string{backend.PutOverwrite: "put", backend.PutKeep: "putkeep", backend.PutConcat: "putcat"}[mode]
 	if name == "" {
@@ -74,13 +69,8 @@ func (b *Backend) TablePut(ctx context.Context, db string, key []byte, cols map[
 	if _, err := ttwire.EncodeColumns(ordered); err != nil {
 		return false, fmt.Errorf("%s: table %s: %v: %w", b.name, name, err, backend.ErrInvalid)
 	}
-	for _, c := range ordered {
-		if c.Name == "" {
-			return false, fmt.Errorf("%s: table %s: a column has the empty name, which Tokyo Tyrant refuses (\"\" stands for the primary key): %w", b.name, name, backend.ErrInvalid)
-		}
-		if len(c.Value) == 0 {
-			return false, fmt.Errorf("%s: table %s: column %q has an empty value; an empty value in a column with a lexical or decimal index crashes the Tokyo Tyrant server, so the gateway refuses empty values: leave the column out instead: %w", b.name, name, c.Name, backend.ErrInvalid)
-		}
+	if err := b.checkRow(name, ordered); err != nil {
+		return false, err
 	}
 	if err := b.tableDB(ctx, db, name); err != nil {
 		return false, err

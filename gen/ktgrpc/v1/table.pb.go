@@ -403,7 +403,11 @@ type TablePutRequest struct {
 	// the whole Tokyo Tyrant server when an empty value meets a lexical or
 	// decimal index on its column, whichever comes first, and the gateway
 	// cannot see which columns are indexed. Leave a column out to give it no
-	// value.
+	// value. The same refusal applies to every other way the gateway writes
+	// a row of a table database: KV Set, SetBulk, Add and Append (their
+	// values are "name NUL value ..." rows there) and Admin.Misc put, putkeep,
+	// putcat, putlist and setindex. Script calls and Append with keep_last
+	// (which cuts the row wherever the width falls) are not checked.
 	Columns map[string][]byte `protobuf:"bytes,3,rep,name=columns,proto3" json:"columns,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// How to treat an existing row.
 	Mode          PutMode `protobuf:"varint,4,opt,name=mode,proto3,enum=ktgrpc.v1.PutMode" json:"mode,omitempty"`

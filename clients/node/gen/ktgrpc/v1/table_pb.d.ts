@@ -37,7 +37,11 @@ export declare type TablePutRequest = Message<"ktgrpc.v1.TablePutRequest"> & {
    * the whole Tokyo Tyrant server when an empty value meets a lexical or
    * decimal index on its column, whichever comes first, and the gateway
    * cannot see which columns are indexed. Leave a column out to give it no
-   * value.
+   * value. The same refusal applies to every other way the gateway writes
+   * a row of a table database: KV Set, SetBulk, Add and Append (their
+   * values are "name NUL value ..." rows there) and Admin.Misc put, putkeep,
+   * putcat, putlist and setindex. Script calls and Append with keep_last
+   * (which cuts the row wherever the width falls) are not checked.
    *
    * @generated from field: map<string, bytes> columns = 3;
    */
