@@ -94,6 +94,8 @@ func testIncrementDoubleBytes(e *env) {
 		// The parts keep their own signs.
 		{"mixed", []float64{1.0, -0.125}, "0000000000000001" + "ffff8e502b673000", 0.875},
 		{"carry", []float64{0.75, 0.5}, "0000000000000001" + "0000e35fa931a000", 1.25},
+		// The server reads at most 16 significant digits of the amount.
+		{"digits", []float64{123456.78901234568}, "000000000001e240" + "0002cd9a40953f0c", 123456.789012},
 	} {
 		k := e.key(c.name)
 		var v float64

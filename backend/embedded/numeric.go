@@ -102,14 +102,19 @@ func (s *Store) increment(ctx context.Context, db string, key []byte, num, initi
 // scaled by 10^15) and returns the new value. The sum is computed in that
 // fixed-point form, as Kyoto Tycoon does, so the stored bytes match it. The
 // rules for missing records, delta 0 and wrong sizes are Increment's.
+//
+// The amount and the initial value are first read as Kyoto Tycoon reads
+// the decimal text a client sends (KTAtof of the shortest plain decimal
+// form): at most 16 significant digits, so a record holds the same bytes
+// whether it was incremented here or on a real server.
 func (s *Store) IncrementDouble(ctx context.Context, db string, key []byte, delta float64, opts backend.IncrementDoubleOptions) (value float64, applied bool, err error) {
 	mode, initial := origAdd, 0.0
 	if opts.MustExist {
 		mode = origTry
 	} else if opts.Initial != nil {
-		initial = *opts.Initial
+		initial = ktWireDouble(*opts.Initial)
 	}
-	return s.incrementDouble(ctx, db, key, delta, initial, mode, opts.Expiry)
+	return s.incrementDouble(ctx, db, key, ktWireDouble(delta), initial, mode, opts.Expiry)
 }
 
 // IncrementDoubleOrig is IncrementDouble with Kyoto Tycoon's orig parameter:

@@ -28,6 +28,13 @@ func TestDiffKTTestRealKT(t *testing.T) {
 	if addr == "" {
 		t.Skip("KT_ADDR is not set; set it to host:port of a disposable kt-main ktserver (it is cleared) to compare kttest with it")
 	}
-	srv := kttest.Start(t)
-	backendtest.Diff(t, openKT(srv.Addr())(t), openKT(addr)(t), backendtest.DiffOptionsFromEnv(t, diffCaps, 10, 100))
+	// DB 1 is a tree database, DB 0 a hash database.
+	hashCaps := diffCaps
+	hashCaps.DB, hashCaps.Ordered = "0", false
+	for _, caps := range []backendtest.Capabilities{diffCaps, hashCaps} {
+		t.Run("db"+caps.DB, func(t *testing.T) {
+			srv := kttest.Start(t)
+			backendtest.Diff(t, openKT(srv.Addr())(t), openKT(addr)(t), backendtest.DiffOptionsFromEnv(t, caps, 10, 100))
+		})
+	}
 }

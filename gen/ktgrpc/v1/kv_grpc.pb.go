@@ -92,8 +92,10 @@ type KVClient interface {
 	// store the record holds 16 bytes: a big-endian integer part and a
 	// big-endian fraction times 10^15, each truncated and added on its own
 	// (1 then -0.125 is stored as 1 and -125000000000000), exactly as Kyoto
-	// Tycoon stores them. Kyoto Tycoon returns the new value with six decimals
-	// (1e-07 comes back as 0); the embedded store returns it unrounded.
+	// Tycoon stores them; the amount and the initial value count with at most
+	// 16 significant digits, as Kyoto Tycoon reads them. Kyoto Tycoon returns
+	// the new value with six decimals (1e-07 comes back as 0); the embedded
+	// store returns it unrounded.
 	IncrementDouble(ctx context.Context, in *IncrementDoubleRequest, opts ...grpc.CallOption) (*IncrementDoubleResponse, error)
 	// MatchKeys lists the keys that match a prefix, a regular expression or are
 	// similar to an origin key.
@@ -314,8 +316,10 @@ type KVServer interface {
 	// store the record holds 16 bytes: a big-endian integer part and a
 	// big-endian fraction times 10^15, each truncated and added on its own
 	// (1 then -0.125 is stored as 1 and -125000000000000), exactly as Kyoto
-	// Tycoon stores them. Kyoto Tycoon returns the new value with six decimals
-	// (1e-07 comes back as 0); the embedded store returns it unrounded.
+	// Tycoon stores them; the amount and the initial value count with at most
+	// 16 significant digits, as Kyoto Tycoon reads them. Kyoto Tycoon returns
+	// the new value with six decimals (1e-07 comes back as 0); the embedded
+	// store returns it unrounded.
 	IncrementDouble(context.Context, *IncrementDoubleRequest) (*IncrementDoubleResponse, error)
 	// MatchKeys lists the keys that match a prefix, a regular expression or are
 	// similar to an origin key.

@@ -221,8 +221,10 @@ class KVServicer(object):
         store the record holds 16 bytes: a big-endian integer part and a
         big-endian fraction times 10^15, each truncated and added on its own
         (1 then -0.125 is stored as 1 and -125000000000000), exactly as Kyoto
-        Tycoon stores them. Kyoto Tycoon returns the new value with six decimals
-        (1e-07 comes back as 0); the embedded store returns it unrounded.
+        Tycoon stores them; the amount and the initial value count with at most
+        16 significant digits, as Kyoto Tycoon reads them. Kyoto Tycoon returns
+        the new value with six decimals (1e-07 comes back as 0); the embedded
+        store returns it unrounded.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
