@@ -80,8 +80,8 @@ func diff(ctx context.Context, a, b backend.Backend, opts DiffOptions) (string, 
 // first answer that differs, or -1.
 func firstDifference(ctx context.Context, a, b backend.Backend, caps Capabilities, ops []op) (int, error) {
 	for _, be := range []backend.Backend{a, b} {
-		if err := be.Clear(ctx, caps.DB); err != nil {
-			return 0, fmt.Errorf("clearing %s: %w", be.Name(), err)
+		if err := reset(ctx, be, caps); err != nil {
+			return 0, err
 		}
 	}
 	for i, o := range ops {
@@ -96,9 +96,9 @@ func firstDifference(ctx context.Context, a, b backend.Backend, caps Capabilitie
 // answers.
 func replay(ctx context.Context, be backend.Backend, caps Capabilities, ops []op) []string {
 	out := make([]string, len(ops))
-	if err := be.Clear(ctx, caps.DB); err != nil {
+	if err := reset(ctx, be, caps); err != nil {
 		for i := range out {
-			out[i] = "clear failed: " + err.Error()
+			out[i] = err.Error()
 		}
 		return out
 	}
@@ -106,6 +106,22 @@ func replay(ctx context.Context, be backend.Backend, caps Capabilities, ops []op
 		out[i] = o.apply(ctx, be, caps)
 	}
 	return out
+}
+
+// reset empties the database and, on a table, drops the indexes the
+// sequences create, which clearing keeps.
+func reset(ctx context.Context, be backend.Backend, caps Capabilities) error {
+	if err := be.Clear(ctx, caps.DB); err != nil {
+		return fmt.Errorf("clearing %s: %w", be.Name(), err)
+	}
+	if caps.Table {
+		for _, col := range tableCols {
+			if _, err := tabler(be).TableSetIndex(ctx, caps.DB, col, backend.IndexVoid, false); err != nil {
+				return fmt.Errorf("dropping the index of %q on %s: %w", col, be.Name(), err)
+			}
+		}
+	}
+	return nil
 }
 
 // shrink removes operations one at a time, from the front, keeping each
@@ -154,6 +170,7 @@ const (
 	opTableGet
 	opTableSearch
 	opGenerateID
+	opSetIndex
 )
 
 var opNames = map[opKind]string{
@@ -162,7 +179,7 @@ var opNames = map[opKind]string{
 	opCAS: "CompareAndSwap", opSeize: "Seize", opSetBulk: "SetBulk", opGetBulk: "GetBulk",
 	opRemoveBulk: "RemoveBulk", opPrefix: "MatchKeys(prefix)", opRegex: "MatchKeys(regex)",
 	opSimilar: "MatchKeys(similar)", opScan: "Scan", opStatus: "Status", opTablePut: "TablePut",
-	opTableGet: "TableGet", opTableSearch: "TableSearch", opGenerateID: "GenerateID",
+	opTableGet: "TableGet", opTableSearch: "TableSearch", opGenerateID: "GenerateID", opSetIndex: "SetIndex",
 }
 
 // op is one generated operation with all its arguments.
@@ -253,7 +270,7 @@ func generate(r *rand.Rand, caps Capabilities, n int) []op {
 	pick := func(pool [][]byte) []byte { return pool[r.IntN(len(pool))] }
 	var kinds []opKind
 	if caps.Table {
-		kinds = []opKind{opTablePut, opTablePut, opTablePut, opTableGet, opTableSearch, opTableSearch, opTableSearch, opRemove, opGenerateID, opStatus}
+		kinds = []opKind{opTablePut, opTablePut, opTablePut, opTableGet, opTableSearch, opTableSearch, opTableSearch, opRemove, opGenerateID, opStatus, opSetIndex}
 	} else {
 		kinds = []opKind{opSet, opSet, opGet, opAdd, opRemove, opAppend, opCheck, opIncrement, opIncrementDouble, opSetBulk, opGetBulk, opRemoveBulk, opPrefix, opScan, opStatus}
 		if caps.Family == KT {
@@ -332,6 +349,10 @@ func generate(r *rand.Rand, caps Capabilities, n int) []op {
 			}
 		case opTableSearch:
 			o.query = randomQuery(r)
+		case opSetIndex:
+			o.regex = tableCols[r.IntN(len(tableCols))]
+			o.n = int64([]backend.IndexType{backend.IndexLexical, backend.IndexDecimal, backend.IndexToken, backend.IndexQGram, backend.IndexOptimize, backend.IndexVoid}[r.IntN(6)])
+			o.flag = r.IntN(3) == 0
 		}
 		ops[i] = o
 	}
@@ -345,12 +366,17 @@ func randomQuery(r *rand.Rand) backend.Query {
 			backend.CondNumGT, backend.CondNumLE, backend.CondNumBetween, backend.CondNumOrEq, backend.CondStrOrEq}[r.IntN(9)]
 		expr := tableVals[r.IntN(len(tableVals))]
 		if op == backend.CondNumBetween || op == backend.CondNumOrEq || op == backend.CondStrOrEq {
-			expr += " " + tableVals[r.IntN(len(tableVals))]
+			// No empty list item: real TT's index path skips rows then,
+			// a quirk the test server does not copy.
+			expr = strings.TrimSpace(expr) + " " + strings.TrimSpace(tableVals[r.IntN(len(tableVals))])
 		}
 		q.Conditions = append(q.Conditions, backend.Condition{Column: tableCols[r.IntN(len(tableCols))], Op: op, Expr: expr, Negate: r.IntN(5) == 0})
 	}
 	if r.IntN(2) == 0 {
 		q.HasOrder, q.OrderColumn, q.Order = true, tableCols[r.IntN(len(tableCols))], backend.OrderType(r.IntN(4))
+	}
+	if r.IntN(3) == 0 {
+		q.Limit, q.Offset = int64(1+r.IntN(3)), int64(r.IntN(2))
 	}
 	q.Action = []backend.SearchAction{backend.SearchKeys, backend.SearchKeys, backend.SearchGet, backend.SearchCount, backend.SearchDelete}[r.IntN(5)]
 	return q
@@ -447,16 +473,28 @@ func (o op) apply(ctx context.Context, be backend.Backend, caps Capabilities) st
 	case opGenerateID:
 		id, err := tabler(be).TableGenerateID(ctx, db)
 		return result(err, id)
+	case opSetIndex:
+		ok, err := tabler(be).TableSetIndex(ctx, db, o.regex, backend.IndexType(o.n), o.flag)
+		return result(err, ok)
 	}
 	return "unknown operation"
 }
 
 // tableSearch describes a search's answer: the matching keys as a set and,
 // for an ordered search, the order column's values in result order (rows
-// that tie on the order column may come in any order).
+// that tie on the order column may come in any order). A limited search
+// is described by its size and order values only: which rows fill it
+// depends on the order the server happens to visit them in.
 func tableSearch(ctx context.Context, be backend.Backend, db string, q backend.Query) string {
 	tb := tabler(be)
+	limited := q.Limit > 0 || q.Offset > 0
 	if q.Action == backend.SearchDelete || q.Action == backend.SearchCount {
+		// Which rows a limited delete removes depends on the order the
+		// server visits them in, and on how it breaks ties in the order
+		// column: only whole deletes can be compared.
+		if limited && (!q.HasOrder || q.Action == backend.SearchDelete) {
+			q.Limit, q.Offset = 0, 0
+		}
 		res, err := tb.TableSearch(ctx, db, q)
 		return result(err, res.Count)
 	}
@@ -486,10 +524,13 @@ func tableSearch(ctx context.Context, be backend.Backend, db string, q backend.Q
 	}
 	slices.Sort(keys)
 	out := fmt.Sprintf("keys %q", keys)
+	if limited {
+		out = fmt.Sprintf("%d keys", len(keys))
+	}
 	if q.HasOrder {
 		out += fmt.Sprintf(" order %s", order)
 	}
-	if q.Action == backend.SearchGet {
+	if q.Action == backend.SearchGet && !limited {
 		rows := make([]string, len(res.Rows))
 		for i, r := range res.Rows {
 			rows[i] = string(r.Key) + "=" + columns(r.Columns)
