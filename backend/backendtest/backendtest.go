@@ -109,6 +109,12 @@ func Run(t *testing.T, open Open, caps Capabilities) {
 			if err := b.Clear(ctx, caps.DB); err != nil {
 				t.Fatalf("Clear(%q) before the test: %v", caps.DB, err)
 			}
+			if caps.Table {
+				// Clearing keeps indexes; drop those the suite and Diff
+				// create, so that each test starts without any.
+				dropIndexes(t, ctx, b, caps.DB)
+				t.Cleanup(func() { dropIndexes(t, context.Background(), b, caps.DB) })
+			}
 			tc.fn(e)
 		})
 	}
@@ -144,6 +150,24 @@ func tests() []test {
 		{"TTTableEmptyValueGuard", testEmptyValueGuard, func(c Capabilities) bool { return c.Table }},
 		{"TTTableEmptyColumnName", testEmptyColumnName, func(c Capabilities) bool { return c.Table }},
 		{"TTTableSearchNumbers", testTableNumbers, func(c Capabilities) bool { return c.Table }},
+	}
+}
+
+// indexedColumns are the columns on which the suite and Diff create
+// indexes.
+var indexedColumns = []string{"name", "age", "n", "s", "text", "other", "city", "bin", "nothing"}
+
+// dropIndexes removes every index on indexedColumns.
+func dropIndexes(t *testing.T, ctx context.Context, b backend.Backend, db string) {
+	t.Helper()
+	tb, ok := b.(backend.Tabler)
+	if !ok {
+		return
+	}
+	for _, col := range indexedColumns {
+		if _, err := tb.TableSetIndex(ctx, db, col, backend.IndexVoid, false); err != nil {
+			t.Errorf("dropping the index of %q: %v", col, err)
+		}
 	}
 }
 

@@ -50,6 +50,13 @@ func Diff(t *testing.T, a, b backend.Backend, opts DiffOptions) {
 // diff runs Diff's sequences and returns the report of the first
 // difference, or "" when the backends agree.
 func diff(ctx context.Context, a, b backend.Backend, opts DiffOptions) (string, error) {
+	// Leave no index behind: clearing keeps them, and a later raw write
+	// of an empty value next to one would crash a real server.
+	defer func() {
+		for _, be := range []backend.Backend{a, b} {
+			_ = reset(ctx, be, opts.Caps)
+		}
+	}()
 	for i := range opts.Sequences {
 		seed := opts.Seed + uint64(i)
 		ops := generate(rand.New(rand.NewPCG(seed, 0x6b74677270632e31)), opts.Caps, opts.Ops)
@@ -115,7 +122,7 @@ func reset(ctx context.Context, be backend.Backend, caps Capabilities) error {
 		return fmt.Errorf("clearing %s: %w", be.Name(), err)
 	}
 	if caps.Table {
-		for _, col := range tableCols {
+		for _, col := range indexedColumns {
 			if _, err := tabler(be).TableSetIndex(ctx, caps.DB, col, backend.IndexVoid, false); err != nil {
 				return fmt.Errorf("dropping the index of %q on %s: %w", col, be.Name(), err)
 			}
@@ -171,6 +178,7 @@ const (
 	opTableSearch
 	opGenerateID
 	opSetIndex
+	opCursorWalk
 )
 
 var opNames = map[opKind]string{
@@ -179,7 +187,7 @@ var opNames = map[opKind]string{
 	opCAS: "CompareAndSwap", opSeize: "Seize", opSetBulk: "SetBulk", opGetBulk: "GetBulk",
 	opRemoveBulk: "RemoveBulk", opPrefix: "MatchKeys(prefix)", opRegex: "MatchKeys(regex)",
 	opSimilar: "MatchKeys(similar)", opScan: "Scan", opStatus: "Status", opTablePut: "TablePut",
-	opTableGet: "TableGet", opTableSearch: "TableSearch", opGenerateID: "GenerateID", opSetIndex: "SetIndex",
+	opTableGet: "TableGet", opTableSearch: "TableSearch", opGenerateID: "GenerateID", opSetIndex: "SetIndex", opCursorWalk: "CursorWalk",
 }
 
 // op is one generated operation with all its arguments.
@@ -276,6 +284,9 @@ func generate(r *rand.Rand, caps Capabilities, n int) []op {
 		if caps.Family == KT {
 			kinds = append(kinds, opReplace, opCAS, opSeize, opRegex, opSimilar, opSimilar)
 		}
+		if caps.Cursor {
+			kinds = append(kinds, opCursorWalk, opCursorWalk)
+		}
 	}
 	ops := make([]op, n)
 	for i := range ops {
@@ -349,6 +360,15 @@ func generate(r *rand.Rand, caps Capabilities, n int) []op {
 			}
 		case opTableSearch:
 			o.query = randomQuery(r)
+		case opCursorWalk:
+			// keys: nil jumps to the first record; n: the steps, two bits
+			// each; value: what SetValue writes.
+			if r.IntN(3) == 0 {
+				o.key = nil
+			}
+			o.n = int64(r.Uint32())
+			o.value = pick(diffValues)
+			o.flag = caps.Ordered && caps.Family == KT && r.IntN(3) == 0
 		case opSetIndex:
 			o.regex = tableCols[r.IntN(len(tableCols))]
 			o.n = int64([]backend.IndexType{backend.IndexLexical, backend.IndexDecimal, backend.IndexToken, backend.IndexQGram, backend.IndexOptimize, backend.IndexVoid}[r.IntN(6)])
@@ -476,8 +496,45 @@ func (o op) apply(ctx context.Context, be backend.Backend, caps Capabilities) st
 	case opSetIndex:
 		ok, err := tabler(be).TableSetIndex(ctx, db, o.regex, backend.IndexType(o.n), o.flag)
 		return result(err, ok)
+	case opCursorWalk:
+		return cursorWalk(ctx, be, db, o)
 	}
 	return "unknown operation"
+}
+
+// cursorWalk opens a cursor, jumps (backward when o.flag), takes up to six
+// steps chosen by the bits of o.n and describes every answer.
+func cursorWalk(ctx context.Context, be backend.Backend, db string, o op) string {
+	c, err := be.OpenCursor(ctx, db)
+	if err != nil {
+		return result(err)
+	}
+	defer c.Close()
+	var out []string
+	var ok bool
+	if o.flag {
+		ok, err = c.JumpBack(ctx, o.key)
+	} else {
+		ok, err = c.Jump(ctx, o.key)
+	}
+	out = append(out, result(err, ok))
+	for i := range 6 {
+		switch (o.n >> (2 * i)) & 3 {
+		case 0:
+			r, ok, err := c.Get(ctx, true)
+			out = append(out, "get "+result(err, ok, record(r)))
+		case 1:
+			k, ok, err := c.GetKey(ctx, false)
+			out = append(out, "key "+result(err, ok, fmt.Sprintf("%q", k)))
+		case 2:
+			ok, err := c.SetValue(ctx, o.value, backend.Expiry{}, false)
+			out = append(out, "set "+result(err, ok))
+		case 3:
+			ok, err := c.Remove(ctx)
+			out = append(out, "remove "+result(err, ok))
+		}
+	}
+	return strings.Join(out, "; ")
 }
 
 // tableSearch describes a search's answer: the matching keys as a set and,

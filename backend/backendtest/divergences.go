@@ -31,7 +31,11 @@ func testRegexNUL(e *env) {
 	if len(keys) != 1 || !bytes.Equal(keys[0], k) {
 		e.t.Errorf("MatchKeys(regex %q) = %q, want the whole key %q: the expression stops at the NUL", re, keys, k)
 	}
-	// With a limit, the key cut at its NUL still counts.
+	// With a limit, the key cut at its NUL still counts (in key order, so
+	// only on an ordered database).
+	if !e.caps.Ordered {
+		return
+	}
 	keys, err = e.b.MatchKeys(e.ctx, e.db, backend.Match{Kind: backend.MatchRegex, Regex: "^" + regexQuote(e.ns) + "[a-z]+"}, 1)
 	e.must(err)
 	if len(keys) != 1 || !bytes.Equal(keys[0], k) {
@@ -265,7 +269,10 @@ func testEmptyValueGuard(e *env) {
 		return
 	}
 	// A row written by another client with an empty value: no lexical or
-	// decimal index may be built over it.
+	// decimal index may be built over it. The raw put is not guarded, so
+	// first make sure that no index on the column is left over.
+	_, err = tb.TableSetIndex(e.ctx, e.db, "age", backend.IndexVoid, false)
+	e.must(err)
 	ok, err = e.caps.RawPut(e.ctx, []byte("7"), []byte("age\x00"))
 	e.wantBool(`raw put of {"age": ""}`, ok, err, true)
 	_, err = tb.TableSetIndex(e.ctx, e.db, "age", backend.IndexDecimal, false)

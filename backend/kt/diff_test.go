@@ -11,7 +11,7 @@ import (
 
 // diffCaps describe DB 1 of the embedded store and of a kt-main server:
 // both tree databases.
-var diffCaps = backendtest.Capabilities{Family: backendtest.KT, DB: "1", Ordered: true}
+var diffCaps = backendtest.Capabilities{Family: backendtest.KT, DB: "1", Ordered: true, Cursor: true}
 
 func TestDiffEmbeddedKTTest(t *testing.T) {
 	s, err := embedded.New(embedded.Options{})
@@ -30,7 +30,7 @@ func TestDiffKTTestRealKT(t *testing.T) {
 	}
 	// DB 1 is a tree database, DB 0 a hash database.
 	hashCaps := diffCaps
-	hashCaps.DB, hashCaps.Ordered = "0", false
+	hashCaps.DB, hashCaps.Ordered, hashCaps.Cursor = "0", false, false
 	for _, caps := range []backendtest.Capabilities{diffCaps, hashCaps} {
 		t.Run("db"+caps.DB, func(t *testing.T) {
 			srv := kttest.Start(t)
