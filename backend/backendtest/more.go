@@ -67,6 +67,7 @@ func testScan(e *env) {
 }
 
 func testCursor(e *env) {
+	t := e.t
 	for _, k := range []string{"a", "b", "c"} {
 		e.set(e.key(k), []byte("v"+k))
 	}
@@ -131,6 +132,31 @@ func testCursor(e *env) {
 	// a was removed and b seized: nothing is left before c.
 	ok, err = c.StepBack(e.ctx)
 	e.wantBool("StepBack from the first record", ok, err, false)
+
+	// A tree cursor keeps the direction of its last move: after JumpBack,
+	// the step of Get and the move after Remove go backward.
+	for _, k := range []string{"a", "b"} {
+		e.set(e.key(k), []byte("v"+k))
+	}
+	ok, err = c.JumpBack(e.ctx, nil)
+	e.wantBool("JumpBack(last)", ok, err, true)
+	r, ok, err = c.Get(e.ctx, true)
+	if err != nil || !ok || string(r.Key) != e.ns+"c" {
+		t.Errorf("Get(step) after JumpBack = %q, %v, %v; want c", r.Key, ok, err)
+	}
+	if k, _, _ := c.GetKey(e.ctx, false); string(k) != e.ns+"b" {
+		t.Errorf("Get(step) after JumpBack moved to %q, want the previous record b", k)
+	}
+	ok, err = c.Remove(e.ctx)
+	e.wantBool("Remove of b", ok, err, true)
+	if k, _, _ := c.GetKey(e.ctx, false); string(k) != e.ns+"a" {
+		t.Errorf("Remove after JumpBack moved to %q, want the previous record a", k)
+	}
+	ok, err = c.Step(e.ctx)
+	e.wantBool("Step from a (forward again)", ok, err, true)
+	if k, _, _ := c.GetKey(e.ctx, false); string(k) != e.ns+"c" {
+		t.Errorf("Step from a moved to %q, want c", k)
+	}
 }
 
 func testSubscribe(e *env) {

@@ -47,9 +47,11 @@ const (
 	CursorOperation_CURSOR_OPERATION_GET_VALUE CursorOperation = 7
 	// Overwrite the current record's value.
 	CursorOperation_CURSOR_OPERATION_SET_VALUE CursorOperation = 8
-	// Remove the current record; the cursor moves to the next one.
+	// Remove the current record; the cursor moves to the next one (the
+	// previous one when it moves backward).
 	CursorOperation_CURSOR_OPERATION_REMOVE CursorOperation = 9
-	// Read and remove the current record; the cursor moves to the next one.
+	// Read and remove the current record; the cursor moves to the next one
+	// (the previous one when it moves backward).
 	CursorOperation_CURSOR_OPERATION_SEIZE CursorOperation = 10
 )
 
