@@ -55,9 +55,6 @@ type Capabilities struct {
 	// EchoScript names a procedure of the backend's Scripter that returns
 	// its arguments unchanged; empty skips the script check.
 	EchoScript string
-	// Real says the backend is a real server: checks that would take it
-	// down or need a fake clock are left out.
-	Real bool
 	// RawPut, when set, stores a record in DB without going through the
 	// backend, as another client of the same server would, and reports the
 	// server's success status. Checks of what the backend guards against

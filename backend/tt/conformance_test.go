@@ -82,7 +82,7 @@ func TestConformance(t *testing.T) {
 					t.Skipf("%s is not set: set it to host:port of a disposable ttserver (%s configuration: -ulog ulog -sid 1 -ext tt-golden.lua; it is cleared) to run the conformance suite against a real server", c.env, c.config)
 				}
 				caps := c.caps
-				caps.Real, caps.RawPut = true, rawPut(addr)
+				caps.RawPut = rawPut(addr)
 				backendtest.Run(t, openTT(addr), caps)
 			})
 		})
