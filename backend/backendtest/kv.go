@@ -42,6 +42,18 @@ func testBinary(e *env) {
 		}
 		entries = append(entries, backend.Entry{Key: append(e.key("bulk"), byte(i)), Value: v})
 	}
+	// A large value with every byte value survives both ways.
+	large := make([]byte, 1<<20)
+	for i := range large {
+		large[i] = byte(i * 7)
+	}
+	e.set(e.key("large"), large)
+	if r, found := e.get(e.key("large")); !found || !bytes.Equal(r.Value, large) {
+		e.t.Errorf("a 1 MiB value did not read back intact (found %v, %d bytes)", found, len(r.Value))
+	}
+	if ok, err := e.b.Remove(e.ctx, e.db, e.key("large")); err != nil || !ok {
+		e.t.Errorf("Remove of the large record = %v, %v", ok, err)
+	}
 	// An empty value is a value.
 	e.set(e.key("empty"), []byte{})
 	if r, found := e.get(e.key("empty")); !found || len(r.Value) != 0 {
