@@ -12,7 +12,7 @@ PYTHON    ?= /usr/bin/python3
 NODE_DEPS := clients/node/node_modules/.package-lock.json
 APT_PKGS  := protobuf-compiler protobuf-compiler-grpc python3-grpcio python3-protobuf
 
-.PHONY: run build static test deps breaking lint vet staticcheck generate check-generated gotest examples bench clean
+.PHONY: run build static test deps breaking lint vet staticcheck generate check-generated gotest real examples bench clean
 
 ## run: start the gateway on $(LISTEN) with backend $(BACKEND)
 run:
@@ -71,6 +71,15 @@ check-generated: deps
 
 gotest: deps
 	$(GO) test $(TESTFLAGS) ./...
+
+## real: run the conformance suite and a long differential run against the disposable real servers
+## named by KT_ADDR, TT_ADDR, TT_BTREE_ADDR and TT_TABLE_ADDR (they are cleared); DIFF_SEQUENCES and
+## DIFF_OPS size the differential run
+DIFF_SEQUENCES ?= 200
+DIFF_OPS       ?= 300
+real:
+	KTGRPC_DIFF_SEQUENCES=$(DIFF_SEQUENCES) KTGRPC_DIFF_OPS=$(DIFF_OPS) \
+		$(GO) test -count=1 -timeout 60m -run 'Conformance|Diff' ./backend/...
 
 ## examples: run the Go, Python and Node examples against the gateway on $(LISTEN) (make run first)
 examples: deps

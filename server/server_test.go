@@ -128,6 +128,9 @@ func TestTableConverts(t *testing.T) {
 	wantCode(t, err, codes.InvalidArgument, "offset must not be negative")
 	_, err = c.Put(ctx, &ktgrpcv1.TablePutRequest{Key: []byte("k"), Columns: map[string][]byte{"a\x00b": nil}})
 	wantCode(t, err, codes.InvalidArgument, "NUL")
+	// Tokyo Tyrant refuses a column named ""; the gateway says so itself.
+	_, err = c.Put(ctx, &ktgrpcv1.TablePutRequest{Key: []byte("k"), Columns: map[string][]byte{"": []byte("v")}})
+	wantCode(t, err, codes.InvalidArgument, "empty name")
 
 	idx, err := c.SetIndex(ctx, &ktgrpcv1.TableSetIndexRequest{Column: "name", Type: ktgrpcv1.IndexType_INDEX_TYPE_VOID, Keep: true})
 	if err != nil || !idx.GetApplied() {

@@ -365,6 +365,9 @@ const (
 // order on one cursor of the cursor pool (counted against cursors=N), and
 // the range and prefix are applied to every key.
 func (b *Backend) Scan(ctx context.Context, db string, opts backend.ScanOptions, fn func([]backend.Record) error) error {
+	if opts.Limit < 0 {
+		return fmt.Errorf("kt scan: %w: negative limit %d (0 means no limit)", backend.ErrInvalid, opts.Limit)
+	}
 	ctx, idx, err := b.resolveDB(ctx, db)
 	if err != nil {
 		return err

@@ -310,7 +310,7 @@ func testExpiration(e *suiteEnv) {
 		{Key: e.key("x"), Value: []byte("1"), Expiry: backend.Expiry{At: at}},
 		{Key: e.key("y"), Value: []byte("2")},
 	}, backend.WriteOptions{Atomic: true})
-	wantErr(t, "atomic SetBulk with two expirations", err, backend.ErrUnsupported)
+	wantErr(t, "atomic SetBulk with two expirations", err, backend.ErrInvalid)
 	n, err := b.SetBulk(ctx, "", []backend.Entry{
 		{Key: e.key("x"), Value: []byte("1"), Expiry: backend.Expiry{At: at}},
 		{Key: e.key("y"), Value: []byte("2"), Expiry: backend.Expiry{At: at}},
@@ -526,12 +526,24 @@ func testCursorTree(e *suiteEnv) {
 	if !ok || string(value) != "vb" {
 		t.Errorf("JumpBack(bb) value %q", value)
 	}
-	ok, err = cur.Remove(ctx) // removes b, moves to c
+	// A tree cursor keeps the direction of its last move: after JumpBack,
+	// Remove moves to the previous record.
+	ok, err = cur.Remove(ctx) // removes b, moves back to a
 	e.must(err)
 	if !ok {
 		t.Error("Remove failed")
 	}
-	seized, ok, err := cur.Seize(ctx) // seizes c, moves to d
+	key, _, err = cur.GetKey(ctx, false)
+	e.must(err)
+	if string(key) != e.ns+"a" {
+		t.Errorf("after Remove following JumpBack the cursor is at %q, want a", key)
+	}
+	ok, err = cur.Step(ctx) // forward again: c follows a now
+	e.must(err)
+	if !ok {
+		t.Error("Step from a failed")
+	}
+	seized, ok, err := cur.Seize(ctx) // seizes c, moves on to d
 	e.must(err)
 	if !ok || string(seized.Key) != e.ns+"c" || string(seized.Value) != "vc" {
 		t.Errorf("Seize = %q=%q ok=%v", seized.Key, seized.Value, ok)

@@ -314,6 +314,7 @@ func TestKTCursorWalkBothWays(t *testing.T) {
 		jump     = ktgrpcv1.CursorOperation_CURSOR_OPERATION_JUMP
 		jumpBack = ktgrpcv1.CursorOperation_CURSOR_OPERATION_JUMP_BACK
 		stepBack = ktgrpcv1.CursorOperation_CURSOR_OPERATION_STEP_BACK
+		step     = ktgrpcv1.CursorOperation_CURSOR_OPERATION_STEP
 		get      = ktgrpcv1.CursorOperation_CURSOR_OPERATION_GET
 		getKey   = ktgrpcv1.CursorOperation_CURSOR_OPERATION_GET_KEY
 		setValue = ktgrpcv1.CursorOperation_CURSOR_OPERATION_SET_VALUE
@@ -363,8 +364,16 @@ func TestKTCursorWalkBothWays(t *testing.T) {
 	if r := c.must(op(stepBack)); !r.Ok {
 		t.Error("STEP_BACK to b failed")
 	}
-	if r := c.must(op(remove)); !r.Ok { // b; the cursor moves to c
+	// The cursor moves backward since STEP_BACK, as a Kyoto Cabinet tree
+	// cursor does: removing b leaves it on a.
+	if r := c.must(op(remove)); !r.Ok {
 		t.Error("REMOVE failed")
+	}
+	if r := c.must(op(getKey)); string(r.Key) != "a" {
+		t.Errorf("after REMOVE following STEP_BACK the cursor is at %q, want a", r.Key)
+	}
+	if r := c.must(op(step)); !r.Ok {
+		t.Error("STEP to c failed")
 	}
 	if r := c.must(op(seize)); !r.Ok || string(r.Key) != "c" || string(r.Value) != "new\x00c" {
 		t.Errorf("SEIZE: %v", r)
