@@ -62,7 +62,7 @@ def main(argv):
                     break
                 ev = msg.event
                 op = replication_pb2.Operation.Name(ev.operation).removeprefix("OPERATION_").lower()
-                print("event", op, ev.key.decode())
+                print("event", op, ev.key.decode(errors="backslashreplace"))  # keys may be binary
         finally:
             stream.cancel()
     return 0
