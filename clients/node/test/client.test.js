@@ -90,26 +90,62 @@ test("values over 4 MiB", async () => {
   assert.deepEqual(await c.get("big"), big);
 });
 
-// A TCP forwarder whose connections the test cuts, as a network failure would.
-function proxy(target) {
-  const [host, port] = [target.slice(0, target.lastIndexOf(":")), Number(target.slice(target.lastIndexOf(":") + 1))];
+// A TCP forwarder whose connections the test cuts, as a network failure
+// would: on cut(), or once cutAfter bytes went from the gateway to the client.
+function proxy(target, cutAfter = 0) {
+  const i = target.lastIndexOf(":");
   const sockets = new Set();
+  let sent = 0;
+  let cuts = 0;
+  const cut = () => {
+    cuts++;
+    sockets.forEach((s) => s.destroy());
+  };
   const server = net.createServer((down) => {
-    const up = net.connect(port, host);
+    const up = net.connect(Number(target.slice(i + 1)), target.slice(0, i));
     for (const s of [down, up]) {
       sockets.add(s);
       s.on("error", () => {});
       s.on("close", () => sockets.delete(s));
     }
     down.pipe(up);
-    up.pipe(down);
+    up.on("data", (chunk) => {
+      if (cutAfter && cuts === 0 && (sent += chunk.length) >= cutAfter) {
+        cut();
+        return;
+      }
+      down.write(chunk);
+    });
   });
   return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve({
     address: `127.0.0.1:${server.address().port}`,
-    cut: () => sockets.forEach((s) => s.destroy()),
+    cut,
+    cuts: () => cuts,
     close: () => { sockets.forEach((s) => s.destroy()); server.close(); },
   })));
 }
+
+test("scan resumes after a network failure without losing or repeating records", async () => {
+  await c.clear();
+  const value = new Uint8Array(128 << 10).fill(118);
+  const records = new Map();
+  for (let i = 0; i < 128; i++) records.set(`s:${String(i).padStart(3, "0")}`, value);
+  await c.setBulk(records);
+  const p = await proxy(gw.address, 4 << 20); // a quarter of the way through
+  const viaProxy = new Client(p.address);
+  try {
+    const keys = [];
+    for await (const r of viaProxy.scan({ prefix: "s:", batchSize: 1 })) {
+      keys.push(r.key);
+      assert.equal(r.value.length, value.length);
+    }
+    assert.equal(p.cuts(), 1);
+    assert.deepEqual(keys, [...records.keys()]);
+  } finally {
+    viaProxy.close();
+    p.close();
+  }
+});
 
 test("watch resumes after a network failure without losing or repeating changes", async () => {
   const start = await positionNow(c);
