@@ -78,5 +78,53 @@ export function toKtgrpcError(err) {
   if (err instanceof KtgrpcError) return err;
   const ce = ConnectError.from(err);
   const Cls = classes[ce.code] ?? KtgrpcError;
-  return new Cls(ce.rawMessage, ce.code, err);
+  const info = ce.details.find((d) => d.type === "google.rpc.ErrorInfo" && d.value instanceof Uint8Array);
+  const { reason = "", domain = "", metadata = {} } = info ? errorInfo(info.value) : {};
+  return new Cls(ce.rawMessage, ce.code, err, reason, domain, metadata);
+}
+
+// google.rpc.ErrorInfo is {1: reason, 2: domain, 3: map<string, string>},
+// read with a minimal wire decoder so that no googleapis package is needed.
+function errorInfo(buf) {
+  const dec = new TextDecoder();
+  const out = { reason: "", domain: "", metadata: {} };
+  try {
+    for (const [num, value] of fields(buf)) {
+      if (num === 1) out.reason = dec.decode(value);
+      else if (num === 2) out.domain = dec.decode(value);
+      else if (num === 3) {
+        const entry = new Map(fields(value));
+        out.metadata[dec.decode(entry.get(1) ?? new Uint8Array())] = dec.decode(entry.get(2) ?? new Uint8Array());
+      }
+    }
+  } catch {
+    return {};
+  }
+  return out;
+}
+
+function* fields(buf) {
+  let i = 0;
+  const varint = () => {
+    let result = 0;
+    for (let shift = 0; ; shift += 7) {
+      if (i >= buf.length || shift > 49) throw new RangeError("bad varint");
+      const b = buf[i++];
+      result += (b & 0x7f) * 2 ** shift;
+      if (!(b & 0x80)) return result;
+    }
+  };
+  while (i < buf.length) {
+    const tag = varint();
+    const wire = tag & 7;
+    if (wire === 0) varint();
+    else if (wire === 1) i += 8;
+    else if (wire === 5) i += 4;
+    else if (wire === 2) {
+      const n = varint();
+      if (i + n > buf.length) throw new RangeError("truncated field");
+      yield [Math.floor(tag / 8), buf.subarray(i, i + n)];
+      i += n;
+    } else throw new RangeError(`unsupported wire type ${wire}`);
+  }
 }

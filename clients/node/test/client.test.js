@@ -4,9 +4,11 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import { after, before, test } from "node:test";
 
+import { Code, ConnectError } from "@connectrpc/connect";
+
 import {
-  Client, FailedPreconditionError, InvalidArgumentError, KtgrpcError, UnauthenticatedError,
-  UnavailableError, text,
+  Client, FailedPreconditionError, InvalidArgumentError, KtgrpcError, NotFoundError, UnauthenticatedError,
+  UnavailableError, text, toKtgrpcError,
 } from "@ktgrpc/client";
 import { startGateway } from "@ktgrpc/client/testing";
 
@@ -189,4 +191,15 @@ test("bearer token", async () => {
     anon.close();
     await secured.stop();
   }
+});
+
+test("an ErrorInfo detail gives the error its reason, domain and metadata", () => {
+  const ld = (num, payload) => {
+    const p = typeof payload === "string" ? new TextEncoder().encode(payload) : payload;
+    return new Uint8Array([(num << 3) | 2, p.length, ...p]);
+  };
+  const value = new Uint8Array([...ld(1, "KEY_MISSING"), ...ld(2, "ktgrpc"), ...ld(3, new Uint8Array([...ld(1, "key"), ...ld(2, "k")]))]);
+  const e = toKtgrpcError(new ConnectError("m", Code.NotFound, undefined, [{ type: "google.rpc.ErrorInfo", value }]));
+  assert.ok(e instanceof NotFoundError);
+  assert.deepEqual([e.code, e.rawMessage, e.reason, e.domain, e.metadata], ["NOT_FOUND", "m", "KEY_MISSING", "ktgrpc", { key: "k" }]);
 });
