@@ -64,14 +64,14 @@ def main(argv):
                     print("caught up: resume position > 0 =", str(saved > 0).lower())
                     break
                 ev = msg.event
-                print("event", op_name(ev), ev.key.decode())
+                print("event", op_name(ev), ev.key.decode(errors="backslashreplace"))  # keys may be binary
         finally:
             stream.cancel()
 
         # A consumer that stopped at the saved position resumes exactly after it.
         kv.Set(kv_pb2.SetRequest(key=b"user:4", value=b"dan"))
         for ev in resuming_watch(replication, b"user:", saved):
-            print("resumed event", op_name(ev), ev.key.decode())
+            print("resumed event", op_name(ev), ev.key.decode(errors="backslashreplace"))
             break
     return 0
 
