@@ -12,9 +12,11 @@ TESTFLAGS ?= -race -count=1 -timeout 8m
 # Debian's python3 carries python3-grpcio; a pyenv python3 on PATH may not.
 PYTHON    ?= /usr/bin/python3
 NODE_DEPS := clients/node/node_modules/.package-lock.json
-APT_PKGS  := protobuf-compiler protobuf-compiler-grpc python3-grpcio python3-protobuf curl nginx libnginx-mod-http-lua lua-cjson
+APT_PKGS  := protobuf-compiler protobuf-compiler-grpc python3-grpcio python3-protobuf \
+             python3-setuptools python3-wheel python3-venv python3-pytest python3-msgpack \
+             curl nginx libnginx-mod-http-lua lua-cjson
 
-.PHONY: run build static test deps breaking lint vet staticcheck generate check-generated gotest examples bench clean
+.PHONY: run build static test deps breaking lint vet staticcheck generate check-generated gotest real test-python test-node examples bench clean
 
 ## run: start the gateway on $(LISTEN) (HTTP/JSON on $(HTTP_LISTEN)) with backend $(BACKEND)
 run:
@@ -30,7 +32,7 @@ static:
 	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=true -ldflags='-s -w' -o $(STATIC_OUT) ./cmd/ktgrpc
 
 ## test: lint, vet, staticcheck, generated-code freshness, and every test with -race
-test: deps lint vet staticcheck check-generated gotest
+test: deps lint vet staticcheck check-generated gotest test-python test-node
 
 ## deps: install what the client stubs and their tests need (Debian packages, pinned npm modules)
 deps: $(NODE_DEPS)
@@ -73,6 +75,24 @@ check-generated: deps
 
 gotest: deps
 	$(GO) test $(TESTFLAGS) ./...
+
+## real: run the conformance suite and a long differential run against the disposable real servers
+## named by KT_ADDR, TT_ADDR, TT_BTREE_ADDR and TT_TABLE_ADDR (they are cleared); DIFF_SEQUENCES and
+## DIFF_OPS size the differential run
+DIFF_SEQUENCES ?= 200
+DIFF_OPS       ?= 300
+real:
+	KTGRPC_DIFF_SEQUENCES=$(DIFF_SEQUENCES) KTGRPC_DIFF_OPS=$(DIFF_OPS) \
+		$(GO) test -count=1 -timeout 60m -run 'Conformance|Diff' ./backend/...
+
+## test-python: install clients/python into a fresh virtual environment and run its pytest suite against bin/ktgrpc
+test-python: deps build
+	PYTHON=$(PYTHON) KTGRPC_BINARY=bin/ktgrpc clients/python/test.sh
+
+## test-node: type-check the Node package's declarations (tsc) and run its tests against bin/ktgrpc
+test-node: deps build
+	cd clients/node && node_modules/.bin/tsc -p tsconfig.json
+	cd clients/node && KTGRPC_BINARY=$(CURDIR)/bin/ktgrpc node --test test/
 
 ## examples: run the Go, Python and Node examples against the gateway on $(LISTEN) (make run first)
 examples: deps

@@ -269,6 +269,12 @@ type Filter struct {
 	DBs       []string
 	KeyPrefix []byte
 	Ops       []Operation
+	// Key, when not nil, passes only events on exactly this key (and those
+	// without a key, as KeyPrefix does).
+	Key []byte
+	// NotOrigin, when not 0, withholds events that originated from this
+	// server id.
+	NotOrigin uint32
 }
 
 // Status describes a database.

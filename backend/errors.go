@@ -28,6 +28,13 @@ var (
 	ErrUnavailable = errors.New("unavailable")
 	// ErrTimeout: the backend did not answer in time.
 	ErrTimeout = errors.New("timeout")
+	// ErrExhausted: a bounded resource of the gateway's own ran out (open
+	// cursors, connections, the buffer of a subscriber that reads too
+	// slowly); the message names the limit and how to go on.
+	ErrExhausted = errors.New("resource exhausted")
 	// ErrFailed: the backend reported an internal failure.
 	ErrFailed = errors.New("backend failure")
+	// ErrOutOfRange: an update-log position older than the log the backend
+	// still retains. The message names the oldest position available.
+	ErrOutOfRange = errors.New("out of range")
 )

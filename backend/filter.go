@@ -18,5 +18,11 @@ func (f Filter) Match(e *Event) bool {
 	if len(f.KeyPrefix) > 0 && e.Key != nil && !bytes.HasPrefix(e.Key, f.KeyPrefix) {
 		return false
 	}
+	if f.Key != nil && e.Key != nil && !bytes.Equal(e.Key, f.Key) {
+		return false
+	}
+	if f.NotOrigin != 0 && e.OriginSID == f.NotOrigin {
+		return false
+	}
 	return true
 }

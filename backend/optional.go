@@ -174,3 +174,18 @@ type UpdateLogFile struct {
 	Size        int64
 	MaxPosition uint64
 }
+
+// FilterChecker is implemented by backends whose events name databases in
+// their own way. The replication hub, which filters one shared stream for
+// every subscriber, uses it to check a subscriber's filter and rewrite its
+// database names as the backend's events carry them.
+type FilterChecker interface {
+	CheckFilter(ctx context.Context, f Filter) (Filter, error)
+}
+
+// LogPositioner is implemented by backends that know the position of the
+// newest change in their log without reading it, so that a start position
+// beyond it can be refused as invalid.
+type LogPositioner interface {
+	LogPosition() uint64
+}

@@ -1,12 +1,15 @@
 package clients
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"go/ast"
 	"go/doc"
 	"go/parser"
 	"go/token"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -194,4 +197,58 @@ func TestFindSnippet(t *testing.T) {
 	if _, err := findSnippet(doc, "## Clients", "### Python", "go"); err == nil {
 		t.Error("found a go block under Python")
 	}
+}
+
+// TestReadmeNodeFreshProject installs the package as a user would — the
+// tarball `npm pack` makes, into a new CommonJS project — and runs the
+// README's Node snippet there verbatim but for the address, saved as app.js
+// (CommonJS) and as app.mjs (ES module).
+func TestReadmeNodeFreshProject(t *testing.T) {
+	node := node(t)
+	npm, err := exec.LookPath("npm")
+	if err != nil {
+		unavailable(t, "npm not found on PATH: install Node.js 20 or later with npm")
+	}
+	sn := readmeSnippet(t, "Node", "js")
+	dir := t.TempDir()
+	pkg, err := filepath.Abs("node")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tarball := strings.TrimSpace(npmRun(t, npm, pkg, "pack", "--silent", "--pack-destination", dir))
+	if i := strings.LastIndexByte(tarball, '\n'); i >= 0 {
+		tarball = tarball[i+1:]
+	}
+	app := filepath.Join(dir, "app")
+	if err := os.Mkdir(app, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// No "type" field: .js files are CommonJS, as in a new npm project.
+	if err := os.WriteFile(filepath.Join(app, "package.json"), []byte(`{"name": "app", "version": "1.0.0", "private": true}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	npmRun(t, npm, app, "install", "--no-audit", "--no-fund", "--prefer-offline", filepath.Join(dir, tarball))
+	for _, name := range []string{"app.js", "app.mjs"} {
+		code := strings.ReplaceAll(sn.code, defaultAddress, startGateway(t)) // a fresh store each
+		if err := os.WriteFile(filepath.Join(app, name), []byte(code), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		program{name: node, args: []string{name}, dir: app}.check(t, sn.output, fmt.Sprintf("README.md:%d as %s", sn.line, name))
+	}
+}
+
+// npmRun runs npm in dir and returns its standard output.
+func npmRun(t *testing.T, npm, dir string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), exampleTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, npm, args...)
+	cmd.Dir = dir
+	cmd.WaitDelay = waitDelay
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("npm %s: %v\n%s%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
+	}
+	return stdout.String()
 }

@@ -230,3 +230,19 @@ func checkPort(host string, port uint32) (int, error) {
 	}
 	return int(port), nil
 }
+
+func (a *adminService) ReplicationStatus(context.Context, *ktgrpcv1.ReplicationStatusRequest) (*ktgrpcv1.ReplicationStatusResponse, error) {
+	st := a.s.hub.Stats()
+	return &ktgrpcv1.ReplicationStatusResponse{
+		Subscribers:          uint32(st.Subscribers),
+		UpstreamConnections:  uint32(st.UpstreamConnections),
+		CatchUpReaders:       uint32(st.CatchUpReaders),
+		WindowEvents:         uint32(st.WindowEvents),
+		WindowBytes:          uint64(st.WindowBytes),
+		WindowOldestPosition: st.WindowOldest,
+		Position:             st.Position,
+		SlowSubscribersEnded: st.SlowSubscribersEnded,
+		EventsDropped:        st.EventsDropped,
+		UpstreamReconnects:   st.UpstreamReconnects,
+	}, nil
+}

@@ -6,7 +6,9 @@ import "google.golang.org/grpc"
 //
 //   - call metrics, so that refused calls are counted too;
 //   - with a tokens file, the slot the caller's name reaches the log by;
-//   - the call log, one line per call, and panic recovery;
+//   - the call log, one line per call;
+//   - a request that did not decode, answered INVALID_ARGUMENT;
+//   - panic recovery;
 //   - mapping of a bare context error to Canceled or DeadlineExceeded;
 //   - authentication, rights and the read-only mode;
 //   - the rate, deadline, bulk-size and streams-per-connection limits;
@@ -21,11 +23,13 @@ func (s *Server) interceptors(obs *observability) ([]grpc.UnaryServerInterceptor
 	}
 	unary = append(unary,
 		unaryLogging(logger),
+		s.codec.badRequestUnary,
 		unaryRecovery(s.log),
 		unaryCallerEnded,
 	)
 	stream = append(stream,
 		streamLogging(logger),
+		s.codec.badRequestStream,
 		streamRecovery(s.log),
 		streamCallerEnded,
 	)

@@ -6,6 +6,9 @@ import (
 	"errors"
 	"io"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
@@ -56,26 +59,60 @@ func (c *cursorService) Scan(req *ktgrpcv1.ScanRequest, stream ktgrpcv1.Cursor_S
 	}
 	ctx, cancel := s.streamContext(stream.Context())
 	defer cancel()
-	err := s.b.Scan(ctx, req.GetDb(), opts, func(recs []backend.Record) error {
+	release, err := s.limits.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	var last []byte // the key of the last record sent
+	send := func(resp *ktgrpcv1.ScanResponse) error {
+		err := s.sendWithin(ctx, func() error { return stream.Send(resp) })
+		if err == nil {
+			last = resp.Records[len(resp.Records)-1].GetKey()
+		}
+		return err
+	}
+	err = s.b.Scan(ctx, req.GetDb(), opts, func(recs []backend.Record) error {
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
 		}
-		return s.sendScanBatch(stream, recs)
+		return s.sendScanBatch(recs, send)
 	})
+	var stalled *errStalled
+	if errors.As(err, &stalled) {
+		return scanStalled(stream, req, last, stalled)
+	}
 	return streamError(ctx, err)
+}
+
+// scanStalled ends a Scan whose client stopped reading, saying where a new
+// Scan picks up: in the message, and in the trailer as resume-start-key-bin
+// (forward) or resume-end-key-bin (reverse).
+func scanStalled(stream ktgrpcv1.Cursor_ScanServer, req *ktgrpcv1.ScanRequest, last []byte, stalled *errStalled) error {
+	msg := stalled.Error() + "; the scan was ended to free the backend for others"
+	if last == nil {
+		return status.Error(codes.ResourceExhausted, msg+"; nothing was sent, so repeat the same request")
+	}
+	if req.GetReverse() {
+		stream.SetTrailer(metadata.Pairs("resume-end-key-bin", string(last)))
+		return status.Errorf(codes.ResourceExhausted, "%s; to resume, repeat the request with end_key %s (the last key sent, exclusive)", msg, quoteBytes(last))
+	}
+	next := append(bytes.Clone(last), 0)
+	stream.SetTrailer(metadata.Pairs("resume-start-key-bin", string(next)))
+	return status.Errorf(codes.ResourceExhausted, "%s; to resume, repeat the request with start_key %s (the last key sent, followed by a zero byte)", msg, quoteBytes(next))
 }
 
 // sendScanBatch sends one backend batch, split further where the records
 // would not fit in one message: batch_size counts records, and large values
 // could otherwise push a message over the size limit.
-func (s *Server) sendScanBatch(stream ktgrpcv1.Cursor_ScanServer, recs []backend.Record) error {
+func (s *Server) sendScanBatch(recs []backend.Record, send func(*ktgrpcv1.ScanResponse) error) error {
 	resp := &ktgrpcv1.ScanResponse{}
 	size := 0
 	for _, r := range recs {
 		pr := toRecord(r)
 		n := 1 + protowire.SizeBytes(proto.Size(pr))
 		if len(resp.Records) > 0 && size+n > s.opts.MaxMessageSize {
-			if err := stream.Send(resp); err != nil {
+			if err := send(resp); err != nil {
 				return err
 			}
 			resp, size = &ktgrpcv1.ScanResponse{}, 0
@@ -86,7 +123,7 @@ func (s *Server) sendScanBatch(stream ktgrpcv1.Cursor_ScanServer, recs []backend
 	if len(resp.Records) == 0 {
 		return nil
 	}
-	return stream.Send(resp)
+	return send(resp)
 }
 
 func (c *cursorService) Open(stream ktgrpcv1.Cursor_OpenServer) error {
@@ -115,9 +152,11 @@ func (c *cursorService) Open(stream ktgrpcv1.Cursor_OpenServer) error {
 	}()
 
 	var (
-		cur backend.Cursor
-		db  string
+		cur     backend.Cursor
+		db      string
+		release = func() {}
 	)
+	defer func() { release() }()
 	defer func() {
 		if cur != nil {
 			if err := cur.Close(); err != nil {
@@ -143,10 +182,15 @@ func (c *cursorService) Open(stream ktgrpcv1.Cursor_OpenServer) error {
 		}
 		if cur == nil {
 			db = req.GetDb()
-			cur, err = s.b.OpenCursor(ctx, db)
+			if release, err = s.limits.acquire(ctx); err != nil {
+				release = func() {}
+				return err
+			}
+			opened, err := s.b.OpenCursor(ctx, db)
 			if err != nil {
 				return streamError(ctx, err)
 			}
+			cur = opened
 		} else if req.GetDb() != "" && req.GetDb() != db {
 			return invalidf("db must stay %q, as set by the stream's first request, got %q; open another stream for another database", db, req.GetDb())
 		}
@@ -154,8 +198,12 @@ func (c *cursorService) Open(stream ktgrpcv1.Cursor_OpenServer) error {
 		if err != nil {
 			return streamError(ctx, err)
 		}
-		if err := stream.Send(resp); err != nil {
-			return err
+		if err := s.sendWithin(ctx, func() error { return stream.Send(resp) }); err != nil {
+			var stalled *errStalled
+			if errors.As(err, &stalled) {
+				return status.Errorf(codes.ResourceExhausted, "%s; the stream was ended and its cursor closed to free the backend for others", stalled)
+			}
+			return streamError(ctx, err)
 		}
 	}
 }

@@ -25,6 +25,8 @@ func errorCodes() []struct {
 		err  error
 		code codes.Code
 	}{
+		{backend.ErrOutOfRange, codes.OutOfRange},
+		{backend.ErrExhausted, codes.ResourceExhausted},
 		{backend.ErrNotFound, codes.NotFound},
 		{backend.ErrExists, codes.AlreadyExists},
 		{backend.ErrMismatch, codes.FailedPrecondition},

@@ -17,6 +17,8 @@ func TestToStatus(t *testing.T) {
 		err  error
 		want codes.Code
 	}{
+		{backend.ErrOutOfRange, codes.OutOfRange},
+		{backend.ErrExhausted, codes.ResourceExhausted},
 		{backend.ErrNotFound, codes.NotFound},
 		{backend.ErrExists, codes.AlreadyExists},
 		{backend.ErrMismatch, codes.FailedPrecondition},
@@ -25,6 +27,7 @@ func TestToStatus(t *testing.T) {
 		{backend.ErrInvalid, codes.InvalidArgument},
 		{backend.ErrUnavailable, codes.Unavailable},
 		{backend.ErrTimeout, codes.DeadlineExceeded},
+		{backend.ErrExhausted, codes.ResourceExhausted},
 		{backend.ErrFailed, codes.Internal},
 		{context.DeadlineExceeded, codes.DeadlineExceeded},
 		{context.Canceled, codes.Canceled},

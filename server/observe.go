@@ -17,23 +17,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/ktgrpc/ktgrpc/backend"
+	"github.com/ktgrpc/ktgrpc/backend/hub"
 )
-
-// HubStats describes the replication hub for metrics.
-type HubStats struct {
-	// Subscribers is the Subscribe streams served now.
-	Subscribers int
-	// Upstreams is the connections reading backends' update logs.
-	Upstreams int
-	// LagSeconds is how far the newest event handed to subscribers trails
-	// the backend's clock.
-	LagSeconds float64
-	// Window is the events kept for subscribers that fall behind.
-	Window int
-	// SlowConsumerDrops counts the subscribers ended for falling behind
-	// the window.
-	SlowConsumerDrops int64
-}
 
 // latencyBuckets suit a gateway in front of an in-memory database on a
 // LAN: most calls take well under a millisecond, and anything past a few
@@ -64,9 +49,7 @@ func (s *Server) newObservability() *observability {
 		if pr, ok := s.b.(backend.PoolReporter); ok {
 			cs = append(cs, poolCollector{pr})
 		}
-		if s.opts.HubStats != nil {
-			cs = append(cs, hubCollector{s.opts.HubStats})
-		}
+		cs = append(cs, hubCollector{s.hub})
 		for _, c := range cs {
 			if err := reg.Register(c); err != nil {
 				s.log.Error("metrics not registered", "error", err)
@@ -204,15 +187,20 @@ func (c poolCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // hubCollector reports the replication hub at scrape time.
-type hubCollector struct{ stats func() HubStats }
+type hubCollector struct{ h *hub.Hub }
 
 func hubDescs() []*prometheus.Desc {
 	return []*prometheus.Desc{
-		prometheus.NewDesc("ktgrpc_replication_subscribers", "Subscribe streams served now.", nil, nil),
-		prometheus.NewDesc("ktgrpc_replication_upstreams", "Connections reading backend update logs.", nil, nil),
-		prometheus.NewDesc("ktgrpc_replication_lag_seconds", "How far the newest event handed to subscribers trails the backend's clock.", nil, nil),
-		prometheus.NewDesc("ktgrpc_replication_window_events", "Events kept for subscribers that fall behind.", nil, nil),
-		prometheus.NewDesc("ktgrpc_replication_slow_consumer_drops_total", "Subscribers ended for falling behind the window.", nil, nil),
+		prometheus.NewDesc("ktgrpc_replication_subscribers", "Subscribe and Watch streams served now.", nil, nil),
+		prometheus.NewDesc("ktgrpc_replication_upstreams", "Connections reading the backend's update log: the shared stream and catch-up readers.", nil, nil),
+		prometheus.NewDesc("ktgrpc_replication_catch_up_readers", "Extra upstream readers serving subscribers that started before the window.", nil, nil),
+		prometheus.NewDesc("ktgrpc_replication_window_events", "Events kept in memory for subscribers that fall behind.", nil, nil),
+		prometheus.NewDesc("ktgrpc_replication_window_bytes", "Bytes held by the events in the window.", nil, nil),
+		prometheus.NewDesc("ktgrpc_replication_window_oldest_position", "Position of the oldest event in the window; 0 when it is empty.", nil, nil),
+		prometheus.NewDesc("ktgrpc_replication_position", "Position of the shared upstream stream.", nil, nil),
+		prometheus.NewDesc("ktgrpc_replication_slow_consumer_drops_total", "Subscribers ended for falling behind their buffer.", nil, nil),
+		prometheus.NewDesc("ktgrpc_replication_events_dropped_total", "Events not delivered because their subscriber was ended for being slow.", nil, nil),
+		prometheus.NewDesc("ktgrpc_replication_upstream_reconnects_total", "Times the shared upstream stream was re-established after a loss.", nil, nil),
 	}
 }
 
@@ -226,10 +214,17 @@ func (c hubCollector) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector.
 func (c hubCollector) Collect(ch chan<- prometheus.Metric) {
 	d := hubDescs()
-	st := c.stats()
-	ch <- prometheus.MustNewConstMetric(d[0], prometheus.GaugeValue, float64(st.Subscribers))
-	ch <- prometheus.MustNewConstMetric(d[1], prometheus.GaugeValue, float64(st.Upstreams))
-	ch <- prometheus.MustNewConstMetric(d[2], prometheus.GaugeValue, st.LagSeconds)
-	ch <- prometheus.MustNewConstMetric(d[3], prometheus.GaugeValue, float64(st.Window))
-	ch <- prometheus.MustNewConstMetric(d[4], prometheus.CounterValue, float64(st.SlowConsumerDrops))
+	st := c.h.Stats()
+	gauge := func(i int, v float64) { ch <- prometheus.MustNewConstMetric(d[i], prometheus.GaugeValue, v) }
+	counter := func(i int, v float64) { ch <- prometheus.MustNewConstMetric(d[i], prometheus.CounterValue, v) }
+	gauge(0, float64(st.Subscribers))
+	gauge(1, float64(st.UpstreamConnections))
+	gauge(2, float64(st.CatchUpReaders))
+	gauge(3, float64(st.WindowEvents))
+	gauge(4, float64(st.WindowBytes))
+	gauge(5, float64(st.WindowOldest))
+	gauge(6, float64(st.Position))
+	counter(7, float64(st.SlowSubscribersEnded))
+	counter(8, float64(st.EventsDropped))
+	counter(9, float64(st.UpstreamReconnects))
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"google.golang.org/protobuf/types/known/durationpb"
+
 	"github.com/ktgrpc/ktgrpc/backend"
 	ktgrpcv1 "github.com/ktgrpc/ktgrpc/gen/ktgrpc/v1"
 )
@@ -65,17 +67,37 @@ func (r *replicationService) Subscribe(req *ktgrpcv1.SubscribeRequest, stream kt
 	if err != nil {
 		return err
 	}
+	return s.follow(stream.Context(), opts, interval, followOut{
+		event: func(e *ktgrpcv1.Event) error {
+			return stream.Send(&ktgrpcv1.SubscribeResponse{Kind: &ktgrpcv1.SubscribeResponse_Event{Event: e}})
+		},
+		progress: func(pos uint64) error {
+			return stream.Send(&ktgrpcv1.SubscribeResponse{Kind: &ktgrpcv1.SubscribeResponse_Progress{Progress: &ktgrpcv1.Progress{Position: pos}}})
+		},
+	})
+}
 
-	ctx, cancel := s.streamContext(stream.Context())
+// followOut is where follow sends a stream's messages. start, when set,
+// runs with the subscription's first position before anything is sent.
+type followOut struct {
+	event    func(*ktgrpcv1.Event) error
+	progress func(pos uint64) error
+	start    func(ctx context.Context, pos uint64) error
+}
+
+// follow runs a subscription on the hub and streams it until the client
+// goes away, the server stops or the subscription fails.
+func (s *Server) follow(parent context.Context, opts backend.SubscribeOptions, interval time.Duration, out followOut) error {
+	ctx, cancel := s.streamContext(parent)
 	defer cancel()
 
-	// The backend calls fn on its own schedule; handing the updates over a
+	// The hub calls fn on its own schedule; handing the updates over a
 	// channel keeps every Send on this goroutine, interleaved with the
 	// progress ticks.
 	updates := make(chan backend.Update)
 	subDone := make(chan error, 1)
 	go func() {
-		subDone <- s.b.Subscribe(ctx, opts, func(u backend.Update) error {
+		subDone <- s.hub.Subscribe(ctx, opts, func(u backend.Update) error {
 			select {
 			case updates <- u:
 				return nil
@@ -86,7 +108,7 @@ func (r *replicationService) Subscribe(req *ktgrpcv1.SubscribeRequest, stream kt
 	}()
 	finished := false
 	defer func() {
-		// The backend must be done with the subscription before the handler
+		// The hub must be done with the subscription before the handler
 		// returns, so that nothing outlives the RPC.
 		cancel()
 		if !finished {
@@ -99,12 +121,58 @@ func (r *replicationService) Subscribe(req *ktgrpcv1.SubscribeRequest, stream kt
 	var (
 		pos, reported uint64
 		caughtUp      bool
+		held          *backend.Update
 	)
+	if out.start != nil {
+		// The first update fixes the position the start is tagged with: a
+		// progress is the position itself; an event (the stream began
+		// before the hub caught up) has nothing before it since the start.
+		select {
+		case <-ctx.Done():
+			return streamError(ctx, context.Cause(ctx))
+		case err := <-subDone:
+			finished = true
+			if err == nil {
+				return nil
+			}
+			return streamError(ctx, err)
+		case u := <-updates:
+			pos = u.Position
+			if u.Event != nil {
+				pos = u.Position - 1
+				held = &u
+			}
+		}
+		if err := out.start(ctx, pos); err != nil {
+			return streamError(ctx, err)
+		}
+		reported, caughtUp = pos, held == nil
+	}
 	sendProgress := func() error {
 		reported = pos
-		return stream.Send(&ktgrpcv1.SubscribeResponse{
-			Kind: &ktgrpcv1.SubscribeResponse_Progress{Progress: &ktgrpcv1.Progress{Position: pos}},
-		})
+		return out.progress(pos)
+	}
+	handle := func(u backend.Update) error {
+		pos = u.Position
+		switch {
+		case u.Event != nil:
+			reported = pos
+			return out.event(toEvent(u.Event))
+		case !caughtUp:
+			// The first update without an event marks the end of the
+			// replay (or, with filters, a withheld run within it); telling
+			// the position right away lets a consumer checkpoint without
+			// waiting for a tick. Later ones wait for the ticker, so a
+			// busy, filtered log costs one message per interval.
+			caughtUp = true
+			return sendProgress()
+		}
+		return nil
+	}
+	if held != nil {
+		if err := handle(*held); err != nil {
+			return err
+		}
 	}
 	for {
 		select {
@@ -117,26 +185,8 @@ func (r *replicationService) Subscribe(req *ktgrpcv1.SubscribeRequest, stream kt
 			}
 			return streamError(ctx, err)
 		case u := <-updates:
-			pos = u.Position
-			switch {
-			case u.Event != nil:
-				if err := stream.Send(&ktgrpcv1.SubscribeResponse{
-					Kind: &ktgrpcv1.SubscribeResponse_Event{Event: toEvent(u.Event)},
-				}); err != nil {
-					return err
-				}
-				reported = pos
-			case !caughtUp:
-				// The backend's first update without an event marks the end
-				// of the replay (or, with filters, a withheld run within
-				// it); telling the position right away lets a consumer
-				// checkpoint without waiting for a tick. Later ones wait for
-				// the ticker, so a busy, filtered log costs one message per
-				// interval.
-				caughtUp = true
-				if err := sendProgress(); err != nil {
-					return err
-				}
+			if err := handle(u); err != nil {
+				return err
 			}
 		case <-ticker.C:
 			if pos > reported {
@@ -148,19 +198,123 @@ func (r *replicationService) Subscribe(req *ktgrpcv1.SubscribeRequest, stream kt
 	}
 }
 
+// Snapshot batch sizes for Watch.
+const (
+	DefaultSnapshotBatch = 1000
+	MaxSnapshotBatch     = 10000
+)
+
+func (r *replicationService) Watch(req *ktgrpcv1.WatchRequest, stream ktgrpcv1.Replication_WatchServer) error {
+	s := r.s
+	interval, err := progressInterval(req.GetProgressInterval())
+	if err != nil {
+		return err
+	}
+	batch := int(req.GetSnapshotBatchSize())
+	switch {
+	case batch == 0:
+		batch = DefaultSnapshotBatch
+	case batch > MaxSnapshotBatch:
+		return invalidf("snapshot_batch_size is %d; the limit is %d", batch, MaxSnapshotBatch)
+	}
+	opts := backend.SubscribeOptions{Filter: backend.Filter{DBs: []string{req.GetDb()}}}
+	switch t := req.GetTarget().(type) {
+	case *ktgrpcv1.WatchRequest_Key:
+		if len(t.Key) == 0 {
+			return invalidf("key is empty; to watch every key of the database, set prefix to empty instead")
+		}
+		if len(t.Key) > s.opts.MaxKeySize {
+			return invalidf("key is %d bytes; the limit is %d bytes", len(t.Key), s.opts.MaxKeySize)
+		}
+		opts.Filter.Key = t.Key
+	case *ktgrpcv1.WatchRequest_Prefix:
+		if len(t.Prefix) > s.opts.MaxKeySize {
+			return invalidf("prefix is %d bytes; the limit is %d bytes", len(t.Prefix), s.opts.MaxKeySize)
+		}
+		opts.Filter.KeyPrefix = t.Prefix
+	}
+	out := followOut{
+		event: func(e *ktgrpcv1.Event) error {
+			return stream.Send(&ktgrpcv1.WatchResponse{Kind: &ktgrpcv1.WatchResponse_Event{Event: e}})
+		},
+		progress: func(pos uint64) error {
+			return stream.Send(&ktgrpcv1.WatchResponse{Kind: &ktgrpcv1.WatchResponse_Progress{Progress: &ktgrpcv1.Progress{Position: pos}}})
+		},
+	}
+	if req.GetAfter() != 0 {
+		opts.After = req.GetAfter()
+	} else {
+		opts.Now = true
+		out.start = func(ctx context.Context, pos uint64) error {
+			return s.watchSnapshot(ctx, req, batch, pos, stream)
+		}
+	}
+	return s.follow(stream.Context(), opts, interval, out)
+}
+
+// watchSnapshot sends the records Watch targets, read after the stream's
+// start position was fixed, so that every change at or before it shows.
+func (s *Server) watchSnapshot(ctx context.Context, req *ktgrpcv1.WatchRequest, batch int, pos uint64, stream ktgrpcv1.Replication_WatchServer) error {
+	send := func(recs []*ktgrpcv1.Record, last bool) error {
+		return stream.Send(&ktgrpcv1.WatchResponse{Kind: &ktgrpcv1.WatchResponse_Snapshot{
+			Snapshot: &ktgrpcv1.WatchSnapshot{Records: recs, Position: pos, Last: last},
+		}})
+	}
+	if key := req.GetKey(); key != nil {
+		rec, found, err := s.b.Get(ctx, req.GetDb(), key)
+		if err != nil {
+			return err
+		}
+		var recs []*ktgrpcv1.Record
+		if found {
+			recs = append(recs, toRecord(rec))
+		}
+		return send(recs, true)
+	}
+	// Each batch is held until the next arrives, so that the last one
+	// carries the mark.
+	var held []*ktgrpcv1.Record
+	err := s.b.Scan(ctx, req.GetDb(), backend.ScanOptions{Prefix: req.GetPrefix(), BatchSize: batch}, func(recs []backend.Record) error {
+		if held != nil {
+			if err := send(held, false); err != nil {
+				return err
+			}
+		}
+		held = make([]*ktgrpcv1.Record, len(recs))
+		for i, r := range recs {
+			held[i] = toRecord(r)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return send(held, true)
+}
+
+// progressInterval reads a progress_interval field.
+func progressInterval(pi *durationpb.Duration) (time.Duration, error) {
+	if pi == nil {
+		return DefaultProgressInterval, nil
+	}
+	if err := pi.CheckValid(); err != nil {
+		return 0, invalidf("progress_interval: %v", err)
+	}
+	d := pi.AsDuration()
+	if d == 0 {
+		return DefaultProgressInterval, nil
+	}
+	if d < MinProgressInterval {
+		return 0, invalidf("progress_interval must be at least %v, got %v; 0 means %v", MinProgressInterval, d, DefaultProgressInterval)
+	}
+	return d, nil
+}
+
 func (s *Server) subscribeOptions(req *ktgrpcv1.SubscribeRequest) (backend.SubscribeOptions, time.Duration, error) {
 	var opts backend.SubscribeOptions
-	interval := DefaultProgressInterval
-	if pi := req.GetProgressInterval(); pi != nil {
-		if err := pi.CheckValid(); err != nil {
-			return opts, 0, invalidf("progress_interval: %v", err)
-		}
-		if d := pi.AsDuration(); d != 0 {
-			if d < MinProgressInterval {
-				return opts, 0, invalidf("progress_interval must be at least %v, got %v; 0 means %v", MinProgressInterval, d, DefaultProgressInterval)
-			}
-			interval = d
-		}
+	interval, err := progressInterval(req.GetProgressInterval())
+	if err != nil {
+		return opts, 0, err
 	}
 	switch st := req.GetStart().(type) {
 	case *ktgrpcv1.SubscribeRequest_After:

@@ -26,6 +26,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ktgrpc/ktgrpc/backend"
+	"github.com/ktgrpc/ktgrpc/backend/hub"
 	ktgrpcv1 "github.com/ktgrpc/ktgrpc/gen/ktgrpc/v1"
 	"github.com/ktgrpc/ktgrpc/server/access"
 )
@@ -86,8 +87,21 @@ type Options struct {
 	// TracerProvider, when set, traces every call and every backend round
 	// trip under it; nil costs nothing.
 	TracerProvider trace.TracerProvider
-	// HubStats, when set, reports the replication hub for Metrics.
-	HubStats func() HubStats
+	// Hub tunes the replication hub that serves every Subscribe and Watch
+	// from one upstream stream.
+	Hub hub.Options
+	// MaxCursorStreams bounds the Cursor.Open streams with an open cursor
+	// and the Cursor.Scan streams on the gateway; one more is
+	// RESOURCE_EXHAUSTED (0: DefaultMaxCursorStreams).
+	MaxCursorStreams int
+	// MaxCursorStreamsPerConn is MaxCursorStreams for one client connection
+	// (0: DefaultMaxCursorStreamsPerConn).
+	MaxCursorStreamsPerConn int
+	// StallTimeout is how long a cursor or scan stream waits for its client
+	// to take a message: a client that stops reading has its stream ended
+	// with RESOURCE_EXHAUSTED (a Scan's says where to resume), and the
+	// stream's backend cursor closed (0: DefaultStallTimeout).
+	StallTimeout time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -105,6 +119,15 @@ func (o Options) withDefaults() Options {
 	}
 	if o.HealthInterval <= 0 {
 		o.HealthInterval = DefaultHealthInterval
+	}
+	if o.MaxCursorStreams <= 0 {
+		o.MaxCursorStreams = DefaultMaxCursorStreams
+	}
+	if o.MaxCursorStreamsPerConn <= 0 {
+		o.MaxCursorStreamsPerConn = DefaultMaxCursorStreamsPerConn
+	}
+	if o.StallTimeout <= 0 {
+		o.StallTimeout = DefaultStallTimeout
 	}
 	if o.Keepalive == nil {
 		ka := DefaultKeepalive()
@@ -133,11 +156,14 @@ func serviceNames() []string {
 // Server serves one backend over gRPC. Create it with New.
 type Server struct {
 	b      backend.Backend
+	hub    *hub.Hub
 	opts   Options
 	log    *slog.Logger
 	grpc   *grpc.Server
 	health *health.Server
 	guard  *guard
+	limits *streamLimits
+	codec  *requestCodec
 
 	// closing ends every streaming handler; Stop cancels it before the
 	// graceful stop, which would otherwise wait for streams that never end.
@@ -166,20 +192,25 @@ func New(b backend.Backend, opts Options) *Server {
 	opts = opts.withDefaults()
 	s := &Server{
 		b:          b,
+		hub:        hub.New(b, opts.Hub),
 		opts:       opts,
 		log:        opts.Logger,
 		health:     health.NewServer(),
 		healthDone: make(chan struct{}),
+		limits:     &streamLimits{max: opts.MaxCursorStreams, perConn: opts.MaxCursorStreamsPerConn, byConn: map[*connTag]int{}},
 		inproc:     newInprocListener(),
 	}
 	s.closing, s.cancelClosing = context.WithCancel(context.Background())
 	s.guard = s.newGuard()
+	s.codec = newRequestCodec()
 
 	obs := s.newObservability()
 	unary, stream := s.interceptors(obs)
 	s.grpc = grpc.NewServer(append(append(opts.transportOptions(), obs.serverOptions()...),
 		grpc.MaxRecvMsgSize(opts.MaxMessageSize),
 		grpc.MaxSendMsgSize(opts.MaxMessageSize),
+		grpc.ForceServerCodecV2(s.codec),
+		grpc.StatsHandler(connTagger{}),
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
 	)...)
@@ -253,6 +284,9 @@ func (s *Server) Stop(ctx context.Context) error {
 			s.closeInproc()
 			err = ctx.Err()
 		}
+		// The handlers have ended (or been told to); the shared stream
+		// goes with them.
+		_ = s.hub.Close()
 	})
 	return err
 }

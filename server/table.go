@@ -116,6 +116,9 @@ func (t *tableService) Put(ctx context.Context, req *ktgrpcv1.TablePutRequest) (
 		return nil, invalidf("mode is %v; use one of PUT_MODE_OVERWRITE, PUT_MODE_KEEP or PUT_MODE_CONCAT", req.GetMode())
 	}
 	for name, v := range req.GetColumns() {
+		if name == "" {
+			return nil, invalidf("a column has the empty name; name every column (\"\" stands for the primary key in conditions and orders, and a row cannot have a column of that name)")
+		}
 		if err := checkColumn("column", name); err != nil {
 			return nil, err
 		}

@@ -15,6 +15,12 @@ import (
 // on every call, so it is unaffected by concurrent writes: when its record
 // is removed (by anyone), the cursor's record becomes the next one, as with
 // Kyoto Cabinet's cursors. Expired records are skipped.
+//
+// Like a Kyoto Cabinet tree cursor, it has a direction: JumpBack and
+// StepBack turn it backward, Jump and Step forward. The step of Get,
+// GetKey, GetValue and SetValue, and the move after Remove and Seize, go in
+// that direction, so after JumpBack a Get with step moves to the previous
+// record, and a removed record's place is taken by the one before it.
 func (s *Store) OpenCursor(ctx context.Context, db string) (backend.Cursor, error) {
 	d, err := s.database(db)
 	if err != nil {
@@ -34,6 +40,7 @@ type cursor struct {
 	mu     sync.Mutex
 	key    []byte // the current record's key, store-owned
 	valid  bool   // false: not positioned, or moved past an end
+	back   bool   // moving backward: since the last JumpBack or StepBack
 	closed bool
 }
 
@@ -67,18 +74,28 @@ func (c *cursor) moveTo(r record, ok bool) bool {
 }
 
 // current re-finds the cursor's record: the live record at its key or, when
-// that one is gone, the next one.
+// that one is gone, the next one in the cursor's direction.
 func (c *cursor) current(d *database, now time.Time) (record, bool) {
 	if !c.valid {
 		return record{}, false
 	}
-	r, ok := d.firstFrom(c.key, true, now)
+	var r record
+	var ok bool
+	if c.back {
+		r, ok = d.lastTo(c.key, true, now)
+	} else {
+		r, ok = d.firstFrom(c.key, true, now)
+	}
 	c.moveTo(r, ok)
 	return r, ok
 }
 
-// step moves past r.
+// step moves past r in the cursor's direction.
 func (c *cursor) step(d *database, r record, now time.Time) {
+	if c.back {
+		c.moveTo(d.lastTo(r.key, false, now))
+		return
+	}
 	c.moveTo(d.firstFrom(r.key, false, now))
 }
 
@@ -90,6 +107,7 @@ func (c *cursor) unordered(op string) error {
 // record.
 func (c *cursor) Jump(ctx context.Context, key []byte) (ok bool, err error) {
 	err = c.read(ctx, func(d *database, now time.Time) error {
+		c.back = false
 		ok = c.moveTo(d.firstFrom(key, true, now))
 		return nil
 	})
@@ -103,6 +121,7 @@ func (c *cursor) JumpBack(ctx context.Context, key []byte) (ok bool, err error) 
 		return false, c.unordered("jump_back")
 	}
 	err = c.read(ctx, func(d *database, now time.Time) error {
+		c.back = true
 		ok = c.moveTo(d.lastTo(key, true, now))
 		return nil
 	})
@@ -112,6 +131,7 @@ func (c *cursor) JumpBack(ctx context.Context, key []byte) (ok bool, err error) 
 // Step moves to the next record.
 func (c *cursor) Step(ctx context.Context) (ok bool, err error) {
 	err = c.read(ctx, func(d *database, now time.Time) error {
+		c.back = false
 		if r, found := c.current(d, now); found {
 			c.step(d, r, now)
 			ok = c.valid
@@ -128,6 +148,7 @@ func (c *cursor) StepBack(ctx context.Context) (ok bool, err error) {
 		return false, c.unordered("step_back")
 	}
 	err = c.read(ctx, func(d *database, now time.Time) error {
+		c.back = true
 		if c.valid {
 			ok = c.moveTo(d.lastTo(c.key, false, now))
 		}
@@ -204,7 +225,8 @@ func (c *cursor) SetValue(ctx context.Context, value []byte, exp backend.Expiry,
 	return ok, err
 }
 
-// Remove deletes the current record; the cursor moves to the next one.
+// Remove deletes the current record; the cursor moves to the next one in
+// its direction.
 func (c *cursor) Remove(ctx context.Context) (ok bool, err error) {
 	err = c.write(ctx, "cur_remove", func(t *txn) error {
 		r, found := c.current(t.d, t.now)
@@ -212,6 +234,7 @@ func (c *cursor) Remove(ctx context.Context) (ok bool, err error) {
 			return nil
 		}
 		t.remove(r.key)
+		c.step(t.d, r, t.now)
 		ok = true
 		return nil
 	})
@@ -219,7 +242,7 @@ func (c *cursor) Remove(ctx context.Context) (ok bool, err error) {
 }
 
 // Seize reads and deletes the current record; the cursor moves to the next
-// one.
+// one in its direction.
 func (c *cursor) Seize(ctx context.Context) (rec backend.Record, ok bool, err error) {
 	err = c.write(ctx, "cur_seize", func(t *txn) error {
 		r, found := c.current(t.d, t.now)
@@ -227,6 +250,7 @@ func (c *cursor) Seize(ctx context.Context) (rec backend.Record, ok bool, err er
 			return nil
 		}
 		t.remove(r.key)
+		c.step(t.d, r, t.now)
 		rec, ok = r.result(), true
 		return nil
 	})

@@ -23,15 +23,34 @@ type eventLog struct {
 	capacity int
 	maxBytes int64
 	events   []backend.Event
-	bytes    int64  // eventBytes of the retained events
-	last     uint64 // position of the newest event; 0 before the first
-	dropped  uint64 // position of the newest dropped event; 0 if none
+	// slots is the length of the array events lives in, dropped prefix and
+	// spare capacity included: all of it is held.
+	slots   int
+	payload int64  // payloadBytes of the retained events
+	last    uint64 // position of the newest event; 0 before the first
+	dropped uint64 // position of the newest dropped event; 0 if none
 }
 
-// eventBytes is what an event counts against Options.LogBytes.
-func eventBytes(e *backend.Event) int64 {
-	return int64(unsafe.Sizeof(*e)) + int64(len(e.Key)+len(e.Value))
+// eventSize is the size of one slot of the log's array.
+const eventSize = int64(unsafe.Sizeof(backend.Event{}))
+
+// payloadBytes is the memory an event keeps reachable beyond its slot: the
+// whole arrays behind its slices (capacity, not length), its argument
+// headers and its command string. The key and value may be shared with a
+// live record; they are counted anyway, since the log alone keeps them once
+// the record changes.
+func payloadBytes(e *backend.Event) int64 {
+	n := int64(cap(e.Key) + cap(e.Value) + cap(e.Raw) + len(e.Command))
+	n += int64(cap(e.Args)) * int64(unsafe.Sizeof([]byte(nil)))
+	for _, a := range e.Args {
+		n += int64(cap(a))
+	}
+	return n
 }
+
+// heldBytes is what the log holds: its events' payloads and its whole
+// array. This is what Options.LogBytes bounds.
+func (l *eventLog) heldBytes() int64 { return l.payload + int64(l.slots)*eventSize }
 
 // next returns the position for an event logged at now: Kyoto Tycoon's
 // clock, milliseconds * 10^6 plus a counter, kept strictly increasing even
@@ -48,16 +67,61 @@ func (l *eventLog) next(now time.Time) uint64 {
 }
 
 func (l *eventLog) append(e backend.Event) {
+	before := cap(l.events)
 	l.events = append(l.events, e)
-	l.bytes += eventBytes(&e)
+	if cap(l.events) != before {
+		// append moved the events to a new array; the old one is garbage.
+		l.slots = cap(l.events)
+	}
+	l.payload += payloadBytes(&e)
 	l.last = e.Position
-	for len(l.events) > 1 && (len(l.events) > l.capacity || l.bytes > l.maxBytes) {
+	for len(l.events) > 1 && (len(l.events) > l.capacity || l.heldBytes() > l.maxBytes) {
 		old := &l.events[0]
 		l.dropped = old.Position
-		l.bytes -= eventBytes(old)
+		l.payload -= payloadBytes(old)
 		*old = backend.Event{} // release its key and value
 		l.events = l.events[1:]
+		l.compact()
 	}
+}
+
+// compact moves the events to an array of about their size when most of the
+// current one is dropped prefix or spare, so that dropping old events
+// frees their slots too.
+func (l *eventLog) compact() {
+	n := len(l.events)
+	if l.slots <= 2*n+64 {
+		return
+	}
+	events := make([]backend.Event, n, n+n/4+16)
+	copy(events, l.events)
+	l.events, l.slots = events, cap(events)
+}
+
+// LogStats describes the update log's memory and its bounds.
+type LogStats struct {
+	// Events is the number of events retained, of at most EventLimit.
+	Events, EventLimit int
+	// Bytes is the memory the log holds (see Options.LogBytes), of at most
+	// ByteLimit (the newest event is kept even when it alone is larger).
+	Bytes, ByteLimit int64
+	// Oldest is the position of the oldest retained event, 0 when none.
+	Oldest uint64
+}
+
+// LogStats reports the update log's size and bounds.
+func (s *Store) LogStats() LogStats {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.log.stats()
+}
+
+func (l *eventLog) stats() LogStats {
+	st := LogStats{Events: len(l.events), EventLimit: l.capacity, Bytes: l.heldBytes(), ByteLimit: l.maxBytes}
+	if len(l.events) > 0 {
+		st.Oldest = l.events[0].Position
+	}
+	return st
 }
 
 // since returns up to max events after pos. Unless allowGap, it fails when
@@ -69,7 +133,7 @@ func (l *eventLog) since(pos uint64, max int, allowGap bool) ([]backend.Event, e
 			oldest = l.events[0].Position
 		}
 		return nil, fmt.Errorf("embedded: update log position %d is older than the retained log (oldest retained position %d, capacity %d events); resubscribe from 0 or from now: %w",
-			pos, oldest, l.capacity, backend.ErrNotFound)
+			pos, oldest, l.capacity, backend.ErrOutOfRange)
 	}
 	i := sort.Search(len(l.events), func(i int) bool { return l.events[i].Position > pos })
 	n := min(len(l.events)-i, max)
@@ -100,7 +164,7 @@ func (s *Store) LogPosition() uint64 {
 // caught up, fn gets one Update{Position: current end} without an Event.
 //
 // A subscriber that falls so far behind that events it has not read are
-// dropped from the bounded log gets an error wrapping backend.ErrNotFound.
+// dropped from the bounded log gets an error wrapping backend.ErrOutOfRange.
 // Writers never wait for subscribers.
 //
 // opts.ServerID is ignored: every event originates from this store, and it
@@ -202,4 +266,22 @@ func deliver(batch []backend.Event, f backend.Filter, fn func(backend.Update) er
 		return fn(backend.Update{Position: withheld})
 	}
 	return nil
+}
+
+// CheckFilter checks the databases f names and rewrites them as events
+// name them.
+func (s *Store) CheckFilter(_ context.Context, f backend.Filter) (backend.Filter, error) {
+	if len(f.DBs) == 0 {
+		return f, nil
+	}
+	names := make([]string, len(f.DBs))
+	for i, db := range f.DBs {
+		d, err := s.database(db)
+		if err != nil {
+			return f, err
+		}
+		names[i] = d.name
+	}
+	f.DBs = names
+	return f, nil
 }

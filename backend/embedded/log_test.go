@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -218,34 +220,76 @@ func TestLogRetention(t *testing.T) {
 	}
 	// Resuming before a dropped event is an error.
 	err := s.Subscribe(ctx, backend.SubscribeOptions{After: lastDropped - 1}, func(backend.Update) error { return nil })
-	if !errors.Is(err, backend.ErrNotFound) || !strings.Contains(err.Error(), "older than the retained") {
-		t.Errorf("resume before the retained log = %v; want ErrNotFound", err)
+	if !errors.Is(err, backend.ErrOutOfRange) || !strings.Contains(err.Error(), "older than the retained") {
+		t.Errorf("resume before the retained log = %v; want ErrOutOfRange", err)
 	}
 }
 
 // The log also drops old events by size, so that rewriting a large value
-// cannot pile up every old copy of it.
+// cannot pile up every old copy of it, and it counts what it holds: the
+// arrays behind keys and values and its own array of events.
 func TestLogRetentionByBytes(t *testing.T) {
 	value := strings.Repeat("v", 1000)
-	per := eventBytes(&backend.Event{Key: []byte("a"), Value: []byte(value)})
-	s, _ := newStore(t, Options{LogBytes: 3 * per})
-	for _, k := range []string{"a", "b", "c", "d", "e"} {
-		mustSet(t, s, "", k, value, backend.Expiry{})
+	const limit = 8 << 10
+	s, _ := newStore(t, Options{LogBytes: limit})
+	for i := range 50 {
+		mustSet(t, s, "", fmt.Sprintf("k%02d", i), value, backend.Expiry{})
+		st := s.LogStats()
+		if st.Bytes > limit {
+			t.Fatalf("after %d writes the log holds %d bytes; the limit is %d", i+1, st.Bytes, limit)
+		}
+		var payload int64
+		for _, e := range s.log.events {
+			payload += int64(len(e.Key) + len(e.Value))
+		}
+		if floor := payload + int64(st.Events)*eventSize; st.Bytes < floor {
+			t.Fatalf("the log reports %d bytes for %d events whose keys, values and slots take %d", st.Bytes, st.Events, floor)
+		}
 	}
-	if got := opsOf(events(t, s, 0)); !slices.Equal(got, []string{"SET c", "SET d", "SET e"}) {
-		t.Errorf("retained = %q; want the three that fit", got)
-	}
-	if s.log.bytes != 3*per {
-		t.Errorf("log accounts %d bytes; want %d", s.log.bytes, 3*per)
+	evs := events(t, s, 0)
+	if len(evs) < 2 || len(evs) > 7 || string(evs[len(evs)-1].Key) != "k49" {
+		t.Errorf("retained %q; want the newest few that fit in %d bytes", opsOf(evs), limit)
 	}
 	// An event larger than the whole bound still stays, as the newest.
-	mustSet(t, s, "", "big", strings.Repeat("v", 4000), backend.Expiry{})
+	mustSet(t, s, "", "big", strings.Repeat("v", 4*limit), backend.Expiry{})
 	if got := opsOf(events(t, s, 0)); !slices.Equal(got, []string{"SET big"}) {
 		t.Errorf("retained = %q; want only the oversized newest event", got)
 	}
 	if _, err := New(Options{LogBytes: -1}); !errors.Is(err, backend.ErrInvalid) {
 		t.Errorf("New with negative LogBytes = %v; want ErrInvalid", err)
 	}
+}
+
+// TestLogBoundHoldsInTheHeap fills the log far past its bound with small
+// events, where the per-event overhead outweighs the payload, rewriting one
+// key so that the records themselves hold almost nothing: the heap the log
+// keeps must stay within its bound, and the log's own count must not
+// understate it.
+func TestLogBoundHoldsInTheHeap(t *testing.T) {
+	const limit = 8 << 20
+	s, _ := newStore(t, Options{LogBytes: limit})
+	heap := func() int64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return int64(ms.HeapAlloc)
+	}
+	base := heap()
+	for i := range 150_000 {
+		mustSet(t, s, "", "k", strconv.Itoa(i), backend.Expiry{})
+	}
+	grew := heap() - base
+	st := s.LogStats()
+	if st.Events >= 150_000 {
+		t.Fatalf("the log kept all %d events; the byte bound never applied", st.Events)
+	}
+	if grew > limit+limit/8 {
+		t.Errorf("the heap grew by %d bytes for a log bounded at %d (log reports %d bytes, %d events)", grew, limit, st.Bytes, st.Events)
+	}
+	if st.Bytes < grew*3/4 {
+		t.Errorf("the log reports %d bytes but the heap grew by %d", st.Bytes, grew)
+	}
+	runtime.KeepAlive(s)
 }
 
 func TestSubscriberFallsBehind(t *testing.T) {
@@ -278,8 +322,8 @@ func TestSubscriberFallsBehind(t *testing.T) {
 				mustSet(t, s, "", k, "1", backend.Expiry{})
 			}
 			close(release)
-			if err := <-done; !errors.Is(err, backend.ErrNotFound) {
-				t.Fatalf("Subscribe = %v; want ErrNotFound for the dropped events", err)
+			if err := <-done; !errors.Is(err, backend.ErrOutOfRange) {
+				t.Fatalf("Subscribe = %v; want ErrOutOfRange for the dropped events", err)
 			}
 		})
 	}

@@ -25,11 +25,17 @@ const matchChunk = 1024
 const levenshteinCheckRows = 256
 
 // MatchKeys lists live keys matching m, at most limit of them (0: no limit).
-// Prefix and regex matches come in key order (regexes are RE2, matched
-// against the raw key bytes); similar matches come by increasing Levenshtein
-// distance, then key, counted in bytes or, with m.UTF8, in characters. A
-// negative MaxDistance means 1, as in Kyoto Tycoon; 0 matches the origin
-// only.
+// Prefix and regex matches come in key order; similar matches come by
+// increasing Levenshtein distance, then key, counted in bytes or, with
+// m.UTF8, in characters. A negative MaxDistance means 1, as in Kyoto
+// Tycoon; 0 matches the origin only.
+//
+// Kyoto Tycoon hands keys to C string functions in two places, and the
+// store does the same so that both answer alike: a regex (RE2 here, matched
+// byte by byte as POSIX expressions are in the C locale) sees a key only up
+// to its first NUL byte, and a UTF-8 similarity match decodes
+// the origin only up to its first NUL and reads both origin and keys with
+// Kyoto Cabinet's lenient decoder (see kcChars).
 //
 // The database is walked a chunk at a time, like Scan, so records written
 // meanwhile are seen or not depending on where they fall.
@@ -53,11 +59,11 @@ func (s *Store) MatchKeys(ctx context.Context, db string, m backend.Match, limit
 			from, to = prefix, keyrange.PrefixEnd(prefix)
 		}
 	case backend.MatchRegex:
-		re, err := regexp.Compile(m.Regex)
+		re, err := regexp.Compile(latin1(m.Regex))
 		if err != nil {
 			return nil, fmt.Errorf("embedded: bad regular expression %q: %v: %w", m.Regex, err, backend.ErrInvalid)
 		}
-		keep = re.Match
+		keep = func(key []byte) bool { return re.MatchString(latin1(string(cString(key)))) }
 	case backend.MatchSimilar:
 		return s.matchSimilar(ctx, d, m, limit)
 	default:
@@ -139,16 +145,16 @@ func (s *Store) matchSimilar(ctx context.Context, d *database, m backend.Match, 
 		dist int
 	}
 	var hits []hit
-	var originRunes []rune
+	var originChars []rune
 	if m.UTF8 {
-		originRunes = []rune(string(m.Origin))
+		originChars = kcChars(cString(m.Origin))
 	}
 	stop := func() bool { return ctx.Err() != nil }
 	err := s.walkKeys(ctx, d, nil, nil, func(keys [][]byte) bool {
 		for _, k := range keys {
 			var dist int
 			if m.UTF8 {
-				dist = levenshtein(originRunes, []rune(string(k)), maxDist, stop)
+				dist = levenshtein(originChars, kcChars(k), maxDist, stop)
 			} else {
 				dist = levenshtein(m.Origin, k, maxDist, stop)
 			}
@@ -176,6 +182,82 @@ func (s *Store) matchSimilar(ctx context.Context, d *database, m backend.Match, 
 		out[i] = own(h.key)
 	}
 	return out, nil
+}
+
+// latin1 maps every byte of s to the character of the same number, so that
+// a regular expression matches byte by byte, as Kyoto Tycoon's POSIX
+// expressions do in the C locale: "." is one byte, not one UTF-8 character.
+func latin1(s string) string {
+	r := make([]rune, len(s))
+	for i := range len(s) {
+		r[i] = rune(s[i])
+	}
+	return string(r)
+}
+
+// cString returns b up to its first NUL byte: what a C string function sees
+// of it.
+func cString(b []byte) []byte {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		return b[:i]
+	}
+	return b
+}
+
+// kcChars decodes b into characters the way Kyoto Cabinet's UTF-8 decoder
+// does, which is not Go's: a lead byte takes as many following bytes as it
+// announces whatever they are (a NUL among them, or the end of b, leaves
+// the lead byte alone instead), the result is kept only when it is not an
+// overlong form, and bytes 0xfe and 0xff are dropped. A stray continuation
+// byte is read as the lead of a two-byte sequence.
+func kcChars(b []byte) []rune {
+	at := func(i int) byte {
+		if i < len(b) {
+			return b[i]
+		}
+		return 0
+	}
+	out := make([]rune, 0, len(b))
+	for i := 0; i < len(b); i++ {
+		c := uint32(b[i])
+		var n int
+		var lowest uint32
+		switch {
+		case c < 0x80:
+			out = append(out, rune(c))
+			continue
+		case c < 0xe0:
+			n, lowest, c = 1, 0x80, c&0x1f
+		case c < 0xf0:
+			n, lowest, c = 2, 0x800, c&0x0f
+		case c < 0xf8:
+			n, lowest, c = 3, 0x10000, c&0x07
+		case c < 0xfc:
+			n, lowest, c = 4, 0x200000, c&0x03
+		case c < 0xfe:
+			n, lowest, c = 5, 0x4000000, c&0x01
+		default:
+			continue
+		}
+		complete := true
+		for j := 1; j <= n; j++ {
+			if at(i+j) == 0 {
+				complete = false
+				break
+			}
+		}
+		if !complete {
+			continue
+		}
+		for j := 1; j <= n; j++ {
+			c = c<<6 | uint32(at(i+j)&0x3f)
+		}
+		if c >= lowest {
+			out = append(out, rune(c))
+		}
+		i += n
+	}
+	return out
 }
 
 // levenshtein returns the edit distance between a and b, or limit+1 as soon

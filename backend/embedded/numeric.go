@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"math/big"
 
 	"github.com/ktgrpc/ktgrpc/backend"
 )
@@ -101,14 +102,19 @@ func (s *Store) increment(ctx context.Context, db string, key []byte, num, initi
 // scaled by 10^15) and returns the new value. The sum is computed in that
 // fixed-point form, as Kyoto Tycoon does, so the stored bytes match it. The
 // rules for missing records, delta 0 and wrong sizes are Increment's.
+//
+// The amount and the initial value are first read as Kyoto Tycoon reads
+// the decimal text a client sends (KTAtof of the shortest plain decimal
+// form): at most 16 significant digits, so a record holds the same bytes
+// whether it was incremented here or on a real server.
 func (s *Store) IncrementDouble(ctx context.Context, db string, key []byte, delta float64, opts backend.IncrementDoubleOptions) (value float64, applied bool, err error) {
 	mode, initial := origAdd, 0.0
 	if opts.MustExist {
 		mode = origTry
 	} else if opts.Initial != nil {
-		initial = *opts.Initial
+		initial = ktWireDouble(*opts.Initial)
 	}
-	return s.incrementDouble(ctx, db, key, delta, initial, mode, opts.Expiry)
+	return s.incrementDouble(ctx, db, key, ktWireDouble(delta), initial, mode, opts.Expiry)
 }
 
 // IncrementDoubleOrig is IncrementDouble with Kyoto Tycoon's orig parameter:
@@ -134,7 +140,10 @@ func (s *Store) incrementDouble(ctx context.Context, db string, key []byte, num,
 	if err != nil {
 		return 0, false, err
 	}
-	dinit, err := toDecimal("increment_double initial value", initial)
+	if _, err := toDecimal("increment_double initial value", initial); err != nil {
+		return 0, false, err
+	}
+	dstart, err := toDecimal("increment_double initial value plus amount", initial+num)
 	if err != nil {
 		return 0, false, err
 	}
@@ -159,7 +168,9 @@ func (s *Store) incrementDouble(ctx context.Context, db string, key []byte, num,
 		case mode == origSet:
 			res = dnum
 		default:
-			res = dinit.add(dnum)
+			// Kyoto Tycoon adds the start value in floating point, then
+			// splits the sum.
+			res = dstart
 		}
 		t.store(own(key), res.encode(), exp)
 		value, applied = res.float(), true
@@ -180,13 +191,19 @@ type decimal struct {
 	integ, fract int64
 }
 
-// toDecimal converts f, which must be finite and within int64 range.
+// toDecimal converts f, which must be finite and within int64 range, as
+// Kyoto Tycoon does: the fraction times 10^15 is computed in x87 extended
+// precision (a 64-bit mantissa, rounded to nearest) and then truncated, so
+// 1e-07 becomes 99999999, not 100000000.
 func toDecimal(what string, f float64) (decimal, error) {
 	if math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) >= 9.2e18 {
 		return decimal{}, fmt.Errorf("embedded: %s %v is not a finite number within ±9.2e18: %w", what, f, backend.ErrInvalid)
 	}
-	i := math.Trunc(f)
-	return decimal{integ: int64(i), fract: int64((f - i) * decimalUnit)}, nil
+	i, frac := math.Modf(f)
+	scaled := new(big.Float).SetPrec(64).SetMode(big.ToNearestEven)
+	scaled.Mul(big.NewFloat(frac), big.NewFloat(decimalUnit))
+	fract, _ := scaled.Int64() // truncates toward zero
+	return decimal{integ: int64(i), fract: fract}, nil
 }
 
 func decodeDecimal(b []byte) decimal {
@@ -204,20 +221,14 @@ func (d decimal) float() float64 {
 	return float64(d.integ) + float64(d.fract)/decimalUnit
 }
 
-// add sums part by part, then carries so that |fract| < 10^15 and both
-// parts have the same sign.
+// add sums part by part and carries only a fraction that reached +10^15,
+// exactly as Kyoto Tycoon does: the parts may then differ in sign (1 plus
+// -0.125 is stored as 1 and -0.125e15) or a negative fraction may exceed
+// -10^15, and clients reading the raw record see the same bytes as from the
+// real server.
 func (d decimal) add(o decimal) decimal {
 	i, f := d.integ+o.integ, d.fract+o.fract
-	switch {
-	case f >= decimalUnit:
-		i, f = i+1, f-decimalUnit
-	case f <= -decimalUnit:
-		i, f = i-1, f+decimalUnit
-	}
-	switch {
-	case i > 0 && f < 0:
-		i, f = i-1, f+decimalUnit
-	case i < 0 && f > 0:
+	if f >= decimalUnit {
 		i, f = i+1, f-decimalUnit
 	}
 	return decimal{integ: i, fract: f}

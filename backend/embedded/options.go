@@ -17,8 +17,10 @@ const (
 	DefaultSweepInterval = time.Second
 	// DefaultLogCapacity is how many update-log events are retained.
 	DefaultLogCapacity = 1 << 20
-	// DefaultLogBytes bounds the memory the update log retains.
-	DefaultLogBytes = 256 << 20
+	// DefaultLogBytes bounds the memory the update log holds: small enough
+	// for a laptop, where the process's footprint is about twice the live
+	// heap under Go's default GOGC.
+	DefaultLogBytes = 64 << 20
 	// DefaultServerID is the origin server id stamped on logged events.
 	DefaultServerID = 1
 )
@@ -84,11 +86,13 @@ type Options struct {
 	// LogCapacity is how many update-log events are retained, oldest dropped
 	// first; 0 means DefaultLogCapacity.
 	LogCapacity int
-	// LogBytes bounds the memory the update log retains, counted as each
-	// event's key and value plus its fixed size, oldest events dropped
-	// first; 0 means DefaultLogBytes. The newest event is always kept. The
-	// log holds the values of records long overwritten or removed, so a
-	// count alone would let a run of large writes exhaust memory.
+	// LogBytes bounds the memory the update log holds, oldest events
+	// dropped first; 0 means DefaultLogBytes. It counts what the log keeps
+	// reachable: the arrays behind every event's key, value and arguments
+	// (capacity, not length) and the log's own array of events, spare
+	// slots included. The newest event is always kept. The log holds the
+	// values of records long overwritten or removed, so a count alone would
+	// let a run of large writes exhaust memory.
 	LogBytes int64
 	// ServerID is stamped on logged events as their origin; 0 means
 	// DefaultServerID.
@@ -104,6 +108,11 @@ type Options struct {
 //	embedded:                       two Tree databases named "0" and "1"
 //	embedded:?dbs=users,cache:hash  databases named by position; ":hash" or
 //	                                ":tree" sets the kind (default tree)
+//	embedded:?log_bytes=16MiB       memory bound of the update log
+//	                                (Options.LogBytes; B, KiB, MiB, GiB or
+//	                                KB, MB, GB; default 64MiB)
+//	embedded:?log_events=100000     event bound of the update log
+//	                                (Options.LogCapacity; default 1048576)
 //
 // Unknown parameters and kinds are errors wrapping backend.ErrInvalid.
 func Open(u *url.URL) (*Store, error) {
@@ -138,8 +147,25 @@ func Open(u *url.URL) (*Store, error) {
 				return nil, err
 			}
 			opts.Databases = dbs
+		case "log_bytes", "log_events":
+			if len(values) != 1 {
+				return nil, fmt.Errorf("embedded: parameter %s given %d times, want once: %w", name, len(values), backend.ErrInvalid)
+			}
+			if name == "log_events" {
+				n, err := strconv.Atoi(values[0])
+				if err != nil || n < 1 {
+					return nil, fmt.Errorf("embedded: log_events=%q: want a positive event count: %w", values[0], backend.ErrInvalid)
+				}
+				opts.LogCapacity = n
+				continue
+			}
+			n, err := parseSize(values[0])
+			if err != nil {
+				return nil, fmt.Errorf("embedded: log_bytes=%q: %v: %w", values[0], err, backend.ErrInvalid)
+			}
+			opts.LogBytes = n
 		default:
-			return nil, fmt.Errorf("embedded: unknown URL parameter %q (known: dbs): %w", name, backend.ErrInvalid)
+			return nil, fmt.Errorf("embedded: unknown URL parameter %q (known: dbs, log_bytes, log_events): %w", name, backend.ErrInvalid)
 		}
 	}
 	return New(opts)
@@ -180,4 +206,29 @@ func isDecimal(s string) bool {
 		}
 	}
 	return true
+}
+
+// sizeUnits are the suffixes parseSize accepts, longest first.
+var sizeUnits = []struct {
+	suffix string
+	mult   int64
+}{
+	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30},
+	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1},
+}
+
+// parseSize reads a positive byte count such as 65536, 64MiB or 1GB.
+func parseSize(v string) (int64, error) {
+	num, mult := v, int64(1)
+	for _, u := range sizeUnits {
+		if strings.HasSuffix(v, u.suffix) {
+			num, mult = strings.TrimSpace(strings.TrimSuffix(v, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 1 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("want a positive size such as 65536, 64MiB or 1GB")
+	}
+	return n * mult, nil
 }

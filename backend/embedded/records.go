@@ -65,24 +65,35 @@ func (s *Store) Set(ctx context.Context, db string, key, value []byte, exp backe
 }
 
 // SetBulk stores every entry and returns how many there were. With
-// opts.Atomic all of them are written under one lock; otherwise readers may
-// see a prefix of the batch.
+// opts.Atomic all of them are written under one lock, they must share one
+// expiration (backend.AtomicExpiry), and a repeated key is stored and
+// counted once with its last value, as Kyoto Tycoon's atomic set_bulk does;
+// otherwise readers may see a prefix of the batch and every entry counts.
 func (s *Store) SetBulk(ctx context.Context, db string, entries []backend.Entry, opts backend.WriteOptions) (int64, error) {
 	d, err := s.database(db)
 	if err != nil {
 		return 0, err
 	}
 	if opts.Atomic {
+		if _, err := backend.AtomicExpiry(entries); err != nil {
+			return 0, fmt.Errorf("embedded: %w", err)
+		}
+		last := make(map[string]int, len(entries))
+		for i, e := range entries {
+			last[string(e.Key)] = i
+		}
 		err := s.update(ctx, d, "set_bulk", func(t *txn) error {
-			for _, e := range entries {
-				t.store(own(e.Key), own(e.Value), e.Expiry)
+			for i, e := range entries {
+				if last[string(e.Key)] == i {
+					t.store(own(e.Key), own(e.Value), e.Expiry)
+				}
 			}
 			return nil
 		})
 		if err != nil {
 			return 0, err
 		}
-		return int64(len(entries)), nil
+		return int64(len(last)), nil
 	}
 	var n int64
 	for _, e := range entries {
@@ -137,8 +148,10 @@ func (s *Store) Replace(ctx context.Context, db string, key, value []byte, exp b
 }
 
 // Append appends value to the record, creating it when missing; keepLast > 0
-// keeps only the last keepLast bytes of the result. exp applies to the
-// written record. The log gets an OpSet with the whole resulting value.
+// keeps only the last keepLast bytes of an existing record's result, while a
+// new record stores the whole value, as Tokyo Tyrant's putshl does. exp
+// applies to the written record. The log gets an OpSet with the whole
+// resulting value.
 func (s *Store) Append(ctx context.Context, db string, key, value []byte, exp backend.Expiry, keepLast int) error {
 	d, err := s.database(db)
 	if err != nil {
@@ -155,7 +168,7 @@ func (s *Store) Append(ctx context.Context, db string, key, value []byte, exp ba
 		}
 		total := len(head) + len(value)
 		skip := 0
-		if keepLast > 0 && total > keepLast {
+		if found && keepLast > 0 && total > keepLast {
 			skip = total - keepLast
 		}
 		// A new slice every time: the old value may be shared with the log.

@@ -175,8 +175,12 @@ func TestAppend(t *testing.T) {
 		keepLast int
 		want     string
 	}{
-		{"abc", 0, "abc"},
-		{"def", 0, "abcdef"},
+		// A new record keeps the whole value whatever keepLast says, as
+		// Tokyo Tyrant's putshl does.
+		{"abcdefgh", 2, "abcdefgh"},
+		{"", 3, "fgh"},
+		{"abc", 0, "fghabc"},
+		{"def", 0, "fghabcdef"},
 		{"gh", 4, "efgh"},
 		{"123456", 3, "456"},
 		{"x", 10, "456x"},

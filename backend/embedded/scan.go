@@ -125,9 +125,12 @@ type batcher struct {
 
 // take adds r and reports whether the batch has room for more.
 func (b *batcher) take(r record) bool {
-	rec := backend.Record{Key: own(r.key), ExpireTime: r.expire}
+	rec := backend.Record{Key: own(r.key)}
+	// A keys-only scan carries neither value nor expiration: Kyoto Tycoon's
+	// key-only cursor read reports no expiration, and every backend answers
+	// alike.
 	if !b.sr.keysOnly {
-		rec.Value = own(r.value)
+		rec.Value, rec.ExpireTime = own(r.value), r.expire
 	}
 	b.out = append(b.out, rec)
 	b.bytes += len(rec.Key) + len(rec.Value)

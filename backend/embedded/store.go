@@ -343,7 +343,10 @@ func (s *Store) Status(ctx context.Context, db string) (backend.Status, error) {
 
 // Report returns "db_<i>" = "count=N size=M name=X" per database,
 // "db_total_count", "db_total_size", "serv_current_time" (epoch seconds with
-// microseconds), "serv_server_id" and "log_position" (LogPosition).
+// microseconds), "serv_server_id", "log_position" (LogPosition), and the
+// update log's size and bounds (LogStats): "log_events",
+// "log_events_limit", "log_bytes", "log_bytes_limit" and
+// "log_oldest_position".
 func (s *Store) Report(ctx context.Context) (map[string]string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -354,7 +357,7 @@ func (s *Store) Report(ctx context.Context) (map[string]string, error) {
 		return nil, errClosed
 	}
 	now := s.now()
-	rep := make(map[string]string, len(s.dbs)+5)
+	rep := make(map[string]string, len(s.dbs)+10)
 	var totalCount, totalSize int64
 	for _, d := range s.dbs {
 		count, size := d.stats(now)
@@ -367,6 +370,12 @@ func (s *Store) Report(ctx context.Context) (map[string]string, error) {
 	rep["serv_current_time"] = strconv.FormatFloat(float64(now.UnixMicro())/1e6, 'f', 6, 64)
 	rep["serv_server_id"] = strconv.FormatUint(uint64(s.serverID), 10)
 	rep["log_position"] = strconv.FormatUint(s.log.last, 10)
+	ls := s.log.stats()
+	rep["log_events"] = strconv.Itoa(ls.Events)
+	rep["log_events_limit"] = strconv.Itoa(ls.EventLimit)
+	rep["log_bytes"] = strconv.FormatInt(ls.Bytes, 10)
+	rep["log_bytes_limit"] = strconv.FormatInt(ls.ByteLimit, 10)
+	rep["log_oldest_position"] = strconv.FormatUint(ls.Oldest, 10)
 	return rep, nil
 }
 

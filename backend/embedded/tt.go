@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ktgrpc/ktgrpc/backend"
@@ -95,6 +97,28 @@ type TTDB struct {
 	uid     int64
 	iter    ttIter
 	log     ttLog
+	// aborted, when not empty, says why Tokyo Cabinet would have aborted
+	// the server process; from then on every operation fails with
+	// ErrTTAborted, as nothing answers on a dead server.
+	aborted string
+}
+
+// ErrTTAborted is returned by every operation of a TTDB after a request that
+// makes Tokyo Cabinet fail an assertion and abort the real server: an empty
+// value in a column with a lexical or decimal index. A test server serving
+// the TTDB drops its connections, as the dead server's would be.
+var ErrTTAborted = errors.New("embedded: the emulated Tokyo Tyrant server has aborted")
+
+// abortErr is the error of every operation after an abort.
+func (t *TTDB) abortErr() error {
+	return fmt.Errorf("%w: %s: %w", ErrTTAborted, t.aborted, backend.ErrUnavailable)
+}
+
+// Aborted reports why the emulated server aborted, or "" while it runs.
+func (t *TTDB) Aborted() string {
+	t.s.mu.RLock()
+	defer t.s.mu.RUnlock()
+	return t.aborted
 }
 
 // ttIter is the shared iterator. Unless at is false (start from the first
@@ -156,7 +180,14 @@ type ttTxn struct {
 // master mid.
 func (t *TTDB) update(ctx context.Context, cmd string, sid, mid uint32, fn func(x *ttTxn) error) error {
 	return t.s.update(ctx, t.d, cmd, func(tx *txn) error {
-		return fn(&ttTxn{txn: tx, tt: t, sid: sid, mid: mid})
+		if t.aborted != "" {
+			return t.abortErr()
+		}
+		err := fn(&ttTxn{txn: tx, tt: t, sid: sid, mid: mid})
+		if t.aborted != "" {
+			return t.abortErr()
+		}
+		return err
 	})
 }
 
@@ -167,7 +198,12 @@ func (t *TTDB) local(ctx context.Context, cmd string, fn func(x *ttTxn) error) e
 
 // view runs fn under the read lock.
 func (t *TTDB) view(ctx context.Context, fn func(now time.Time) error) error {
-	return t.s.view(ctx, t.d, func(_ *database, now time.Time) error { return fn(now) })
+	return t.s.view(ctx, t.d, func(_ *database, now time.Time) error {
+		if t.aborted != "" {
+			return t.abortErr()
+		}
+		return fn(now)
+	})
 }
 
 // record logs one TT operation.
@@ -453,8 +489,10 @@ func (t *TTDB) FwmKeys(ctx context.Context, prefix []byte, max int) ([][]byte, e
 
 // AddInt adds num to a 4-byte native (little-endian) integer record, or on
 // a table to the decimal column "_num", and returns the sum. A missing
-// record starts at 0. ok is false when the value is not 4 bytes long. Adding
-// 0 is not logged, as in TT.
+// record starts at 0. ok is false when the value is not 4 bytes long, and
+// also when the sum is math.MinInt32: that is Tokyo Cabinet's failure value,
+// so the server reports failure although the sum is stored. Adding 0 is not
+// logged, as in TT.
 func (t *TTDB) AddInt(ctx context.Context, key []byte, num int32) (sum int32, ok bool, err error) {
 	err = t.local(ctx, "tt_addint", func(x *ttTxn) error {
 		sum, ok = x.addInt(key, num)
@@ -474,7 +512,7 @@ func (x *ttTxn) addInt(key []byte, num int32) (int32, bool) {
 		sum := int32(ttAtoi(string(cur))) + num
 		row.set(ttNumColumn, []byte(strconv.FormatInt(int64(sum), 10)))
 		x.set(key, row.encode())
-		return sum, true
+		return sum, sum != math.MinInt32
 	}
 	cur, found := x.value(key)
 	var sum int32
@@ -489,7 +527,7 @@ func (x *ttTxn) addInt(key []byte, num int32) (int32, bool) {
 	buf := make([]byte, 4)
 	binary.LittleEndian.PutUint32(buf, uint32(sum))
 	x.setFirst(key, buf)
-	return sum, true
+	return sum, sum != math.MinInt32
 }
 
 // AddDouble adds num to an 8-byte native (little-endian IEEE) double
@@ -561,6 +599,9 @@ func (t *TTDB) Vanish(ctx context.Context) error {
 func (x *ttTxn) vanish() {
 	x.d.clear()
 	clear(x.tt.dups)
+	// Tokyo Cabinet keeps the genuid counter in the database file's header,
+	// which vanish rewrites: ids start again from 1.
+	x.tt.uid = 0
 	x.txn.log(backend.OpClear, nil, nil, time.Time{})
 }
 
@@ -587,11 +628,12 @@ func (t *TTDB) Size(ctx context.Context) (int64, error) {
 	return n, err
 }
 
-// ttAtoi reads a leading decimal integer as C's atoi does: optional
-// spaces and sign, then digits; anything else ends it.
+// ttAtoi reads a leading decimal integer as Tokyo Cabinet's tcatoi does:
+// control characters and spaces (bytes 1 to 32) are skipped, then an
+// optional sign and digits; anything else ends it.
 func ttAtoi(s string) int64 {
 	i := 0
-	for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
+	for i < len(s) && s[i] > 0 && s[i] <= ' ' {
 		i++
 	}
 	neg := false
@@ -611,9 +653,18 @@ func ttAtoi(s string) int64 {
 
 // ttAtof reads a leading decimal number as Tokyo Cabinet's tcatof does;
 // text that is not a number reads as 0.
-func ttAtof(s string) float64 {
+func ttAtof(s string) float64 { return ttParseNumber(s, true) }
+
+// ttNumber reads a number as Tokyo Cabinet's table conditions and orders
+// do: like ttAtof but without an exponent, so "1e2" is 1 while "1.9" stays
+// 1.9, as the real server answers.
+func ttNumber(s string) float64 { return ttParseNumber(s, false) }
+
+// ttParseNumber reads a leading decimal number, with an exponent when
+// exponent is true; text that is not a number reads as 0.
+func ttParseNumber(s string, exponent bool) float64 {
 	i := 0
-	for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
+	for i < len(s) && s[i] > 0 && s[i] <= ' ' {
 		i++
 	}
 	j := i
@@ -635,7 +686,7 @@ func ttAtof(s string) float64 {
 	if digits == 0 {
 		return 0
 	}
-	if j < len(s) && (s[j] == 'e' || s[j] == 'E') {
+	if exponent && j < len(s) && (s[j] == 'e' || s[j] == 'E') {
 		k := j + 1
 		if k < len(s) && (s[k] == '-' || s[k] == '+') {
 			k++
@@ -647,7 +698,7 @@ func ttAtof(s string) float64 {
 			j = k
 		}
 	}
-	f, err := strconv.ParseFloat(s[i:j], 64)
+	f, err := strconv.ParseFloat(strings.TrimSuffix(s[i:j], "."), 64)
 	if err != nil {
 		return 0
 	}

@@ -180,25 +180,39 @@ func (x *ttTxn) row(key []byte) (ttRow, bool) {
 
 // putRow runs a put-family write on a table. raw is the value as sent, for
 // putshl, which works on the serialised form.
+//
+// Tokyo Cabinet refuses a column named "" in put, putkeep and putcat, and
+// aborts the whole process when a written column with an empty value has a
+// lexical or decimal index (see checkIndexed).
 func (x *ttTxn) putRow(mode TTPutMode, key []byte, row ttRow, width int32, raw []byte) bool {
 	if len(key) == 0 {
 		return false
 	}
+	if mode != TTPutShl {
+		if _, ok := row.get(""); ok {
+			return false
+		}
+	}
 	old, found := x.row(key)
 	switch mode {
 	case TTPutOver:
+		x.checkIndexed(row)
 		x.set(key, row.encode())
 	case TTPutKeep:
 		if found {
 			return false
 		}
+		x.checkIndexed(row)
 		x.set(key, row.encode())
 	case TTPutCat:
+		var added ttRow
 		for _, c := range row {
 			if _, ok := old.get(string(c.name)); !ok {
 				old.set(string(c.name), c.value)
+				added = append(added, c)
 			}
 		}
+		x.checkIndexed(added)
 		x.set(key, old.encode())
 	case TTPutShl:
 		nv := ttConcat(old.encode(), raw)
@@ -211,6 +225,32 @@ func (x *ttTxn) putRow(mode TTPutMode, key []byte, row ttRow, width int32, raw [
 		x.set(key, ttParseRow(nv).encode())
 	}
 	return true
+}
+
+// ttAssertIndex reports whether an index of type typ makes Tokyo Cabinet
+// fail an assertion on an empty column value: lexical and decimal indexes
+// store the value as a B+ tree key and require it to be non-empty.
+func ttAssertIndex(typ int) bool {
+	return typ == ttIndexLexical || typ == ttIndexDecimal
+}
+
+// checkIndexed marks the server aborted when a column about to be written
+// has an empty value and a lexical or decimal index.
+func (x *ttTxn) checkIndexed(cols ttRow) {
+	for _, c := range cols {
+		if typ, ok := x.tt.indexes[string(c.name)]; ok && len(c.value) == 0 && ttAssertIndex(typ) {
+			x.tt.aborted = "column " + strconv.Quote(string(c.name)) + " has a " + ttIndexName(typ) + " index and the row gives it an empty value"
+			return
+		}
+	}
+}
+
+// ttIndexName names an index type in messages.
+func ttIndexName(typ int) string {
+	if typ == ttIndexDecimal {
+		return "decimal"
+	}
+	return "lexical"
 }
 
 // Index types of setindex, with Tokyo Cabinet's values.
@@ -259,11 +299,28 @@ func ttParseIndexType(s string) (typ int, keep bool, ok bool) {
 }
 
 // setIndex defines, optimizes or drops the index of a column; with keep, an
-// existing index is left alone and the call fails, as Tokyo Cabinet's
-// "keep" modes do. Only the definitions are kept: searches scan the rows
-// whatever the indexes.
+// existing index is left alone and the call fails whatever the type
+// (optimize and void included), as Tokyo Cabinet's "keep" flag does. Only
+// the definitions are kept: searches scan the rows whatever the indexes.
+// Building a lexical or decimal index over a row whose value for the column
+// is empty aborts the server, as in Tokyo Cabinet.
 func (x *ttTxn) setIndex(col string, typ int, keep bool) bool {
 	_, exists := x.tt.indexes[col]
+	if exists && keep {
+		return false
+	}
+	if ttAssertIndex(typ) && col != "" {
+		x.liveRows(x.now, func(key []byte, row ttRow) bool {
+			if v, ok := row.get(col); ok && len(v) == 0 {
+				x.tt.aborted = "building a " + ttIndexName(typ) + " index on column " + strconv.Quote(col) + " over row " + strconv.Quote(string(key)) + ", whose value for it is empty"
+				return false
+			}
+			return true
+		})
+		if x.tt.aborted != "" {
+			return false
+		}
+	}
 	switch typ {
 	case ttIndexVoid:
 		if !exists {
@@ -273,9 +330,6 @@ func (x *ttTxn) setIndex(col string, typ int, keep bool) bool {
 	case ttIndexOptimize:
 		return exists
 	default:
-		if exists && keep {
-			return false
-		}
 		x.tt.indexes[col] = typ
 	}
 	return true

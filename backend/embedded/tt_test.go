@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -447,5 +448,55 @@ func TestTTLogCapacity(t *testing.T) {
 	}
 	if _, err := s.OpenTT("0", TTOptions{Type: 42}); err == nil {
 		t.Error("OpenTT with an unknown type succeeded")
+	}
+}
+
+// An empty value meeting a lexical or decimal index aborts Tokyo Cabinet,
+// in either order; from then on nothing answers.
+func TestTTTableAbort(t *testing.T) {
+	ctx := context.Background()
+	for _, order := range []string{"index first", "row first"} {
+		t.Run(order, func(t *testing.T) {
+			_, db := ttNew(t, TTTable)
+			ttPut(t, db, TTPutOver, "1", "age\x00", 0)
+			if _, ok := ttMisc(t, db, "setindex", "text", "0"); !ok {
+				t.Fatal("setindex text lexical failed")
+			}
+			// A token index takes an empty value.
+			if _, ok := ttMisc(t, db, "setindex", "age", "2"); !ok {
+				t.Fatal("setindex age token failed")
+			}
+			var err error
+			if order == "index first" {
+				_, err = db.Put(ctx, TTPutOver, []byte("24"), []byte("text\x00"), 0)
+			} else {
+				_, _, err = db.Misc(ctx, "setindex", [][]byte{[]byte("age"), []byte("1")}, false)
+			}
+			if !errors.Is(err, ErrTTAborted) || !errors.Is(err, backend.ErrUnavailable) {
+				t.Fatalf("the write that trips the assertion: %v, want ErrTTAborted", err)
+			}
+			if db.Aborted() == "" {
+				t.Error("Aborted() does not say why")
+			}
+			if _, _, err := db.Get(ctx, []byte("1")); !errors.Is(err, ErrTTAborted) {
+				t.Errorf("a read after the abort: %v, want ErrTTAborted", err)
+			}
+		})
+	}
+}
+
+// Tokyo Cabinet refuses a column named "" in put, putkeep and putcat.
+func TestTTTableEmptyColumnName(t *testing.T) {
+	_, db := ttNew(t, TTTable)
+	for _, mode := range []TTPutMode{TTPutOver, TTPutKeep, TTPutCat} {
+		if ok, err := db.Put(context.Background(), mode, []byte("k"), []byte("\x00v\x00a\x001"), 0); ok || err != nil {
+			t.Errorf("put mode %d with a column named \"\": %v, %v; want refused", mode, ok, err)
+		}
+	}
+	if _, ok := ttMisc(t, db, "put", "k", "", "v"); ok {
+		t.Error(`misc put with a column named "" succeeded`)
+	}
+	if _, found := ttGet(t, db, "k"); found {
+		t.Error("the row was stored")
 	}
 }

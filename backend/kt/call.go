@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"slices"
 	"strconv"
 	"syscall"
@@ -181,12 +182,24 @@ func (b *Backend) roundTrip(ctx context.Context, op string, r retry, req []byte,
 	ref := resolvedFrom(ctx)
 	fresh := false
 	for {
-		c, err := b.acquire(ctx, op, ref, fresh)
+		c, err := b.acquire(ctx, b.pool, op, ref, fresh)
 		if err != nil {
 			return err
 		}
+		got, reused := c.got, c.reused
 		wrote, err := c.exchange(ctx, b.opts.timeout, req, read)
-		b.pool.put(c)
+		if err != nil && wrote && read != nil && c.got == got && !c.peerGone &&
+			(ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded)) {
+			// The caller gave up before any of the reply arrived: the
+			// connection is in step, only early. Reading the reply in the
+			// background keeps it, rather than closing it and dialling
+			// another for the next call.
+			b.drainLate(c, req[0])
+		} else {
+			if c.broken {
+			}
+			b.pool.put(c)
+		}
 		if err == nil {
 			return nil
 		}
@@ -194,7 +207,7 @@ func (b *Backend) roundTrip(ctx context.Context, op string, r retry, req []byte,
 		if errors.As(err, &ae) {
 			return ae.err
 		}
-		if r == idempotent && c.reused && !fresh && ctx.Err() == nil && stale(wrote, err) {
+		if r == idempotent && reused && !fresh && ctx.Err() == nil && stale(wrote, err) {
 			fresh = true
 			continue
 		}
@@ -202,14 +215,14 @@ func (b *Backend) roundTrip(ctx context.Context, op string, r retry, req []byte,
 	}
 }
 
-// acquire takes a pooled connection (a new one when fresh) for a request
+// acquire takes a connection from p (a new one when fresh) for a request
 // whose database index came from ref (nil when it names none). When the
 // pool lost connections since ref was resolved, recheckDBs runs on the
 // connection first; a stale connection found that way is replaced, since
 // nothing of the call has been sent yet.
-func (b *Backend) acquire(ctx context.Context, op string, ref *dbRef, fresh bool) (*conn, error) {
+func (b *Backend) acquire(ctx context.Context, p *pool, op string, ref *dbRef, fresh bool) (*conn, error) {
 	for {
-		c, err := b.pool.get(ctx, fresh)
+		c, err := p.get(ctx, fresh)
 		if err != nil {
 			return nil, b.connError(ctx, op, err)
 		}
@@ -220,7 +233,7 @@ func (b *Backend) acquire(ctx context.Context, op string, ref *dbRef, fresh bool
 		if err == nil {
 			return c, nil
 		}
-		b.pool.put(c)
+		p.put(c)
 		var ae *appError
 		if errors.As(err, &ae) {
 			return nil, ae.err
@@ -314,4 +327,50 @@ func (b *Backend) connError(ctx context.Context, op string, err error) error {
 		return fmt.Errorf("kt %s on %s: %w: %w", op, b.addr, backend.ErrFailed, err)
 	}
 	return fmt.Errorf("kt %s on %s: %w: %v", op, b.addr, backend.ErrUnavailable, err)
+}
+
+// drainLate reads and drops the reply to a request whose caller gave up
+// before the reply began, then returns the connection to the pool; the
+// connection keeps its slot meanwhile. A reply that does not come within
+// the URL's timeout, or does not read cleanly, costs the connection as
+// before. first is the request's first byte, which names the reply's form.
+func (b *Backend) drainLate(c *conn, first byte) {
+	c.broken, c.peerGone = false, false
+	b.drains.Add(1)
+	go func() {
+		defer b.drains.Done()
+		_ = c.nc.SetDeadline(time.Now().Add(b.opts.timeout))
+		stop := context.AfterFunc(b.life, func() { _ = c.nc.SetDeadline(pastDeadline) })
+		err := discardReply(c, first)
+		if !stop() || err != nil || c.broken {
+			c.broken = true
+		} else {
+			b.pool.recovered.Add(1)
+		}
+		b.pool.put(c)
+	}()
+}
+
+// discardReply reads one reply to a request starting with first: a binary
+// reply for a binary request, an HTTP response otherwise.
+func discardReply(c *conn, first byte) error {
+	var err error
+	switch first {
+	case ktwire.MagicGetBulk:
+		_, err = ktwire.ReadGetBulkReply(c.br)
+	case ktwire.MagicSetBulk, ktwire.MagicRemoveBulk:
+		_, err = ktwire.ReadCountReply(c.br, first)
+	case ktwire.MagicPlayScript:
+		_, err = ktwire.ReadPlayScriptReply(c.br)
+	default:
+		if first >= 0x80 {
+			return fmt.Errorf("no reply reader for magic %#x", first)
+		}
+		var resp *ktwire.Response
+		resp, err = ktwire.ReadResponse(c.br, false)
+		if err == nil && resp.Close {
+			c.broken = true
+		}
+	}
+	return err
 }

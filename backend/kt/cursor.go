@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/ktgrpc/ktgrpc/backend"
 	"github.com/ktgrpc/ktgrpc/backend/internal/keyrange"
@@ -14,30 +15,54 @@ import (
 )
 
 // KT cursors live on one TCP connection, in a per-connection table of ids
-// the client picks. A cursor therefore holds a pooled connection from its
-// first call to Close; if that connection breaks, the server frees the
-// cursor, so the cursor reports ErrUnavailable from then on instead of
-// silently starting over on another connection.
+// the client picks. A cursor therefore holds a connection from its first
+// call to Close: one of the cursor pool, apart from the connections of
+// unary calls, so that cursors held open by their clients never make calls
+// wait. If that connection breaks, the server frees the cursor, so the
+// cursor reports ErrUnavailable from then on instead of silently starting
+// over on another connection.
 
-// OpenCursor takes a connection from the pool for a new cursor on db. The
-// cursor counts against the pool size until it is closed.
+// closeTimeout bounds Close's cur_delete: past it the connection is closed
+// instead, which frees the server's cursor just as well.
+const closeTimeout = time.Second
+
+// OpenCursor opens a cursor on db on a connection of the cursor pool. At
+// most cursors=N (URL) are open at once; one more fails at once with
+// ErrExhausted rather than waiting for a client to close one.
 func (b *Backend) OpenCursor(ctx context.Context, db string) (backend.Cursor, error) {
-	return b.openCursor(ctx, db)
-}
-
-func (b *Backend) openCursor(ctx context.Context, db string) (*cursor, error) {
 	ctx, idx, err := b.resolveDB(ctx, db)
 	if err != nil {
 		return nil, err
 	}
-	ref := resolvedFrom(ctx)
-	ctx, cancel := b.callContext(ctx)
-	defer cancel()
-	c, err := b.acquire(ctx, "open cursor", ref, false)
+	k, err := b.openCursor(ctx, idx, resolvedFrom(ctx))
 	if err != nil {
+		// A nil *cursor returned as backend.Cursor would be a non-nil
+		// interface, and the caller's deferred Close would dereference it.
 		return nil, err
 	}
-	return &cursor{b: b, idx: idx, ref: ref, id: strconv.FormatInt(b.cursorIDs.Add(1), 10), c: c}, nil
+	return k, nil
+}
+
+// openCursor takes a cursor slot and a connection of the cursor pool.
+func (b *Backend) openCursor(ctx context.Context, idx uint16, ref *dbRef) (*cursor, error) {
+	select {
+	case b.cursorSlots <- struct{}{}:
+	default:
+		return nil, fmt.Errorf("kt open cursor on %s: %w: %d cursors (and unordered scans) are open, the limit set by cursors=%d in the backend URL; close one or raise the limit",
+			b.addr, backend.ErrExhausted, cap(b.cursorSlots), cap(b.cursorSlots))
+	}
+	ctx, cancel := b.callContext(ctx)
+	defer cancel()
+	c, err := b.acquire(ctx, b.cursorPool, "open cursor", ref, false)
+	if err != nil {
+		<-b.cursorSlots
+		return nil, err
+	}
+	return b.newCursor(idx, ref, b.cursorPool, c, true), nil
+}
+
+func (b *Backend) newCursor(idx uint16, ref *dbRef, p *pool, c *conn, slot bool) *cursor {
+	return &cursor{b: b, idx: idx, ref: ref, id: strconv.FormatInt(b.cursorIDs.Add(1), 10), p: p, c: c, slot: slot}
 }
 
 // cursor is a KT cursor on a dedicated connection.
@@ -47,13 +72,18 @@ type cursor struct {
 	// ref is the database list idx came from (nil for database 0).
 	ref *dbRef
 	id  string
+	// p is the pool c came from; slot is set when the cursor holds one of
+	// b.cursorSlots until Close.
+	p    *pool
+	slot bool
 
 	mu sync.Mutex
 	c  *conn // nil once closed or lost
 	// used is set after the first answered call: from then on the server
 	// holds the cursor's state on c.
-	used bool
-	lost error
+	used   bool
+	lost   error
+	closed bool
 }
 
 // op is one cursor procedure call.
@@ -118,14 +148,14 @@ func (k *cursor) call(ctx context.Context, ops ...op) (_ []*reply, err error) {
 			return replies, nil
 		}
 		retry := !k.used && k.c.reused && ctx.Err() == nil && stale(wrote, err)
-		k.b.pool.put(k.c) // broken: closed and uncounted
+		k.p.put(k.c) // broken: closed and uncounted
 		k.c = nil
 		err = k.b.connError(ctx, ops[0].proc, err)
 		if retry {
 			// Nothing is lost yet: the server never answered for this
 			// cursor, so a new connection can take over (unless the
 			// server's databases changed meanwhile: see acquire).
-			c, gerr := k.b.acquire(ctx, ops[0].proc, k.ref, true)
+			c, gerr := k.b.acquire(ctx, k.p, ops[0].proc, k.ref, true)
 			if gerr == nil {
 				k.c = c
 				continue
@@ -139,7 +169,7 @@ func (k *cursor) call(ctx context.Context, ops ...op) (_ []*reply, err error) {
 
 // drop releases a connection the server closed.
 func (k *cursor) drop(lost error) {
-	k.b.pool.put(k.c)
+	k.p.put(k.c)
 	k.c = nil
 	k.lost = lost
 }
@@ -271,19 +301,30 @@ func (k *cursor) Seize(ctx context.Context) (backend.Record, bool, error) {
 	return recordOf(rep), true, nil
 }
 
-// Close deletes the server's cursor and returns the connection to the pool.
-// A connection whose cur_delete fails is discarded rather than returned with
-// a stray cursor on it.
+// Close deletes the server's cursor and returns the connection to its pool.
+// It takes at most about a second whatever the server does: a connection
+// whose cur_delete fails or takes longer is closed rather than returned with
+// a stray cursor on it, which frees the server's cursor too.
 func (k *cursor) Close() error {
 	k.mu.Lock()
+	if k.closed {
+		k.mu.Unlock()
+		return nil
+	}
+	k.closed = true
 	c, used := k.c, k.used
 	k.mu.Unlock()
+	defer func() {
+		if k.slot {
+			<-k.b.cursorSlots
+		}
+	}()
 	if c == nil {
 		return nil
 	}
 	var err error
 	if used {
-		ctx, cancel := context.WithTimeout(context.Background(), k.b.opts.timeout)
+		ctx, cancel := context.WithTimeout(context.Background(), min(closeTimeout, k.b.opts.timeout))
 		_, err = k.call(ctx, op{proc: "cur_delete"})
 		cancel()
 	}
@@ -293,7 +334,7 @@ func (k *cursor) Close() error {
 		if err != nil {
 			k.c.broken = true
 		}
-		k.b.pool.put(k.c)
+		k.p.put(k.c)
 		k.c = nil
 	}
 	k.lost = fmt.Errorf("kt cursor: %w: the cursor is closed", backend.ErrInvalid)
@@ -310,13 +351,23 @@ const (
 	defaultBatch   = 256
 )
 
-// Scan walks a KT cursor on a dedicated connection: cur_jump (or
-// cur_jump_back for reverse) to the start of the range, then cur_get with
-// step, pipelining up to 64 calls per round trip. Reverse scans pair a
-// cur_get with a cur_step_back and need an ordered (tree) database; on
-// unordered databases the whole database is walked in the server's order
-// and the range and prefix are applied to every key.
+// Scan walks a KT cursor: cur_jump (or cur_jump_back for reverse) to the
+// start of the range, then cur_get with step, pipelining up to 64 calls per
+// round trip. Reverse scans pair a cur_get with a cur_step_back and need an
+// ordered (tree) database.
+//
+// On an ordered database the cursor lives only while a batch is read: it is
+// deleted, and its connection returned to the call pool, before the batch
+// goes to fn, and the next batch jumps past the last key handed over. A
+// caller that is slow to take a batch (a client that stops reading) thus
+// holds no connection and no server cursor. An unordered database cannot be
+// re-entered by key, so there the whole database is walked in the server's
+// order on one cursor of the cursor pool (counted against cursors=N), and
+// the range and prefix are applied to every key.
 func (b *Backend) Scan(ctx context.Context, db string, opts backend.ScanOptions, fn func([]backend.Record) error) error {
+	if opts.Limit < 0 {
+		return fmt.Errorf("kt scan: %w: negative limit %d (0 means no limit)", backend.ErrInvalid, opts.Limit)
+	}
 	ctx, idx, err := b.resolveDB(ctx, db)
 	if err != nil {
 		return err
@@ -329,15 +380,16 @@ func (b *Backend) Scan(ctx context.Context, db string, opts backend.ScanOptions,
 	if opts.Reverse && !ordered {
 		return fmt.Errorf("kt scan of database %d: %w: a reverse scan needs an ordered (tree) database, this one is %s", idx, backend.ErrUnsupported, kindName(code))
 	}
-	k, err := b.openCursor(ctx, strconv.Itoa(int(idx)))
-	if err != nil {
-		return err
-	}
-	defer k.Close()
-	s := &scan{k: k, opts: opts, ordered: ordered, fn: fn, batchSize: opts.BatchSize}
+	s := &scan{b: b, idx: idx, ref: resolvedFrom(ctx), opts: opts, ordered: ordered, fn: fn, batchSize: opts.BatchSize}
 	if s.batchSize <= 0 {
 		s.batchSize = defaultBatch
 	}
+	if !ordered {
+		if s.k, err = b.openCursor(ctx, idx, s.ref); err != nil {
+			return err
+		}
+	}
+	defer s.release()
 	if opts.Reverse {
 		return s.backward(ctx)
 	}
@@ -345,7 +397,11 @@ func (b *Backend) Scan(ctx context.Context, db string, opts backend.ScanOptions,
 }
 
 type scan struct {
-	k         *cursor
+	b         *Backend
+	idx       uint16
+	ref       *dbRef
+	k         *cursor // nil between the batches of an ordered scan
+	slot      bool    // holds one of b.scanSlots
 	opts      backend.ScanOptions
 	ordered   bool
 	fn        func([]backend.Record) error
@@ -364,21 +420,55 @@ func (s *scan) depth() int {
 	return max(n, 1)
 }
 
-// add appends a record and hands over a full batch. It reports whether the
-// scan reached its limit.
-func (s *scan) add(rec backend.Record) (bool, error) {
+// add appends a record. It reports whether the scan reached its limit.
+func (s *scan) add(rec backend.Record) bool {
 	s.batch = append(s.batch, rec)
 	s.bytes += len(rec.Key) + len(rec.Value)
 	s.count++
-	if len(s.batch) >= s.batchSize || s.bytes >= scanBatchBytes {
-		if err := s.flush(); err != nil {
-			return true, err
-		}
-	}
-	return s.opts.Limit > 0 && s.count >= s.opts.Limit, nil
+	return s.opts.Limit > 0 && s.count >= s.opts.Limit
 }
 
-func (s *scan) flush() error {
+// full reports whether the batch is ready to hand over.
+func (s *scan) full() bool { return len(s.batch) >= s.batchSize || s.bytes >= scanBatchBytes }
+
+// reposition opens a cursor for the next batch of an ordered scan, on a
+// connection of the call pool, once one of the scans' share of it is free.
+func (s *scan) reposition(ctx context.Context) error {
+	cctx, cancel := s.b.callContext(ctx)
+	defer cancel()
+	select {
+	case s.b.scanSlots <- struct{}{}:
+	case <-cctx.Done():
+		return s.b.connError(cctx, "scan", cctx.Err())
+	}
+	c, err := s.b.acquire(cctx, s.b.pool, "scan", s.ref, false)
+	if err != nil {
+		<-s.b.scanSlots
+		return err
+	}
+	s.k = s.b.newCursor(s.idx, s.ref, s.b.pool, c, false)
+	s.slot = true
+	return nil
+}
+
+// release closes the cursor of an ordered scan between batches; an
+// unordered scan keeps its cursor until the end.
+func (s *scan) release() {
+	if s.k != nil {
+		_ = s.k.Close()
+		s.k = nil
+	}
+	if s.slot {
+		<-s.b.scanSlots
+		s.slot = false
+	}
+}
+
+// handOff gives the batch to fn, releasing an ordered scan's cursor first.
+func (s *scan) handOff() error {
+	if s.ordered {
+		s.release()
+	}
 	if len(s.batch) == 0 {
 		return nil
 	}
@@ -410,6 +500,11 @@ func (s *scan) inRange(key []byte) bool {
 		bytes.HasPrefix(key, o.Prefix)
 }
 
+// lastKey is the key of the batch's last record, kept past the batch.
+func (s *scan) lastKey() []byte {
+	return bytes.Clone(s.batch[len(s.batch)-1].Key)
+}
+
 func (s *scan) forward(ctx context.Context) error {
 	var start []byte
 	if s.ordered {
@@ -421,11 +516,32 @@ func (s *scan) forward(ctx context.Context) error {
 			start = nil
 		}
 	}
-	ok, err := s.k.Jump(ctx, start)
-	if err != nil || !ok {
-		return err
+	// after is the last key handed over by an ordered scan: the next batch
+	// jumps to it and skips it.
+	var after []byte
+	if !s.ordered {
+		ok, err := s.k.Jump(ctx, nil)
+		if err != nil || !ok {
+			return err
+		}
 	}
 	for {
+		if s.k == nil {
+			if err := s.reposition(ctx); err != nil {
+				return err
+			}
+			from := start
+			if after != nil {
+				from = after
+			}
+			ok, err := s.k.Jump(ctx, from)
+			if err != nil || !ok {
+				if err == nil {
+					err = s.handOff()
+				}
+				return err
+			}
+		}
 		ops := make([]op, s.depth())
 		for i := range ops {
 			ops[i] = op{s.getProc(), stepParams(true)}
@@ -436,22 +552,29 @@ func (s *scan) forward(ctx context.Context) error {
 		}
 		for _, rep := range reps {
 			if rep.logic() {
-				return s.flush() // past the last record
+				return s.handOff() // past the last record
 			}
 			rec := s.record(rep)
 			if s.ordered {
+				if after != nil && bytes.Compare(rec.Key, after) <= 0 {
+					continue
+				}
 				if len(s.opts.End) > 0 && bytes.Compare(rec.Key, s.opts.End) >= 0 || !bytes.HasPrefix(rec.Key, s.opts.Prefix) {
-					return s.flush()
+					return s.handOff()
 				}
 			} else if !s.inRange(rec.Key) {
 				continue
 			}
-			done, err := s.add(rec)
-			if err != nil {
-				return err
+			if s.add(rec) {
+				return s.handOff()
 			}
-			if done {
-				return s.flush()
+		}
+		if s.full() {
+			if s.ordered {
+				after = s.lastKey()
+			}
+			if err := s.handOff(); err != nil {
+				return err
 			}
 		}
 	}
@@ -465,11 +588,21 @@ func (s *scan) backward(ctx context.Context) error {
 	if pe := keyrange.PrefixEnd(s.opts.Prefix); pe != nil && (upper == nil || bytes.Compare(pe, upper) < 0) {
 		upper = pe
 	}
-	ok, err := s.k.JumpBack(ctx, upper)
-	if err != nil || !ok {
-		return err
-	}
 	for {
+		if s.k == nil {
+			// Each batch jumps back to the exclusive bound: the range's
+			// end, then the last key handed over.
+			if err := s.reposition(ctx); err != nil {
+				return err
+			}
+			ok, err := s.k.JumpBack(ctx, upper)
+			if err != nil || !ok {
+				if err == nil {
+					err = s.handOff()
+				}
+				return err
+			}
+		}
 		n := s.depth()
 		ops := make([]op, 0, 2*n)
 		for range n {
@@ -481,29 +614,31 @@ func (s *scan) backward(ctx context.Context) error {
 		}
 		for i := 0; i < len(reps); i += 2 {
 			if reps[i].logic() {
-				return s.flush()
+				return s.handOff()
 			}
 			rec := s.record(reps[i])
 			switch {
 			case upper != nil && bytes.Compare(rec.Key, upper) >= 0:
 				// jump_back landed on the exclusive bound itself.
 			case bytes.Compare(rec.Key, s.opts.Start) < 0:
-				return s.flush()
+				return s.handOff()
 			case !bytes.HasPrefix(rec.Key, s.opts.Prefix):
 				if bytes.Compare(rec.Key, s.opts.Prefix) < 0 {
-					return s.flush()
+					return s.handOff()
 				}
 			default:
-				done, err := s.add(rec)
-				if err != nil {
-					return err
-				}
-				if done {
-					return s.flush()
+				if s.add(rec) {
+					return s.handOff()
 				}
 			}
 			if reps[i+1].logic() {
-				return s.flush() // stepped back past the first record
+				return s.handOff() // stepped back past the first record
+			}
+		}
+		if s.full() {
+			upper = s.lastKey()
+			if err := s.handOff(); err != nil {
+				return err
 			}
 		}
 	}

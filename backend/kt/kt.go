@@ -51,6 +51,7 @@ const (
 	DefaultBackoff        = 100 * time.Millisecond
 	DefaultMaxBackoff     = 10 * time.Second
 	DefaultReconnects     = 10
+	DefaultCursors        = 64
 )
 
 // options are the settings parsed from the URL.
@@ -62,6 +63,7 @@ type options struct {
 	backoff        time.Duration
 	maxBackoff     time.Duration
 	reconnects     int
+	cursors        int
 }
 
 // Backend is a Kyoto Tycoon adapter. It implements backend.Backend,
@@ -70,9 +72,23 @@ type Backend struct {
 	addr string
 	opts options
 	pool *pool
-	dbs  dbCache
+	// cursorPool holds the connections of open cursors (and of scans of
+	// unordered databases, which keep one cursor throughout), apart from
+	// pool, so that streams held open by their clients never make unary
+	// calls wait. cursorSlots, of the same size, is taken without waiting:
+	// a cursor over the limit fails at once with ErrExhausted.
+	cursorPool  *pool
+	cursorSlots chan struct{}
+	// scanSlots bounds the call pool's connections that scans read batches
+	// on to half the pool, so that many scans at once leave room for
+	// calls.
+	scanSlots chan struct{}
+	lost      atomic.Int64 // shared by both pools; see pool.lost
+	dbs       dbCache
 
 	cursorIDs atomic.Int64
+	// drains counts the goroutines reading late replies (see drainLate).
+	drains sync.WaitGroup
 
 	// life ends when the Backend is closed; it ends subscriptions.
 	life     context.Context
@@ -93,7 +109,11 @@ var (
 // It fails only for a malformed URL; it does not contact the server. The
 // options are:
 //
-//	pool=N               most connections open at once, cursors included (16)
+//	pool=N               most connections open at once for calls (16); scans
+//	                     of tree databases read batches on at most half
+//	cursors=N            most cursors open at once, each on a connection of
+//	                     its own outside the call pool (64); one more fails
+//	                     with ErrExhausted
 //	timeout=D            limit of a call whose context has no deadline (the
 //	                     wait for a pooled connection included), and of the
 //	                     silence tolerated on a replication stream (30s)
@@ -119,7 +139,10 @@ func Open(_ context.Context, u *url.URL) (*Backend, error) {
 		life:     life,
 		shutdown: shutdown,
 	}
-	b.pool = newPool(addr, opts.poolSize, opts.connectTimeout)
+	b.pool = newPool(addr, opts.poolSize, opts.connectTimeout, &b.lost)
+	b.cursorPool = newPool(addr, opts.cursors, opts.connectTimeout, &b.lost)
+	b.cursorSlots = make(chan struct{}, opts.cursors)
+	b.scanSlots = make(chan struct{}, max(1, opts.poolSize/2))
 	return b, nil
 }
 
@@ -132,6 +155,7 @@ func parseURL(u *url.URL) (string, options, error) {
 		backoff:        DefaultBackoff,
 		maxBackoff:     DefaultMaxBackoff,
 		reconnects:     DefaultReconnects,
+		cursors:        DefaultCursors,
 	}
 	bad := func(format string, args ...any) (string, options, error) {
 		return "", options{}, fmt.Errorf("kt URL %q: %s: %w", u.Redacted(), fmt.Sprintf(format, args...), backend.ErrInvalid)
@@ -176,6 +200,12 @@ func parseURL(u *url.URL) (string, options, error) {
 				return bad("pool=%q: want a connection count from 1 to 10000", v)
 			}
 			opts.poolSize = n
+		case "cursors":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 10000 {
+				return bad("cursors=%q: want a cursor count from 1 to 10000", v)
+			}
+			opts.cursors = n
 		case "timeout", "connect_timeout", "backoff", "max_backoff":
 			d, err := parseDuration(v)
 			if err != nil || d <= 0 {
@@ -204,7 +234,7 @@ func parseURL(u *url.URL) (string, options, error) {
 			}
 			opts.reconnects = n
 		default:
-			return bad("unknown option %q (known: pool, timeout, connect_timeout, sid, backoff, max_backoff, reconnects)", name)
+			return bad("unknown option %q (known: pool, cursors, timeout, connect_timeout, sid, backoff, max_backoff, reconnects)", name)
 		}
 	}
 	if opts.maxBackoff < opts.backoff {
@@ -228,7 +258,9 @@ func (b *Backend) Name() string { return "kt://" + b.addr }
 func (b *Backend) Close() error {
 	b.closeMu.Do(func() {
 		b.shutdown()
+		b.drains.Wait() // b.life's end cuts them short
 		b.pool.close()
+		b.cursorPool.close()
 	})
 	return nil
 }
@@ -239,8 +271,8 @@ func (b *Backend) Ping(ctx context.Context) error {
 	return err
 }
 
-// PoolStats counts the connections of a Backend's pool. Replication streams
-// use connections of their own and are not counted.
+// PoolStats counts the connections of one of a Backend's pools. Replication
+// streams use connections of their own and are not counted.
 type PoolStats struct {
 	// Open is the number of connections open now, idle or in use.
 	Open int
@@ -248,14 +280,23 @@ type PoolStats struct {
 	Idle int
 	// InUse is the number of connections a call or a cursor holds.
 	InUse int
-	// Dials counts the connections opened so far.
+	// Dials counts the connections opened so far: connection churn.
 	Dials int64
 	// Discards counts the connections closed because their state was
 	// unknown (an error, a timeout or a cancellation mid-request) or because
 	// the server closed them.
 	Discards int64
+	// Recovered counts the connections kept although a call gave up on
+	// them (its deadline expired while the server was still to answer):
+	// the late reply was read in the background and the connection
+	// returned to the pool instead of being closed and replaced.
+	Recovered int64
 }
 
-// Stats reports the pool's connection counts; tests use it to show that no
-// connection leaks.
+// Stats reports the call pool's connection counts; tests use it to show that
+// no connection leaks, and Dials shows connection churn.
 func (b *Backend) Stats() PoolStats { return b.pool.stats() }
+
+// CursorStats reports the cursor pool's connection counts: InUse is the
+// number of cursors open.
+func (b *Backend) CursorStats() PoolStats { return b.cursorPool.stats() }

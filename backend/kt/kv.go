@@ -220,11 +220,9 @@ func checkSize(op string, key, value []byte) error {
 }
 
 func (b *Backend) atomicSetBulk(ctx context.Context, idx uint16, entries []backend.Entry) (int64, error) {
-	exp := entries[0].Expiry
-	for _, e := range entries[1:] {
-		if e.Expiry.TTL != exp.TTL || !e.Expiry.At.Equal(exp.At) {
-			return 0, fmt.Errorf("kt set_bulk: %w: an atomic bulk write takes one expiration for all records on Kyoto Tycoon; send records with different expirations without atomic", backend.ErrUnsupported)
-		}
+	exp, err := backend.AtomicExpiry(entries)
+	if err != nil {
+		return 0, fmt.Errorf("kt set_bulk: %w", err)
 	}
 	var p params
 	p.db(idx)
@@ -336,6 +334,9 @@ func (b *Backend) Replace(ctx context.Context, db string, key, value []byte, exp
 // Append appends to a record, creating it when missing (RPC append). KT
 // cannot cut the result, so keepLast > 0 is refused.
 func (b *Backend) Append(ctx context.Context, db string, key, value []byte, exp backend.Expiry, keepLast int) error {
+	if keepLast < 0 {
+		return fmt.Errorf("kt append: %w: negative keep_last %d (0 keeps everything)", backend.ErrInvalid, keepLast)
+	}
 	if keepLast > 0 {
 		return fmt.Errorf("kt append: %w: Kyoto Tycoon cannot keep only the last bytes of a value (keep_last is Tokyo Tyrant's putshl)", backend.ErrUnsupported)
 	}
@@ -511,6 +512,9 @@ func formatFloat(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) 
 // MatchKeys is RPC match_prefix, match_regex or match_similar. KT ranks the
 // keys in its reply; they are returned in that order.
 func (b *Backend) MatchKeys(ctx context.Context, db string, m backend.Match, limit int64) ([][]byte, error) {
+	if limit < 0 {
+		return nil, fmt.Errorf("kt match: %w: negative limit %d (0 means no limit)", backend.ErrInvalid, limit)
+	}
 	ctx, idx, err := b.resolveDB(ctx, db)
 	if err != nil {
 		return nil, err

@@ -33,15 +33,16 @@ func TestKTOpenOptions(t *testing.T) {
 	if b.opts.poolSize != DefaultPoolSize || b.opts.timeout != DefaultTimeout || b.opts.serverID != DefaultServerID {
 		t.Errorf("defaults: %+v", b.opts)
 	}
-	b = mustOpen(t, "kt://[::1]:2000/?pool=3&timeout=250ms&connect_timeout=2&sid=7&backoff=1ms&max_backoff=5ms&reconnects=0")
+	b = mustOpen(t, "kt://[::1]:2000/?pool=3&cursors=5&timeout=250ms&connect_timeout=2&sid=7&backoff=1ms&max_backoff=5ms&reconnects=0")
 	want := options{poolSize: 3, timeout: 250 * time.Millisecond, connectTimeout: 2 * time.Second, serverID: 7,
-		backoff: time.Millisecond, maxBackoff: 5 * time.Millisecond, reconnects: 0}
+		backoff: time.Millisecond, maxBackoff: 5 * time.Millisecond, reconnects: 0, cursors: 5}
 	if b.addr != "[::1]:2000" || b.opts != want {
 		t.Errorf("addr %q opts %+v, want %+v", b.addr, b.opts, want)
 	}
 	for _, bad := range []string{
 		"kt://host:1978?poolsize=3",    // unknown option
 		"kt://host:1978?pool=0",        // out of range
+		"kt://host:1978?cursors=0",     // out of range
 		"kt://host:1978?pool=2&pool=3", // repeated
 		"kt://host:1978?timeout=-1s",
 		"kt://host:1978?timeout=soon",

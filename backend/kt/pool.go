@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -38,16 +39,21 @@ type pool struct {
 	done   chan struct{}
 
 	dials, discards atomic.Int64
+	// recovered counts the connections kept after a call gave up on them,
+	// by reading the late reply in the background.
+	recovered atomic.Int64
 	// lost counts the connections the server closed or reset: an idle one
 	// found at end of stream, or one that failed that way mid-request. A
 	// change means the server may have restarted, with other databases.
-	lost atomic.Int64
+	// The pools of one Backend share it.
+	lost *atomic.Int64
 }
 
-func newPool(addr string, size int, dialTimeout time.Duration) *pool {
+func newPool(addr string, size int, dialTimeout time.Duration, lost *atomic.Int64) *pool {
 	return &pool{
 		addr:        addr,
 		dialTimeout: dialTimeout,
+		lost:        lost,
 		slots:       make(chan struct{}, size),
 		idle:        make(chan *conn, size),
 		done:        make(chan struct{}),
@@ -68,6 +74,23 @@ type conn struct {
 	broken bool
 	// peerGone is set when the server closed or reset the connection.
 	peerGone bool
+	// got counts the bytes read from nc, so that a failed exchange can tell
+	// whether any of the reply arrived.
+	got int64
+	// armMu and armGen keep a cancellation from an earlier exchange off
+	// the connection (see arm).
+	armMu  sync.Mutex
+	armGen uint64
+}
+
+// counter is the reader under a connection's bufio.Reader: it counts what
+// arrives.
+type counter struct{ c *conn }
+
+func (r counter) Read(b []byte) (int, error) {
+	n, err := r.c.nc.Read(b)
+	r.c.got += int64(n)
+	return n, err
 }
 
 // get returns an idle connection, or dials a new one when a slot is free,
@@ -76,6 +99,11 @@ type conn struct {
 // to the new one, so that a call retrying after a stale connection is not
 // kept waiting while others come and go.
 func (p *pool) get(ctx context.Context, fresh bool) (*conn, error) {
+	// A call whose context already ended must not start, even when an idle
+	// connection would let it.
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	for {
 		select {
 		case <-p.done:
@@ -139,7 +167,9 @@ func (p *pool) dial(ctx context.Context) (*conn, error) {
 		return nil, err
 	}
 	p.dials.Add(1)
-	return &conn{nc: nc, br: bufio.NewReaderSize(nc, readBufferSize)}, nil
+	c := &conn{nc: nc}
+	c.br = bufio.NewReaderSize(counter{c}, readBufferSize)
+	return c, nil
 }
 
 // put returns c to the pool, or closes it when it is broken or the pool is
@@ -149,6 +179,10 @@ func (p *pool) put(c *conn) {
 		p.discard(c)
 		return
 	}
+	// The last exchange's deadline has passed by the time the connection is
+	// next taken, and a read past its deadline fails at once, which the
+	// idle check would take for a dead connection.
+	_ = c.nc.SetDeadline(time.Time{})
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -194,11 +228,12 @@ func (p *pool) close() {
 func (p *pool) stats() PoolStats {
 	open, idle := len(p.slots), len(p.idle)
 	return PoolStats{
-		Open:     open,
-		Idle:     idle,
-		InUse:    max(open-idle, 0),
-		Dials:    p.dials.Load(),
-		Discards: p.discards.Load(),
+		Open:      open,
+		Idle:      idle,
+		InUse:     max(open-idle, 0),
+		Dials:     p.dials.Load(),
+		Discards:  p.discards.Load(),
+		Recovered: p.recovered.Load(),
 	}
 }
 
@@ -214,19 +249,33 @@ var pastDeadline = time.Unix(1, 0)
 
 // arm sets the connection's deadline from ctx (or timeout when ctx has
 // none) and interrupts the I/O when ctx ends. The returned function
-// disarms; afterwards c.broken is set if the cancellation fired, because the
-// exchange may then have stopped half way.
-func (c *conn) arm(ctx context.Context, timeout time.Duration) func() {
+// disarms and reports whether the cancellation fired, in which case the
+// exchange may have stopped half way. Once it returns, a cancellation
+// still running can no longer touch the connection, which may then be
+// read again (see drainLate) or go back to the pool.
+func (c *conn) arm(ctx context.Context, timeout time.Duration) func() bool {
 	deadline, ok := ctx.Deadline()
 	if !ok && timeout > 0 {
 		deadline = time.Now().Add(timeout)
 	}
 	_ = c.nc.SetDeadline(deadline)
-	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(pastDeadline) })
-	return func() {
-		if !stop() {
-			c.broken = true
+	c.armMu.Lock()
+	c.armGen++
+	gen := c.armGen
+	c.armMu.Unlock()
+	stop := context.AfterFunc(ctx, func() {
+		c.armMu.Lock()
+		defer c.armMu.Unlock()
+		if c.armGen == gen {
+			_ = c.nc.SetDeadline(pastDeadline)
 		}
+	})
+	return func() bool {
+		fired := !stop()
+		c.armMu.Lock()
+		c.armGen++
+		c.armMu.Unlock()
+		return fired
 	}
 }
 
@@ -242,10 +291,23 @@ func (e *appError) Unwrap() error { return e.err }
 // I/O and protocol errors mark c broken; errors read returns wrapped in
 // *appError do not.
 func (c *conn) exchange(ctx context.Context, timeout time.Duration, req []byte, read func(*conn) error) (wrote bool, err error) {
+	// A call whose context ended while it waited for the connection sends
+	// nothing, and leaves the connection as it found it.
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
 	disarm := c.arm(ctx, timeout)
-	defer disarm()
-	if _, err := c.nc.Write(req); err != nil {
-		c.broken, c.peerGone = true, peerClosed(err)
+	unsent := false
+	defer func() {
+		if disarm() && !unsent {
+			c.broken = true
+		}
+	}()
+	if n, err := c.nc.Write(req); err != nil {
+		// A deadline that passed before a byte left sends nothing: the
+		// connection stays in step.
+		unsent = n == 0 && errors.Is(err, os.ErrDeadlineExceeded)
+		c.broken, c.peerGone = !unsent, peerClosed(err)
 		return false, err
 	}
 	if read == nil {

@@ -3,6 +3,7 @@ package kt
 import (
 	"context"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -25,7 +26,7 @@ func TestKTPoolFreshTakesAnIdleSlot(t *testing.T) {
 			defer c.Close()
 		}
 	}()
-	p := newPool(ln.Addr().String(), 1, 5*time.Second)
+	p := newPool(ln.Addr().String(), 1, 5*time.Second, new(atomic.Int64))
 	defer p.close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

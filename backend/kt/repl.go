@@ -301,3 +301,9 @@ func (b *Backend) serverClock(ctx context.Context) (uint64, error) {
 	}
 	return uint64(ms)*1_000_000 - 1, nil
 }
+
+// CheckFilter checks the databases f names and rewrites them as events
+// name them (database indexes).
+func (b *Backend) CheckFilter(ctx context.Context, f backend.Filter) (backend.Filter, error) {
+	return b.normalizeFilter(ctx, f)
+}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ktgrpc/ktgrpc/backend"
+	"github.com/ktgrpc/ktgrpc/test/faultproxy"
 	"github.com/ktgrpc/ktgrpc/test/kttest"
 )
 
@@ -18,8 +19,8 @@ func TestKTDatabasesChangeAcrossRestart(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	before := kttest.Start(t) // 0 = "*", 1 = "%"
-	p := startProxy(t, before.Addr())
-	b := mustOpen(t, "kt://"+p.addr())
+	p := faultproxy.Start(t, before.Addr())
+	b := mustOpen(t, "kt://"+p.Addr())
 	set := func(db, key, value string) error {
 		return b.Set(ctx, db, []byte(key), []byte(value), backend.Expiry{}, backend.WriteOptions{})
 	}
@@ -35,7 +36,7 @@ func TestKTDatabasesChangeAcrossRestart(t *testing.T) {
 	if err := same.Store().Set(ctx, "%", []byte("k"), []byte("same"), backend.Expiry{}, backend.WriteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	p.retarget(same.Addr())
+	p.Retarget(same.Addr())
 	for range 2 { // the second one resolves "%" from the cache again
 		if rec, ok, err := b.Get(ctx, "%", []byte("k")); err != nil || !ok || string(rec.Value) != "same" {
 			t.Fatalf("Get after a restart with the same databases: %q %v %v", rec.Value, ok, err)
@@ -47,7 +48,7 @@ func TestKTDatabasesChangeAcrossRestart(t *testing.T) {
 	if err := other.Store().Set(ctx, "*", []byte("k"), []byte("wrong database"), backend.Expiry{}, backend.WriteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	p.retarget(other.Addr())
+	p.Retarget(other.Addr())
 	rec, ok, getErr := b.Get(ctx, "%", []byte("k"))
 	if getErr != nil && !errors.Is(getErr, backend.ErrUnavailable) || ok {
 		t.Errorf("Get after a restart with other databases: %q %v %v; want not found, or ErrUnavailable", rec.Value, ok, getErr)
@@ -88,7 +89,7 @@ func TestKTDatabasesChangeAcrossRestart(t *testing.T) {
 	// Back to the default databases, with a write first: "%" had index 0,
 	// which is "*" now.
 	third := kttest.Start(t)
-	p.retarget(third.Addr())
+	p.Retarget(third.Addr())
 	if err := set("%", "k4", "v"); err != nil && !errors.Is(err, backend.ErrUnavailable) {
 		t.Errorf("Set after another restart: %v; want success or ErrUnavailable", err)
 	}
@@ -110,13 +111,13 @@ func TestKTSetToVanishedDatabase(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	before := kttest.Start(t)
-	p := startProxy(t, before.Addr())
-	b := mustOpen(t, "kt://"+p.addr())
+	p := faultproxy.Start(t, before.Addr())
+	b := mustOpen(t, "kt://"+p.Addr())
 	if _, err := b.Status(ctx, "%"); err != nil {
 		t.Fatal(err)
 	}
 	only := kttest.Start(t, kttest.WithDatabases(kttest.Database{Name: "*"}))
-	p.retarget(only.Addr())
+	p.Retarget(only.Addr())
 	for range 2 {
 		err := b.Set(ctx, "%", []byte("k"), []byte("v"), backend.Expiry{}, backend.WriteOptions{})
 		if !errors.Is(err, backend.ErrUnavailable) && !errors.Is(err, backend.ErrInvalid) {
@@ -131,8 +132,8 @@ func TestKTSubscribeFilterAcrossRestart(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	before := kttest.Start(t)
-	p := startProxy(t, before.Addr())
-	b := mustOpen(t, "kt://"+p.addr()+"?backoff=1ms&max_backoff=10ms")
+	p := faultproxy.Start(t, before.Addr())
+	b := mustOpen(t, "kt://"+p.Addr()+"?backoff=1ms&max_backoff=10ms")
 	events := make(chan *backend.Event, 16)
 	done := make(chan error, 1)
 	sctx, stop := context.WithCancel(ctx)
@@ -175,7 +176,7 @@ func TestKTSubscribeFilterAcrossRestart(t *testing.T) {
 		kttest.WithClock(func() time.Time { return time.Now().Add(time.Hour) }))
 	set(other, "*", "hash-2")
 	set(other, "%", "tree-2")
-	p.retarget(other.Addr())
+	p.Retarget(other.Addr())
 	if ev := next(); string(ev.Key) != "tree-2" || ev.DB != "0" {
 		t.Errorf("event after the restart: %q in %s; want tree-2 in 0", ev.Key, ev.DB)
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ktgrpc/ktgrpc/backend"
+	"github.com/ktgrpc/ktgrpc/test/faultproxy"
 	"github.com/ktgrpc/ktgrpc/test/kttest"
 )
 
@@ -73,6 +74,7 @@ func runSuite(t *testing.T, tg target) {
 		{"KilledMidRequest", testKilledMidRequest},
 		{"StaleConnectionRetry", testStaleRetry},
 		{"CancelMidReply", testCancelMidReply},
+		{"LateReplyKeepsConnection", testLateReplyKeepsConnection},
 		{"BinaryErrorReply", testBinaryErrorReply},
 		{"PoolBounded", testPoolBounded},
 		{"PoolWaitBounded", testPoolWaitBounded},
@@ -308,7 +310,7 @@ func testExpiration(e *suiteEnv) {
 		{Key: e.key("x"), Value: []byte("1"), Expiry: backend.Expiry{At: at}},
 		{Key: e.key("y"), Value: []byte("2")},
 	}, backend.WriteOptions{Atomic: true})
-	wantErr(t, "atomic SetBulk with two expirations", err, backend.ErrUnsupported)
+	wantErr(t, "atomic SetBulk with two expirations", err, backend.ErrInvalid)
 	n, err := b.SetBulk(ctx, "", []backend.Entry{
 		{Key: e.key("x"), Value: []byte("1"), Expiry: backend.Expiry{At: at}},
 		{Key: e.key("y"), Value: []byte("2"), Expiry: backend.Expiry{At: at}},
@@ -524,12 +526,24 @@ func testCursorTree(e *suiteEnv) {
 	if !ok || string(value) != "vb" {
 		t.Errorf("JumpBack(bb) value %q", value)
 	}
-	ok, err = cur.Remove(ctx) // removes b, moves to c
+	// A tree cursor keeps the direction of its last move: after JumpBack,
+	// Remove moves to the previous record.
+	ok, err = cur.Remove(ctx) // removes b, moves back to a
 	e.must(err)
 	if !ok {
 		t.Error("Remove failed")
 	}
-	seized, ok, err := cur.Seize(ctx) // seizes c, moves to d
+	key, _, err = cur.GetKey(ctx, false)
+	e.must(err)
+	if string(key) != e.ns+"a" {
+		t.Errorf("after Remove following JumpBack the cursor is at %q, want a", key)
+	}
+	ok, err = cur.Step(ctx) // forward again: c follows a now
+	e.must(err)
+	if !ok {
+		t.Error("Step from a failed")
+	}
+	seized, ok, err := cur.Seize(ctx) // seizes c, moves on to d
 	e.must(err)
 	if !ok || string(seized.Key) != e.ns+"c" || string(seized.Value) != "vc" {
 		t.Errorf("Seize = %q=%q ok=%v", seized.Key, seized.Value, ok)
@@ -649,6 +663,56 @@ func testScan(e *suiteEnv) {
 	err = b.Scan(ctx, "%", backend.ScanOptions{Prefix: prefix, BatchSize: 1}, func([]backend.Record) error { return stop })
 	if err != stop {
 		t.Errorf("Scan returned %v, want the callback's error", err)
+	}
+
+	// An ordered scan holds no connection while its caller takes a batch:
+	// on pool=1 the caller can make calls of its own meanwhile, and changes
+	// made between batches are seen as a new scan from the last key would.
+	one := e.open(e.tg.addr, "pool=1&timeout=5s")
+	for _, reverse := range []bool{false, true} {
+		var got []string
+		first := true
+		added := "p/bx" // forward: after b, the last of the first batch
+		if reverse {
+			added = "p/ex" // reverse: before f
+		}
+		err := one.Scan(ctx, "%", backend.ScanOptions{Prefix: prefix, BatchSize: 2, Reverse: reverse}, func(recs []backend.Record) error {
+			if st := one.Stats(); st.InUse != 0 {
+				return fmt.Errorf("the scan holds a connection while its caller takes a batch: %+v", st)
+			}
+			for _, r := range recs {
+				got = append(got, strings.TrimPrefix(string(r.Key), e.ns+"p/"))
+			}
+			if first {
+				first = false
+				// Remove the last key handed over, and add one that the
+				// rest of the walk passes.
+				if _, err := one.Remove(ctx, "%", recs[len(recs)-1].Key); err != nil {
+					return err
+				}
+				if err := one.Set(ctx, "%", e.key(added), []byte("x"), backend.Expiry{}, backend.WriteOptions{}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		e.must(err)
+		want := "a b bx c d e f g"
+		if reverse {
+			want = "g f ex e d c b a"
+		}
+		if strings.Join(got, " ") != want {
+			t.Errorf("reverse=%v: scan across changes = %q, want %q", reverse, strings.Join(got, " "), want)
+		}
+		// Restore the records for the next pass.
+		if reverse {
+			e.must(one.Set(ctx, "%", e.key("p/f"), []byte("f"), backend.Expiry{}, backend.WriteOptions{}))
+			_, err = one.Remove(ctx, "%", e.key("p/ex"))
+		} else {
+			e.must(one.Set(ctx, "%", e.key("p/b"), []byte("b"), backend.Expiry{}, backend.WriteOptions{}))
+			_, err = one.Remove(ctx, "%", e.key("p/bx"))
+		}
+		e.must(err)
 	}
 }
 
@@ -838,22 +902,22 @@ func testReplication(e *suiteEnv) {
 
 func testReplicationBreak(e *suiteEnv) {
 	t := e.t
-	p := startProxy(t, e.tg.addr)
-	b := e.open(p.addr(), "backoff=1ms&max_backoff=20ms")
+	p := faultproxy.Start(t, e.tg.addr)
+	b := e.open(p.Addr(), "backoff=1ms&max_backoff=20ms")
 	c, stop := subscribe(e, b, backend.SubscribeOptions{Now: true, Filter: backend.Filter{KeyPrefix: []byte(e.ns)}})
 	c.ready(e)
 	var pos uint64
 	e.set("", "r1", "1", backend.Expiry{})
 	first := c.events(e, 1, &pos)
-	accepted := p.accepted.Load()
-	p.dropAll() // the stream and every pooled connection break
+	accepted := p.Accepted()
+	p.DropAll() // the stream and every pooled connection break
 	e.set("", "r2", "2", backend.Expiry{})
 	e.set("", "r3", "3", backend.Expiry{})
 	rest := c.events(e, 2, &pos)
 	if got := describe(e, append(first, rest...)); got != "0 set r1=1; 0 set r2=2; 0 set r3=3" {
 		t.Errorf("events across the break: %q", got)
 	}
-	if p.accepted.Load() <= accepted {
+	if p.Accepted() <= accepted {
 		t.Error("the stream did not reconnect")
 	}
 	if err := stop(); !errors.Is(err, context.Canceled) {
@@ -863,16 +927,16 @@ func testReplicationBreak(e *suiteEnv) {
 
 func testKilledMidRequest(e *suiteEnv) {
 	t, ctx := e.t, e.ctx
-	p := startProxy(t, e.tg.addr)
-	b := e.open(p.addr(), "")
+	p := faultproxy.Start(t, e.tg.addr)
+	b := e.open(p.Addr(), "")
 	_, _, err := b.Increment(ctx, "", e.key("n"), 1, backend.IncrementOptions{})
 	e.must(err)
-	f := p.arm(faultKill, nil)
+	f := p.Arm(faultproxy.Kill, nil, 0)
 	_, _, err = b.Increment(ctx, "", e.key("n"), 1, backend.IncrementOptions{})
-	<-f.hit
+	<-f.Hit
 	wantErr(t, "Increment on a killed connection", err, backend.ErrUnavailable)
-	if !bytes.Contains(f.request, []byte("/rpc/increment")) {
-		t.Errorf("the fault caught %q", f.request)
+	if !bytes.Contains(f.Request, []byte("/rpc/increment")) {
+		t.Errorf("the fault caught %q", f.Request)
 	}
 	// Not retried, and the next call recovers on a new connection.
 	n, _, err := b.Increment(ctx, "", e.key("n"), 1, backend.IncrementOptions{})
@@ -887,21 +951,21 @@ func testKilledMidRequest(e *suiteEnv) {
 
 func testStaleRetry(e *suiteEnv) {
 	t, ctx := e.t, e.ctx
-	p := startProxy(t, e.tg.addr)
-	b := e.open(p.addr(), "")
+	p := faultproxy.Start(t, e.tg.addr)
+	b := e.open(p.Addr(), "")
 	e.set("", "k", "v", backend.Expiry{})
 	if _, ok, err := b.Get(ctx, "", e.key("k")); err != nil || !ok {
 		t.Fatalf("Get: %v %v", ok, err)
 	}
 	// The pooled connection dies before the reply: a read is sent again.
-	f := p.arm(faultKill, nil)
+	f := p.Arm(faultproxy.Kill, nil, 0)
 	rec, ok, err := b.Get(ctx, "", e.key("k"))
-	<-f.hit
+	<-f.Hit
 	if err != nil || !ok || string(rec.Value) != "v" {
 		t.Errorf("Get over a stale connection: %q %v %v", rec.Value, ok, err)
 	}
 	// Connections the server dropped while idle are noticed before use.
-	p.dropAll()
+	p.DropAll()
 	if err := b.Ping(ctx); err != nil {
 		t.Errorf("Ping after the server dropped the idle connections: %v", err)
 	}
@@ -912,41 +976,78 @@ func testStaleRetry(e *suiteEnv) {
 
 func testCancelMidReply(e *suiteEnv) {
 	t := e.t
-	p := startProxy(t, e.tg.addr)
-	b := e.open(p.addr(), "")
+	p := faultproxy.Start(t, e.tg.addr)
+	b := e.open(p.Addr(), "")
 	e.must(b.Ping(e.ctx))
-	f := p.arm(faultSwallow, nil)
+	f := p.Arm(faultproxy.Swallow, nil, 0)
 	ctx, cancel := context.WithCancel(e.ctx)
 	go func() {
-		<-f.hit
+		<-f.Hit
 		cancel()
 	}()
 	_, _, err := b.Get(ctx, "", e.key("k"))
 	wantErr(t, "Get cancelled mid-request", err, context.Canceled)
 	// A deadline that passes while the server is silent is a timeout.
-	p.arm(faultSwallow, nil)
+	p.Arm(faultproxy.Swallow, nil, 0)
 	dctx, dcancel := context.WithTimeout(e.ctx, 100*time.Millisecond)
 	defer dcancel()
 	_, _, err = b.Get(dctx, "", e.key("k"))
 	wantErr(t, "Get past its deadline", err, backend.ErrTimeout)
 	wantErr(t, "Get past its deadline", err, context.DeadlineExceeded)
-	if s := b.Stats(); s.Discards != 2 || s.InUse != 0 || s.Open != 0 {
-		t.Errorf("connections in unknown state must be discarded: %+v", s)
+	// Nothing of either reply came: the connections wait for their late
+	// replies, which a dead connection never brings.
+	p.DropAll()
+	b.drains.Wait()
+	if s := b.Stats(); s.Discards != 2 || s.InUse != 0 || s.Open != 0 || s.Recovered != 0 {
+		t.Errorf("connections whose late reply never came must be discarded: %+v", s)
 	}
 	e.must(b.Ping(e.ctx))
 }
 
+// A call whose deadline passes before the server answers leaves its
+// connection in step: the late reply is read in the background and the
+// connection kept, so that short deadlines do not churn connections.
+func testLateReplyKeepsConnection(e *suiteEnv) {
+	t := e.t
+	p := faultproxy.Start(t, e.tg.addr)
+	b := e.open(p.Addr(), "pool=1")
+	e.must(b.Ping(e.ctx))
+	e.must(b.Set(e.ctx, "", e.key("k"), []byte("v"), backend.Expiry{}, backend.WriteOptions{}))
+	p.SetDelay(50 * time.Millisecond)
+	for _, call := range []func(ctx context.Context) error{
+		func(ctx context.Context) error { _, _, err := b.Get(ctx, "", e.key("k")); return err },
+		func(ctx context.Context) error { _, _, err := b.Check(ctx, "", e.key("k")); return err },
+		func(ctx context.Context) error {
+			_, err := b.GetBulk(ctx, "", [][]byte{e.key("k")}, false)
+			return err
+		},
+	} {
+		ctx, cancel := context.WithTimeout(e.ctx, 5*time.Millisecond)
+		err := call(ctx)
+		cancel()
+		wantErr(t, "a call past its deadline", err, backend.ErrTimeout)
+		b.drains.Wait()
+	}
+	p.SetDelay(0)
+	if rec, ok, err := b.Get(e.ctx, "", e.key("k")); err != nil || !ok || string(rec.Value) != "v" {
+		t.Errorf("Get after the late replies: %q %v %v", rec.Value, ok, err)
+	}
+	if s := b.Stats(); s.Dials != 1 || s.Discards != 0 || s.Recovered != 3 {
+		t.Errorf("late replies: %+v; want one connection, kept three times", s)
+	}
+}
+
 func testBinaryErrorReply(e *suiteEnv) {
 	t, ctx := e.t, e.ctx
-	p := startProxy(t, e.tg.addr)
-	b := e.open(p.addr(), "")
+	p := faultproxy.Start(t, e.tg.addr)
+	b := e.open(p.Addr(), "")
 	e.must(b.Ping(ctx))
-	f := p.arm(faultReply, []byte{0xBF})
+	f := p.Arm(faultproxy.Reply, []byte{0xBF}, 0)
 	err := b.Set(ctx, "", e.key("k"), []byte("v"), backend.Expiry{}, backend.WriteOptions{})
-	<-f.hit
+	<-f.Hit
 	wantErr(t, "Set answered 0xBF", err, backend.ErrFailed)
-	if f.request[0] != 0xB8 {
-		t.Errorf("Set sent %x, want a binary set_bulk", f.request)
+	if f.Request[0] != 0xB8 {
+		t.Errorf("Set sent %x, want a binary set_bulk", f.Request)
 	}
 	if s := b.Stats(); s.Discards != 1 || s.Open != 0 {
 		t.Errorf("the connection after 0xBF must be discarded: %+v", s)
@@ -968,7 +1069,7 @@ func testBinaryErrorReply(e *suiteEnv) {
 
 func testPoolBounded(e *suiteEnv) {
 	t, ctx := e.t, e.ctx
-	b := e.open(e.tg.addr, "pool=2")
+	b := e.open(e.tg.addr, "pool=2&cursors=2")
 	var wg sync.WaitGroup
 	errs := make(chan error, 40)
 	for i := range 20 {
@@ -996,15 +1097,23 @@ func testPoolBounded(e *suiteEnv) {
 	if s.InUse != 0 || s.Open > 2 || s.Dials > 2 || s.Discards != 0 {
 		t.Errorf("after 40 calls on pool=2: %+v", s)
 	}
-	// Cursors hold connections: a third waits, and gets one on Close.
+	// Cursors hold connections of their own pool: with cursors=2 a third
+	// fails at once, calls go on meanwhile, and Close makes room.
 	c1, err := b.OpenCursor(ctx, "%")
 	e.must(err)
 	c2, err := b.OpenCursor(ctx, "%")
 	e.must(err)
-	wctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
-	_, err = b.OpenCursor(wctx, "%")
-	cancel()
-	wantErr(t, "a third cursor on pool=2", err, backend.ErrTimeout)
+	_, err = b.OpenCursor(ctx, "%")
+	wantErr(t, "a third cursor with cursors=2", err, backend.ErrExhausted)
+	if err != nil && !strings.Contains(err.Error(), "cursors=2") {
+		t.Errorf("the error does not name the cursors option: %v", err)
+	}
+	if _, _, err := b.Get(ctx, "", e.key("k")); err != nil {
+		t.Errorf("Get while two cursors are open: %v", err)
+	}
+	if cs := b.CursorStats(); cs.InUse != 2 {
+		t.Errorf("with two cursors open: cursor pool %+v", cs)
+	}
 	e.must(c1.Close())
 	c3, err := b.OpenCursor(ctx, "%")
 	e.must(err)
@@ -1012,14 +1121,16 @@ func testPoolBounded(e *suiteEnv) {
 	e.must(err)
 	e.must(c2.Close())
 	e.must(c3.Close())
-	if s := b.Stats(); s.InUse != 0 || s.Open > 2 {
-		t.Errorf("after the cursors: %+v", s)
+	s = b.Stats()
+	cs := b.CursorStats()
+	if s.InUse != 0 || s.Open > 2 || cs.InUse != 0 || cs.Open > 2 {
+		t.Errorf("after the cursors: calls %+v, cursors %+v", s, cs)
 	}
 	if e.tg.kt != nil {
-		// The server sees exactly the connections the pool keeps (and no
+		// The server sees exactly the connections the pools keep (and no
 		// others from this test's backend, which is the only client
 		// besides the suite's own idle one).
-		open := s.Open + e.b.Stats().Open
+		open := s.Open + cs.Open + e.b.Stats().Open + e.b.CursorStats().Open
 		if err := e.tg.kt.WaitConnCount(ctx, open); err != nil {
 			t.Error(err)
 		}
@@ -1032,15 +1143,22 @@ func testPoolBounded(e *suiteEnv) {
 	wantErr(t, "Get after Close", err, backend.ErrUnavailable)
 }
 
-// Cursors may hold every connection of the pool for as long as their
-// streams last; a call without a deadline then waits no longer than the
-// URL's timeout.
+// A call without a deadline waits for a pooled connection no longer than the
+// URL's timeout; an open cursor takes none of the call pool's connections.
 func testPoolWaitBounded(e *suiteEnv) {
 	t, ctx := e.t, e.ctx
 	b := e.open(e.tg.addr, "pool=1&timeout=100ms")
 	cur, err := b.OpenCursor(ctx, "%")
 	e.must(err)
 	defer cur.Close()
+	if _, err := cur.Jump(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b.Get(context.Background(), "", e.key("k")); err != nil {
+		t.Errorf("Get while a cursor is open on pool=1: %v", err)
+	}
+	held, err := b.pool.get(ctx, false)
+	e.must(err)
 	done := make(chan error, 1)
 	go func() {
 		_, _, err := b.Get(context.Background(), "", e.key("k"))
@@ -1048,16 +1166,17 @@ func testPoolWaitBounded(e *suiteEnv) {
 	}()
 	select {
 	case err := <-done:
-		wantErr(t, "Get while a cursor holds the only connection", err, backend.ErrTimeout)
+		wantErr(t, "Get while another call holds the only connection", err, backend.ErrTimeout)
 		if err != nil && !strings.Contains(err.Error(), "timeout=100ms") {
 			t.Errorf("the error does not name the timeout option: %v", err)
 		}
 	case <-ctx.Done():
 		t.Fatal("Get without a deadline waited for a connection past the URL's timeout")
 	}
+	b.pool.put(held)
 	e.must(cur.Close())
 	if _, _, err := b.Get(context.Background(), "", e.key("k")); err != nil {
-		t.Errorf("Get once the cursor is closed: %v", err)
+		t.Errorf("Get once the connection is back: %v", err)
 	}
 }
 

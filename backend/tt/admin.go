@@ -207,6 +207,9 @@ func (b *Backend) Misc(ctx context.Context, db string, name string, args [][]byt
 	if name == "" {
 		return nil, false, fmt.Errorf("%s: misc: empty function name: %w", b.name, backend.ErrInvalid)
 	}
+	if err := b.checkMisc(ctx, name, args); err != nil {
+		return nil, false, err
+	}
 	read, idempotent := miscRead(name, args)
 	req := &ttwire.Request{Cmd: ttwire.CmdMisc, Name: name, Args: args}
 	if noUpdateLog || read {

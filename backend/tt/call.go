@@ -38,8 +38,17 @@ func (b *Backend) do(ctx context.Context, op string, idempotent bool, reqs ...*t
 		if err != nil {
 			return nil, b.classify(ctx, op, err)
 		}
-		reps, healthy, err := b.exchange(ctx, c, reqs)
-		b.pool.put(c, healthy)
+		reused := c.reused
+		reps, healthy, late, err := b.exchange(ctx, c, reqs)
+		if late {
+			// The caller gave up before any reply arrived: the
+			// connection is in step, only early. Reading the replies in
+			// the background keeps it, rather than closing it and
+			// dialling another for the next call.
+			b.drainLate(c, reqs)
+		} else {
+			b.pool.put(c, healthy)
+		}
 		if err == nil {
 			return reps, nil
 		}
@@ -47,7 +56,7 @@ func (b *Backend) do(ctx context.Context, op string, idempotent bool, reqs ...*t
 		if errors.As(err, &ee) {
 			return nil, fmt.Errorf("%s: %s: %v: %w", b.name, op, ee.err, backend.ErrInvalid)
 		}
-		if idempotent && attempt == 0 && c.reused && ctx.Err() == nil && droppedConn(err) {
+		if idempotent && attempt == 0 && reused && ctx.Err() == nil && droppedConn(err) {
 			continue
 		}
 		return nil, b.classify(ctx, op, err)
@@ -67,38 +76,94 @@ func (b *Backend) one(ctx context.Context, op string, idempotent bool, req *ttwi
 }
 
 // exchange runs one pipelined exchange under the request deadline. healthy
-// is false when the connection may hold unread bytes or be half-written.
-func (b *Backend) exchange(ctx context.Context, c *conn, reqs []*ttwire.Request) (reps []*ttwire.Reply, healthy bool, err error) {
+// is false when the connection may hold unread bytes or be half-written;
+// late is set instead when the requests left whole and the deadline or
+// cancellation came before any reply byte.
+func (b *Backend) exchange(ctx context.Context, c *conn, reqs []*ttwire.Request) (reps []*ttwire.Reply, healthy, late bool, err error) {
 	c.buf = c.buf[:0]
 	for _, r := range reqs {
 		if c.buf, err = ttwire.AppendRequest(c.buf, r); err != nil {
-			return nil, true, &encodeError{err}
+			return nil, true, false, &encodeError{err}
 		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, true, false, err
 	}
 	deadline := time.Now().Add(b.opts.Timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
 	if err := c.nc.SetDeadline(deadline); err != nil {
-		return nil, false, err
+		return nil, false, false, err
 	}
 	// Cancelling ctx interrupts blocked I/O by moving the deadline into the
-	// past.
-	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(time.Unix(1, 0)) })
+	// past; once exchange returns, an interrupt still running leaves the
+	// connection alone (armGen moved on).
+	c.armMu.Lock()
+	c.armGen++
+	gen := c.armGen
+	c.armMu.Unlock()
+	stop := context.AfterFunc(ctx, func() {
+		c.armMu.Lock()
+		defer c.armMu.Unlock()
+		if c.armGen == gen {
+			_ = c.nc.SetDeadline(time.Unix(1, 0))
+		}
+	})
 	defer func() {
-		// If the interrupt started, it may still land after we return: the
-		// connection must not be reused.
-		if !stop() {
+		if !stop() && !late {
 			healthy = false
 		}
+		c.armMu.Lock()
+		c.armGen++
+		c.armMu.Unlock()
 	}()
 	if _, err := c.nc.Write(c.buf); err != nil {
-		return nil, false, err
+		return nil, false, false, err
 	}
+	got := c.got
 	if reps, err = readReplies(c.br, reqs); err != nil {
-		return nil, false, err
+		late = c.got == got && hasReply(reqs) && (ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded))
+		return nil, false, late, err
 	}
-	return reps, true, nil
+	return reps, true, false, nil
+}
+
+// hasReply reports whether any of reqs is answered.
+func hasReply(reqs []*ttwire.Request) bool {
+	for _, r := range reqs {
+		if ttwire.HasReply(r.Cmd) {
+			return true
+		}
+	}
+	return false
+}
+
+// drainLate reads and drops the replies to reqs, whose caller gave up
+// before they began, then returns the connection to the pool; it keeps its
+// slot meanwhile. Replies that do not come within the timeout, or do not
+// read cleanly, cost the connection as before; closing the pool cuts the
+// wait short.
+func (b *Backend) drainLate(c *conn, reqs []*ttwire.Request) {
+	go func() {
+		_ = c.nc.SetDeadline(time.Now().Add(b.opts.Timeout))
+		drained := make(chan struct{})
+		go func() {
+			select {
+			case <-b.pool.done:
+				_ = c.nc.SetDeadline(time.Unix(1, 0))
+			case <-drained:
+			}
+		}()
+		_, err := readReplies(c.br, reqs)
+		close(drained)
+		if err == nil {
+			b.pool.mu.Lock()
+			b.pool.recovered++
+			b.pool.mu.Unlock()
+		}
+		b.pool.put(c, err == nil)
+	}()
 }
 
 // readReplies reads the reply of each of reqs that has one, in order.

@@ -12,6 +12,8 @@ import (
 	"github.com/ktgrpc/ktgrpc/backend"
 	"github.com/ktgrpc/ktgrpc/backend/tt"
 	"github.com/ktgrpc/ktgrpc/backend/tt/ttwire"
+	"github.com/ktgrpc/ktgrpc/test/faultproxy"
+	"github.com/ktgrpc/ktgrpc/test/tttest"
 )
 
 func req(t *testing.T, r *ttwire.Request) []byte {
@@ -144,8 +146,11 @@ func TestTTTimeoutAndCancel(t *testing.T) {
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled get: %v", err)
 	}
-	if st := b2.PoolStats(); st.Open != 0 {
-		t.Fatalf("interrupted connection kept: %+v", st)
+	// Nothing of the reply came before the cancel: the connection stays in
+	// step, waiting in the background for the late reply (which this
+	// server never sends) instead of being closed at once.
+	if st := b2.PoolStats(); st.Open != 1 || st.Idle != 0 {
+		t.Fatalf("interrupted connection: %+v; want it waiting for the late reply", st)
 	}
 	rec, found, err := b2.Get(context.Background(), "", []byte("k"))
 	wantValue(t, rec, found, err, "v")
@@ -381,3 +386,32 @@ func errOf[T any](_ T, err error) error          { return err }
 func errOf3[T, U any](_ T, _ U, err error) error { return err }
 func ptr[T any](v T) *T                          { return &v }
 func nan() float64                               { var z float64; return z / z }
+
+// A call whose deadline passes before the server answers leaves its
+// connection in step: the late reply is read in the background and the
+// connection kept, so that short deadlines do not churn connections.
+func TestTTLateReplyKeepsConnection(t *testing.T) {
+	p := faultproxy.Start(t, tttest.Start(t, tttest.WithConfig("tt-hash")).Addr())
+	b, err := tt.New(p.Addr(), tt.Options{Kind: "hash", PoolSize: 1, Timeout: 5 * time.Second})
+	mustOK(t, err)
+	defer b.Close()
+	ctx := context.Background()
+	mustOK(t, b.Set(ctx, "", []byte("k"), []byte("v"), backend.Expiry{}, backend.WriteOptions{}))
+	for range 3 {
+		p.SetDelay(50 * time.Millisecond)
+		dctx, cancel := context.WithTimeout(ctx, 5*time.Millisecond)
+		_, _, err := b.Get(dctx, "", []byte("k"))
+		cancel()
+		if !errors.Is(err, backend.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Get past its deadline: %v", err)
+		}
+		p.SetDelay(0)
+		// With one connection, this Get waits for the late reply to be
+		// read, then runs on the same connection.
+		rec, found, err := b.Get(ctx, "", []byte("k"))
+		wantValue(t, rec, found, err, "v")
+	}
+	if st := b.PoolStats(); st.Dials != 1 || st.Recovered != 3 {
+		t.Errorf("late replies: %+v; want one connection, kept three times", st)
+	}
+}

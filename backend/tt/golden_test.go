@@ -378,7 +378,10 @@ func TestTTGoldenTable(t *testing.T) {
 		noLog(g(t, search, 4, 5, 6, 9, 10)),
 		noLog(g(t, "tt-bin/table/search-get-count-out", 4, 6)),
 		g(t, "tt-bin/table/genuid", 0, 1),
-		g(t, "tt-bin/table/setindex", 4, 5, 6, 7),
+		emptyValueCheck(t, "name"),
+		g(t, "tt-bin/table/setindex", 4),
+		emptyValueCheck(t, "age"),
+		g(t, "tt-bin/table/setindex", 5, 6, 7),
 	)...)
 	ctx := ctxT(t)
 	mustOK(t, b.Set(ctx, "", []byte("p1"), []byte("name\x00alice\x00age\x0030"), backend.Expiry{}, backend.WriteOptions{}))

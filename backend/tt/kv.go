@@ -50,6 +50,9 @@ func (b *Backend) Set(ctx context.Context, db string, key, value []byte, exp bac
 	if err := checkWrite(db, exp); err != nil {
 		return err
 	}
+	if err := b.checkRawRows(ctx, "put", value); err != nil {
+		return err
+	}
 	if opts.NoReply {
 		_, err := b.do(ctx, "putnr", false, &ttwire.Request{Cmd: ttwire.CmdPutNR, Key: key, Value: value})
 		return err
@@ -72,6 +75,9 @@ func (b *Backend) SetBulk(ctx context.Context, db string, entries []backend.Entr
 	}
 	for _, e := range entries {
 		if err := checkExpiry(e.Expiry); err != nil {
+			return 0, err
+		}
+		if err := b.checkRawRows(ctx, "put", e.Value); err != nil {
 			return 0, err
 		}
 	}
@@ -106,6 +112,9 @@ func (b *Backend) Add(ctx context.Context, db string, key, value []byte, exp bac
 	if err := checkWrite(db, exp); err != nil {
 		return false, err
 	}
+	if err := b.checkRawRows(ctx, "putkeep", value); err != nil {
+		return false, err
+	}
 	rep, err := b.one(ctx, "putkeep", false, &ttwire.Request{Cmd: ttwire.CmdPutKeep, Key: key, Value: value})
 	if err != nil {
 		return false, err
@@ -127,6 +136,11 @@ func (b *Backend) Replace(ctx context.Context, db string, key, value []byte, exp
 func (b *Backend) Append(ctx context.Context, db string, key, value []byte, exp backend.Expiry, keepLast int) error {
 	if err := checkWrite(db, exp); err != nil {
 		return err
+	}
+	if keepLast == 0 {
+		if err := b.checkRawRows(ctx, "putcat", value); err != nil {
+			return err
+		}
 	}
 	req := &ttwire.Request{Cmd: ttwire.CmdPutCat, Key: key, Value: value}
 	switch {

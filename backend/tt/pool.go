@@ -27,6 +27,23 @@ type conn struct {
 	// reused is true when the connection came from the idle list, so that a
 	// failure may be a connection the server dropped while it was idle.
 	reused bool
+	// got counts the bytes read from nc, so that a failed exchange can tell
+	// whether any reply arrived.
+	got int64
+	// armMu and armGen keep the interrupt of an earlier exchange off the
+	// connection (see exchange).
+	armMu  sync.Mutex
+	armGen uint64
+}
+
+// counter is the reader under a connection's bufio.Reader: it counts what
+// arrives.
+type counter struct{ c *conn }
+
+func (r counter) Read(b []byte) (int, error) {
+	n, err := r.c.nc.Read(b)
+	r.c.got += int64(n)
+	return n, err
 }
 
 // PoolStats counts a pool's connections.
@@ -38,6 +55,12 @@ type PoolStats struct {
 	// Streams is the connections of running replication streams, which
 	// are not counted in Open.
 	Streams int
+	// Dials counts the connections opened so far: connection churn.
+	Dials int64
+	// Recovered counts the connections kept although a call gave up on
+	// them before the server answered: the late reply was read in the
+	// background and the connection returned to the pool.
+	Recovered int64
 }
 
 type pool struct {
@@ -57,6 +80,8 @@ type pool struct {
 	// close can end them.
 	raw    map[net.Conn]struct{}
 	closed bool
+
+	dials, recovered int64 // under mu
 }
 
 func newPool(addr string, size int, timeout time.Duration, dial func(context.Context, string, string) (net.Conn, error)) *pool {
@@ -128,8 +153,11 @@ func (p *pool) get(ctx context.Context, fresh bool) (*conn, error) {
 		return nil, errClosed
 	}
 	p.open++
+	p.dials++
 	p.mu.Unlock()
-	return &conn{nc: nc, br: bufio.NewReaderSize(nc, 64<<10)}, nil
+	c := &conn{nc: nc}
+	c.br = bufio.NewReaderSize(counter{c}, 64<<10)
+	return c, nil
 }
 
 // put hands c back: to the idle list when healthy, closed otherwise. Other
@@ -186,7 +214,7 @@ func (p *pool) close() {
 func (p *pool) stats() PoolStats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return PoolStats{Open: p.open, Idle: len(p.idle), Streams: len(p.raw)}
+	return PoolStats{Open: p.open, Idle: len(p.idle), Streams: len(p.raw), Dials: p.dials, Recovered: p.recovered}
 }
 
 // dialRaw opens a connection outside the pool's slots, for replication

@@ -396,3 +396,9 @@ func eventFromRecord(f *ttwire.Frame) (*backend.Event, bool, error) {
 	}
 	return ev, status == ttwire.StatusOK, nil
 }
+
+// CheckFilter checks the databases f names, which can only be the server's
+// one, and names it as events do ("0").
+func (b *Backend) CheckFilter(_ context.Context, f backend.Filter) (backend.Filter, error) {
+	return replFilter(f)
+}

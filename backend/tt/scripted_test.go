@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ktgrpc/ktgrpc/backend/tt"
+	"github.com/ktgrpc/ktgrpc/backend/tt/ttwire"
 	"github.com/ktgrpc/ktgrpc/test/golden"
 )
 
@@ -174,6 +175,25 @@ func noLog(exs []exchange) []exchange {
 		exs[i].send = s
 	}
 	return exs
+}
+
+// emptyValueCheck is the search that precedes a lexical or decimal
+// setindex on col: one key of a row whose col is empty, not using an index,
+// answered with no rows.
+func emptyValueCheck(t *testing.T, col string) []exchange {
+	t.Helper()
+	cond, err := ttwire.CondDirective(col, ttwire.OpStrEq|ttwire.FlagNoIndex, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := ttwire.AppendRequest(nil, &ttwire.Request{
+		Cmd: ttwire.CmdMisc, Name: "search", Opts: ttwire.MiscNoUpdateLog,
+		Args: [][]byte{cond, ttwire.LimitDirective(1, 0)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []exchange{{send: req, reply: []byte{0, 0, 0, 0, 0}}}
 }
 
 func cat(parts ...[]exchange) []exchange {

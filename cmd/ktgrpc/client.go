@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -331,17 +332,19 @@ func (c *cli) scan(ctx context.Context, args []string) error {
 	}
 }
 
-func (c *cli) watch(ctx context.Context, args []string) error {
-	fs, cf := c.clientCommand("watch", "[flags]",
-		`Print changes as they happen, until interrupted, one per line as
-"POSITION OP KEY VALUE" (remove has no VALUE; increments print the amount
-added as VALUE; clear, sync and optimize have neither; misc prints its
-command as KEY). Without --after only changes from now on are printed; resume
-with --after set to the last POSITION seen. --timeout bounds connecting only.`)
+func (c *cli) subscribe(ctx context.Context, args []string) error {
+	fs, cf := c.clientCommand("subscribe", "[flags]",
+		`Print the update log's changes as they happen, until interrupted, one per
+line as "POSITION OP KEY VALUE" (remove has no VALUE; increments print the
+amount added as VALUE; clear, sync and optimize have neither; misc prints its
+command as KEY), or as JSON objects with --json. Without --after only changes
+from now on are printed; resume with --after set to the last POSITION seen.
+--timeout bounds connecting only.`)
 	prefix := fs.String("prefix", "", "only changes to keys that start with this")
 	after := fs.Uint64("after", 0, "print the changes after this position (0: the whole retained log)")
 	progress := fs.Bool("progress", false, `also print "POSITION progress" lines as the stream advances`)
 	interval := fs.Duration("progress-interval", 0, "how often the gateway reports progress (0: its default, 1s)")
+	asJSON := fs.Bool("json", false, "print one JSON object per line")
 	if _, err := c.parse(fs, cf, args, 0); err != nil {
 		return err
 	}
@@ -376,6 +379,7 @@ with --after set to the last POSITION seen. --timeout bounds connecting only.`)
 	if err != nil {
 		return interrupted(ctx, err)
 	}
+	out := lineWriter{w: c.stdout, cf: cf, json: *asJSON, progress: *progress}
 	for {
 		resp, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
@@ -384,23 +388,217 @@ with --after set to the last POSITION seen. --timeout bounds connecting only.`)
 		if err != nil {
 			return interrupted(ctx, err)
 		}
-		var line string
 		switch k := resp.GetKind().(type) {
 		case *ktgrpcv1.SubscribeResponse_Event:
-			line = cf.eventLine(k.Event)
+			err = out.event(k.Event)
 		case *ktgrpcv1.SubscribeResponse_Progress:
-			if !*progress {
-				continue
-			}
-			line = strconv.FormatUint(k.Progress.GetPosition(), 10) + " progress"
-		default:
-			continue
+			err = out.progressLine(k.Progress.GetPosition())
 		}
-		// Unbuffered: a person or a pipe wants each change as it happens.
-		if _, err := io.WriteString(c.stdout, line+"\n"); err != nil {
+		if err != nil {
 			return err
 		}
 	}
+}
+
+// Backoff of watch between attempts to resume.
+const (
+	watchBackoff    = 100 * time.Millisecond
+	watchMaxBackoff = 5 * time.Second
+)
+
+func (c *cli) watch(ctx context.Context, args []string) error {
+	fs, cf := c.clientCommand("watch", "[flags]",
+		`Print the records with a key prefix (or one key, with --key), then every
+change to them, until interrupted: first "POSITION record KEY VALUE" lines,
+the snapshot, read at POSITION; then the changes after it, one per line as
+subscribe prints them, or JSON objects with --json. A change made while the
+snapshot is read may show in both. When the gateway restarts or ends the
+stream because this reader fell behind, watch resumes after the last
+position it printed, waiting up to 5s between attempts; --after starts there
+without a snapshot. --timeout bounds connecting only.`)
+	prefix := fs.String("prefix", "", "watch the keys that start with this (empty: every key)")
+	key := fs.String("key", "", "watch this key only, instead of a prefix")
+	after := fs.Uint64("after", 0, "skip the snapshot and print the changes after this position")
+	progress := fs.Bool("progress", false, `also print "POSITION progress" lines as the stream advances`)
+	asJSON := fs.Bool("json", false, "print one JSON object per line")
+	if _, err := c.parse(fs, cf, args, 0); err != nil {
+		return err
+	}
+	req := &ktgrpcv1.WatchRequest{Db: cf.db, After: *after}
+	var keyFlag bool
+	fs.Visit(func(f *flag.Flag) { keyFlag = keyFlag || f.Name == "key" })
+	if keyFlag {
+		k, err := cf.decode("--key", *key)
+		if err != nil {
+			return err
+		}
+		req.Target = &ktgrpcv1.WatchRequest_Key{Key: k}
+	} else {
+		p, err := cf.decode("--prefix", *prefix)
+		if err != nil {
+			return err
+		}
+		req.Target = &ktgrpcv1.WatchRequest_Prefix{Prefix: p}
+	}
+	conn, err := cf.dial()
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if err := cf.probe(ctx, conn); err != nil {
+		return err
+	}
+	client := ktgrpcv1.NewReplicationClient(conn)
+	out := lineWriter{w: c.stdout, cf: cf, json: *asJSON, progress: *progress}
+	backoff := watchBackoff
+	for {
+		pos, err := out.watchOnce(ctx, client, req)
+		if ctx.Err() != nil {
+			return nil
+		}
+		switch status.Code(err) {
+		case codes.Unavailable, codes.ResourceExhausted:
+		default:
+			return err
+		}
+		if pos != 0 {
+			// Resuming: no second snapshot, the changes after what was
+			// printed.
+			req.After, backoff = pos, watchBackoff
+		}
+		fmt.Fprintf(c.stderr, "ktgrpc: watch: %v; resuming after position %d in %v\n", err, req.After, backoff)
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		backoff = min(2*backoff, watchMaxBackoff)
+		conn.Connect()
+	}
+}
+
+// watchOnce runs one Watch stream and returns the last position printed.
+func (w *lineWriter) watchOnce(ctx context.Context, client ktgrpcv1.ReplicationClient, req *ktgrpcv1.WatchRequest) (uint64, error) {
+	var pos uint64
+	stream, err := client.Watch(ctx, req)
+	if err != nil {
+		return pos, err
+	}
+	for {
+		resp, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return pos, nil
+		}
+		if err != nil {
+			return pos, err
+		}
+		switch k := resp.GetKind().(type) {
+		case *ktgrpcv1.WatchResponse_Snapshot:
+			for _, r := range k.Snapshot.GetRecords() {
+				if err := w.record(k.Snapshot.GetPosition(), r); err != nil {
+					return pos, err
+				}
+			}
+			if k.Snapshot.GetLast() {
+				pos = k.Snapshot.GetPosition()
+			}
+		case *ktgrpcv1.WatchResponse_Event:
+			if err := w.event(k.Event); err != nil {
+				return pos, err
+			}
+			pos = k.Event.GetPosition()
+		case *ktgrpcv1.WatchResponse_Progress:
+			if err := w.progressLine(k.Progress.GetPosition()); err != nil {
+				return pos, err
+			}
+			pos = max(pos, k.Progress.GetPosition())
+		}
+	}
+}
+
+// lineWriter prints a stream's messages, one per line, as text or JSON.
+// Unbuffered: a person or a pipe wants each change as it happens.
+type lineWriter struct {
+	w        io.Writer
+	cf       *clientFlags
+	json     bool
+	progress bool
+}
+
+// jsonLine is the JSON form of a line; keys and values are in --format.
+type jsonLine struct {
+	Position  uint64   `json:"position"`
+	Kind      string   `json:"kind"`
+	DB        string   `json:"db,omitempty"`
+	Key       *string  `json:"key,omitempty"`
+	Value     *string  `json:"value,omitempty"`
+	Delta     *string  `json:"delta,omitempty"`
+	Command   string   `json:"command,omitempty"`
+	Args      []string `json:"args,omitempty"`
+	OriginSID uint32   `json:"origin_server_id,omitempty"`
+}
+
+func (w *lineWriter) write(line string) error {
+	_, err := io.WriteString(w.w, line+"\n")
+	return err
+}
+
+func (w *lineWriter) writeJSON(l jsonLine) error {
+	b, err := json.Marshal(l)
+	if err != nil {
+		return err
+	}
+	return w.write(string(b))
+}
+
+func (w *lineWriter) enc(b []byte) *string {
+	s := w.cf.format.Encode(b)
+	return &s
+}
+
+func (w *lineWriter) event(e *ktgrpcv1.Event) error {
+	if !w.json {
+		return w.write(w.cf.eventLine(e))
+	}
+	l := jsonLine{
+		Position: e.GetPosition(), DB: e.GetDb(), Command: e.GetCommand(), OriginSID: e.GetOriginServerId(),
+		Kind: strings.ToLower(strings.TrimPrefix(e.GetOperation().String(), "OPERATION_")),
+	}
+	switch e.GetOperation() {
+	case ktgrpcv1.Operation_OPERATION_SET, ktgrpcv1.Operation_OPERATION_APPEND:
+		l.Key, l.Value = w.enc(e.GetKey()), w.enc(e.GetValue())
+	case ktgrpcv1.Operation_OPERATION_REMOVE:
+		l.Key = w.enc(e.GetKey())
+	case ktgrpcv1.Operation_OPERATION_INCREMENT:
+		d := strconv.FormatInt(e.GetIntDelta(), 10)
+		l.Key, l.Delta = w.enc(e.GetKey()), &d
+	case ktgrpcv1.Operation_OPERATION_INCREMENT_DOUBLE:
+		d := strconv.FormatFloat(e.GetDoubleDelta(), 'g', -1, 64)
+		l.Key, l.Delta = w.enc(e.GetKey()), &d
+	}
+	for _, a := range e.GetArgs() {
+		l.Args = append(l.Args, w.cf.format.Encode(a))
+	}
+	return w.writeJSON(l)
+}
+
+func (w *lineWriter) record(pos uint64, r *ktgrpcv1.Record) error {
+	if w.json {
+		return w.writeJSON(jsonLine{Position: pos, Kind: "record", Key: w.enc(r.GetKey()), Value: w.enc(r.GetValue())})
+	}
+	return w.write(strings.Join([]string{strconv.FormatUint(pos, 10), "record", w.cf.format.Encode(r.GetKey()), w.cf.format.Encode(r.GetValue())}, " "))
+}
+
+func (w *lineWriter) progressLine(pos uint64) error {
+	if !w.progress {
+		return nil
+	}
+	if w.json {
+		return w.writeJSON(jsonLine{Position: pos, Kind: "progress"})
+	}
+	return w.write(strconv.FormatUint(pos, 10) + " progress")
 }
 
 // interrupted turns the cancellation that ends a watch into success.

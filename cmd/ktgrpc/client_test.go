@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"strconv"
 	"strings"
 	"sync"
@@ -237,16 +238,16 @@ func (l *lines) String() string {
 	return strings.Join(l.all, "\n") + l.partial
 }
 
-// startWatch runs `ktgrpc watch args...` until the returned stop is called,
+// startStream runs `ktgrpc cmd args...` until the returned stop is called,
 // which returns its exit code and stderr.
-func startWatch(t *testing.T, env map[string]string, args ...string) (*lines, func() (int, string)) {
+func startStream(t *testing.T, env map[string]string, cmd string, args ...string) (*lines, func() (int, string)) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	out := newLines()
 	var errb strings.Builder
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, append([]string{"watch"}, args...), strings.NewReader(""), out, &errb, func(k string) string { return env[k] })
+		done <- run(ctx, append([]string{cmd}, args...), strings.NewReader(""), out, &errb, func(k string) string { return env[k] })
 	}()
 	var once sync.Once
 	var code int
@@ -261,7 +262,7 @@ func startWatch(t *testing.T, env map[string]string, args ...string) (*lines, fu
 	return out, stop
 }
 
-func TestWatch(t *testing.T) {
+func TestSubscribe(t *testing.T) {
 	env := gateway(t, "embedded:")
 	must(t, env, "", "set", "k1", "v1")
 	must(t, env, "", "set", "other", "x")
@@ -269,7 +270,7 @@ func TestWatch(t *testing.T) {
 
 	// --after 0 replays the retained log, so nothing depends on when the
 	// subscription starts.
-	out, stop := startWatch(t, env, "--after", "0", "--prefix", "k")
+	out, stop := startStream(t, env, "subscribe", "--after", "0", "--prefix", "k")
 	first := strings.Fields(out.next(t))
 	if len(first) != 4 || first[1] != "set" || first[2] != "k1" || first[3] != "v1" {
 		t.Fatalf("first event %q, want POSITION set k1 v1", first)
@@ -290,21 +291,21 @@ func TestWatch(t *testing.T) {
 		t.Fatalf("live event %q, want POSITION set k2 v2", got)
 	}
 	if code, stderr := stop(); code != exitOK || stderr != "" {
-		t.Errorf("interrupted watch: exit %d, stderr %q; want a clean exit", code, stderr)
+		t.Errorf("interrupted subscribe: exit %d, stderr %q; want a clean exit", code, stderr)
 	}
 
 	// Resuming after the first position skips it.
-	out, stop = startWatch(t, env, "--after", first[0], "--prefix", "k")
+	out, stop = startStream(t, env, "subscribe", "--after", first[0], "--prefix", "k")
 	if got := strings.Fields(out.next(t)); len(got) != 3 || got[0] != second[0] {
-		t.Fatalf("resumed watch began with %q, want the remove at %s", got, second[0])
+		t.Fatalf("resumed subscribe began with %q, want the remove at %s", got, second[0])
 	}
 	stop()
 }
 
-func TestWatchProgressAndHex(t *testing.T) {
+func TestSubscribeProgressAndHex(t *testing.T) {
 	env := gateway(t, "embedded:")
 	must(t, env, "", "set", "--format", "hex", "00", "ff")
-	out, stop := startWatch(t, env, "--after", "0", "--format", "hex", "--progress", "--progress-interval", "10ms")
+	out, stop := startStream(t, env, "subscribe", "--after", "0", "--format", "hex", "--progress", "--progress-interval", "10ms")
 	if got := strings.Fields(out.next(t)); len(got) != 4 || got[1] != "set" || got[2] != "00" || got[3] != "ff" {
 		t.Fatalf("event %q, want POSITION set 00 ff", got)
 	}
@@ -324,5 +325,29 @@ func TestWatchUnreachable(t *testing.T) {
 	r := invoke(t.Context(), map[string]string{"KTGRPC_ADDR": "127.0.0.1:1"}, "", "watch")
 	if r.code != exitError || !strings.HasPrefix(r.stderr, "ktgrpc: watch: Unavailable: ") {
 		t.Errorf("watch of a closed port: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+func TestWatchSnapshotThenChangesAsJSON(t *testing.T) {
+	env := gateway(t, "embedded:")
+	must(t, env, "", "set", "k1", "v1")
+	must(t, env, "", "set", "other", "x")
+	out, stop := startStream(t, env, "watch", "--prefix", "k", "--json")
+	var rec struct {
+		Position   uint64
+		Kind       string
+		Key, Value string
+	}
+	if err := json.Unmarshal([]byte(out.next(t)), &rec); err != nil || rec.Kind != "record" || rec.Key != "k1" || rec.Value != "v1" || rec.Position == 0 {
+		t.Fatalf("first line %+v (%v), want the record k1=v1 with the snapshot's position", rec, err)
+	}
+	snap := rec.Position
+	must(t, env, "", "set", "other", "y")
+	must(t, env, "", "set", "k2", "v2")
+	if err := json.Unmarshal([]byte(out.next(t)), &rec); err != nil || rec.Kind != "set" || rec.Key != "k2" || rec.Value != "v2" || rec.Position <= snap {
+		t.Fatalf("second line %+v (%v), want set k2=v2 after position %d", rec, err, snap)
+	}
+	if code, stderr := stop(); code != exitOK || stderr != "" {
+		t.Errorf("interrupted watch: exit %d, stderr %q; want a clean exit", code, stderr)
 	}
 }

@@ -257,8 +257,8 @@ func TestBinary(t *testing.T) {
 		}
 	})
 
-	// A watch holds a stream open across the shutdown.
-	watch := start(t, bin, env, "watch", "--after", "0", "--prefix", "k")
+	// A subscription holds a stream open across the shutdown.
+	watch := start(t, bin, env, "subscribe", "--after", "0", "--prefix", "k")
 	if f := strings.Fields(watch.stdout.next(t)); len(f) != 4 || f[1] != "set" || f[2] != "k1" || f[3] != "v1" {
 		t.Fatalf("first watch line %q, want POSITION set k1 v1", f)
 	}
@@ -271,7 +271,7 @@ func TestBinary(t *testing.T) {
 	if code := srv.wait(t); code != 0 {
 		t.Fatalf("serve exited %d after SIGTERM; log:\n%s", code, srv.stderr)
 	}
-	if code := watch.wait(t); code != 1 || !strings.Contains(watch.stderr.String(), "ktgrpc: watch: Unavailable: ") {
+	if code := watch.wait(t); code != 1 || !strings.Contains(watch.stderr.String(), "ktgrpc: subscribe: Unavailable: ") {
 		t.Errorf("watch after the gateway stopped: exit %d, stderr %q", code, watch.stderr)
 	}
 

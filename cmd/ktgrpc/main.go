@@ -1,5 +1,5 @@
 // Command ktgrpc runs the ktgrpc gateway (ktgrpc serve) and talks to it from
-// the command line (get, set, remove, scan, watch, status).
+// the command line (get, set, remove, scan, watch, subscribe, status).
 package main
 
 import (
@@ -63,7 +63,8 @@ func commands() []command {
 		{"set", "store a record", (*cli).set},
 		{"remove", "delete a record", (*cli).remove},
 		{"scan", "list the records of a key range", (*cli).scan},
-		{"watch", "print changes as they happen", (*cli).watch},
+		{"watch", "print the records with a prefix, then their changes, resuming across gateway restarts", (*cli).watch},
+		{"subscribe", "print the update log's changes as they happen", (*cli).subscribe},
 		{"status", "print a database's record count, size and status fields", (*cli).status},
 		{"token", "make a bearer token and its tokens-file line", (*cli).token},
 		{"version", "print the version (also: ktgrpc --version)", (*cli).version},

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ktgrpc/ktgrpc/backend/hub"
 	"github.com/ktgrpc/ktgrpc/server"
 )
 
@@ -117,6 +118,9 @@ func TestUsageErrors(t *testing.T) {
 		{"serve client CA without cert", nil, []string{"serve", "--tls-client-ca", "ca.pem"}, "--tls-client-ca needs --tls-cert and --tls-key"},
 		{"serve too many streams", nil, []string{"serve", "--max-concurrent-streams", "4294967296"}, "--max-concurrent-streams 4294967296: must be at most 4294967295"},
 		{"serve negative streams", nil, []string{"serve", "--max-concurrent-streams", "-1"}, "max-concurrent-streams"},
+		{"serve empty hub window", nil, []string{"serve", "--hub-window-events", "0"}, "--hub-window-events, --hub-window-bytes, --hub-subscriber-buffer and --hub-catch-up-readers must be at least 1"},
+		{"serve no cursor streams", nil, []string{"serve", "--max-cursor-streams", "0"}, "--max-cursor-streams 0"},
+		{"serve no stall timeout", nil, []string{"serve", "--stall-timeout", "0s"}, "--stall-timeout 0s must be positive"},
 		{"client cert without key", nil, []string{"get", "--tls-cert", "c.pem", "k"}, "--tls-cert and --tls-key go together"},
 		{"client key env without cert", map[string]string{"KTGRPC_CLIENT_TLS_KEY": "k.pem"}, []string{"get", "k"}, "--tls-cert and --tls-key go together"},
 		{"tls off with a CA", map[string]string{"KTGRPC_TLS_CA": "ca.pem"}, []string{"get", "--tls=false", "k"}, "--tls=false contradicts"},
@@ -173,6 +177,8 @@ func TestParseServe(t *testing.T) {
 		"KTGRPC_TLS_KEY":                "s-key.pem",
 		"KTGRPC_TLS_CLIENT_CA":          "ca.pem",
 		"KTGRPC_MAX_CONCURRENT_STREAMS": "100",
+		"KTGRPC_HUB_WINDOW_BYTES":       "1M",
+		"KTGRPC_HUB_CATCH_UP_READERS":   "3",
 	}
 	c.getenv = func(k string) string { return env[k] }
 	cfg, err = c.parseServe(nil)
@@ -181,7 +187,8 @@ func TestParseServe(t *testing.T) {
 	}
 	if cfg.listen != "127.0.0.1:9000" || cfg.backend != "kt://db:1978" || cfg.logLevel != slog.LevelDebug ||
 		cfg.logFormat.value != "json" || cfg.maxValueSize != 2<<20 || cfg.shutdownTimeout != 3*time.Second ||
-		cfg.tls != (serverTLS{cert: "s.pem", key: "s-key.pem", clientCA: "ca.pem"}) || cfg.tls.mode() != "mutual" || cfg.maxStreams != 100 {
+		cfg.tls != (serverTLS{cert: "s.pem", key: "s-key.pem", clientCA: "ca.pem"}) || cfg.tls.mode() != "mutual" || cfg.maxStreams != 100 ||
+		cfg.hub != (hubFlags{windowEvents: hub.DefaultWindowEvents, windowBytes: 1 << 20, subscriberBuffer: hub.DefaultSubscriberBuffer, catchUpReaders: 3}) {
 		t.Errorf("from the environment: %+v", cfg)
 	}
 

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/ktgrpc/ktgrpc/backend/dial"
+	"github.com/ktgrpc/ktgrpc/backend/hub"
 	"github.com/ktgrpc/ktgrpc/cmd/ktgrpc/internal/envflag"
 	"github.com/ktgrpc/ktgrpc/server"
 )
@@ -35,6 +36,18 @@ type serveConfig struct {
 	tls             serverTLS
 	maxStreams      uint
 	ops             opsConfig
+	hub             hubFlags
+	cursorStreams   int
+	cursorsPerConn  int
+	stallTimeout    time.Duration
+}
+
+// hubFlags tune the replication hub.
+type hubFlags struct {
+	windowEvents     int
+	windowBytes      byteSize
+	subscriberBuffer int
+	catchUpReaders   int
 }
 
 // parseServe reads the serve flags, then the KTGRPC_* variables for the flags
@@ -45,6 +58,12 @@ func (c *cli) parseServe(args []string) (serveConfig, error) {
 		maxKeySize:     server.DefaultMaxKeySize,
 		maxValueSize:   server.DefaultMaxValueSize,
 		maxMessageSize: server.DefaultMaxMessageSize,
+		hub: hubFlags{
+			windowEvents:     hub.DefaultWindowEvents,
+			windowBytes:      hub.DefaultWindowBytes,
+			subscriberBuffer: hub.DefaultSubscriberBuffer,
+			catchUpReaders:   hub.DefaultCatchUpReaders,
+		},
 	}
 	fs := c.flagSet("serve", "[flags]", `Run the gateway: serve the backend named by --backend over gRPC on --listen
 until SIGINT or SIGTERM, then stop gracefully (open streams end, unary calls
@@ -80,6 +99,13 @@ Backends:
 	fs.StringVar(&cfg.tls.clientCA, "tls-client-ca", "", "require client certificates signed by a PEM CA certificate in `file` (mutual TLS)")
 	fs.UintVar(&cfg.maxStreams, "max-concurrent-streams", 0, "at most `n` calls in progress on one connection; more wait on the client (0: gRPC's default, unlimited)")
 	cfg.ops.addFlags(fs)
+	fs.IntVar(&cfg.hub.windowEvents, "hub-window-events", cfg.hub.windowEvents, "the replication hub keeps at most `n` recent changes in memory")
+	fs.Var(&cfg.hub.windowBytes, "hub-window-bytes", "the replication hub keeps at most this many `bytes` of recent changes in memory (K, M, G suffixes allowed)")
+	fs.IntVar(&cfg.hub.subscriberBuffer, "hub-subscriber-buffer", cfg.hub.subscriberBuffer, "a subscriber more than `n` changes behind is ended with RESOURCE_EXHAUSTED and a position to resume after")
+	fs.IntVar(&cfg.hub.catchUpReaders, "hub-catch-up-readers", cfg.hub.catchUpReaders, "at most `n` extra replication sessions serve subscribers that start before the window")
+	fs.IntVar(&cfg.cursorStreams, "max-cursor-streams", server.DefaultMaxCursorStreams, "at most `n` Cursor.Open (with a cursor open) and Cursor.Scan streams on the gateway; more are RESOURCE_EXHAUSTED")
+	fs.IntVar(&cfg.cursorsPerConn, "max-cursor-streams-per-conn", server.DefaultMaxCursorStreamsPerConn, "at most `n` of those streams on one client connection")
+	fs.DurationVar(&cfg.stallTimeout, "stall-timeout", server.DefaultStallTimeout, "end a cursor or scan stream whose client has taken no message for this long, freeing its backend cursor")
 	envflag.Describe(fs, envPrefix, nil)
 
 	pos, err := parseArgs(fs, args)
@@ -103,6 +129,12 @@ Backends:
 		return cfg, usagef("--max-value-size %v must be below --max-message-size %v", cfg.maxValueSize, cfg.maxMessageSize)
 	case cfg.maxKeySize >= cfg.maxMessageSize:
 		return cfg, usagef("--max-key-size %v must be below --max-message-size %v", cfg.maxKeySize, cfg.maxMessageSize)
+	case cfg.hub.windowEvents < 1 || cfg.hub.windowBytes < 1 || cfg.hub.subscriberBuffer < 1 || cfg.hub.catchUpReaders < 1:
+		return cfg, usagef("--hub-window-events, --hub-window-bytes, --hub-subscriber-buffer and --hub-catch-up-readers must be at least 1")
+	case cfg.cursorStreams < 1 || cfg.cursorsPerConn < 1:
+		return cfg, usagef("--max-cursor-streams %d and --max-cursor-streams-per-conn %d must be at least 1", cfg.cursorStreams, cfg.cursorsPerConn)
+	case cfg.stallTimeout <= 0:
+		return cfg, usagef("--stall-timeout %v must be positive", cfg.stallTimeout)
 	case cfg.maxStreams > math.MaxUint32:
 		return cfg, usagef("--max-concurrent-streams %d: must be at most %d", cfg.maxStreams, uint32(math.MaxUint32))
 	}
@@ -174,7 +206,16 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		HealthInterval: cfg.healthInterval,
 		Creds:          creds,
 		// parseServe bounds it to uint32.
-		MaxConcurrentStreams: uint32(cfg.maxStreams),
+		MaxConcurrentStreams:    uint32(cfg.maxStreams),
+		MaxCursorStreams:        cfg.cursorStreams,
+		MaxCursorStreamsPerConn: cfg.cursorsPerConn,
+		StallTimeout:            cfg.stallTimeout,
+		Hub: hub.Options{
+			WindowEvents:     cfg.hub.windowEvents,
+			WindowBytes:      int64(cfg.hub.windowBytes),
+			SubscriberBuffer: cfg.hub.subscriberBuffer,
+			CatchUpReaders:   cfg.hub.catchUpReaders,
+		},
 	}
 	ops.serverOptions(&cfg.ops, &opts)
 	srv := server.New(b, opts)

@@ -5,10 +5,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/url"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,6 +20,7 @@ import (
 	"github.com/ktgrpc/ktgrpc/backend/kt"
 	ktgrpcv1 "github.com/ktgrpc/ktgrpc/gen/ktgrpc/v1"
 	"github.com/ktgrpc/ktgrpc/server"
+	"github.com/ktgrpc/ktgrpc/test/faultproxy"
 	"github.com/ktgrpc/ktgrpc/test/gatewaytest"
 	"github.com/ktgrpc/ktgrpc/test/kttest"
 )
@@ -43,6 +42,8 @@ type ktEnv struct {
 	repl   ktgrpcv1.ReplicationClient
 	admin  ktgrpcv1.AdminClient
 	table  ktgrpcv1.TableClient
+	// ends reports the streams the gateway finishes (see callEnds).
+	ends <-chan string
 }
 
 // startKT runs the gateway on a KT adapter. addr overrides the address the
@@ -67,7 +68,8 @@ func startKT(t *testing.T, query string, proxied func(target string) string) *kt
 	// The gateway pings the backend when it starts and then every
 	// HealthInterval. The tests count the adapter's connections, so the
 	// first ping must be over before they start and no other may come.
-	_, conn := gatewaytest.StartServer(t, b, server.Options{HealthInterval: time.Hour})
+	logger, ends := callEnds()
+	_, conn := gatewaytest.StartServer(t, b, server.Options{HealthInterval: time.Hour, Logger: logger})
 	// Cleanups run last-in first-out: the gateway stops before the backend
 	// closes.
 	t.Cleanup(func() {
@@ -89,7 +91,7 @@ func startKT(t *testing.T, query string, proxied func(target string) string) *kt
 		}
 	}
 	return &ktEnv{
-		t: t, ctx: ctx, server: srv, b: b, conn: conn,
+		t: t, ctx: ctx, server: srv, b: b, conn: conn, ends: ends,
 		kv:     ktgrpcv1.NewKVClient(conn),
 		cursor: ktgrpcv1.NewCursorClient(conn),
 		script: ktgrpcv1.NewScriptClient(conn),
@@ -134,12 +136,12 @@ func (e *ktEnv) noLeaks() {
 	if err := e.server.WaitCursorCount(e.ctx, 0); err != nil {
 		e.t.Errorf("server cursors: %v", err)
 	}
-	s := e.b.Stats()
-	if s.InUse != 0 {
-		e.t.Errorf("connections still in use: %+v", s)
+	s, cs := e.b.Stats(), e.b.CursorStats()
+	if s.InUse != 0 || cs.InUse != 0 {
+		e.t.Errorf("connections still in use: calls %+v, cursors %+v", s, cs)
 	}
-	if err := e.server.WaitConnCount(e.ctx, s.Open); err != nil {
-		e.t.Errorf("server connections vs the pool's %+v: %v", s, err)
+	if err := e.server.WaitConnCount(e.ctx, s.Open+cs.Open); err != nil {
+		e.t.Errorf("server connections vs the pools' %+v and %+v: %v", s, cs, err)
 	}
 }
 
@@ -312,6 +314,7 @@ func TestKTCursorWalkBothWays(t *testing.T) {
 		jump     = ktgrpcv1.CursorOperation_CURSOR_OPERATION_JUMP
 		jumpBack = ktgrpcv1.CursorOperation_CURSOR_OPERATION_JUMP_BACK
 		stepBack = ktgrpcv1.CursorOperation_CURSOR_OPERATION_STEP_BACK
+		step     = ktgrpcv1.CursorOperation_CURSOR_OPERATION_STEP
 		get      = ktgrpcv1.CursorOperation_CURSOR_OPERATION_GET
 		getKey   = ktgrpcv1.CursorOperation_CURSOR_OPERATION_GET_KEY
 		setValue = ktgrpcv1.CursorOperation_CURSOR_OPERATION_SET_VALUE
@@ -361,8 +364,16 @@ func TestKTCursorWalkBothWays(t *testing.T) {
 	if r := c.must(op(stepBack)); !r.Ok {
 		t.Error("STEP_BACK to b failed")
 	}
-	if r := c.must(op(remove)); !r.Ok { // b; the cursor moves to c
+	// The cursor moves backward since STEP_BACK, as a Kyoto Cabinet tree
+	// cursor does: removing b leaves it on a.
+	if r := c.must(op(remove)); !r.Ok {
 		t.Error("REMOVE failed")
+	}
+	if r := c.must(op(getKey)); string(r.Key) != "a" {
+		t.Errorf("after REMOVE following STEP_BACK the cursor is at %q, want a", r.Key)
+	}
+	if r := c.must(op(step)); !r.Ok {
+		t.Error("STEP to c failed")
 	}
 	if r := c.must(op(seize)); !r.Ok || string(r.Key) != "c" || string(r.Value) != "new\x00c" {
 		t.Errorf("SEIZE: %v", r)
@@ -531,89 +542,15 @@ func TestKTReplicationFromPositionAndResume(t *testing.T) {
 	}
 }
 
-// killProxy forwards connections to a server and, when armed, kills the
-// connection that carries the next request instead of forwarding it. While
-// down, it closes every connection it accepts, as a stopped server would
-// fail them, and keeps its port so that nothing else can take it.
-type killProxy struct {
-	ln     net.Listener
-	target string
-	down   atomic.Bool
-	mu     sync.Mutex
-	armed  chan struct{} // closed when the armed kill fired; nil when not armed
-}
-
-func startKillProxy(t *testing.T, target string) *killProxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &killProxy{ln: ln, target: target}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			client, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			if p.down.Load() {
-				client.Close()
-				continue
-			}
-			server, err := net.Dial("tcp", target)
-			if err != nil {
-				client.Close()
-				continue
-			}
-			go func() {
-				_, _ = io.Copy(client, server)
-				client.Close()
-			}()
-			go p.upstream(client, server)
-		}
-	}()
-	return p
-}
-
-func (p *killProxy) arm() chan struct{} {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.armed = make(chan struct{})
-	return p.armed
-}
-
-func (p *killProxy) upstream(client, server net.Conn) {
-	defer client.Close()
-	defer server.Close()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := client.Read(buf)
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		fired := p.armed
-		p.armed = nil
-		p.mu.Unlock()
-		if fired != nil {
-			close(fired)
-			return // the request dies with the connection
-		}
-		if _, err := server.Write(buf[:n]); err != nil {
-			return
-		}
-	}
-}
-
 func TestKTConnectionKilledMidRequest(t *testing.T) {
-	var p *killProxy
+	var p *faultproxy.Proxy
 	e := startKT(t, "", func(target string) string {
-		p = startKillProxy(t, target)
-		return p.ln.Addr().String()
+		p = faultproxy.Start(t, target)
+		return p.Addr()
 	})
 	_, err := e.kv.Increment(e.ctx, &ktgrpcv1.IncrementRequest{Key: []byte("n"), Delta: 1})
 	e.must(err)
-	fired := p.arm()
+	fired := p.Arm(faultproxy.Kill, nil, 0).Hit
 	_, err = e.kv.Increment(e.ctx, &ktgrpcv1.IncrementRequest{Key: []byte("n"), Delta: 1})
 	<-fired
 	wantCode(t, "Increment on a killed connection", err, codes.Unavailable)
@@ -625,7 +562,7 @@ func TestKTConnectionKilledMidRequest(t *testing.T) {
 		t.Errorf("counter = %d, want 2", inc.Value)
 	}
 	// A read whose pooled connection dies is sent again transparently.
-	fired = p.arm()
+	fired = p.Arm(faultproxy.Kill, nil, 0).Hit
 	got, err := e.kv.Get(e.ctx, &ktgrpcv1.GetRequest{Key: []byte("n")})
 	<-fired
 	e.must(err)
@@ -636,7 +573,7 @@ func TestKTConnectionKilledMidRequest(t *testing.T) {
 }
 
 func TestKTPoolLeaksNoConnections(t *testing.T) {
-	e := startKT(t, "pool=3", nil)
+	e := startKT(t, "pool=3&cursors=3", nil)
 	var wg sync.WaitGroup
 	errs := make(chan error, 64)
 	for i := range 16 {
@@ -679,10 +616,10 @@ func TestKTPoolLeaksNoConnections(t *testing.T) {
 		c := &cursorStream{e: e, s: s}
 		c.must(&ktgrpcv1.OpenRequest{Db: "%", Operation: ktgrpcv1.CursorOperation_CURSOR_OPERATION_JUMP})
 		cancel()
+		waitEnd(t, e.ends, "Open Canceled")
 	}
-	// The gateway closes a cancelled stream's cursor on its own schedule;
-	// opening as many cursors as the pool holds proves every connection came
-	// back (each Open would wait for a free one otherwise).
+	// Opening as many cursors as cursors=3 allows proves every one came
+	// back (one more would be RESOURCE_EXHAUSTED otherwise).
 	opened := make([]ktgrpcv1.Cursor_OpenClient, 3)
 	for i := range opened {
 		s, err := e.cursor.Open(e.ctx)
@@ -698,9 +635,9 @@ func TestKTPoolLeaksNoConnections(t *testing.T) {
 			t.Errorf("stream end: %v", err)
 		}
 	}
-	s := e.b.Stats()
-	if s.Open > 3 || s.Open < 1 {
-		t.Errorf("pool=3 opened %+v", s)
+	s, cs := e.b.Stats(), e.b.CursorStats()
+	if s.Open > 3 || s.Open < 1 || cs.Open > 3 {
+		t.Errorf("pool=3&cursors=3 opened calls %+v, cursors %+v", s, cs)
 	}
 	e.noLeaks()
 }
@@ -709,11 +646,11 @@ func TestKTPoolLeaksNoConnections(t *testing.T) {
 // Unavailable, and serves once the server comes up, without a restart.
 func TestKTGatewayStartsBeforeServer(t *testing.T) {
 	ktsrv := kttest.Start(t)
-	p := startKillProxy(t, ktsrv.Addr())
-	p.down.Store(true)
+	p := faultproxy.Start(t, ktsrv.Addr())
+	p.SetDown(true)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	u, _ := url.Parse("kt://" + p.ln.Addr().String())
+	u, _ := url.Parse("kt://" + p.Addr())
 	b, err := kt.Open(ctx, u)
 	if err != nil {
 		t.Fatalf("Open must not fail while the server is down: %v", err)
@@ -732,7 +669,7 @@ func TestKTGatewayStartsBeforeServer(t *testing.T) {
 	_, err = kv.Get(ctx, &ktgrpcv1.GetRequest{Key: []byte("k")})
 	wantCode(t, "Get with the server down", err, codes.Unavailable)
 
-	p.down.Store(false)
+	p.SetDown(false)
 	if err := srv.CheckHealth(ctx); err != nil {
 		t.Fatalf("health check with the server up: %v", err)
 	}

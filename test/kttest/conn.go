@@ -38,13 +38,20 @@ func (c *conn) serve() {
 		if err != nil {
 			return
 		}
+		// A request takes a worker once its first byte arrives, as in
+		// ktserver, where an idle connection waits in the poller.
+		if !c.srv.workers.Take(c.srv.ctx) {
+			return
+		}
 		var keep bool
 		if first[0] == 0 || first[0] >= 0x80 {
 			keep = c.serveBinary()
 		} else {
 			keep = c.serveHTTP()
 		}
-		if err := c.w.Flush(); err != nil || !keep {
+		err = c.w.Flush()
+		c.srv.workers.Release()
+		if err != nil || !keep {
 			return
 		}
 	}

@@ -112,6 +112,8 @@ func (c *conn) binReplication() bool {
 		return false
 	}
 	white := flags&1 != 0
+	s.replsAdded(1)
+	defer s.replsAdded(-1)
 	c.w.WriteByte(magicReplication)
 	pos, maxRead, withheld := ts, uint64(0), 0
 	for {

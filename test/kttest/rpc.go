@@ -603,9 +603,9 @@ func rpcIncrementDouble(r *rpcCall) rv {
 	case "set":
 		orig = math.Inf(1)
 	default:
-		orig = atof(o)
+		orig = embedded.KTAtof(o)
 	}
-	value, applied, err := r.s.store.IncrementDoubleOrig(r.s.ctx, dbName(r.db), key, atof(string(num)), orig, r.expiry())
+	value, applied, err := r.s.store.IncrementDoubleOrig(r.s.ctx, dbName(r.db), key, embedded.KTAtof(string(num)), orig, r.expiry())
 	if err != nil || !applied {
 		return r.numericFailure(err)
 	}

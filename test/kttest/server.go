@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/ktgrpc/ktgrpc/backend/embedded"
+	"github.com/ktgrpc/ktgrpc/test/workerpool"
 )
 
 // Configuration names accepted by WithConfig; they match the server
@@ -55,6 +56,7 @@ type settings struct {
 	now     func() time.Time
 	scripts map[string]Script
 	dbs     []Database
+	workers int
 	err     error
 }
 
@@ -126,6 +128,25 @@ func WithClock(now func() time.Time) Option {
 	return func(s *settings) { s.now = now }
 }
 
+// DefaultWorkers is the size of the worker pool, ktserver's default -th.
+const DefaultWorkers = 16
+
+// WithWorkers sets the number of worker threads (ktserver's -th; default
+// DefaultWorkers). Like ktserver, the server runs each request on a worker
+// taken from this pool when the request arrives and given back when it is
+// answered, so an idle connection holds none; a replication session holds
+// its worker for as long as it lasts, and a request that finds every worker
+// busy waits for one.
+func WithWorkers(n int) Option {
+	return func(s *settings) {
+		if n < 1 {
+			s.err = fmt.Errorf("kttest: WithWorkers(%d): need at least one worker", n)
+			return
+		}
+		s.workers = n
+	}
+}
+
 // WithAddr sets the listening address; the default is 127.0.0.1:0.
 func WithAddr(addr string) Option {
 	return func(s *settings) { s.addr = addr }
@@ -145,6 +166,8 @@ type Server struct {
 	started  time.Time
 	signals  *signalHub
 	counters counters
+	// workers serve the requests, as ktserver's threads do.
+	workers *workerpool.Pool
 
 	// ctx ends when the server closes; it bounds WAITs, replication
 	// streams and store calls.
@@ -155,7 +178,9 @@ type Server struct {
 	conns map[*conn]struct{}
 	// cursors counts the RPC cursors of all connections.
 	cursors int
-	// connsChanged is closed (and cleared) whenever conns or cursors
+	// repls counts the replication sessions being served.
+	repls int
+	// connsChanged is closed (and cleared) whenever conns, cursors or repls
 	// changes.
 	connsChanged chan struct{}
 	serving      bool
@@ -180,10 +205,11 @@ func Start(t testing.TB, opts ...Option) *Server {
 // and Close when done.
 func New(opts ...Option) (*Server, error) {
 	cfg := settings{
-		config: ConfigMain,
-		addr:   "127.0.0.1:0",
-		now:    time.Now,
-		dbs:    []Database{{Name: "*"}, {Name: "%", Ordered: true}},
+		config:  ConfigMain,
+		addr:    "127.0.0.1:0",
+		now:     time.Now,
+		dbs:     []Database{{Name: "*"}, {Name: "%", Ordered: true}},
+		workers: DefaultWorkers,
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -195,6 +221,7 @@ func New(opts ...Option) (*Server, error) {
 		now:     cfg.now,
 		signals: newSignalHub(),
 		conns:   map[*conn]struct{}{},
+		workers: workerpool.New(cfg.workers),
 	}
 	var dbConfigs []embedded.DBConfig
 	for _, db := range cfg.dbs {
@@ -296,6 +323,42 @@ func (s *Server) WaitCursorCount(ctx context.Context, n int) error {
 	return s.waitCount(ctx, n, "cursors", func() int { return s.cursors })
 }
 
+// Stats is a snapshot of what the server is serving.
+type Stats struct {
+	// Conns is the number of open client connections.
+	Conns int
+	// Replications is the number of replication sessions being served;
+	// each holds a worker.
+	Replications int
+	// BusyWorkers is the number of workers running a request, replication
+	// sessions included.
+	BusyWorkers int
+	// Workers is the size of the worker pool.
+	Workers int
+}
+
+// Stats returns what the server is serving now.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return Stats{Conns: len(s.conns), Replications: s.repls, BusyWorkers: s.workers.Busy(), Workers: s.workers.Size()}
+}
+
+// WaitReplicationCount blocks until exactly n replication sessions are
+// being served, or ctx ends; see Stats.
+func (s *Server) WaitReplicationCount(ctx context.Context, n int) error {
+	return s.waitCount(ctx, n, "replication sessions", func() int { return s.repls })
+}
+
+// replsAdded changes the replication session count by delta and wakes the
+// waiters.
+func (s *Server) replsAdded(delta int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.repls += delta
+	s.connsUpdated()
+}
+
 // waitCount waits until count, called with mu held, returns n.
 func (s *Server) waitCount(ctx context.Context, n int, what string, count func() int) error {
 	for {
@@ -326,8 +389,8 @@ func (s *Server) cursorsAdded(delta int) {
 	s.connsUpdated()
 }
 
-// connsUpdated wakes WaitConnCount and WaitCursorCount. Called with mu
-// held.
+// connsUpdated wakes WaitConnCount, WaitCursorCount and
+// WaitReplicationCount. Called with mu held.
 func (s *Server) connsUpdated() {
 	if s.connsChanged != nil {
 		close(s.connsChanged)

@@ -45,7 +45,16 @@ func newConn(s *Server, nc net.Conn) *conn {
 
 func (c *conn) serve() {
 	for {
+		// A request takes a worker once its first byte arrives, as in
+		// ttserver, where an idle connection waits in the poller.
+		if _, err := c.r.Peek(1); err != nil {
+			return
+		}
+		if !c.s.workers.Take(c.s.ctx) {
+			return
+		}
 		keep, err := c.task()
+		c.s.workers.Release()
 		if err != nil {
 			return
 		}

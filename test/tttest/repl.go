@@ -42,6 +42,8 @@ func (c *conn) repl() (bool, error) {
 	if !cfg.ulog || cfg.sid == 0 {
 		return false, errClose
 	}
+	c.s.replsAdded(1)
+	defer c.s.replsAdded(-1)
 	ctx, cancel := context.WithCancel(c.s.ctx)
 	defer cancel()
 	// The client never speaks again; reading only notices that it left.

@@ -26,11 +26,16 @@ import (
 	"time"
 
 	"github.com/ktgrpc/ktgrpc/backend/embedded"
+	"github.com/ktgrpc/ktgrpc/test/workerpool"
 )
 
 // DefaultReplInterval is the replication heartbeat interval: TT sends a
 // NOP when a second has passed since the last one.
 const DefaultReplInterval = time.Second
+
+// DefaultWorkers is the size of the worker pool, ttserver's default
+// -thnum.
+const DefaultWorkers = 8
 
 // ExtFunc is an extension function called by the ext command with the
 // request's key and value. It returns the result, or ok=false for failure
@@ -75,10 +80,14 @@ type Server struct {
 	wg     sync.WaitGroup
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
-	// connsChanged is closed and replaced whenever conns changes.
+	// connsChanged is closed and replaced whenever conns or repls changes.
 	connsChanged chan struct{}
-	running      bool
-	closed       bool
+	// repls counts the replication sessions being served.
+	repls   int
+	running bool
+	// workers serve the requests, as ttserver's threads do.
+	workers *workerpool.Pool
+	closed  bool
 
 	counts   [numCounters]atomic.Int64
 	extLocks [extLockCount]sync.Mutex
@@ -99,6 +108,7 @@ type options struct {
 	clock        Clock
 	replInterval time.Duration
 	dir          string
+	workers      int
 }
 
 // WithConfig selects one of the configurations of the golden transcripts:
@@ -156,6 +166,22 @@ func WithReplInterval(d time.Duration) Option {
 	}
 }
 
+// WithWorkers sets the number of worker threads (ttserver's -thnum;
+// default DefaultWorkers). Like ttserver, the server runs each request on
+// a worker taken from this pool when the request arrives and given back
+// when it is answered, so an idle connection holds none; a replication
+// session holds its worker for as long as it lasts, and a request that
+// finds every worker busy waits for one.
+func WithWorkers(n int) Option {
+	return func(o *options) error {
+		if n < 1 {
+			return fmt.Errorf("tttest: WithWorkers(%d): need at least one worker", n)
+		}
+		o.workers = n
+		return nil
+	}
+}
+
 // WithDir sets the server's working directory, where copy writes and
 // relative paths resolve. By default New makes a temporary directory and
 // Close removes it.
@@ -168,7 +194,7 @@ func WithDir(dir string) Option {
 
 // New creates a server without starting it; Start begins serving.
 func New(opts ...Option) (*Server, error) {
-	o := options{config: "tt-hash", clock: realClock{}, replInterval: DefaultReplInterval}
+	o := options{config: "tt-hash", clock: realClock{}, replInterval: DefaultReplInterval, workers: DefaultWorkers}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
 			return nil, err
@@ -182,6 +208,7 @@ func New(opts ...Option) (*Server, error) {
 		dir:          o.dir,
 		conns:        map[net.Conn]struct{}{},
 		connsChanged: make(chan struct{}),
+		workers:      workerpool.New(o.workers),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if cfg.ext {
@@ -301,22 +328,64 @@ func (s *Server) ConnCount() int {
 // only when it next reads from it, so a test that closes connections and
 // wants to see the count drop waits here instead of reading ConnCount once.
 func (s *Server) WaitConnCount(ctx context.Context, n int) error {
+	return s.waitCount(ctx, n, "open connections", func() int { return len(s.conns) })
+}
+
+// Stats is a snapshot of what the server is serving.
+type Stats struct {
+	// Conns is the number of open client connections.
+	Conns int
+	// Replications is the number of replication sessions being served;
+	// each holds a worker.
+	Replications int
+	// BusyWorkers is the number of workers running a request, replication
+	// sessions included.
+	BusyWorkers int
+	// Workers is the size of the worker pool.
+	Workers int
+}
+
+// Stats returns what the server is serving now.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return Stats{Conns: len(s.conns), Replications: s.repls, BusyWorkers: s.workers.Busy(), Workers: s.workers.Size()}
+}
+
+// WaitReplicationCount blocks until exactly n replication sessions are
+// being served, or ctx ends; see Stats.
+func (s *Server) WaitReplicationCount(ctx context.Context, n int) error {
+	return s.waitCount(ctx, n, "replication sessions", func() int { return s.repls })
+}
+
+// waitCount waits until count, called with mu held, returns n.
+func (s *Server) waitCount(ctx context.Context, n int, what string, count func() int) error {
 	for {
 		s.mu.Lock()
-		have, changed := len(s.conns), s.connsChanged
+		have, changed := count(), s.connsChanged
 		s.mu.Unlock()
 		if have == n {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("tttest: waiting for %d open connections (have %d): %w", n, have, ctx.Err())
+			return fmt.Errorf("tttest: waiting for %d %s (have %d): %w", n, what, have, ctx.Err())
 		case <-changed:
 		}
 	}
 }
 
-// connsUpdated wakes WaitConnCount; called with mu held.
+// replsAdded changes the replication session count by delta and wakes the
+// waiters.
+func (s *Server) replsAdded(delta int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.repls += delta
+	s.connsUpdated()
+}
+
+// connsUpdated wakes WaitConnCount and WaitReplicationCount; called with mu
+// held.
 func (s *Server) connsUpdated() {
 	close(s.connsChanged)
 	s.connsChanged = make(chan struct{})

@@ -94,15 +94,35 @@ func run(ctx context.Context, addr string, w io.Writer) error {
 	// Replay the update log from the start; the first progress event after
 	// the replay says the stream has caught up. Its position is where a later
 	// Subscribe(ctx, ktgrpc.WithAfter(position)) would resume.
+	var saved uint64
 	for ev, err := range c.Subscribe(ctx, ktgrpc.WithAfter(0)) {
 		if err != nil {
 			return err
 		}
 		if ev.Op == ktgrpc.OpProgress {
+			saved = ev.Position
 			fmt.Fprintln(w, "caught up: resume position > 0 =", ev.Position > 0)
 			break
 		}
 		fmt.Fprintln(w, "event", ev.Op, ev.Key)
+	}
+
+	// A consumer that stopped at the saved position resumes exactly after
+	// it. Watch (with WithSnapshot, on the gateway's Watch call; with
+	// WithAfter, without the snapshot) retries by itself when the gateway
+	// restarts or ends a consumer that fell behind, after the last position
+	// it yielded; a consumer that restarts passes the position it persisted.
+	if err := c.SetString(ctx, "user:4", "dan"); err != nil {
+		return err
+	}
+	for ev, err := range c.Watch(ctx, ktgrpc.WithAfter(saved), ktgrpc.WithPrefix("user:"), ktgrpc.WithSnapshot()) {
+		if err != nil {
+			return err
+		}
+		if ev.Op != ktgrpc.OpProgress {
+			fmt.Fprintln(w, "resumed event", ev.Op, ev.Key)
+			break
+		}
 	}
 	return nil
 }

@@ -28,6 +28,13 @@ var (
 	// ErrUnavailable: the gateway or its backend cannot be reached, or the
 	// gateway is shutting down; retry later, and resume a subscription.
 	ErrUnavailable = errors.New("ktgrpc: unavailable")
+	// ErrOutOfRange: a subscription asked to resume from a position older
+	// than the backend's retained log; the message names the oldest
+	// position available.
+	ErrOutOfRange = errors.New("ktgrpc: out of range")
+	// ErrExhausted: the gateway ended a subscription that read too slowly;
+	// the message names the position to resume after.
+	ErrExhausted = errors.New("ktgrpc: resource exhausted")
 )
 
 // codeError returns the error an *Error with code c matches, or nil.
@@ -45,6 +52,10 @@ func codeError(c codes.Code) error {
 		return ErrUnsupported
 	case codes.Unavailable:
 		return ErrUnavailable
+	case codes.OutOfRange:
+		return ErrOutOfRange
+	case codes.ResourceExhausted:
+		return ErrExhausted
 	case codes.DeadlineExceeded:
 		return context.DeadlineExceeded
 	case codes.Canceled:

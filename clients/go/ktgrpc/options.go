@@ -33,6 +33,7 @@ type settings struct {
 
 	after    uint64
 	now      bool
+	snapshot bool
 	ops      []Op
 	progress time.Duration
 
@@ -102,6 +103,16 @@ func WithBatchSize(n uint32) Option { return func(s *settings) { s.batchSize = n
 func WithAfter(pos uint64) Option {
 	return func(s *settings) { s.after, s.now = pos, false }
 }
+
+// WithSnapshot makes Watch follow the keys of WithPrefix (every key when it
+// is empty) on the database of WithDB with the gateway's Watch call: first
+// the current records, as OpRecord events at the snapshot's position, then
+// an OpProgress at that position, then every change after it. A change made
+// while the snapshot is read may show in both. It resumes like any Watch,
+// without a second snapshot; a snapshot cut short comes again whole. With
+// WithAfter it skips the snapshot and starts after that position. It cannot
+// be combined with WithOps or WithNow.
+func WithSnapshot() Option { return func(s *settings) { s.snapshot = true } }
 
 // WithNow makes Subscribe and Watch deliver only changes made from now on.
 func WithNow() Option { return func(s *settings) { s.now, s.after = true, 0 } }

@@ -40,6 +40,9 @@ const (
 	// OpProgress: no change, only the stream's position. Every change up to
 	// Position has been delivered or filtered out.
 	OpProgress
+	// OpRecord: a record of a Watch snapshot (WithSnapshot): Key, Value and
+	// ExpireTime as the record stood at Position, the snapshot's position.
+	OpRecord
 )
 
 // String returns the operation's lower-case name, such as "set".
@@ -65,6 +68,8 @@ func (o Op) String() string {
 		return "misc"
 	case OpProgress:
 		return "progress"
+	case OpRecord:
+		return "record"
 	}
 	return fmt.Sprintf("unknown(%d)", int(o))
 }

@@ -11,27 +11,33 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	ktgrpcv1 "github.com/ktgrpc/ktgrpc/gen/ktgrpc/v1"
 )
 
 // Watch is Subscribe that survives gateway restarts and network failures.
-// It reads the options of Subscribe, and WithBackoff and WithMaxRetries.
+// It reads the options of Subscribe, and WithBackoff and WithMaxRetries;
+// with WithSnapshot it uses the gateway's Watch call instead, which starts
+// with the current records (see WithSnapshot).
 //
 // Watch remembers the position of the last message it yielded, change or
 // OpProgress, and when the stream fails with an error worth retrying, it
 // waits (WithBackoff) and subscribes again after that position. Resuming is
 // exclusive, so across any number of reconnections every change is yielded
 // once, in log order, as long as the backend still retains the log from
-// that position. The embedded store refuses to resume from a position it
-// has dropped, and Watch then ends with an error matching ErrNotFound;
-// Kyoto Tycoon and Tokyo Tyrant silently start at their oldest retained
-// change instead, so keep their update logs longer than any outage to ride
-// out.
+// that position. The gateway refuses to resume from a position the backend
+// has dropped where it can tell (the embedded store), and Watch then ends
+// with an error matching ErrOutOfRange; Kyoto Tycoon and Tokyo Tyrant
+// silently start at their oldest retained change instead, so keep their
+// update logs longer than any outage to ride out.
 //
 // Errors worth retrying are those of a gateway that is away or restarting,
 // or of a connection that broke: ErrUnavailable, and a stream reset by the
-// peer (RST_STREAM) or ended without a status. Any other error, such as
-// ErrInvalid for a bad filter or ErrNotFound for a position the log no
-// longer holds, ends the sequence as its last element, and so does the last
+// peer (RST_STREAM) or ended without a status; and ErrExhausted, a consumer
+// that fell too far behind the gateway's window, which resumes after its
+// last position like the others. Any other error, such as ErrInvalid for a
+// bad filter or ErrOutOfRange for a position the log no longer holds, ends the sequence as its last element, and so does the last
 // error when WithMaxRetries runs out, wrapped in one that counts the
 // retries. Transient errors are not yielded.
 //
@@ -62,20 +68,32 @@ func (c *Client) Watch(ctx context.Context, opts ...Option) iter.Seq2[Event, err
 		wait = sleepCtx
 	}
 	return func(yield func(Event, error) bool) {
+		if s.snapshot && (len(s.ops) > 0 || s.now) {
+			yield(Event{}, fmt.Errorf("ktgrpc: Watch: WithSnapshot cannot be combined with WithOps or WithNow: %w", ErrInvalid))
+			return
+		}
 		pos, now := s.after, s.now
 		retries := 0
 		for {
 			received := false
 			var err error
-			for ev, e := range c.subscribe(ctx, &s, pos, now) {
+			var seq iter.Seq2[Event, error]
+			if s.snapshot {
+				seq = c.watchCall(ctx, &s, pos)
+			} else {
+				seq = c.subscribe(ctx, &s, pos, now)
+			}
+			for ev, e := range seq {
 				if e != nil {
 					err = e
 					break
 				}
 				received = true
 				// A position never moves back, so a backend that reports an
-				// older one in a progress message cannot cause a replay.
-				if now || ev.Position > pos {
+				// older one in a progress message cannot cause a replay. A
+				// snapshot's records do not move it: until the snapshot is
+				// complete, a retry takes it again.
+				if ev.Op != OpRecord && (now || ev.Position > pos) {
 					pos, now = ev.Position, false
 				}
 				if !yield(ev, nil) {
@@ -134,9 +152,9 @@ func retryable(err error) bool {
 		return false
 	}
 	switch st.Code() {
-	case codes.Unavailable:
+	case codes.Unavailable, codes.ResourceExhausted:
 		return true
-	case codes.OK, codes.InvalidArgument, codes.NotFound, codes.Unimplemented,
+	case codes.OK, codes.InvalidArgument, codes.NotFound, codes.OutOfRange, codes.Unimplemented,
 		codes.PermissionDenied, codes.Unauthenticated, codes.FailedPrecondition:
 		return false
 	}
@@ -171,4 +189,32 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// watchCall is one Watch call of the gateway: the snapshot when after is 0,
+// then the changes.
+func (c *Client) watchCall(ctx context.Context, s *settings, after uint64) iter.Seq2[Event, error] {
+	req := &ktgrpcv1.WatchRequest{Db: s.db, Target: &ktgrpcv1.WatchRequest_Prefix{Prefix: []byte(s.prefix)}, After: after}
+	if s.progress != 0 {
+		req.ProgressInterval = durationpb.New(s.progress)
+	}
+	return streamSeq(ctx, "Watch", c.replication.Watch, req, func(resp *ktgrpcv1.WatchResponse, yield func(Event, error) bool) bool {
+		switch k := resp.GetKind().(type) {
+		case *ktgrpcv1.WatchResponse_Snapshot:
+			for _, r := range k.Snapshot.GetRecords() {
+				if !yield(Event{Position: k.Snapshot.GetPosition(), Op: OpRecord, DB: s.db, Key: string(r.GetKey()), Value: r.GetValue(), ExpireTime: fromTimestamp(r.GetExpireTime())}, nil) {
+					return false
+				}
+			}
+			if k.Snapshot.GetLast() {
+				return yield(Event{Position: k.Snapshot.GetPosition(), Op: OpProgress}, nil)
+			}
+			return true
+		case *ktgrpcv1.WatchResponse_Event:
+			return yield(fromResponse(&ktgrpcv1.SubscribeResponse{Kind: &ktgrpcv1.SubscribeResponse_Event{Event: k.Event}}), nil)
+		case *ktgrpcv1.WatchResponse_Progress:
+			return yield(Event{Position: k.Progress.GetPosition(), Op: OpProgress}, nil)
+		}
+		return true
+	})
 }

@@ -247,7 +247,7 @@ func TestWatchNotRetryable(t *testing.T) {
 		{"invalid filter", []ktgrpc.Option{ktgrpc.WithOps(ktgrpc.OpProgress)}, ktgrpc.ErrInvalid},
 		{"unknown database", []ktgrpc.Option{ktgrpc.WithDB("nope")}, ktgrpc.ErrInvalid},
 		// The log dropped b, the change after first: Watch must not skip it.
-		{"position no longer retained", []ktgrpc.Option{ktgrpc.WithAfter(first)}, ktgrpc.ErrNotFound},
+		{"position no longer retained", []ktgrpc.Option{ktgrpc.WithAfter(first)}, ktgrpc.ErrOutOfRange},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -412,5 +412,71 @@ func TestWatchReconnects(t *testing.T) {
 	}
 	if conn.resets != 3 || len(w.got) != 3 {
 		t.Errorf("%d reconnections and waits %v, want one reconnection after each of 3 waits", conn.resets, w.got)
+	}
+}
+
+// TestWatchSnapshotAcrossRestart watches a prefix with WithSnapshot: the
+// records first, then the changes, and across a gateway restart the changes
+// after the last position, without a second snapshot.
+func TestWatchSnapshotAcrossRestart(t *testing.T) {
+	store := newStore(t, embedded.Options{})
+	srv, conn := gatewaytest.StartServer(t, store, server.Options{})
+	sw := &switchboard{addr: conn.Target()}
+	c := sw.client(t)
+	ctx, cancel := bounded(t)
+	defer cancel()
+	write(t, store, "u:1", "ann")
+	write(t, store, "u:2", "bob")
+	write(t, store, "x", "other")
+
+	restarted := false
+	w := &waits{then: func(context.Context) error {
+		if !restarted {
+			restarted = true
+			write(t, store, "u:4", "dan")
+			_, conn := gatewaytest.StartServer(t, store, server.Options{})
+			sw.route(conn.Target())
+		}
+		return nil
+	}}
+	var got []string
+	var snapshotAt uint64
+	for ev, err := range c.Watch(ctx, ktgrpc.WithPrefix("u:"), ktgrpc.WithSnapshot(), ktgrpc.WithWait(w.wait)) {
+		if err != nil {
+			t.Fatalf("Watch after %q: %v", got, err)
+		}
+		if ev.Op == ktgrpc.OpProgress {
+			if snapshotAt == 0 {
+				snapshotAt = ev.Position
+				got = append(got, "end of snapshot")
+				write(t, store, "u:3", "cid")
+			}
+			continue
+		}
+		got = append(got, ev.Op.String()+" "+ev.Key+" "+string(ev.Value))
+		if ev.Op != ktgrpc.OpRecord && ev.Position <= snapshotAt {
+			t.Errorf("change at %d, not after the snapshot's %d", ev.Position, snapshotAt)
+		}
+		if ev.Key == "u:3" {
+			sw.route("")
+			if err := srv.Stop(ctx); err != nil {
+				t.Fatalf("stop the gateway: %v", err)
+			}
+		}
+		if ev.Key == "u:4" {
+			break
+		}
+	}
+	want := []string{"record u:1 ann", "record u:2 bob", "end of snapshot", "set u:3 cid", "set u:4 dan"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("Watch = %q, want %q", got, want)
+	}
+	if !restarted {
+		t.Fatal("the gateway did not restart under Watch")
+	}
+	for _, err := range c.Watch(ctx, ktgrpc.WithSnapshot(), ktgrpc.WithNow()) {
+		if !errors.Is(err, ktgrpc.ErrInvalid) {
+			t.Fatalf("WithSnapshot and WithNow: %v, want ErrInvalid", err)
+		}
 	}
 }

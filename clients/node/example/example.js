@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Walk through the ktgrpc gateway from Node.js: set, get, bulk, scan,
-// subscribe.
+// subscribe, resume.
 //
 // Usage: node example/example.js [ADDRESS]
 //        (default: $KTGRPC_ADDR, else 127.0.0.1:7878)
@@ -11,7 +11,7 @@
 // gRPC (HTTP/2) with @connectrpc/connect-node.
 
 import { create } from "@bufbuild/protobuf";
-import { createClient } from "@connectrpc/connect";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { Http2SessionManager, createGrpcTransport } from "@connectrpc/connect-node";
 
 import { Cursor } from "@ktgrpc/client/ktgrpc/v1/cursor_pb";
@@ -65,20 +65,65 @@ try {
   // Replay the update log from the start; the first progress message after
   // the replay says the stream has caught up. Its position is where a later
   // subscribe({start: {case: "after", value: position}}) would resume.
+  let saved = 0n;
   const abort = new AbortController();
   try {
     for await (const msg of replication.subscribe({ start: { case: "after", value: 0n } }, { signal: abort.signal })) {
       if (msg.kind.case === "progress") {
-        console.log("caught up: resume position > 0 =", msg.kind.value.position > 0n);
+        saved = msg.kind.value.position;
+        console.log("caught up: resume position > 0 =", saved > 0n);
         break;
       }
       const ev = msg.kind.value;
-      const op = Operation[ev.operation].toLowerCase();
-      console.log("event", op, dec.decode(ev.key));
+      console.log("event", Operation[ev.operation].toLowerCase(), dec.decode(ev.key));
     }
   } finally {
     abort.abort();
   }
+
+  // A consumer that stopped at the saved position resumes exactly after it.
+  await kv.set({ key: enc.encode("user:4"), value: enc.encode("dan") });
+  const stop = new AbortController();
+  try {
+    for await (const ev of resumingWatch(enc.encode("user:"), saved, stop.signal)) {
+      console.log("resumed event", Operation[ev.operation].toLowerCase(), dec.decode(ev.key));
+      break;
+    }
+  } finally {
+    stop.abort();
+  }
 } finally {
   sessionManager.abort();
+}
+
+// resumingWatch yields the changes to keys with prefix after position
+// `after`, forever. Persist the position of each change handled (progress
+// messages too) and pass it as `after` when the consumer restarts: resuming
+// is exclusive, so each change comes once. A failure worth retrying (the
+// gateway restarting or unreachable, or ending a consumer that fell behind)
+// resumes after the last position seen, waiting 0.1s, then twice as long,
+// up to 5s.
+async function* resumingWatch(prefix, after, signal) {
+  let backoff = 100;
+  for (;;) {
+    try {
+      for await (const msg of replication.watch({ target: { case: "prefix", value: prefix }, after }, { signal })) {
+        if (msg.kind.case === "event") {
+          after = msg.kind.value.position;
+          backoff = 100;
+          yield msg.kind.value;
+        } else if (msg.kind.case === "progress" && msg.kind.value.position > after) {
+          after = msg.kind.value.position;
+        }
+      }
+      return;
+    } catch (err) {
+      const code = ConnectError.from(err).code;
+      if (signal.aborted || (code !== Code.Unavailable && code !== Code.ResourceExhausted)) {
+        throw err;
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, backoff));
+    backoff = Math.min(backoff * 2, 5000);
+  }
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Walk through the ktgrpc gateway from Python: set, get, bulk, scan, subscribe.
+"""Walk through the ktgrpc gateway from Python: set, get, bulk, scan, subscribe, resume.
 
 Usage: example.py [ADDRESS]   (default: $KTGRPC_ADDR, else 127.0.0.1:7878)
 
@@ -9,6 +9,7 @@ generated stubs are found next to this directory, so no install is needed.
 
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
@@ -54,18 +55,64 @@ def main(argv):
         # Replay the update log from the start; the first progress message
         # after the replay says the stream has caught up. Its position is
         # where a later Subscribe(after=position) would resume.
+        saved = 0
         stream = replication.Subscribe(replication_pb2.SubscribeRequest(after=0))
         try:
             for msg in stream:
                 if msg.WhichOneof("kind") == "progress":
-                    print("caught up: resume position > 0 =", str(msg.progress.position > 0).lower())
+                    saved = msg.progress.position
+                    print("caught up: resume position > 0 =", str(saved > 0).lower())
                     break
                 ev = msg.event
-                op = replication_pb2.Operation.Name(ev.operation).removeprefix("OPERATION_").lower()
-                print("event", op, ev.key.decode())
+                print("event", op_name(ev), ev.key.decode(errors="backslashreplace"))  # keys may be binary
         finally:
             stream.cancel()
+
+        # A consumer that stopped at the saved position resumes exactly after it.
+        kv.Set(kv_pb2.SetRequest(key=b"user:4", value=b"dan"))
+        for ev in resuming_watch(replication, b"user:", saved):
+            print("resumed event", op_name(ev), ev.key.decode(errors="backslashreplace"))
+            break
     return 0
+
+
+def op_name(ev):
+    return replication_pb2.Operation.Name(ev.operation).removeprefix("OPERATION_").lower()
+
+
+# Errors after which a consumer resumes: the gateway restarting or
+# unreachable, or ending a consumer that fell behind its buffer.
+RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED)
+
+
+def resuming_watch(replication, prefix, after):
+    """Yield the changes to keys with prefix after position `after`, forever.
+
+    Persist the position of each change handled (progress messages too) and
+    pass it as `after` when the consumer restarts: resuming is exclusive, so
+    each change comes once. A failure worth retrying resumes after the last
+    position seen, waiting 0.1s, then twice as long, up to 5s.
+    """
+    backoff = 0.1
+    while True:
+        stream = replication.Watch(replication_pb2.WatchRequest(prefix=prefix, after=after))
+        try:
+            for msg in stream:
+                kind = msg.WhichOneof("kind")
+                if kind == "event":
+                    after = msg.event.position
+                    backoff = 0.1
+                    yield msg.event
+                elif kind == "progress":
+                    after = max(after, msg.progress.position)
+            return
+        except grpc.RpcError as err:
+            if err.code() not in RETRYABLE:
+                raise
+        finally:
+            stream.cancel()
+        time.sleep(backoff)
+        backoff = min(backoff * 2, 5.0)
 
 
 if __name__ == "__main__":

@@ -1542,6 +1542,173 @@ func (*RemoveUpdateLogsResponse) Descriptor() ([]byte, []int) {
 	return file_ktgrpc_v1_admin_proto_rawDescGZIP(), []int{29}
 }
 
+// ReplicationStatusRequest is empty.
+type ReplicationStatusRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplicationStatusRequest) Reset() {
+	*x = ReplicationStatusRequest{}
+	mi := &file_ktgrpc_v1_admin_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicationStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicationStatusRequest) ProtoMessage() {}
+
+func (x *ReplicationStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ktgrpc_v1_admin_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicationStatusRequest.ProtoReflect.Descriptor instead.
+func (*ReplicationStatusRequest) Descriptor() ([]byte, []int) {
+	return file_ktgrpc_v1_admin_proto_rawDescGZIP(), []int{30}
+}
+
+// ReplicationStatusResponse describes the replication hub of the gateway.
+type ReplicationStatusResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Subscribe and Watch streams being served.
+	Subscribers uint32 `protobuf:"varint,1,opt,name=subscribers,proto3" json:"subscribers,omitempty"`
+	// Replication connections open to the backend: the shared one and any
+	// catch-up readers.
+	UpstreamConnections uint32 `protobuf:"varint,2,opt,name=upstream_connections,json=upstreamConnections,proto3" json:"upstream_connections,omitempty"`
+	// Of those, the catch-up readers serving subscribers that started before
+	// the window.
+	CatchUpReaders uint32 `protobuf:"varint,3,opt,name=catch_up_readers,json=catchUpReaders,proto3" json:"catch_up_readers,omitempty"`
+	// Events held in the in-memory window.
+	WindowEvents uint32 `protobuf:"varint,4,opt,name=window_events,json=windowEvents,proto3" json:"window_events,omitempty"`
+	// Bytes those events take.
+	WindowBytes uint64 `protobuf:"varint,5,opt,name=window_bytes,json=windowBytes,proto3" json:"window_bytes,omitempty"`
+	// The position of the oldest event in the window; 0 when it is empty.
+	WindowOldestPosition uint64 `protobuf:"varint,6,opt,name=window_oldest_position,json=windowOldestPosition,proto3" json:"window_oldest_position,omitempty"`
+	// The shared stream's position: every change up to it has been read.
+	Position uint64 `protobuf:"varint,7,opt,name=position,proto3" json:"position,omitempty"`
+	// Subscribers ended with RESOURCE_EXHAUSTED because they read too slowly.
+	SlowSubscribersEnded uint64 `protobuf:"varint,8,opt,name=slow_subscribers_ended,json=slowSubscribersEnded,proto3" json:"slow_subscribers_ended,omitempty"`
+	// Events those subscribers had not received when they were ended; they get
+	// them again when they resume.
+	EventsDropped uint64 `protobuf:"varint,9,opt,name=events_dropped,json=eventsDropped,proto3" json:"events_dropped,omitempty"`
+	// Times the shared upstream connection was lost and opened again.
+	UpstreamReconnects uint64 `protobuf:"varint,10,opt,name=upstream_reconnects,json=upstreamReconnects,proto3" json:"upstream_reconnects,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *ReplicationStatusResponse) Reset() {
+	*x = ReplicationStatusResponse{}
+	mi := &file_ktgrpc_v1_admin_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicationStatusResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicationStatusResponse) ProtoMessage() {}
+
+func (x *ReplicationStatusResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ktgrpc_v1_admin_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicationStatusResponse.ProtoReflect.Descriptor instead.
+func (*ReplicationStatusResponse) Descriptor() ([]byte, []int) {
+	return file_ktgrpc_v1_admin_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ReplicationStatusResponse) GetSubscribers() uint32 {
+	if x != nil {
+		return x.Subscribers
+	}
+	return 0
+}
+
+func (x *ReplicationStatusResponse) GetUpstreamConnections() uint32 {
+	if x != nil {
+		return x.UpstreamConnections
+	}
+	return 0
+}
+
+func (x *ReplicationStatusResponse) GetCatchUpReaders() uint32 {
+	if x != nil {
+		return x.CatchUpReaders
+	}
+	return 0
+}
+
+func (x *ReplicationStatusResponse) GetWindowEvents() uint32 {
+	if x != nil {
+		return x.WindowEvents
+	}
+	return 0
+}
+
+func (x *ReplicationStatusResponse) GetWindowBytes() uint64 {
+	if x != nil {
+		return x.WindowBytes
+	}
+	return 0
+}
+
+func (x *ReplicationStatusResponse) GetWindowOldestPosition() uint64 {
+	if x != nil {
+		return x.WindowOldestPosition
+	}
+	return 0
+}
+
+func (x *ReplicationStatusResponse) GetPosition() uint64 {
+	if x != nil {
+		return x.Position
+	}
+	return 0
+}
+
+func (x *ReplicationStatusResponse) GetSlowSubscribersEnded() uint64 {
+	if x != nil {
+		return x.SlowSubscribersEnded
+	}
+	return 0
+}
+
+func (x *ReplicationStatusResponse) GetEventsDropped() uint64 {
+	if x != nil {
+		return x.EventsDropped
+	}
+	return 0
+}
+
+func (x *ReplicationStatusResponse) GetUpstreamReconnects() uint64 {
+	if x != nil {
+		return x.UpstreamReconnects
+	}
+	return 0
+}
+
 var File_ktgrpc_v1_admin_proto protoreflect.FileDescriptor
 
 const file_ktgrpc_v1_admin_proto_rawDesc = "" +
@@ -1628,7 +1795,20 @@ const file_ktgrpc_v1_admin_proto_rawDesc = "" +
 	"\x17RemoveUpdateLogsRequest\x12\x1b\n" +
 	"\x06before\x18\x01 \x01(\x04H\x00R\x06before\x88\x01\x01B\t\n" +
 	"\a_before\"\x1a\n" +
-	"\x18RemoveUpdateLogsResponse2\xe5\a\n" +
+	"\x18RemoveUpdateLogsResponse\"\x1a\n" +
+	"\x18ReplicationStatusRequest\"\xc2\x03\n" +
+	"\x19ReplicationStatusResponse\x12 \n" +
+	"\vsubscribers\x18\x01 \x01(\rR\vsubscribers\x121\n" +
+	"\x14upstream_connections\x18\x02 \x01(\rR\x13upstreamConnections\x12(\n" +
+	"\x10catch_up_readers\x18\x03 \x01(\rR\x0ecatchUpReaders\x12#\n" +
+	"\rwindow_events\x18\x04 \x01(\rR\fwindowEvents\x12!\n" +
+	"\fwindow_bytes\x18\x05 \x01(\x04R\vwindowBytes\x124\n" +
+	"\x16window_oldest_position\x18\x06 \x01(\x04R\x14windowOldestPosition\x12\x1a\n" +
+	"\bposition\x18\a \x01(\x04R\bposition\x124\n" +
+	"\x16slow_subscribers_ended\x18\b \x01(\x04R\x14slowSubscribersEnded\x12%\n" +
+	"\x0eevents_dropped\x18\t \x01(\x04R\reventsDropped\x12/\n" +
+	"\x13upstream_reconnects\x18\n" +
+	" \x01(\x04R\x12upstreamReconnects2\xc5\b\n" +
 	"\x05Admin\x12=\n" +
 	"\x06Status\x12\x18.ktgrpc.v1.StatusRequest\x1a\x19.ktgrpc.v1.StatusResponse\x12=\n" +
 	"\x06Report\x12\x18.ktgrpc.v1.ReportRequest\x1a\x19.ktgrpc.v1.ReportResponse\x12:\n" +
@@ -1643,7 +1823,8 @@ const file_ktgrpc_v1_admin_proto_rawDesc = "" +
 	"\x04Misc\x12\x16.ktgrpc.v1.MiscRequest\x1a\x17.ktgrpc.v1.MiscResponse\x12X\n" +
 	"\x0fTuneReplication\x12!.ktgrpc.v1.TuneReplicationRequest\x1a\".ktgrpc.v1.TuneReplicationResponse\x12U\n" +
 	"\x0eListUpdateLogs\x12 .ktgrpc.v1.ListUpdateLogsRequest\x1a!.ktgrpc.v1.ListUpdateLogsResponse\x12[\n" +
-	"\x10RemoveUpdateLogs\x12\".ktgrpc.v1.RemoveUpdateLogsRequest\x1a#.ktgrpc.v1.RemoveUpdateLogsResponseB\x91\x01\n" +
+	"\x10RemoveUpdateLogs\x12\".ktgrpc.v1.RemoveUpdateLogsRequest\x1a#.ktgrpc.v1.RemoveUpdateLogsResponse\x12^\n" +
+	"\x11ReplicationStatus\x12#.ktgrpc.v1.ReplicationStatusRequest\x1a$.ktgrpc.v1.ReplicationStatusResponseB\x91\x01\n" +
 	"\rcom.ktgrpc.v1B\n" +
 	"AdminProtoP\x01Z/github.com/ktgrpc/ktgrpc/gen/ktgrpc/v1;ktgrpcv1\xa2\x02\x03KXX\xaa\x02\tKtgrpc.V1\xca\x02\tKtgrpc\\V1\xe2\x02\x15Ktgrpc\\V1\\GPBMetadata\xea\x02\n" +
 	"Ktgrpc::V1b\x06proto3"
@@ -1660,47 +1841,49 @@ func file_ktgrpc_v1_admin_proto_rawDescGZIP() []byte {
 	return file_ktgrpc_v1_admin_proto_rawDescData
 }
 
-var file_ktgrpc_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
+var file_ktgrpc_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_ktgrpc_v1_admin_proto_goTypes = []any{
-	(*StatusRequest)(nil),            // 0: ktgrpc.v1.StatusRequest
-	(*StatusResponse)(nil),           // 1: ktgrpc.v1.StatusResponse
-	(*ReportRequest)(nil),            // 2: ktgrpc.v1.ReportRequest
-	(*ReportResponse)(nil),           // 3: ktgrpc.v1.ReportResponse
-	(*ClearRequest)(nil),             // 4: ktgrpc.v1.ClearRequest
-	(*ClearResponse)(nil),            // 5: ktgrpc.v1.ClearResponse
-	(*SynchronizeRequest)(nil),       // 6: ktgrpc.v1.SynchronizeRequest
-	(*SynchronizeResponse)(nil),      // 7: ktgrpc.v1.SynchronizeResponse
-	(*VacuumRequest)(nil),            // 8: ktgrpc.v1.VacuumRequest
-	(*VacuumResponse)(nil),           // 9: ktgrpc.v1.VacuumResponse
-	(*DatabasesRequest)(nil),         // 10: ktgrpc.v1.DatabasesRequest
-	(*DatabasesResponse)(nil),        // 11: ktgrpc.v1.DatabasesResponse
-	(*DatabaseInfo)(nil),             // 12: ktgrpc.v1.DatabaseInfo
-	(*OptimizeRequest)(nil),          // 13: ktgrpc.v1.OptimizeRequest
-	(*OptimizeResponse)(nil),         // 14: ktgrpc.v1.OptimizeResponse
-	(*CopyRequest)(nil),              // 15: ktgrpc.v1.CopyRequest
-	(*CopyResponse)(nil),             // 16: ktgrpc.v1.CopyResponse
-	(*RestoreRequest)(nil),           // 17: ktgrpc.v1.RestoreRequest
-	(*RestoreResponse)(nil),          // 18: ktgrpc.v1.RestoreResponse
-	(*SetMasterRequest)(nil),         // 19: ktgrpc.v1.SetMasterRequest
-	(*SetMasterResponse)(nil),        // 20: ktgrpc.v1.SetMasterResponse
-	(*MiscRequest)(nil),              // 21: ktgrpc.v1.MiscRequest
-	(*MiscResponse)(nil),             // 22: ktgrpc.v1.MiscResponse
-	(*TuneReplicationRequest)(nil),   // 23: ktgrpc.v1.TuneReplicationRequest
-	(*TuneReplicationResponse)(nil),  // 24: ktgrpc.v1.TuneReplicationResponse
-	(*ListUpdateLogsRequest)(nil),    // 25: ktgrpc.v1.ListUpdateLogsRequest
-	(*ListUpdateLogsResponse)(nil),   // 26: ktgrpc.v1.ListUpdateLogsResponse
-	(*UpdateLogFile)(nil),            // 27: ktgrpc.v1.UpdateLogFile
-	(*RemoveUpdateLogsRequest)(nil),  // 28: ktgrpc.v1.RemoveUpdateLogsRequest
-	(*RemoveUpdateLogsResponse)(nil), // 29: ktgrpc.v1.RemoveUpdateLogsResponse
-	nil,                              // 30: ktgrpc.v1.StatusResponse.FieldsEntry
-	nil,                              // 31: ktgrpc.v1.ReportResponse.FieldsEntry
-	(*durationpb.Duration)(nil),      // 32: google.protobuf.Duration
+	(*StatusRequest)(nil),             // 0: ktgrpc.v1.StatusRequest
+	(*StatusResponse)(nil),            // 1: ktgrpc.v1.StatusResponse
+	(*ReportRequest)(nil),             // 2: ktgrpc.v1.ReportRequest
+	(*ReportResponse)(nil),            // 3: ktgrpc.v1.ReportResponse
+	(*ClearRequest)(nil),              // 4: ktgrpc.v1.ClearRequest
+	(*ClearResponse)(nil),             // 5: ktgrpc.v1.ClearResponse
+	(*SynchronizeRequest)(nil),        // 6: ktgrpc.v1.SynchronizeRequest
+	(*SynchronizeResponse)(nil),       // 7: ktgrpc.v1.SynchronizeResponse
+	(*VacuumRequest)(nil),             // 8: ktgrpc.v1.VacuumRequest
+	(*VacuumResponse)(nil),            // 9: ktgrpc.v1.VacuumResponse
+	(*DatabasesRequest)(nil),          // 10: ktgrpc.v1.DatabasesRequest
+	(*DatabasesResponse)(nil),         // 11: ktgrpc.v1.DatabasesResponse
+	(*DatabaseInfo)(nil),              // 12: ktgrpc.v1.DatabaseInfo
+	(*OptimizeRequest)(nil),           // 13: ktgrpc.v1.OptimizeRequest
+	(*OptimizeResponse)(nil),          // 14: ktgrpc.v1.OptimizeResponse
+	(*CopyRequest)(nil),               // 15: ktgrpc.v1.CopyRequest
+	(*CopyResponse)(nil),              // 16: ktgrpc.v1.CopyResponse
+	(*RestoreRequest)(nil),            // 17: ktgrpc.v1.RestoreRequest
+	(*RestoreResponse)(nil),           // 18: ktgrpc.v1.RestoreResponse
+	(*SetMasterRequest)(nil),          // 19: ktgrpc.v1.SetMasterRequest
+	(*SetMasterResponse)(nil),         // 20: ktgrpc.v1.SetMasterResponse
+	(*MiscRequest)(nil),               // 21: ktgrpc.v1.MiscRequest
+	(*MiscResponse)(nil),              // 22: ktgrpc.v1.MiscResponse
+	(*TuneReplicationRequest)(nil),    // 23: ktgrpc.v1.TuneReplicationRequest
+	(*TuneReplicationResponse)(nil),   // 24: ktgrpc.v1.TuneReplicationResponse
+	(*ListUpdateLogsRequest)(nil),     // 25: ktgrpc.v1.ListUpdateLogsRequest
+	(*ListUpdateLogsResponse)(nil),    // 26: ktgrpc.v1.ListUpdateLogsResponse
+	(*UpdateLogFile)(nil),             // 27: ktgrpc.v1.UpdateLogFile
+	(*RemoveUpdateLogsRequest)(nil),   // 28: ktgrpc.v1.RemoveUpdateLogsRequest
+	(*RemoveUpdateLogsResponse)(nil),  // 29: ktgrpc.v1.RemoveUpdateLogsResponse
+	(*ReplicationStatusRequest)(nil),  // 30: ktgrpc.v1.ReplicationStatusRequest
+	(*ReplicationStatusResponse)(nil), // 31: ktgrpc.v1.ReplicationStatusResponse
+	nil,                               // 32: ktgrpc.v1.StatusResponse.FieldsEntry
+	nil,                               // 33: ktgrpc.v1.ReportResponse.FieldsEntry
+	(*durationpb.Duration)(nil),       // 34: google.protobuf.Duration
 }
 var file_ktgrpc_v1_admin_proto_depIdxs = []int32{
-	30, // 0: ktgrpc.v1.StatusResponse.fields:type_name -> ktgrpc.v1.StatusResponse.FieldsEntry
-	31, // 1: ktgrpc.v1.ReportResponse.fields:type_name -> ktgrpc.v1.ReportResponse.FieldsEntry
+	32, // 0: ktgrpc.v1.StatusResponse.fields:type_name -> ktgrpc.v1.StatusResponse.FieldsEntry
+	33, // 1: ktgrpc.v1.ReportResponse.fields:type_name -> ktgrpc.v1.ReportResponse.FieldsEntry
 	12, // 2: ktgrpc.v1.DatabasesResponse.databases:type_name -> ktgrpc.v1.DatabaseInfo
-	32, // 3: ktgrpc.v1.TuneReplicationRequest.interval:type_name -> google.protobuf.Duration
+	34, // 3: ktgrpc.v1.TuneReplicationRequest.interval:type_name -> google.protobuf.Duration
 	27, // 4: ktgrpc.v1.ListUpdateLogsResponse.files:type_name -> ktgrpc.v1.UpdateLogFile
 	0,  // 5: ktgrpc.v1.Admin.Status:input_type -> ktgrpc.v1.StatusRequest
 	2,  // 6: ktgrpc.v1.Admin.Report:input_type -> ktgrpc.v1.ReportRequest
@@ -1716,22 +1899,24 @@ var file_ktgrpc_v1_admin_proto_depIdxs = []int32{
 	23, // 16: ktgrpc.v1.Admin.TuneReplication:input_type -> ktgrpc.v1.TuneReplicationRequest
 	25, // 17: ktgrpc.v1.Admin.ListUpdateLogs:input_type -> ktgrpc.v1.ListUpdateLogsRequest
 	28, // 18: ktgrpc.v1.Admin.RemoveUpdateLogs:input_type -> ktgrpc.v1.RemoveUpdateLogsRequest
-	1,  // 19: ktgrpc.v1.Admin.Status:output_type -> ktgrpc.v1.StatusResponse
-	3,  // 20: ktgrpc.v1.Admin.Report:output_type -> ktgrpc.v1.ReportResponse
-	5,  // 21: ktgrpc.v1.Admin.Clear:output_type -> ktgrpc.v1.ClearResponse
-	7,  // 22: ktgrpc.v1.Admin.Synchronize:output_type -> ktgrpc.v1.SynchronizeResponse
-	9,  // 23: ktgrpc.v1.Admin.Vacuum:output_type -> ktgrpc.v1.VacuumResponse
-	11, // 24: ktgrpc.v1.Admin.Databases:output_type -> ktgrpc.v1.DatabasesResponse
-	14, // 25: ktgrpc.v1.Admin.Optimize:output_type -> ktgrpc.v1.OptimizeResponse
-	16, // 26: ktgrpc.v1.Admin.Copy:output_type -> ktgrpc.v1.CopyResponse
-	18, // 27: ktgrpc.v1.Admin.Restore:output_type -> ktgrpc.v1.RestoreResponse
-	20, // 28: ktgrpc.v1.Admin.SetMaster:output_type -> ktgrpc.v1.SetMasterResponse
-	22, // 29: ktgrpc.v1.Admin.Misc:output_type -> ktgrpc.v1.MiscResponse
-	24, // 30: ktgrpc.v1.Admin.TuneReplication:output_type -> ktgrpc.v1.TuneReplicationResponse
-	26, // 31: ktgrpc.v1.Admin.ListUpdateLogs:output_type -> ktgrpc.v1.ListUpdateLogsResponse
-	29, // 32: ktgrpc.v1.Admin.RemoveUpdateLogs:output_type -> ktgrpc.v1.RemoveUpdateLogsResponse
-	19, // [19:33] is the sub-list for method output_type
-	5,  // [5:19] is the sub-list for method input_type
+	30, // 19: ktgrpc.v1.Admin.ReplicationStatus:input_type -> ktgrpc.v1.ReplicationStatusRequest
+	1,  // 20: ktgrpc.v1.Admin.Status:output_type -> ktgrpc.v1.StatusResponse
+	3,  // 21: ktgrpc.v1.Admin.Report:output_type -> ktgrpc.v1.ReportResponse
+	5,  // 22: ktgrpc.v1.Admin.Clear:output_type -> ktgrpc.v1.ClearResponse
+	7,  // 23: ktgrpc.v1.Admin.Synchronize:output_type -> ktgrpc.v1.SynchronizeResponse
+	9,  // 24: ktgrpc.v1.Admin.Vacuum:output_type -> ktgrpc.v1.VacuumResponse
+	11, // 25: ktgrpc.v1.Admin.Databases:output_type -> ktgrpc.v1.DatabasesResponse
+	14, // 26: ktgrpc.v1.Admin.Optimize:output_type -> ktgrpc.v1.OptimizeResponse
+	16, // 27: ktgrpc.v1.Admin.Copy:output_type -> ktgrpc.v1.CopyResponse
+	18, // 28: ktgrpc.v1.Admin.Restore:output_type -> ktgrpc.v1.RestoreResponse
+	20, // 29: ktgrpc.v1.Admin.SetMaster:output_type -> ktgrpc.v1.SetMasterResponse
+	22, // 30: ktgrpc.v1.Admin.Misc:output_type -> ktgrpc.v1.MiscResponse
+	24, // 31: ktgrpc.v1.Admin.TuneReplication:output_type -> ktgrpc.v1.TuneReplicationResponse
+	26, // 32: ktgrpc.v1.Admin.ListUpdateLogs:output_type -> ktgrpc.v1.ListUpdateLogsResponse
+	29, // 33: ktgrpc.v1.Admin.RemoveUpdateLogs:output_type -> ktgrpc.v1.RemoveUpdateLogsResponse
+	31, // 34: ktgrpc.v1.Admin.ReplicationStatus:output_type -> ktgrpc.v1.ReplicationStatusResponse
+	20, // [20:35] is the sub-list for method output_type
+	5,  // [5:20] is the sub-list for method input_type
 	5,  // [5:5] is the sub-list for extension type_name
 	5,  // [5:5] is the sub-list for extension extendee
 	0,  // [0:5] is the sub-list for field type_name
@@ -1749,7 +1934,7 @@ func file_ktgrpc_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ktgrpc_v1_admin_proto_rawDesc), len(file_ktgrpc_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   32,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

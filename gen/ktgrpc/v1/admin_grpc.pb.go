@@ -19,20 +19,21 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Admin_Status_FullMethodName           = "/ktgrpc.v1.Admin/Status"
-	Admin_Report_FullMethodName           = "/ktgrpc.v1.Admin/Report"
-	Admin_Clear_FullMethodName            = "/ktgrpc.v1.Admin/Clear"
-	Admin_Synchronize_FullMethodName      = "/ktgrpc.v1.Admin/Synchronize"
-	Admin_Vacuum_FullMethodName           = "/ktgrpc.v1.Admin/Vacuum"
-	Admin_Databases_FullMethodName        = "/ktgrpc.v1.Admin/Databases"
-	Admin_Optimize_FullMethodName         = "/ktgrpc.v1.Admin/Optimize"
-	Admin_Copy_FullMethodName             = "/ktgrpc.v1.Admin/Copy"
-	Admin_Restore_FullMethodName          = "/ktgrpc.v1.Admin/Restore"
-	Admin_SetMaster_FullMethodName        = "/ktgrpc.v1.Admin/SetMaster"
-	Admin_Misc_FullMethodName             = "/ktgrpc.v1.Admin/Misc"
-	Admin_TuneReplication_FullMethodName  = "/ktgrpc.v1.Admin/TuneReplication"
-	Admin_ListUpdateLogs_FullMethodName   = "/ktgrpc.v1.Admin/ListUpdateLogs"
-	Admin_RemoveUpdateLogs_FullMethodName = "/ktgrpc.v1.Admin/RemoveUpdateLogs"
+	Admin_Status_FullMethodName            = "/ktgrpc.v1.Admin/Status"
+	Admin_Report_FullMethodName            = "/ktgrpc.v1.Admin/Report"
+	Admin_Clear_FullMethodName             = "/ktgrpc.v1.Admin/Clear"
+	Admin_Synchronize_FullMethodName       = "/ktgrpc.v1.Admin/Synchronize"
+	Admin_Vacuum_FullMethodName            = "/ktgrpc.v1.Admin/Vacuum"
+	Admin_Databases_FullMethodName         = "/ktgrpc.v1.Admin/Databases"
+	Admin_Optimize_FullMethodName          = "/ktgrpc.v1.Admin/Optimize"
+	Admin_Copy_FullMethodName              = "/ktgrpc.v1.Admin/Copy"
+	Admin_Restore_FullMethodName           = "/ktgrpc.v1.Admin/Restore"
+	Admin_SetMaster_FullMethodName         = "/ktgrpc.v1.Admin/SetMaster"
+	Admin_Misc_FullMethodName              = "/ktgrpc.v1.Admin/Misc"
+	Admin_TuneReplication_FullMethodName   = "/ktgrpc.v1.Admin/TuneReplication"
+	Admin_ListUpdateLogs_FullMethodName    = "/ktgrpc.v1.Admin/ListUpdateLogs"
+	Admin_RemoveUpdateLogs_FullMethodName  = "/ktgrpc.v1.Admin/RemoveUpdateLogs"
+	Admin_ReplicationStatus_FullMethodName = "/ktgrpc.v1.Admin/ReplicationStatus"
 )
 
 // AdminClient is the client API for Admin service.
@@ -76,6 +77,9 @@ type AdminClient interface {
 	ListUpdateLogs(ctx context.Context, in *ListUpdateLogsRequest, opts ...grpc.CallOption) (*ListUpdateLogsResponse, error)
 	// RemoveUpdateLogs deletes old update-log files (Kyoto Tycoon).
 	RemoveUpdateLogs(ctx context.Context, in *RemoveUpdateLogsRequest, opts ...grpc.CallOption) (*RemoveUpdateLogsResponse, error)
+	// ReplicationStatus reports the gateway's replication hub: the subscribers
+	// it serves and what that costs the backend.
+	ReplicationStatus(ctx context.Context, in *ReplicationStatusRequest, opts ...grpc.CallOption) (*ReplicationStatusResponse, error)
 }
 
 type adminClient struct {
@@ -226,6 +230,16 @@ func (c *adminClient) RemoveUpdateLogs(ctx context.Context, in *RemoveUpdateLogs
 	return out, nil
 }
 
+func (c *adminClient) ReplicationStatus(ctx context.Context, in *ReplicationStatusRequest, opts ...grpc.CallOption) (*ReplicationStatusResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReplicationStatusResponse)
+	err := c.cc.Invoke(ctx, Admin_ReplicationStatus_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServer is the server API for Admin service.
 // All implementations must embed UnimplementedAdminServer
 // for forward compatibility.
@@ -267,6 +281,9 @@ type AdminServer interface {
 	ListUpdateLogs(context.Context, *ListUpdateLogsRequest) (*ListUpdateLogsResponse, error)
 	// RemoveUpdateLogs deletes old update-log files (Kyoto Tycoon).
 	RemoveUpdateLogs(context.Context, *RemoveUpdateLogsRequest) (*RemoveUpdateLogsResponse, error)
+	// ReplicationStatus reports the gateway's replication hub: the subscribers
+	// it serves and what that costs the backend.
+	ReplicationStatus(context.Context, *ReplicationStatusRequest) (*ReplicationStatusResponse, error)
 	mustEmbedUnimplementedAdminServer()
 }
 
@@ -318,6 +335,9 @@ func (UnimplementedAdminServer) ListUpdateLogs(context.Context, *ListUpdateLogsR
 }
 func (UnimplementedAdminServer) RemoveUpdateLogs(context.Context, *RemoveUpdateLogsRequest) (*RemoveUpdateLogsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RemoveUpdateLogs not implemented")
+}
+func (UnimplementedAdminServer) ReplicationStatus(context.Context, *ReplicationStatusRequest) (*ReplicationStatusResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReplicationStatus not implemented")
 }
 func (UnimplementedAdminServer) mustEmbedUnimplementedAdminServer() {}
 func (UnimplementedAdminServer) testEmbeddedByValue()               {}
@@ -592,6 +612,24 @@ func _Admin_RemoveUpdateLogs_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Admin_ReplicationStatus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReplicationStatusRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).ReplicationStatus(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_ReplicationStatus_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).ReplicationStatus(ctx, req.(*ReplicationStatusRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Admin_ServiceDesc is the grpc.ServiceDesc for Admin service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -654,6 +692,10 @@ var Admin_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RemoveUpdateLogs",
 			Handler:    _Admin_RemoveUpdateLogs_Handler,
+		},
+		{
+			MethodName: "ReplicationStatus",
+			Handler:    _Admin_ReplicationStatus_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

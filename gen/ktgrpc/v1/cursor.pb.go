@@ -47,9 +47,11 @@ const (
 	CursorOperation_CURSOR_OPERATION_GET_VALUE CursorOperation = 7
 	// Overwrite the current record's value.
 	CursorOperation_CURSOR_OPERATION_SET_VALUE CursorOperation = 8
-	// Remove the current record; the cursor moves to the next one.
+	// Remove the current record; the cursor moves to the next one (the
+	// previous one when it moves backward).
 	CursorOperation_CURSOR_OPERATION_REMOVE CursorOperation = 9
-	// Read and remove the current record; the cursor moves to the next one.
+	// Read and remove the current record; the cursor moves to the next one
+	// (the previous one when it moves backward).
 	CursorOperation_CURSOR_OPERATION_SEIZE CursorOperation = 10
 )
 
@@ -127,7 +129,8 @@ type ScanRequest struct {
 	Reverse bool `protobuf:"varint,5,opt,name=reverse,proto3" json:"reverse,omitempty"`
 	// The most records to return. 0 means no limit; negative is invalid.
 	Limit int64 `protobuf:"varint,6,opt,name=limit,proto3" json:"limit,omitempty"`
-	// Return keys only; values are left empty.
+	// Return keys only: values are left empty and expire_time is not set, on
+	// every backend (Kyoto Tycoon's key-only cursor read has no expiration).
 	KeysOnly bool `protobuf:"varint,7,opt,name=keys_only,json=keysOnly,proto3" json:"keys_only,omitempty"`
 	// The most records per response message. 0 means the server's default
 	// (256). Messages are also cut short to stay within the message size limit.

@@ -35,7 +35,11 @@ type CursorClient interface {
 	Scan(ctx context.Context, in *ScanRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ScanResponse], error)
 	// Open runs a stateful cursor: every request is one cursor operation and
 	// gets exactly one response, in order. The cursor lives exactly as long as
-	// the stream; ending or cancelling the stream releases it.
+	// the stream; ending or cancelling the stream releases it. On tree
+	// databases a cursor keeps the direction of its last move, as Kyoto
+	// Cabinet's do: after JUMP_BACK or STEP_BACK, the step of GET, GET_KEY,
+	// GET_VALUE and SET_VALUE and the move after REMOVE and SEIZE go to the
+	// previous record; JUMP and STEP turn it forward again.
 	Open(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[OpenRequest, OpenResponse], error)
 }
 
@@ -91,7 +95,11 @@ type CursorServer interface {
 	Scan(*ScanRequest, grpc.ServerStreamingServer[ScanResponse]) error
 	// Open runs a stateful cursor: every request is one cursor operation and
 	// gets exactly one response, in order. The cursor lives exactly as long as
-	// the stream; ending or cancelling the stream releases it.
+	// the stream; ending or cancelling the stream releases it. On tree
+	// databases a cursor keeps the direction of its last move, as Kyoto
+	// Cabinet's do: after JUMP_BACK or STEP_BACK, the step of GET, GET_KEY,
+	// GET_VALUE and SET_VALUE and the move after REMOVE and SEIZE go to the
+	// previous record; JUMP and STEP turn it forward again.
 	Open(grpc.BidiStreamingServer[OpenRequest, OpenResponse]) error
 	mustEmbedUnimplementedCursorServer()
 }

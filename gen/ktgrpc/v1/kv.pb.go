@@ -425,7 +425,11 @@ type SetBulkRequest struct {
 	// The records to store.
 	Records []*SetBulkRequest_Entry `protobuf:"bytes,2,rep,name=records,proto3" json:"records,omitempty"`
 	// Apply every record under one lock, where the backend supports it.
-	// Tokyo Tyrant has no such lock: the flag has no effect there.
+	// Tokyo Tyrant has no such lock: the flag has no effect there. An atomic
+	// write follows Kyoto Tycoon's atomic set_bulk on every backend: all
+	// records must share one expiration (INVALID_ARGUMENT otherwise), and a
+	// key given more than once is stored once, with its last value, and
+	// counted once in `stored`.
 	Atomic bool `protobuf:"varint,3,opt,name=atomic,proto3" json:"atomic,omitempty"`
 	// Do not wait for the backend's acknowledgement.
 	NoReply       bool `protobuf:"varint,4,opt,name=no_reply,json=noReply,proto3" json:"no_reply,omitempty"`
@@ -874,7 +878,9 @@ type AppendRequest struct {
 	//	*AppendRequest_ExpireTime
 	Expiration isAppendRequest_Expiration `protobuf_oneof:"expiration"`
 	// Keep only the last keep_last bytes of the result (Tokyo Tyrant putshl).
-	// 0 keeps everything.
+	// 0 keeps everything. As on Tokyo Tyrant, only an existing record is
+	// trimmed: a missing record is created with the whole value, however long.
+	// Kyoto Tycoon cannot trim (UNIMPLEMENTED).
 	KeepLast      uint32 `protobuf:"varint,6,opt,name=keep_last,json=keepLast,proto3" json:"keep_last,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2124,6 +2130,9 @@ type MatchKeysRequest_Prefix struct {
 type MatchKeysRequest_Regex struct {
 	// Keys that match this regular expression (RE2 syntax on the embedded
 	// store, the server's own syntax on Kyoto Tycoon). Not on Tokyo Tyrant.
+	// As on Kyoto Tycoon, the expression sees a key only up to its first NUL
+	// byte ("a\x00b" matches "^a$"; the whole key is returned) and matches
+	// it byte by byte ("." is one byte, so "^.$" does not match "é").
 	Regex string `protobuf:"bytes,3,opt,name=regex,proto3,oneof"`
 }
 
@@ -2145,7 +2154,11 @@ type Similarity struct {
 	Origin []byte `protobuf:"bytes,1,opt,name=origin,proto3" json:"origin,omitempty"`
 	// The largest edit distance accepted. 0 means 1.
 	MaxDistance uint32 `protobuf:"varint,2,opt,name=max_distance,json=maxDistance,proto3" json:"max_distance,omitempty"`
-	// Count distance in UTF-8 characters instead of bytes.
+	// Count distance in UTF-8 characters instead of bytes. Characters are
+	// decoded as Kyoto Tycoon decodes them: the origin only up to its first
+	// NUL byte, bytes 0xfe and 0xff dropped, and a malformed sequence read
+	// leniently rather than refused, so keys that are not valid UTF-8 still
+	// match (the key "\xff\xff\tb\xff" reads as "\tb", one edit from "ab").
 	Utf8          bool `protobuf:"varint,3,opt,name=utf8,proto3" json:"utf8,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

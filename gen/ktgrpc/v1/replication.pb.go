@@ -110,6 +110,300 @@ func (Operation) EnumDescriptor() ([]byte, []int) {
 	return file_ktgrpc_v1_replication_proto_rawDescGZIP(), []int{0}
 }
 
+// WatchRequest names what to watch.
+type WatchRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The database; "" is the default one.
+	Db string `protobuf:"bytes,1,opt,name=db,proto3" json:"db,omitempty"`
+	// What to watch.
+	//
+	// Types that are valid to be assigned to Target:
+	//
+	//	*WatchRequest_Key
+	//	*WatchRequest_Prefix
+	Target isWatchRequest_Target `protobuf_oneof:"target"`
+	// Resume after this position without a snapshot. 0 starts with a snapshot.
+	After uint64 `protobuf:"varint,4,opt,name=after,proto3" json:"after,omitempty"`
+	// As in SubscribeRequest: the most often a progress message is sent. 0 means
+	// 1s; the smallest accepted interval is 10ms.
+	ProgressInterval *durationpb.Duration `protobuf:"bytes,5,opt,name=progress_interval,json=progressInterval,proto3" json:"progress_interval,omitempty"`
+	// The largest number of records in one snapshot message. 0 means 1000.
+	SnapshotBatchSize uint32 `protobuf:"varint,6,opt,name=snapshot_batch_size,json=snapshotBatchSize,proto3" json:"snapshot_batch_size,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *WatchRequest) Reset() {
+	*x = WatchRequest{}
+	mi := &file_ktgrpc_v1_replication_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchRequest) ProtoMessage() {}
+
+func (x *WatchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ktgrpc_v1_replication_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchRequest.ProtoReflect.Descriptor instead.
+func (*WatchRequest) Descriptor() ([]byte, []int) {
+	return file_ktgrpc_v1_replication_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *WatchRequest) GetDb() string {
+	if x != nil {
+		return x.Db
+	}
+	return ""
+}
+
+func (x *WatchRequest) GetTarget() isWatchRequest_Target {
+	if x != nil {
+		return x.Target
+	}
+	return nil
+}
+
+func (x *WatchRequest) GetKey() []byte {
+	if x != nil {
+		if x, ok := x.Target.(*WatchRequest_Key); ok {
+			return x.Key
+		}
+	}
+	return nil
+}
+
+func (x *WatchRequest) GetPrefix() []byte {
+	if x != nil {
+		if x, ok := x.Target.(*WatchRequest_Prefix); ok {
+			return x.Prefix
+		}
+	}
+	return nil
+}
+
+func (x *WatchRequest) GetAfter() uint64 {
+	if x != nil {
+		return x.After
+	}
+	return 0
+}
+
+func (x *WatchRequest) GetProgressInterval() *durationpb.Duration {
+	if x != nil {
+		return x.ProgressInterval
+	}
+	return nil
+}
+
+func (x *WatchRequest) GetSnapshotBatchSize() uint32 {
+	if x != nil {
+		return x.SnapshotBatchSize
+	}
+	return 0
+}
+
+type isWatchRequest_Target interface {
+	isWatchRequest_Target()
+}
+
+type WatchRequest_Key struct {
+	// Exactly this key.
+	Key []byte `protobuf:"bytes,2,opt,name=key,proto3,oneof"`
+}
+
+type WatchRequest_Prefix struct {
+	// Every key with this prefix; empty watches the whole database.
+	Prefix []byte `protobuf:"bytes,3,opt,name=prefix,proto3,oneof"`
+}
+
+func (*WatchRequest_Key) isWatchRequest_Target() {}
+
+func (*WatchRequest_Prefix) isWatchRequest_Target() {}
+
+// WatchResponse is part of the snapshot, a change or a progress message.
+type WatchResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What this message carries.
+	//
+	// Types that are valid to be assigned to Kind:
+	//
+	//	*WatchResponse_Snapshot
+	//	*WatchResponse_Event
+	//	*WatchResponse_Progress
+	Kind          isWatchResponse_Kind `protobuf_oneof:"kind"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchResponse) Reset() {
+	*x = WatchResponse{}
+	mi := &file_ktgrpc_v1_replication_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchResponse) ProtoMessage() {}
+
+func (x *WatchResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ktgrpc_v1_replication_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchResponse.ProtoReflect.Descriptor instead.
+func (*WatchResponse) Descriptor() ([]byte, []int) {
+	return file_ktgrpc_v1_replication_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *WatchResponse) GetKind() isWatchResponse_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return nil
+}
+
+func (x *WatchResponse) GetSnapshot() *WatchSnapshot {
+	if x != nil {
+		if x, ok := x.Kind.(*WatchResponse_Snapshot); ok {
+			return x.Snapshot
+		}
+	}
+	return nil
+}
+
+func (x *WatchResponse) GetEvent() *Event {
+	if x != nil {
+		if x, ok := x.Kind.(*WatchResponse_Event); ok {
+			return x.Event
+		}
+	}
+	return nil
+}
+
+func (x *WatchResponse) GetProgress() *Progress {
+	if x != nil {
+		if x, ok := x.Kind.(*WatchResponse_Progress); ok {
+			return x.Progress
+		}
+	}
+	return nil
+}
+
+type isWatchResponse_Kind interface {
+	isWatchResponse_Kind()
+}
+
+type WatchResponse_Snapshot struct {
+	// Records of the snapshot, in key order where the database is ordered.
+	Snapshot *WatchSnapshot `protobuf:"bytes,1,opt,name=snapshot,proto3,oneof"`
+}
+
+type WatchResponse_Event struct {
+	// A change after the snapshot's position.
+	Event *Event `protobuf:"bytes,2,opt,name=event,proto3,oneof"`
+}
+
+type WatchResponse_Progress struct {
+	// The stream's current position.
+	Progress *Progress `protobuf:"bytes,3,opt,name=progress,proto3,oneof"`
+}
+
+func (*WatchResponse_Snapshot) isWatchResponse_Kind() {}
+
+func (*WatchResponse_Event) isWatchResponse_Kind() {}
+
+func (*WatchResponse_Progress) isWatchResponse_Kind() {}
+
+// WatchSnapshot is one batch of the snapshot. The snapshot is one or more of
+// them, the last with `last` set; it may have no records at all.
+type WatchSnapshot struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The records of this batch.
+	Records []*Record `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
+	// The snapshot's position: the changes that follow are those after it. The
+	// same in every batch of a snapshot.
+	Position uint64 `protobuf:"varint,2,opt,name=position,proto3" json:"position,omitempty"`
+	// Set on the snapshot's final batch.
+	Last          bool `protobuf:"varint,3,opt,name=last,proto3" json:"last,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchSnapshot) Reset() {
+	*x = WatchSnapshot{}
+	mi := &file_ktgrpc_v1_replication_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchSnapshot) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchSnapshot) ProtoMessage() {}
+
+func (x *WatchSnapshot) ProtoReflect() protoreflect.Message {
+	mi := &file_ktgrpc_v1_replication_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchSnapshot.ProtoReflect.Descriptor instead.
+func (*WatchSnapshot) Descriptor() ([]byte, []int) {
+	return file_ktgrpc_v1_replication_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *WatchSnapshot) GetRecords() []*Record {
+	if x != nil {
+		return x.Records
+	}
+	return nil
+}
+
+func (x *WatchSnapshot) GetPosition() uint64 {
+	if x != nil {
+		return x.Position
+	}
+	return 0
+}
+
+func (x *WatchSnapshot) GetLast() bool {
+	if x != nil {
+		return x.Last
+	}
+	return false
+}
+
 // SubscribeRequest says where to start and what to deliver.
 type SubscribeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -144,7 +438,7 @@ type SubscribeRequest struct {
 
 func (x *SubscribeRequest) Reset() {
 	*x = SubscribeRequest{}
-	mi := &file_ktgrpc_v1_replication_proto_msgTypes[0]
+	mi := &file_ktgrpc_v1_replication_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -156,7 +450,7 @@ func (x *SubscribeRequest) String() string {
 func (*SubscribeRequest) ProtoMessage() {}
 
 func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ktgrpc_v1_replication_proto_msgTypes[0]
+	mi := &file_ktgrpc_v1_replication_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -169,7 +463,7 @@ func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeRequest.ProtoReflect.Descriptor instead.
 func (*SubscribeRequest) Descriptor() ([]byte, []int) {
-	return file_ktgrpc_v1_replication_proto_rawDescGZIP(), []int{0}
+	return file_ktgrpc_v1_replication_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *SubscribeRequest) GetStart() isSubscribeRequest_Start {
@@ -266,7 +560,7 @@ type SubscribeResponse struct {
 
 func (x *SubscribeResponse) Reset() {
 	*x = SubscribeResponse{}
-	mi := &file_ktgrpc_v1_replication_proto_msgTypes[1]
+	mi := &file_ktgrpc_v1_replication_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -278,7 +572,7 @@ func (x *SubscribeResponse) String() string {
 func (*SubscribeResponse) ProtoMessage() {}
 
 func (x *SubscribeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ktgrpc_v1_replication_proto_msgTypes[1]
+	mi := &file_ktgrpc_v1_replication_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -291,7 +585,7 @@ func (x *SubscribeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeResponse.ProtoReflect.Descriptor instead.
 func (*SubscribeResponse) Descriptor() ([]byte, []int) {
-	return file_ktgrpc_v1_replication_proto_rawDescGZIP(), []int{1}
+	return file_ktgrpc_v1_replication_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *SubscribeResponse) GetKind() isSubscribeResponse_Kind {
@@ -375,7 +669,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_ktgrpc_v1_replication_proto_msgTypes[2]
+	mi := &file_ktgrpc_v1_replication_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -387,7 +681,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_ktgrpc_v1_replication_proto_msgTypes[2]
+	mi := &file_ktgrpc_v1_replication_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -400,7 +694,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_ktgrpc_v1_replication_proto_rawDescGZIP(), []int{2}
+	return file_ktgrpc_v1_replication_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Event) GetPosition() uint64 {
@@ -506,7 +800,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_ktgrpc_v1_replication_proto_msgTypes[3]
+	mi := &file_ktgrpc_v1_replication_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -518,7 +812,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_ktgrpc_v1_replication_proto_msgTypes[3]
+	mi := &file_ktgrpc_v1_replication_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -531,7 +825,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_ktgrpc_v1_replication_proto_rawDescGZIP(), []int{3}
+	return file_ktgrpc_v1_replication_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Progress) GetPosition() uint64 {
@@ -545,7 +839,24 @@ var File_ktgrpc_v1_replication_proto protoreflect.FileDescriptor
 
 const file_ktgrpc_v1_replication_proto_rawDesc = "" +
 	"\n" +
-	"\x1bktgrpc/v1/replication.proto\x12\tktgrpc.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x93\x02\n" +
+	"\x1bktgrpc/v1/replication.proto\x12\tktgrpc.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16ktgrpc/v1/common.proto\"\xe4\x01\n" +
+	"\fWatchRequest\x12\x0e\n" +
+	"\x02db\x18\x01 \x01(\tR\x02db\x12\x12\n" +
+	"\x03key\x18\x02 \x01(\fH\x00R\x03key\x12\x18\n" +
+	"\x06prefix\x18\x03 \x01(\fH\x00R\x06prefix\x12\x14\n" +
+	"\x05after\x18\x04 \x01(\x04R\x05after\x12F\n" +
+	"\x11progress_interval\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x10progressInterval\x12.\n" +
+	"\x13snapshot_batch_size\x18\x06 \x01(\rR\x11snapshotBatchSizeB\b\n" +
+	"\x06target\"\xac\x01\n" +
+	"\rWatchResponse\x126\n" +
+	"\bsnapshot\x18\x01 \x01(\v2\x18.ktgrpc.v1.WatchSnapshotH\x00R\bsnapshot\x12(\n" +
+	"\x05event\x18\x02 \x01(\v2\x10.ktgrpc.v1.EventH\x00R\x05event\x121\n" +
+	"\bprogress\x18\x03 \x01(\v2\x13.ktgrpc.v1.ProgressH\x00R\bprogressB\x06\n" +
+	"\x04kind\"l\n" +
+	"\rWatchSnapshot\x12+\n" +
+	"\arecords\x18\x01 \x03(\v2\x11.ktgrpc.v1.RecordR\arecords\x12\x1a\n" +
+	"\bposition\x18\x02 \x01(\x04R\bposition\x12\x12\n" +
+	"\x04last\x18\x03 \x01(\bR\x04last\"\x93\x02\n" +
 	"\x10SubscribeRequest\x12\x16\n" +
 	"\x05after\x18\x01 \x01(\x04H\x00R\x05after\x12\x12\n" +
 	"\x03now\x18\x02 \x01(\bH\x00R\x03now\x12\x10\n" +
@@ -590,9 +901,10 @@ const file_ktgrpc_v1_replication_proto_rawDesc = "" +
 	"\x1aOPERATION_INCREMENT_DOUBLE\x10\x06\x12\x12\n" +
 	"\x0eOPERATION_SYNC\x10\a\x12\x16\n" +
 	"\x12OPERATION_OPTIMIZE\x10\b\x12\x12\n" +
-	"\x0eOPERATION_MISC\x10\t2W\n" +
+	"\x0eOPERATION_MISC\x10\t2\x95\x01\n" +
 	"\vReplication\x12H\n" +
-	"\tSubscribe\x12\x1b.ktgrpc.v1.SubscribeRequest\x1a\x1c.ktgrpc.v1.SubscribeResponse0\x01B\x97\x01\n" +
+	"\tSubscribe\x12\x1b.ktgrpc.v1.SubscribeRequest\x1a\x1c.ktgrpc.v1.SubscribeResponse0\x01\x12<\n" +
+	"\x05Watch\x12\x17.ktgrpc.v1.WatchRequest\x1a\x18.ktgrpc.v1.WatchResponse0\x01B\x97\x01\n" +
 	"\rcom.ktgrpc.v1B\x10ReplicationProtoP\x01Z/github.com/ktgrpc/ktgrpc/gen/ktgrpc/v1;ktgrpcv1\xa2\x02\x03KXX\xaa\x02\tKtgrpc.V1\xca\x02\tKtgrpc\\V1\xe2\x02\x15Ktgrpc\\V1\\GPBMetadata\xea\x02\n" +
 	"Ktgrpc::V1b\x06proto3"
 
@@ -609,30 +921,41 @@ func file_ktgrpc_v1_replication_proto_rawDescGZIP() []byte {
 }
 
 var file_ktgrpc_v1_replication_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_ktgrpc_v1_replication_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_ktgrpc_v1_replication_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_ktgrpc_v1_replication_proto_goTypes = []any{
 	(Operation)(0),                // 0: ktgrpc.v1.Operation
-	(*SubscribeRequest)(nil),      // 1: ktgrpc.v1.SubscribeRequest
-	(*SubscribeResponse)(nil),     // 2: ktgrpc.v1.SubscribeResponse
-	(*Event)(nil),                 // 3: ktgrpc.v1.Event
-	(*Progress)(nil),              // 4: ktgrpc.v1.Progress
-	(*durationpb.Duration)(nil),   // 5: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
+	(*WatchRequest)(nil),          // 1: ktgrpc.v1.WatchRequest
+	(*WatchResponse)(nil),         // 2: ktgrpc.v1.WatchResponse
+	(*WatchSnapshot)(nil),         // 3: ktgrpc.v1.WatchSnapshot
+	(*SubscribeRequest)(nil),      // 4: ktgrpc.v1.SubscribeRequest
+	(*SubscribeResponse)(nil),     // 5: ktgrpc.v1.SubscribeResponse
+	(*Event)(nil),                 // 6: ktgrpc.v1.Event
+	(*Progress)(nil),              // 7: ktgrpc.v1.Progress
+	(*durationpb.Duration)(nil),   // 8: google.protobuf.Duration
+	(*Record)(nil),                // 9: ktgrpc.v1.Record
+	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
 }
 var file_ktgrpc_v1_replication_proto_depIdxs = []int32{
-	0, // 0: ktgrpc.v1.SubscribeRequest.operations:type_name -> ktgrpc.v1.Operation
-	5, // 1: ktgrpc.v1.SubscribeRequest.progress_interval:type_name -> google.protobuf.Duration
-	3, // 2: ktgrpc.v1.SubscribeResponse.event:type_name -> ktgrpc.v1.Event
-	4, // 3: ktgrpc.v1.SubscribeResponse.progress:type_name -> ktgrpc.v1.Progress
-	0, // 4: ktgrpc.v1.Event.operation:type_name -> ktgrpc.v1.Operation
-	6, // 5: ktgrpc.v1.Event.expire_time:type_name -> google.protobuf.Timestamp
-	1, // 6: ktgrpc.v1.Replication.Subscribe:input_type -> ktgrpc.v1.SubscribeRequest
-	2, // 7: ktgrpc.v1.Replication.Subscribe:output_type -> ktgrpc.v1.SubscribeResponse
-	7, // [7:8] is the sub-list for method output_type
-	6, // [6:7] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	8,  // 0: ktgrpc.v1.WatchRequest.progress_interval:type_name -> google.protobuf.Duration
+	3,  // 1: ktgrpc.v1.WatchResponse.snapshot:type_name -> ktgrpc.v1.WatchSnapshot
+	6,  // 2: ktgrpc.v1.WatchResponse.event:type_name -> ktgrpc.v1.Event
+	7,  // 3: ktgrpc.v1.WatchResponse.progress:type_name -> ktgrpc.v1.Progress
+	9,  // 4: ktgrpc.v1.WatchSnapshot.records:type_name -> ktgrpc.v1.Record
+	0,  // 5: ktgrpc.v1.SubscribeRequest.operations:type_name -> ktgrpc.v1.Operation
+	8,  // 6: ktgrpc.v1.SubscribeRequest.progress_interval:type_name -> google.protobuf.Duration
+	6,  // 7: ktgrpc.v1.SubscribeResponse.event:type_name -> ktgrpc.v1.Event
+	7,  // 8: ktgrpc.v1.SubscribeResponse.progress:type_name -> ktgrpc.v1.Progress
+	0,  // 9: ktgrpc.v1.Event.operation:type_name -> ktgrpc.v1.Operation
+	10, // 10: ktgrpc.v1.Event.expire_time:type_name -> google.protobuf.Timestamp
+	4,  // 11: ktgrpc.v1.Replication.Subscribe:input_type -> ktgrpc.v1.SubscribeRequest
+	1,  // 12: ktgrpc.v1.Replication.Watch:input_type -> ktgrpc.v1.WatchRequest
+	5,  // 13: ktgrpc.v1.Replication.Subscribe:output_type -> ktgrpc.v1.SubscribeResponse
+	2,  // 14: ktgrpc.v1.Replication.Watch:output_type -> ktgrpc.v1.WatchResponse
+	13, // [13:15] is the sub-list for method output_type
+	11, // [11:13] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_ktgrpc_v1_replication_proto_init() }
@@ -640,11 +963,21 @@ func file_ktgrpc_v1_replication_proto_init() {
 	if File_ktgrpc_v1_replication_proto != nil {
 		return
 	}
+	file_ktgrpc_v1_common_proto_init()
 	file_ktgrpc_v1_replication_proto_msgTypes[0].OneofWrappers = []any{
+		(*WatchRequest_Key)(nil),
+		(*WatchRequest_Prefix)(nil),
+	}
+	file_ktgrpc_v1_replication_proto_msgTypes[1].OneofWrappers = []any{
+		(*WatchResponse_Snapshot)(nil),
+		(*WatchResponse_Event)(nil),
+		(*WatchResponse_Progress)(nil),
+	}
+	file_ktgrpc_v1_replication_proto_msgTypes[3].OneofWrappers = []any{
 		(*SubscribeRequest_After)(nil),
 		(*SubscribeRequest_Now)(nil),
 	}
-	file_ktgrpc_v1_replication_proto_msgTypes[1].OneofWrappers = []any{
+	file_ktgrpc_v1_replication_proto_msgTypes[4].OneofWrappers = []any{
 		(*SubscribeResponse_Event)(nil),
 		(*SubscribeResponse_Progress)(nil),
 	}
@@ -654,7 +987,7 @@ func file_ktgrpc_v1_replication_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ktgrpc_v1_replication_proto_rawDesc), len(file_ktgrpc_v1_replication_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   4,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -20,6 +20,7 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	Replication_Subscribe_FullMethodName = "/ktgrpc.v1.Replication/Subscribe"
+	Replication_Watch_FullMethodName     = "/ktgrpc.v1.Replication/Watch"
 )
 
 // ReplicationClient is the client API for Replication service.
@@ -32,7 +33,39 @@ type ReplicationClient interface {
 	// until the client cancels. Progress messages carry the latest position even
 	// when filters withhold every event, so that a consumer can checkpoint and
 	// resume with `after` set to it.
+	//
+	// Every subscriber of a gateway shares one upstream replication connection
+	// per backend; positions on a stream are strictly increasing, and a lost
+	// upstream connection is resumed by the gateway without a gap or a
+	// duplicate. The stream ends with:
+	//   - OUT_OF_RANGE when `after` is older than the oldest change the backend
+	//     still retains, with the oldest position available in the message,
+	//     where the backend can tell (the embedded store; Kyoto Tycoon and Tokyo
+	//     Tyrant resume silently at their oldest retained change);
+	//   - INVALID_ARGUMENT when `after` is beyond the newest position, where the
+	//     backend can tell (the embedded store);
+	//   - RESOURCE_EXHAUSTED when the consumer reads too slowly and its buffer in
+	//     the gateway overflows; the message carries the position to resume
+	//     after ("resume with after=N"), and every change up to N was delivered;
+	//   - UNAVAILABLE when the gateway shuts down; resume after the last position
+	//     received.
 	Subscribe(ctx context.Context, in *SubscribeRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[SubscribeResponse], error)
+	// Watch follows one key, or every key with a prefix, on one database, in
+	// the manner of etcd's Watch: first the current records as a snapshot tagged
+	// with a position, then every change after that position, with no gap.
+	//
+	// A change that lands while the snapshot is read may appear in both the
+	// snapshot and the changes that follow, or only in the changes; never only in
+	// the snapshot. Precisely: the snapshot reflects every change at or before
+	// its position and possibly some after it; every change after the position
+	// is delivered as an event, whether or not the snapshot already shows it.
+	// Consumers that apply whole values (SET, REMOVE) converge on the backend's
+	// state; those that apply deltas (APPEND, INCREMENT) should read the record
+	// again for events whose key appeared in the snapshot.
+	//
+	// With `after` set the snapshot is skipped and the stream resumes with the
+	// changes after that position, as Subscribe does; the same errors apply.
+	Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchResponse], error)
 }
 
 type replicationClient struct {
@@ -62,6 +95,25 @@ func (c *replicationClient) Subscribe(ctx context.Context, in *SubscribeRequest,
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Replication_SubscribeClient = grpc.ServerStreamingClient[SubscribeResponse]
 
+func (c *replicationClient) Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Replication_ServiceDesc.Streams[1], Replication_Watch_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchRequest, WatchResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Replication_WatchClient = grpc.ServerStreamingClient[WatchResponse]
+
 // ReplicationServer is the server API for Replication service.
 // All implementations must embed UnimplementedReplicationServer
 // for forward compatibility.
@@ -72,7 +124,39 @@ type ReplicationServer interface {
 	// until the client cancels. Progress messages carry the latest position even
 	// when filters withhold every event, so that a consumer can checkpoint and
 	// resume with `after` set to it.
+	//
+	// Every subscriber of a gateway shares one upstream replication connection
+	// per backend; positions on a stream are strictly increasing, and a lost
+	// upstream connection is resumed by the gateway without a gap or a
+	// duplicate. The stream ends with:
+	//   - OUT_OF_RANGE when `after` is older than the oldest change the backend
+	//     still retains, with the oldest position available in the message,
+	//     where the backend can tell (the embedded store; Kyoto Tycoon and Tokyo
+	//     Tyrant resume silently at their oldest retained change);
+	//   - INVALID_ARGUMENT when `after` is beyond the newest position, where the
+	//     backend can tell (the embedded store);
+	//   - RESOURCE_EXHAUSTED when the consumer reads too slowly and its buffer in
+	//     the gateway overflows; the message carries the position to resume
+	//     after ("resume with after=N"), and every change up to N was delivered;
+	//   - UNAVAILABLE when the gateway shuts down; resume after the last position
+	//     received.
 	Subscribe(*SubscribeRequest, grpc.ServerStreamingServer[SubscribeResponse]) error
+	// Watch follows one key, or every key with a prefix, on one database, in
+	// the manner of etcd's Watch: first the current records as a snapshot tagged
+	// with a position, then every change after that position, with no gap.
+	//
+	// A change that lands while the snapshot is read may appear in both the
+	// snapshot and the changes that follow, or only in the changes; never only in
+	// the snapshot. Precisely: the snapshot reflects every change at or before
+	// its position and possibly some after it; every change after the position
+	// is delivered as an event, whether or not the snapshot already shows it.
+	// Consumers that apply whole values (SET, REMOVE) converge on the backend's
+	// state; those that apply deltas (APPEND, INCREMENT) should read the record
+	// again for events whose key appeared in the snapshot.
+	//
+	// With `after` set the snapshot is skipped and the stream resumes with the
+	// changes after that position, as Subscribe does; the same errors apply.
+	Watch(*WatchRequest, grpc.ServerStreamingServer[WatchResponse]) error
 	mustEmbedUnimplementedReplicationServer()
 }
 
@@ -85,6 +169,9 @@ type UnimplementedReplicationServer struct{}
 
 func (UnimplementedReplicationServer) Subscribe(*SubscribeRequest, grpc.ServerStreamingServer[SubscribeResponse]) error {
 	return status.Error(codes.Unimplemented, "method Subscribe not implemented")
+}
+func (UnimplementedReplicationServer) Watch(*WatchRequest, grpc.ServerStreamingServer[WatchResponse]) error {
+	return status.Error(codes.Unimplemented, "method Watch not implemented")
 }
 func (UnimplementedReplicationServer) mustEmbedUnimplementedReplicationServer() {}
 func (UnimplementedReplicationServer) testEmbeddedByValue()                     {}
@@ -118,6 +205,17 @@ func _Replication_Subscribe_Handler(srv interface{}, stream grpc.ServerStream) e
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Replication_SubscribeServer = grpc.ServerStreamingServer[SubscribeResponse]
 
+func _Replication_Watch_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ReplicationServer).Watch(m, &grpc.GenericServerStream[WatchRequest, WatchResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Replication_WatchServer = grpc.ServerStreamingServer[WatchResponse]
+
 // Replication_ServiceDesc is the grpc.ServiceDesc for Replication service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -129,6 +227,11 @@ var Replication_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "Subscribe",
 			Handler:       _Replication_Subscribe_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "Watch",
+			Handler:       _Replication_Watch_Handler,
 			ServerStreams: true,
 		},
 	},

@@ -397,7 +397,17 @@ type TablePutRequest struct {
 	Db string `protobuf:"bytes,1,opt,name=db,proto3" json:"db,omitempty"`
 	// The primary key. Must not be empty.
 	Key []byte `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
-	// The row's columns.
+	// The row's columns. A column name must not be empty: Tokyo Tyrant
+	// refuses it, and the gateway answers INVALID_ARGUMENT before sending.
+	// Values must not be empty either (INVALID_ARGUMENT): Tokyo Cabinet aborts
+	// the whole Tokyo Tyrant server when an empty value meets a lexical or
+	// decimal index on its column, whichever comes first, and the gateway
+	// cannot see which columns are indexed. Leave a column out to give it no
+	// value. The same refusal applies to every other way the gateway writes
+	// a row of a table database: KV Set, SetBulk, Add and Append (their
+	// values are "name NUL value ..." rows there) and Admin.Misc put, putkeep,
+	// putcat, putlist and setindex. Script calls and Append with keep_last
+	// (which cuts the row wherever the width falls) are not checked.
 	Columns map[string][]byte `protobuf:"bytes,3,rep,name=columns,proto3" json:"columns,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// How to treat an existing row.
 	Mode          PutMode `protobuf:"varint,4,opt,name=mode,proto3,enum=ktgrpc.v1.PutMode" json:"mode,omitempty"`
@@ -727,7 +737,9 @@ type Condition struct {
 	// The comparison.
 	Operator ConditionOperator `protobuf:"varint,2,opt,name=operator,proto3,enum=ktgrpc.v1.ConditionOperator" json:"operator,omitempty"`
 	// The operand. Operators that take several tokens separate them with
-	// spaces or commas.
+	// spaces or commas. The NUM operators read numbers as Tokyo Cabinet
+	// reads them: a leading sign, digits and decimal fraction, with no
+	// exponent ("1e2" is 1, "1.9" is 1.9); text that is not a number is 0.
 	Expr string `protobuf:"bytes,3,opt,name=expr,proto3" json:"expr,omitempty"`
 	// Invert the result.
 	Negate bool `protobuf:"varint,4,opt,name=negate,proto3" json:"negate,omitempty"`
@@ -802,7 +814,8 @@ func (x *Condition) GetNoIndex() bool {
 	return false
 }
 
-// Order sorts the results by one column.
+// Order sorts the results by one column. Rows without the column come last,
+// in either direction. Numeric orders read numbers as the NUM conditions do.
 type Order struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The column; "" is the primary key.
@@ -983,9 +996,13 @@ type TableSetIndexRequest struct {
 	Db string `protobuf:"bytes,1,opt,name=db,proto3" json:"db,omitempty"`
 	// The column; "" is the primary key.
 	Column string `protobuf:"bytes,2,opt,name=column,proto3" json:"column,omitempty"`
-	// The index type, or OPTIMIZE / VOID.
+	// The index type, or OPTIMIZE / VOID. A LEXICAL or DECIMAL index over a
+	// column that some row holds with an empty value is refused with
+	// INVALID_ARGUMENT naming the row: building it would crash the Tokyo
+	// Tyrant server (see TablePutRequest.columns).
 	Type IndexType `protobuf:"varint,3,opt,name=type,proto3,enum=ktgrpc.v1.IndexType" json:"type,omitempty"`
-	// Keep an existing index instead of rebuilding it (applied: false then).
+	// Keep an existing index instead of rebuilding it (applied: false then,
+	// whatever the type, OPTIMIZE and VOID included).
 	Keep          bool `protobuf:"varint,4,opt,name=keep,proto3" json:"keep,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1145,7 +1162,9 @@ func (x *TableGenerateIDRequest) GetDb() string {
 // TableGenerateIDResponse carries the new id.
 type TableGenerateIDResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// A new unique primary key number.
+	// A new unique primary key number. Tokyo Tyrant keeps the counter in the
+	// database file's header, so ids start again from 1 after the table is
+	// cleared.
 	Id            int64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

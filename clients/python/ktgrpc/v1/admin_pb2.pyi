@@ -106,6 +106,34 @@ class RemoveUpdateLogsResponse(_message.Message):
     __slots__ = []
     def __init__(self) -> None: ...
 
+class ReplicationStatusRequest(_message.Message):
+    __slots__ = []
+    def __init__(self) -> None: ...
+
+class ReplicationStatusResponse(_message.Message):
+    __slots__ = ["catch_up_readers", "events_dropped", "position", "slow_subscribers_ended", "subscribers", "upstream_connections", "upstream_reconnects", "window_bytes", "window_events", "window_oldest_position"]
+    CATCH_UP_READERS_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_DROPPED_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    SLOW_SUBSCRIBERS_ENDED_FIELD_NUMBER: _ClassVar[int]
+    SUBSCRIBERS_FIELD_NUMBER: _ClassVar[int]
+    UPSTREAM_CONNECTIONS_FIELD_NUMBER: _ClassVar[int]
+    UPSTREAM_RECONNECTS_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_BYTES_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_EVENTS_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_OLDEST_POSITION_FIELD_NUMBER: _ClassVar[int]
+    catch_up_readers: int
+    events_dropped: int
+    position: int
+    slow_subscribers_ended: int
+    subscribers: int
+    upstream_connections: int
+    upstream_reconnects: int
+    window_bytes: int
+    window_events: int
+    window_oldest_position: int
+    def __init__(self, subscribers: _Optional[int] = ..., upstream_connections: _Optional[int] = ..., catch_up_readers: _Optional[int] = ..., window_events: _Optional[int] = ..., window_bytes: _Optional[int] = ..., window_oldest_position: _Optional[int] = ..., position: _Optional[int] = ..., slow_subscribers_ended: _Optional[int] = ..., events_dropped: _Optional[int] = ..., upstream_reconnects: _Optional[int] = ...) -> None: ...
+
 class ReportRequest(_message.Message):
     __slots__ = []
     def __init__(self) -> None: ...

@@ -87,6 +87,11 @@ class AdminStub(object):
                 request_serializer=ktgrpc_dot_v1_dot_admin__pb2.RemoveUpdateLogsRequest.SerializeToString,
                 response_deserializer=ktgrpc_dot_v1_dot_admin__pb2.RemoveUpdateLogsResponse.FromString,
                 )
+        self.ReplicationStatus = channel.unary_unary(
+                '/ktgrpc.v1.Admin/ReplicationStatus',
+                request_serializer=ktgrpc_dot_v1_dot_admin__pb2.ReplicationStatusRequest.SerializeToString,
+                response_deserializer=ktgrpc_dot_v1_dot_admin__pb2.ReplicationStatusResponse.FromString,
+                )
 
 
 class AdminServicer(object):
@@ -198,6 +203,14 @@ class AdminServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReplicationStatus(self, request, context):
+        """ReplicationStatus reports the gateway's replication hub: the subscribers
+        it serves and what that costs the backend.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -270,6 +283,11 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.RemoveUpdateLogs,
                     request_deserializer=ktgrpc_dot_v1_dot_admin__pb2.RemoveUpdateLogsRequest.FromString,
                     response_serializer=ktgrpc_dot_v1_dot_admin__pb2.RemoveUpdateLogsResponse.SerializeToString,
+            ),
+            'ReplicationStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReplicationStatus,
+                    request_deserializer=ktgrpc_dot_v1_dot_admin__pb2.ReplicationStatusRequest.FromString,
+                    response_serializer=ktgrpc_dot_v1_dot_admin__pb2.ReplicationStatusResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -519,5 +537,22 @@ class Admin(object):
         return grpc.experimental.unary_unary(request, target, '/ktgrpc.v1.Admin/RemoveUpdateLogs',
             ktgrpc_dot_v1_dot_admin__pb2.RemoveUpdateLogsRequest.SerializeToString,
             ktgrpc_dot_v1_dot_admin__pb2.RemoveUpdateLogsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ReplicationStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/ktgrpc.v1.Admin/ReplicationStatus',
+            ktgrpc_dot_v1_dot_admin__pb2.ReplicationStatusRequest.SerializeToString,
+            ktgrpc_dot_v1_dot_admin__pb2.ReplicationStatusResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

@@ -43,7 +43,11 @@ class CursorServicer(object):
     def Open(self, request_iterator, context):
         """Open runs a stateful cursor: every request is one cursor operation and
         gets exactly one response, in order. The cursor lives exactly as long as
-        the stream; ending or cancelling the stream releases it.
+        the stream; ending or cancelling the stream releases it. On tree
+        databases a cursor keeps the direction of its last move, as Kyoto
+        Cabinet's do: after JUMP_BACK or STEP_BACK, the step of GET, GET_KEY,
+        GET_VALUE and SET_VALUE and the move after REMOVE and SEIZE go to the
+        previous record; JUMP and STEP turn it forward again.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -207,7 +207,9 @@ class KVServicer(object):
     def Increment(self, request, context):
         """Increment adds an integer to a numeric record atomically and returns the
         new value. The record holds the number as an 8-byte big-endian integer
-        (Kyoto Tycoon) or a 4-byte little-endian integer (Tokyo Tyrant).
+        (Kyoto Tycoon) or a 4-byte little-endian integer (Tokyo Tyrant). On Tokyo
+        Tyrant a sum of -2147483648 is the server's own failure value: the call
+        answers FAILED_PRECONDITION although the server stored the sum.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -215,7 +217,14 @@ class KVServicer(object):
 
     def IncrementDouble(self, request, context):
         """IncrementDouble adds a floating-point number to a numeric record
-        atomically and returns the new value.
+        atomically and returns the new value. On Kyoto Tycoon and the embedded
+        store the record holds 16 bytes: a big-endian integer part and a
+        big-endian fraction times 10^15, each truncated and added on its own
+        (1 then -0.125 is stored as 1 and -125000000000000), exactly as Kyoto
+        Tycoon stores them; the amount and the initial value count with at most
+        16 significant digits, as Kyoto Tycoon reads them. Kyoto Tycoon returns
+        the new value with six decimals (1e-07 comes back as 0); the embedded
+        store returns it unrounded.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -1,5 +1,6 @@
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from ktgrpc.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -79,6 +80,42 @@ class SubscribeResponse(_message.Message):
     event: Event
     progress: Progress
     def __init__(self, event: _Optional[_Union[Event, _Mapping]] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ...) -> None: ...
+
+class WatchRequest(_message.Message):
+    __slots__ = ["after", "db", "key", "prefix", "progress_interval", "snapshot_batch_size"]
+    AFTER_FIELD_NUMBER: _ClassVar[int]
+    DB_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    PREFIX_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    after: int
+    db: str
+    key: bytes
+    prefix: bytes
+    progress_interval: _duration_pb2.Duration
+    snapshot_batch_size: int
+    def __init__(self, db: _Optional[str] = ..., key: _Optional[bytes] = ..., prefix: _Optional[bytes] = ..., after: _Optional[int] = ..., progress_interval: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., snapshot_batch_size: _Optional[int] = ...) -> None: ...
+
+class WatchResponse(_message.Message):
+    __slots__ = ["event", "progress", "snapshot"]
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
+    event: Event
+    progress: Progress
+    snapshot: WatchSnapshot
+    def __init__(self, snapshot: _Optional[_Union[WatchSnapshot, _Mapping]] = ..., event: _Optional[_Union[Event, _Mapping]] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ...) -> None: ...
+
+class WatchSnapshot(_message.Message):
+    __slots__ = ["last", "position", "records"]
+    LAST_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    last: bool
+    position: int
+    records: _containers.RepeatedCompositeFieldContainer[_common_pb2.Record]
+    def __init__(self, records: _Optional[_Iterable[_Union[_common_pb2.Record, _Mapping]]] = ..., position: _Optional[int] = ..., last: bool = ...) -> None: ...
 
 class Operation(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []

@@ -20,6 +20,11 @@ class ReplicationStub(object):
                 request_serializer=ktgrpc_dot_v1_dot_replication__pb2.SubscribeRequest.SerializeToString,
                 response_deserializer=ktgrpc_dot_v1_dot_replication__pb2.SubscribeResponse.FromString,
                 )
+        self.Watch = channel.unary_stream(
+                '/ktgrpc.v1.Replication/Watch',
+                request_serializer=ktgrpc_dot_v1_dot_replication__pb2.WatchRequest.SerializeToString,
+                response_deserializer=ktgrpc_dot_v1_dot_replication__pb2.WatchResponse.FromString,
+                )
 
 
 class ReplicationServicer(object):
@@ -31,6 +36,43 @@ class ReplicationServicer(object):
         until the client cancels. Progress messages carry the latest position even
         when filters withhold every event, so that a consumer can checkpoint and
         resume with `after` set to it.
+
+        Every subscriber of a gateway shares one upstream replication connection
+        per backend; positions on a stream are strictly increasing, and a lost
+        upstream connection is resumed by the gateway without a gap or a
+        duplicate. The stream ends with:
+        - OUT_OF_RANGE when `after` is older than the oldest change the backend
+        still retains, with the oldest position available in the message,
+        where the backend can tell (the embedded store; Kyoto Tycoon and Tokyo
+        Tyrant resume silently at their oldest retained change);
+        - INVALID_ARGUMENT when `after` is beyond the newest position, where the
+        backend can tell (the embedded store);
+        - RESOURCE_EXHAUSTED when the consumer reads too slowly and its buffer in
+        the gateway overflows; the message carries the position to resume
+        after ("resume with after=N"), and every change up to N was delivered;
+        - UNAVAILABLE when the gateway shuts down; resume after the last position
+        received.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Watch(self, request, context):
+        """Watch follows one key, or every key with a prefix, on one database, in
+        the manner of etcd's Watch: first the current records as a snapshot tagged
+        with a position, then every change after that position, with no gap.
+
+        A change that lands while the snapshot is read may appear in both the
+        snapshot and the changes that follow, or only in the changes; never only in
+        the snapshot. Precisely: the snapshot reflects every change at or before
+        its position and possibly some after it; every change after the position
+        is delivered as an event, whether or not the snapshot already shows it.
+        Consumers that apply whole values (SET, REMOVE) converge on the backend's
+        state; those that apply deltas (APPEND, INCREMENT) should read the record
+        again for events whose key appeared in the snapshot.
+
+        With `after` set the snapshot is skipped and the stream resumes with the
+        changes after that position, as Subscribe does; the same errors apply.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -43,6 +85,11 @@ def add_ReplicationServicer_to_server(servicer, server):
                     servicer.Subscribe,
                     request_deserializer=ktgrpc_dot_v1_dot_replication__pb2.SubscribeRequest.FromString,
                     response_serializer=ktgrpc_dot_v1_dot_replication__pb2.SubscribeResponse.SerializeToString,
+            ),
+            'Watch': grpc.unary_stream_rpc_method_handler(
+                    servicer.Watch,
+                    request_deserializer=ktgrpc_dot_v1_dot_replication__pb2.WatchRequest.FromString,
+                    response_serializer=ktgrpc_dot_v1_dot_replication__pb2.WatchResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -69,5 +116,22 @@ class Replication(object):
         return grpc.experimental.unary_stream(request, target, '/ktgrpc.v1.Replication/Subscribe',
             ktgrpc_dot_v1_dot_replication__pb2.SubscribeRequest.SerializeToString,
             ktgrpc_dot_v1_dot_replication__pb2.SubscribeResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def Watch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(request, target, '/ktgrpc.v1.Replication/Watch',
+            ktgrpc_dot_v1_dot_replication__pb2.WatchRequest.SerializeToString,
+            ktgrpc_dot_v1_dot_replication__pb2.WatchResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

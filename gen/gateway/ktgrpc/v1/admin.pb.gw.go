@@ -414,6 +414,33 @@ func local_request_Admin_RemoveUpdateLogs_0(ctx context.Context, marshaler runti
 	return msg, metadata, err
 }
 
+func request_Admin_ReplicationStatus_0(ctx context.Context, marshaler runtime.Marshaler, client extKtgrpcv1.AdminClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq extKtgrpcv1.ReplicationStatusRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.ReplicationStatus(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_Admin_ReplicationStatus_0(ctx context.Context, marshaler runtime.Marshaler, server extKtgrpcv1.AdminServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq extKtgrpcv1.ReplicationStatusRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	msg, err := server.ReplicationStatus(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 // RegisterAdminHandlerServer registers the http handlers for service Admin to "mux".
 // UnaryRPC     :call AdminServer directly.
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
@@ -700,6 +727,26 @@ func RegisterAdminHandlerServer(ctx context.Context, mux *runtime.ServeMux, serv
 		}
 		forward_Admin_RemoveUpdateLogs_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_Admin_ReplicationStatus_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/ktgrpc.v1.Admin/ReplicationStatus", runtime.WithHTTPPathPattern("/v1/admin/replication-status"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_Admin_ReplicationStatus_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_Admin_ReplicationStatus_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 
 	return nil
 }
@@ -978,39 +1025,58 @@ func RegisterAdminHandlerClient(ctx context.Context, mux *runtime.ServeMux, clie
 		}
 		forward_Admin_RemoveUpdateLogs_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_Admin_ReplicationStatus_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/ktgrpc.v1.Admin/ReplicationStatus", runtime.WithHTTPPathPattern("/v1/admin/replication-status"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_Admin_ReplicationStatus_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_Admin_ReplicationStatus_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	return nil
 }
 
 var (
-	pattern_Admin_Status_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "admin", "status"}, ""))
-	pattern_Admin_Report_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "admin", "report"}, ""))
-	pattern_Admin_Clear_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "admin", "clear"}, ""))
-	pattern_Admin_Synchronize_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "admin", "synchronize"}, ""))
-	pattern_Admin_Vacuum_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "admin", "vacuum"}, ""))
-	pattern_Admin_Databases_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "admin", "databases"}, ""))
-	pattern_Admin_Optimize_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "admin", "optimize"}, ""))
-	pattern_Admin_Copy_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "admin", "copy"}, ""))
-	pattern_Admin_Restore_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "admin", "restore"}, ""))
-	pattern_Admin_SetMaster_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "admin", "set-master"}, ""))
-	pattern_Admin_Misc_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "admin", "misc"}, ""))
-	pattern_Admin_TuneReplication_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "admin", "tune-replication"}, ""))
-	pattern_Admin_ListUpdateLogs_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "admin", "list-update-logs"}, ""))
-	pattern_Admin_RemoveUpdateLogs_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "admin", "remove-update-logs"}, ""))
+	pattern_Admin_Status_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "admin", "status"}, ""))
+	pattern_Admin_Report_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "admin", "report"}, ""))
+	pattern_Admin_Clear_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "admin", "clear"}, ""))
+	pattern_Admin_Synchronize_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "admin", "synchronize"}, ""))
+	pattern_Admin_Vacuum_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "admin", "vacuum"}, ""))
+	pattern_Admin_Databases_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "admin", "databases"}, ""))
+	pattern_Admin_Optimize_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "admin", "optimize"}, ""))
+	pattern_Admin_Copy_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "admin", "copy"}, ""))
+	pattern_Admin_Restore_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "admin", "restore"}, ""))
+	pattern_Admin_SetMaster_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "admin", "set-master"}, ""))
+	pattern_Admin_Misc_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "admin", "misc"}, ""))
+	pattern_Admin_TuneReplication_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "admin", "tune-replication"}, ""))
+	pattern_Admin_ListUpdateLogs_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "admin", "list-update-logs"}, ""))
+	pattern_Admin_RemoveUpdateLogs_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "admin", "remove-update-logs"}, ""))
+	pattern_Admin_ReplicationStatus_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "admin", "replication-status"}, ""))
 )
 
 var (
-	forward_Admin_Status_0           = runtime.ForwardResponseMessage
-	forward_Admin_Report_0           = runtime.ForwardResponseMessage
-	forward_Admin_Clear_0            = runtime.ForwardResponseMessage
-	forward_Admin_Synchronize_0      = runtime.ForwardResponseMessage
-	forward_Admin_Vacuum_0           = runtime.ForwardResponseMessage
-	forward_Admin_Databases_0        = runtime.ForwardResponseMessage
-	forward_Admin_Optimize_0         = runtime.ForwardResponseMessage
-	forward_Admin_Copy_0             = runtime.ForwardResponseMessage
-	forward_Admin_Restore_0          = runtime.ForwardResponseMessage
-	forward_Admin_SetMaster_0        = runtime.ForwardResponseMessage
-	forward_Admin_Misc_0             = runtime.ForwardResponseMessage
-	forward_Admin_TuneReplication_0  = runtime.ForwardResponseMessage
-	forward_Admin_ListUpdateLogs_0   = runtime.ForwardResponseMessage
-	forward_Admin_RemoveUpdateLogs_0 = runtime.ForwardResponseMessage
+	forward_Admin_Status_0            = runtime.ForwardResponseMessage
+	forward_Admin_Report_0            = runtime.ForwardResponseMessage
+	forward_Admin_Clear_0             = runtime.ForwardResponseMessage
+	forward_Admin_Synchronize_0       = runtime.ForwardResponseMessage
+	forward_Admin_Vacuum_0            = runtime.ForwardResponseMessage
+	forward_Admin_Databases_0         = runtime.ForwardResponseMessage
+	forward_Admin_Optimize_0          = runtime.ForwardResponseMessage
+	forward_Admin_Copy_0              = runtime.ForwardResponseMessage
+	forward_Admin_Restore_0           = runtime.ForwardResponseMessage
+	forward_Admin_SetMaster_0         = runtime.ForwardResponseMessage
+	forward_Admin_Misc_0              = runtime.ForwardResponseMessage
+	forward_Admin_TuneReplication_0   = runtime.ForwardResponseMessage
+	forward_Admin_ListUpdateLogs_0    = runtime.ForwardResponseMessage
+	forward_Admin_RemoveUpdateLogs_0  = runtime.ForwardResponseMessage
+	forward_Admin_ReplicationStatus_0 = runtime.ForwardResponseMessage
 )

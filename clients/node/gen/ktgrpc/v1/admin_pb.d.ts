@@ -734,6 +734,106 @@ export declare type RemoveUpdateLogsResponse = Message<"ktgrpc.v1.RemoveUpdateLo
 export declare const RemoveUpdateLogsResponseSchema: GenMessage<RemoveUpdateLogsResponse>;
 
 /**
+ * ReplicationStatusRequest is empty.
+ *
+ * @generated from message ktgrpc.v1.ReplicationStatusRequest
+ */
+export declare type ReplicationStatusRequest = Message<"ktgrpc.v1.ReplicationStatusRequest"> & {
+};
+
+/**
+ * Describes the message ktgrpc.v1.ReplicationStatusRequest.
+ * Use `create(ReplicationStatusRequestSchema)` to create a new message.
+ */
+export declare const ReplicationStatusRequestSchema: GenMessage<ReplicationStatusRequest>;
+
+/**
+ * ReplicationStatusResponse describes the replication hub of the gateway.
+ *
+ * @generated from message ktgrpc.v1.ReplicationStatusResponse
+ */
+export declare type ReplicationStatusResponse = Message<"ktgrpc.v1.ReplicationStatusResponse"> & {
+  /**
+   * Subscribe and Watch streams being served.
+   *
+   * @generated from field: uint32 subscribers = 1;
+   */
+  subscribers: number;
+
+  /**
+   * Replication connections open to the backend: the shared one and any
+   * catch-up readers.
+   *
+   * @generated from field: uint32 upstream_connections = 2;
+   */
+  upstreamConnections: number;
+
+  /**
+   * Of those, the catch-up readers serving subscribers that started before
+   * the window.
+   *
+   * @generated from field: uint32 catch_up_readers = 3;
+   */
+  catchUpReaders: number;
+
+  /**
+   * Events held in the in-memory window.
+   *
+   * @generated from field: uint32 window_events = 4;
+   */
+  windowEvents: number;
+
+  /**
+   * Bytes those events take.
+   *
+   * @generated from field: uint64 window_bytes = 5;
+   */
+  windowBytes: bigint;
+
+  /**
+   * The position of the oldest event in the window; 0 when it is empty.
+   *
+   * @generated from field: uint64 window_oldest_position = 6;
+   */
+  windowOldestPosition: bigint;
+
+  /**
+   * The shared stream's position: every change up to it has been read.
+   *
+   * @generated from field: uint64 position = 7;
+   */
+  position: bigint;
+
+  /**
+   * Subscribers ended with RESOURCE_EXHAUSTED because they read too slowly.
+   *
+   * @generated from field: uint64 slow_subscribers_ended = 8;
+   */
+  slowSubscribersEnded: bigint;
+
+  /**
+   * Events those subscribers had not received when they were ended; they get
+   * them again when they resume.
+   *
+   * @generated from field: uint64 events_dropped = 9;
+   */
+  eventsDropped: bigint;
+
+  /**
+   * Times the shared upstream connection was lost and opened again.
+   *
+   * @generated from field: uint64 upstream_reconnects = 10;
+   */
+  upstreamReconnects: bigint;
+};
+
+/**
+ * Describes the message ktgrpc.v1.ReplicationStatusResponse.
+ * Use `create(ReplicationStatusResponseSchema)` to create a new message.
+ */
+export declare const ReplicationStatusResponseSchema: GenMessage<ReplicationStatusResponse>;
+
+/**
  * Admin inspects and maintains databases. Calls that only one backend has
  * answer UNIMPLEMENTED elsewhere, with a message naming the backend that has
  * them.
@@ -885,6 +985,17 @@ export declare const Admin: GenService<{
     methodKind: "unary";
     input: typeof RemoveUpdateLogsRequestSchema;
     output: typeof RemoveUpdateLogsResponseSchema;
+  },
+  /**
+   * ReplicationStatus reports the gateway's replication hub: the subscribers
+   * it serves and what that costs the backend.
+   *
+   * @generated from rpc ktgrpc.v1.Admin.ReplicationStatus
+   */
+  replicationStatus: {
+    methodKind: "unary";
+    input: typeof ReplicationStatusRequestSchema;
+    output: typeof ReplicationStatusResponseSchema;
   },
 }>;
 

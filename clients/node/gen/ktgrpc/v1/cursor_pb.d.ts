@@ -63,7 +63,8 @@ export declare type ScanRequest = Message<"ktgrpc.v1.ScanRequest"> & {
   limit: bigint;
 
   /**
-   * Return keys only; values are left empty.
+   * Return keys only: values are left empty and expire_time is not set, on
+   * every backend (Kyoto Tycoon's key-only cursor read has no expiration).
    *
    * @generated from field: bool keys_only = 7;
    */
@@ -292,14 +293,16 @@ export enum CursorOperation {
   SET_VALUE = 8,
 
   /**
-   * Remove the current record; the cursor moves to the next one.
+   * Remove the current record; the cursor moves to the next one (the
+   * previous one when it moves backward).
    *
    * @generated from enum value: CURSOR_OPERATION_REMOVE = 9;
    */
   REMOVE = 9,
 
   /**
-   * Read and remove the current record; the cursor moves to the next one.
+   * Read and remove the current record; the cursor moves to the next one
+   * (the previous one when it moves backward).
    *
    * @generated from enum value: CURSOR_OPERATION_SEIZE = 10;
    */
@@ -332,7 +335,11 @@ export declare const Cursor: GenService<{
   /**
    * Open runs a stateful cursor: every request is one cursor operation and
    * gets exactly one response, in order. The cursor lives exactly as long as
-   * the stream; ending or cancelling the stream releases it.
+   * the stream; ending or cancelling the stream releases it. On tree
+   * databases a cursor keeps the direction of its last move, as Kyoto
+   * Cabinet's do: after JUMP_BACK or STEP_BACK, the step of GET, GET_KEY,
+   * GET_VALUE and SET_VALUE and the move after REMOVE and SEIZE go to the
+   * previous record; JUMP and STEP turn it forward again.
    *
    * @generated from rpc ktgrpc.v1.Cursor.Open
    */

@@ -232,7 +232,11 @@ export declare type SetBulkRequest = Message<"ktgrpc.v1.SetBulkRequest"> & {
 
   /**
    * Apply every record under one lock, where the backend supports it.
-   * Tokyo Tyrant has no such lock: the flag has no effect there.
+   * Tokyo Tyrant has no such lock: the flag has no effect there. An atomic
+   * write follows Kyoto Tycoon's atomic set_bulk on every backend: all
+   * records must share one expiration (INVALID_ARGUMENT otherwise), and a
+   * key given more than once is stored once, with its last value, and
+   * counted once in `stored`.
    *
    * @generated from field: bool atomic = 3;
    */
@@ -528,7 +532,9 @@ export declare type AppendRequest = Message<"ktgrpc.v1.AppendRequest"> & {
 
   /**
    * Keep only the last keep_last bytes of the result (Tokyo Tyrant putshl).
-   * 0 keeps everything.
+   * 0 keeps everything. As on Tokyo Tyrant, only an existing record is
+   * trimmed: a missing record is created with the whole value, however long.
+   * Kyoto Tycoon cannot trim (UNIMPLEMENTED).
    *
    * @generated from field: uint32 keep_last = 6;
    */
@@ -1093,6 +1099,9 @@ export declare type MatchKeysRequest = Message<"ktgrpc.v1.MatchKeysRequest"> & {
     /**
      * Keys that match this regular expression (RE2 syntax on the embedded
      * store, the server's own syntax on Kyoto Tycoon). Not on Tokyo Tyrant.
+     * As on Kyoto Tycoon, the expression sees a key only up to its first NUL
+     * byte ("a\x00b" matches "^a$"; the whole key is returned) and matches
+     * it byte by byte ("." is one byte, so "^.$" does not match "é").
      *
      * @generated from field: string regex = 3;
      */
@@ -1143,7 +1152,11 @@ export declare type Similarity = Message<"ktgrpc.v1.Similarity"> & {
   maxDistance: number;
 
   /**
-   * Count distance in UTF-8 characters instead of bytes.
+   * Count distance in UTF-8 characters instead of bytes. Characters are
+   * decoded as Kyoto Tycoon decodes them: the origin only up to its first
+   * NUL byte, bytes 0xfe and 0xff dropped, and a malformed sequence read
+   * leniently rather than refused, so keys that are not valid UTF-8 still
+   * match (the key "\xff\xff\tb\xff" reads as "\tb", one edit from "ab").
    *
    * @generated from field: bool utf8 = 3;
    */
@@ -1321,7 +1334,9 @@ export declare const KV: GenService<{
   /**
    * Increment adds an integer to a numeric record atomically and returns the
    * new value. The record holds the number as an 8-byte big-endian integer
-   * (Kyoto Tycoon) or a 4-byte little-endian integer (Tokyo Tyrant).
+   * (Kyoto Tycoon) or a 4-byte little-endian integer (Tokyo Tyrant). On Tokyo
+   * Tyrant a sum of -2147483648 is the server's own failure value: the call
+   * answers FAILED_PRECONDITION although the server stored the sum.
    *
    * @generated from rpc ktgrpc.v1.KV.Increment
    */
@@ -1332,7 +1347,14 @@ export declare const KV: GenService<{
   },
   /**
    * IncrementDouble adds a floating-point number to a numeric record
-   * atomically and returns the new value.
+   * atomically and returns the new value. On Kyoto Tycoon and the embedded
+   * store the record holds 16 bytes: a big-endian integer part and a
+   * big-endian fraction times 10^15, each truncated and added on its own
+   * (1 then -0.125 is stored as 1 and -125000000000000), exactly as Kyoto
+   * Tycoon stores them; the amount and the initial value count with at most
+   * 16 significant digits, as Kyoto Tycoon reads them. Kyoto Tycoon returns
+   * the new value with six decimals (1e-07 comes back as 0); the embedded
+   * store returns it unrounded.
    *
    * @generated from rpc ktgrpc.v1.KV.IncrementDouble
    */

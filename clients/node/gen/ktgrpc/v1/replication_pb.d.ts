@@ -5,11 +5,157 @@
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import type { Message } from "@bufbuild/protobuf";
 import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
+import type { Record } from "./common_pb.js";
 
 /**
  * Describes the file ktgrpc/v1/replication.proto.
  */
 export declare const file_ktgrpc_v1_replication: GenFile;
+
+/**
+ * WatchRequest names what to watch.
+ *
+ * @generated from message ktgrpc.v1.WatchRequest
+ */
+export declare type WatchRequest = Message<"ktgrpc.v1.WatchRequest"> & {
+  /**
+   * The database; "" is the default one.
+   *
+   * @generated from field: string db = 1;
+   */
+  db: string;
+
+  /**
+   * What to watch.
+   *
+   * @generated from oneof ktgrpc.v1.WatchRequest.target
+   */
+  target: {
+    /**
+     * Exactly this key.
+     *
+     * @generated from field: bytes key = 2;
+     */
+    value: Uint8Array;
+    case: "key";
+  } | {
+    /**
+     * Every key with this prefix; empty watches the whole database.
+     *
+     * @generated from field: bytes prefix = 3;
+     */
+    value: Uint8Array;
+    case: "prefix";
+  } | { case: undefined; value?: undefined };
+
+  /**
+   * Resume after this position without a snapshot. 0 starts with a snapshot.
+   *
+   * @generated from field: uint64 after = 4;
+   */
+  after: bigint;
+
+  /**
+   * As in SubscribeRequest: the most often a progress message is sent. 0 means
+   * 1s; the smallest accepted interval is 10ms.
+   *
+   * @generated from field: google.protobuf.Duration progress_interval = 5;
+   */
+  progressInterval?: Duration | undefined;
+
+  /**
+   * The largest number of records in one snapshot message. 0 means 1000.
+   *
+   * @generated from field: uint32 snapshot_batch_size = 6;
+   */
+  snapshotBatchSize: number;
+};
+
+/**
+ * Describes the message ktgrpc.v1.WatchRequest.
+ * Use `create(WatchRequestSchema)` to create a new message.
+ */
+export declare const WatchRequestSchema: GenMessage<WatchRequest>;
+
+/**
+ * WatchResponse is part of the snapshot, a change or a progress message.
+ *
+ * @generated from message ktgrpc.v1.WatchResponse
+ */
+export declare type WatchResponse = Message<"ktgrpc.v1.WatchResponse"> & {
+  /**
+   * What this message carries.
+   *
+   * @generated from oneof ktgrpc.v1.WatchResponse.kind
+   */
+  kind: {
+    /**
+     * Records of the snapshot, in key order where the database is ordered.
+     *
+     * @generated from field: ktgrpc.v1.WatchSnapshot snapshot = 1;
+     */
+    value: WatchSnapshot;
+    case: "snapshot";
+  } | {
+    /**
+     * A change after the snapshot's position.
+     *
+     * @generated from field: ktgrpc.v1.Event event = 2;
+     */
+    value: Event;
+    case: "event";
+  } | {
+    /**
+     * The stream's current position.
+     *
+     * @generated from field: ktgrpc.v1.Progress progress = 3;
+     */
+    value: Progress;
+    case: "progress";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message ktgrpc.v1.WatchResponse.
+ * Use `create(WatchResponseSchema)` to create a new message.
+ */
+export declare const WatchResponseSchema: GenMessage<WatchResponse>;
+
+/**
+ * WatchSnapshot is one batch of the snapshot. The snapshot is one or more of
+ * them, the last with `last` set; it may have no records at all.
+ *
+ * @generated from message ktgrpc.v1.WatchSnapshot
+ */
+export declare type WatchSnapshot = Message<"ktgrpc.v1.WatchSnapshot"> & {
+  /**
+   * The records of this batch.
+   *
+   * @generated from field: repeated ktgrpc.v1.Record records = 1;
+   */
+  records: Record[];
+
+  /**
+   * The snapshot's position: the changes that follow are those after it. The
+   * same in every batch of a snapshot.
+   *
+   * @generated from field: uint64 position = 2;
+   */
+  position: bigint;
+
+  /**
+   * Set on the snapshot's final batch.
+   *
+   * @generated from field: bool last = 3;
+   */
+  last: boolean;
+};
+
+/**
+ * Describes the message ktgrpc.v1.WatchSnapshot.
+ * Use `create(WatchSnapshotSchema)` to create a new message.
+ */
+export declare const WatchSnapshotSchema: GenMessage<WatchSnapshot>;
 
 /**
  * SubscribeRequest says where to start and what to deliver.
@@ -354,12 +500,52 @@ export declare const Replication: GenService<{
    * when filters withhold every event, so that a consumer can checkpoint and
    * resume with `after` set to it.
    *
+   * Every subscriber of a gateway shares one upstream replication connection
+   * per backend; positions on a stream are strictly increasing, and a lost
+   * upstream connection is resumed by the gateway without a gap or a
+   * duplicate. The stream ends with:
+   *   - OUT_OF_RANGE when `after` is older than the oldest change the backend
+   *     still retains, with the oldest position available in the message,
+   *     where the backend can tell (the embedded store; Kyoto Tycoon and Tokyo
+   *     Tyrant resume silently at their oldest retained change);
+   *   - INVALID_ARGUMENT when `after` is beyond the newest position, where the
+   *     backend can tell (the embedded store);
+   *   - RESOURCE_EXHAUSTED when the consumer reads too slowly and its buffer in
+   *     the gateway overflows; the message carries the position to resume
+   *     after ("resume with after=N"), and every change up to N was delivered;
+   *   - UNAVAILABLE when the gateway shuts down; resume after the last position
+   *     received.
+   *
    * @generated from rpc ktgrpc.v1.Replication.Subscribe
    */
   subscribe: {
     methodKind: "server_streaming";
     input: typeof SubscribeRequestSchema;
     output: typeof SubscribeResponseSchema;
+  },
+  /**
+   * Watch follows one key, or every key with a prefix, on one database, in
+   * the manner of etcd's Watch: first the current records as a snapshot tagged
+   * with a position, then every change after that position, with no gap.
+   *
+   * A change that lands while the snapshot is read may appear in both the
+   * snapshot and the changes that follow, or only in the changes; never only in
+   * the snapshot. Precisely: the snapshot reflects every change at or before
+   * its position and possibly some after it; every change after the position
+   * is delivered as an event, whether or not the snapshot already shows it.
+   * Consumers that apply whole values (SET, REMOVE) converge on the backend's
+   * state; those that apply deltas (APPEND, INCREMENT) should read the record
+   * again for events whose key appeared in the snapshot.
+   *
+   * With `after` set the snapshot is skipped and the stream resumes with the
+   * changes after that position, as Subscribe does; the same errors apply.
+   *
+   * @generated from rpc ktgrpc.v1.Replication.Watch
+   */
+  watch: {
+    methodKind: "server_streaming";
+    input: typeof WatchRequestSchema;
+    output: typeof WatchResponseSchema;
   },
 }>;
 

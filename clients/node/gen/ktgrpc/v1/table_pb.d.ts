@@ -31,7 +31,17 @@ export declare type TablePutRequest = Message<"ktgrpc.v1.TablePutRequest"> & {
   key: Uint8Array;
 
   /**
-   * The row's columns.
+   * The row's columns. A column name must not be empty: Tokyo Tyrant
+   * refuses it, and the gateway answers INVALID_ARGUMENT before sending.
+   * Values must not be empty either (INVALID_ARGUMENT): Tokyo Cabinet aborts
+   * the whole Tokyo Tyrant server when an empty value meets a lexical or
+   * decimal index on its column, whichever comes first, and the gateway
+   * cannot see which columns are indexed. Leave a column out to give it no
+   * value. The same refusal applies to every other way the gateway writes
+   * a row of a table database: KV Set, SetBulk, Add and Append (their
+   * values are "name NUL value ..." rows there) and Admin.Misc put, putkeep,
+   * putcat, putlist and setindex. Script calls and Append with keep_last
+   * (which cuts the row wherever the width falls) are not checked.
    *
    * @generated from field: map<string, bytes> columns = 3;
    */
@@ -209,7 +219,9 @@ export declare type Condition = Message<"ktgrpc.v1.Condition"> & {
 
   /**
    * The operand. Operators that take several tokens separate them with
-   * spaces or commas.
+   * spaces or commas. The NUM operators read numbers as Tokyo Cabinet
+   * reads them: a leading sign, digits and decimal fraction, with no
+   * exponent ("1e2" is 1, "1.9" is 1.9); text that is not a number is 0.
    *
    * @generated from field: string expr = 3;
    */
@@ -237,7 +249,8 @@ export declare type Condition = Message<"ktgrpc.v1.Condition"> & {
 export declare const ConditionSchema: GenMessage<Condition>;
 
 /**
- * Order sorts the results by one column.
+ * Order sorts the results by one column. Rows without the column come last,
+ * in either direction. Numeric orders read numbers as the NUM conditions do.
  *
  * @generated from message ktgrpc.v1.Order
  */
@@ -345,14 +358,18 @@ export declare type TableSetIndexRequest = Message<"ktgrpc.v1.TableSetIndexReque
   column: string;
 
   /**
-   * The index type, or OPTIMIZE / VOID.
+   * The index type, or OPTIMIZE / VOID. A LEXICAL or DECIMAL index over a
+   * column that some row holds with an empty value is refused with
+   * INVALID_ARGUMENT naming the row: building it would crash the Tokyo
+   * Tyrant server (see TablePutRequest.columns).
    *
    * @generated from field: ktgrpc.v1.IndexType type = 3;
    */
   type: IndexType;
 
   /**
-   * Keep an existing index instead of rebuilding it (applied: false then).
+   * Keep an existing index instead of rebuilding it (applied: false then,
+   * whatever the type, OPTIMIZE and VOID included).
    *
    * @generated from field: bool keep = 4;
    */
@@ -413,7 +430,9 @@ export declare const TableGenerateIDRequestSchema: GenMessage<TableGenerateIDReq
  */
 export declare type TableGenerateIDResponse = Message<"ktgrpc.v1.TableGenerateIDResponse"> & {
   /**
-   * A new unique primary key number.
+   * A new unique primary key number. Tokyo Tyrant keeps the counter in the
+   * database file's header, so ids start again from 1 after the table is
+   * cleared.
    *
    * @generated from field: int64 id = 1;
    */

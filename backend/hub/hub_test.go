@@ -1,0 +1,112 @@
+package hub_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/ktgrpc/ktgrpc/backend"
+	"github.com/ktgrpc/ktgrpc/backend/embedded"
+	"github.com/ktgrpc/ktgrpc/backend/hub"
+)
+
+// collect subscribes and sends every update on a channel until ctx ends.
+func collect(ctx context.Context, h *hub.Hub, opts backend.SubscribeOptions) (<-chan backend.Update, <-chan error) {
+	ups, done := make(chan backend.Update, 1000), make(chan error, 1)
+	go func() {
+		done <- h.Subscribe(ctx, opts, func(u backend.Update) error {
+			select {
+			case ups <- u:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	}()
+	return ups, done
+}
+
+func nextEvent(t *testing.T, ups <-chan backend.Update, done <-chan error) *backend.Event {
+	t.Helper()
+	timeout := time.After(20 * time.Second)
+	for {
+		select {
+		case u := <-ups:
+			if u.Event != nil {
+				return u.Event
+			}
+		case err := <-done:
+			t.Fatalf("subscription ended: %v", err)
+		case <-timeout:
+			t.Fatal("no event")
+		}
+	}
+}
+
+// TestWindowBoundedByBytes fills a window bounded by bytes and checks the
+// hub's state: the window keeps only what fits, every subscriber still gets
+// every change, and the last subscriber to leave closes the upstream.
+func TestWindowBoundedByBytes(t *testing.T) {
+	store, err := embedded.New(embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	h := hub.New(store, hub.Options{WindowBytes: 4 << 10})
+	defer h.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	ups, done := collect(ctx, h, backend.SubscribeOptions{Now: true})
+	// The first update, the progress at the end of the log, shows the
+	// subscriber is attached.
+	select {
+	case <-ups:
+	case err := <-done:
+		t.Fatal(err)
+	}
+	value := make([]byte, 1000)
+	for i := range 20 {
+		if err := store.Set(ctx, "", []byte(fmt.Sprintf("k%02d", i)), value, backend.Expiry{}, backend.WriteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if e := nextEvent(t, ups, done); string(e.Key) != fmt.Sprintf("k%02d", i) {
+			t.Fatalf("event %d on %q", i, e.Key)
+		}
+	}
+	st := h.Stats()
+	if st.Subscribers != 1 || st.UpstreamConnections != 1 || st.WindowBytes > 4<<10 || st.WindowEvents == 0 || st.WindowEvents >= 20 {
+		t.Fatalf("stats %+v: want one subscriber on one upstream, a window of at most 4 KiB holding some of the 20 events", st)
+	}
+	if st.WindowOldest == 0 || st.Position != store.LogPosition() {
+		t.Fatalf("stats %+v: want the oldest position of the window and the log's position %d", st, store.LogPosition())
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("subscription ended with %v", err)
+	}
+	if st := h.Stats(); st.Subscribers != 0 || st.UpstreamConnections != 0 {
+		t.Fatalf("after the last subscriber left: %+v", st)
+	}
+}
+
+// TestCloseEndsSubscribers closes the hub under a subscriber.
+func TestCloseEndsSubscribers(t *testing.T) {
+	store, err := embedded.New(embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	h := hub.New(store, hub.Options{})
+	ups, done := collect(t.Context(), h, backend.SubscribeOptions{})
+	<-ups
+	if err := h.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; !errors.Is(err, backend.ErrUnavailable) {
+		t.Fatalf("subscription after Close: %v, want ErrUnavailable", err)
+	}
+	if _, done := collect(t.Context(), h, backend.SubscribeOptions{}); !errors.Is(<-done, backend.ErrUnavailable) {
+		t.Fatal("a closed hub took a subscriber")
+	}
+}

@@ -1,0 +1,295 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	ktgrpcv1 "github.com/ktgrpc/ktgrpc/gen/ktgrpc/v1"
+	"github.com/ktgrpc/ktgrpc/server"
+)
+
+// secondConn opens another client connection to the gateway conn talks to.
+func secondConn(t *testing.T, conn *grpc.ClientConn) *grpc.ClientConn {
+	t.Helper()
+	c, err := grpc.NewClient(conn.Target(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func wantStatus(t *testing.T, what string, err error, code codes.Code, parts ...string) {
+	t.Helper()
+	st := status.Convert(err)
+	if st.Code() != code {
+		t.Fatalf("%s: got %v %q, want %v", what, st.Code(), st.Message(), code)
+	}
+	for _, p := range parts {
+		if !strings.Contains(st.Message(), p) {
+			t.Fatalf("%s: message %q does not mention %q", what, st.Message(), p)
+		}
+	}
+}
+
+// callEnds returns a logger for the gateway that reports every cursor or
+// scan stream it finishes as "method code" (for example "Scan
+// ResourceExhausted"): the
+// tests wait for the gateway to end a stream whose client reads nothing,
+// and so cannot learn it from the stream.
+func callEnds() (*slog.Logger, <-chan string) {
+	ch := make(chan string, 1024)
+	return slog.New(&endHandler{ch: ch}), ch
+}
+
+type endHandler struct {
+	ch    chan string
+	attrs []slog.Attr
+}
+
+func (h *endHandler) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h *endHandler) Handle(_ context.Context, r slog.Record) error {
+	if r.Message != "finished call" {
+		return nil
+	}
+	var method, code string
+	look := func(a slog.Attr) bool {
+		switch a.Key {
+		case "grpc.method":
+			method = a.Value.String()
+		case "grpc.code":
+			code = a.Value.String()
+		}
+		return true
+	}
+	for _, a := range h.attrs {
+		look(a)
+	}
+	r.Attrs(look)
+	if method != "Open" && method != "Scan" {
+		return nil
+	}
+	select {
+	case h.ch <- method + " " + code:
+	default:
+	}
+	return nil
+}
+
+func (h *endHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return &endHandler{ch: h.ch, attrs: append(slices.Clone(h.attrs), attrs...)}
+}
+
+func (h *endHandler) WithGroup(string) slog.Handler { return h }
+
+// waitEnd waits for the gateway to finish a call of method with code.
+func waitEnd(t *testing.T, ends <-chan string, want string) {
+	t.Helper()
+	for {
+		select {
+		case got := <-ends:
+			if got == want {
+				return
+			}
+		case <-t.Context().Done():
+			t.Fatalf("the gateway never finished a call %q", want)
+		}
+	}
+}
+
+// openJumped opens a Cursor.Open stream whose backend cursor is open.
+func openJumped(ctx context.Context, c ktgrpcv1.CursorClient) (ktgrpcv1.Cursor_OpenClient, error) {
+	s, err := c.Open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Send(&ktgrpcv1.OpenRequest{Operation: embJump}); err != nil {
+		return nil, err
+	}
+	if _, err := s.Recv(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// TestCursorStreamLimits: cursor and scan streams count against a limit per
+// client connection and one per gateway; over either, RESOURCE_EXHAUSTED
+// names the limit, and closing a stream makes room.
+func TestCursorStreamLimits(t *testing.T) {
+	logger, ends := callEnds()
+	e := newEmbEnv(t, server.Options{MaxCursorStreams: 3, MaxCursorStreamsPerConn: 2, Logger: logger})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	// Enough for the scan below to fill its flow-control window and wait.
+	fillEmb(t, e, 3000)
+	c1 := e.cursor
+	first, err := openJumped(ctx, c1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A scan counts too, for as long as it runs: this one is not read.
+	scanCtx, stopScan := context.WithCancel(ctx)
+	scan, err := c1.Scan(scanCtx, &ktgrpcv1.ScanRequest{Db: "main"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := scan.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	// An Open stream that has not opened its cursor holds nothing yet.
+	idle, err := c1.Open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = openJumped(ctx, c1)
+	wantStatus(t, "a third stream on one connection", err, codes.ResourceExhausted, "MaxCursorStreamsPerConn", "2")
+	c2 := ktgrpcv1.NewCursorClient(secondConn(t, e.conn))
+	if _, err := openJumped(ctx, c2); err != nil {
+		t.Fatalf("a stream on another connection: %v", err)
+	}
+	_, err = openJumped(ctx, c2)
+	wantStatus(t, "a fourth stream on the gateway", err, codes.ResourceExhausted, "MaxCursorStreams", "3")
+	// Ending streams frees their places.
+	if err := first.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := first.Recv(); !errors.Is(err, io.EOF) {
+		t.Fatalf("closing the first cursor: %v", err)
+	}
+	stopScan()
+	waitEnd(t, ends, "Open OK")
+	waitEnd(t, ends, "Scan Canceled")
+	if err := idle.Send(&ktgrpcv1.OpenRequest{Operation: embJump}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := idle.Recv(); err != nil {
+		t.Fatalf("a cursor once the others ended: %v", err)
+	}
+}
+
+// fillEmb writes n records of 1 KiB, keys k00000 on, to database main:
+// more than a client's flow-control window holds.
+func fillEmb(t *testing.T, e *embEnv, n int) {
+	t.Helper()
+	value := []byte(strings.Repeat("v", 1024))
+	var entries []*ktgrpcv1.SetBulkRequest_Entry
+	for i := range n {
+		entries = append(entries, &ktgrpcv1.SetBulkRequest_Entry{Key: fmt.Appendf(nil, "k%05d", i), Value: value})
+	}
+	if _, err := e.kv.SetBulk(t.Context(), &ktgrpcv1.SetBulkRequest{Db: "main", Records: entries}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestStalledScanEndsWithResumeKey: a Scan client that stops reading is cut
+// off after the stall timeout with RESOURCE_EXHAUSTED and the key to resume
+// from; resuming there yields every record exactly once.
+func TestStalledScanEndsWithResumeKey(t *testing.T) {
+	for _, reverse := range []bool{false, true} {
+		t.Run(fmt.Sprintf("reverse=%v", reverse), func(t *testing.T) {
+			logger, ends := callEnds()
+			e := newEmbEnv(t, server.Options{StallTimeout: 100 * time.Millisecond, Logger: logger})
+			const n = 3000
+			fillEmb(t, e, n)
+			req := &ktgrpcv1.ScanRequest{Db: "main", BatchSize: 16, Reverse: reverse}
+			stream, err := e.cursor.Scan(t.Context(), req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Read one message, then nothing until the gateway gives up:
+			// the header of the first reply shows the stream is running.
+			first, err := stream.Recv()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := embKeys(first.GetRecords())
+			var end error
+			// The gateway ends the stream on its own; reading now only
+			// collects what it had sent before the stall.
+			waitEnd(t, ends, "Scan ResourceExhausted")
+			for {
+				resp, err := stream.Recv()
+				if err != nil {
+					end = err
+					break
+				}
+				got = append(got, embKeys(resp.GetRecords())...)
+			}
+			wantStatus(t, "stalled scan", end, codes.ResourceExhausted, "read nothing for 100ms", "to resume")
+			trailer := stream.Trailer()
+			resume := &ktgrpcv1.ScanRequest{Db: "main", BatchSize: 16, Reverse: reverse}
+			if reverse {
+				k := trailer.Get("resume-end-key-bin")
+				if len(k) != 1 || k[0] != got[len(got)-1] {
+					t.Fatalf("resume-end-key-bin = %q after %q", k, got[len(got)-1])
+				}
+				resume.EndKey = []byte(k[0])
+			} else {
+				k := trailer.Get("resume-start-key-bin")
+				if len(k) != 1 || k[0] != got[len(got)-1]+"\x00" {
+					t.Fatalf("resume-start-key-bin = %q after %q", k, got[len(got)-1])
+				}
+				resume.StartKey = []byte(k[0])
+			}
+			if len(got) >= n {
+				t.Fatalf("the stalled scan delivered all %d records", len(got))
+			}
+			got = append(got, embScanKeys(t, e.cursor, resume)...)
+			if len(got) != n {
+				t.Fatalf("stalled scan plus resumed scan gave %d keys, want %d", len(got), n)
+			}
+			for i, k := range got {
+				j := i
+				if reverse {
+					j = n - 1 - i
+				}
+				if want := fmt.Sprintf("k%05d", j); k != want {
+					t.Fatalf("key %d = %q, want %q", i, k, want)
+				}
+			}
+		})
+	}
+}
+
+// TestStalledCursorStreamEnds: a Cursor.Open client that sends requests but
+// reads no answers is cut off after the stall timeout, and its place is
+// free again.
+func TestStalledCursorStreamEnds(t *testing.T) {
+	logger, ends := callEnds()
+	e := newEmbEnv(t, server.Options{StallTimeout: 100 * time.Millisecond, MaxCursorStreams: 1, Logger: logger})
+	e.set(t, "main", "big", strings.Repeat("v", 1<<20))
+	s, err := e.cursor.Open(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var end error
+	for range 64 {
+		if err := s.Send(&ktgrpcv1.OpenRequest{Db: "main", Operation: embJump, Key: []byte("big")}); err != nil {
+			break
+		}
+		if err := s.Send(&ktgrpcv1.OpenRequest{Operation: embGet}); err != nil {
+			break
+		}
+	}
+	waitEnd(t, ends, "Open ResourceExhausted")
+	for end == nil {
+		_, end = s.Recv()
+	}
+	wantStatus(t, "stalled cursor", end, codes.ResourceExhausted, "read nothing for 100ms", "cursor closed")
+	if _, err := openJumped(t.Context(), e.cursor); err != nil {
+		t.Fatalf("a cursor after the stalled one ended: %v", err)
+	}
+}
