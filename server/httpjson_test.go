@@ -335,3 +335,19 @@ func TestHTTPJSONBodyLimit(t *testing.T) {
 		t.Errorf("value above the value limit: %d %v; want 400 INVALID_ARGUMENT", code, out)
 	}
 }
+
+// HTTP callers share one in-process connection, so a per-connection stream
+// limit must not make one caller's stream refuse another's.
+func TestHTTPJSONStreamsNotLimitedPerConnection(t *testing.T) {
+	srv, conn := gatewaytest.StartServer(t, newStore(t), server.Options{HealthInterval: time.Hour, Limits: server.Limits{MaxStreamsPerConnection: 1}})
+	base := startHTTP(t, srv)
+	if _, err := ktgrpcv1.NewKVClient(conn).Set(t.Context(), &ktgrpcv1.SetRequest{Key: []byte("k"), Value: []byte("v")}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		_, sc := streamLines(t, t.Context(), base, "/v1/replication/subscribe", `{"after":"0"}`)
+		if s := nextLine(t, sc); s.Result["event"] == nil {
+			t.Fatalf("subscription %d while %d are open: %+v, want the replayed event", i+1, i, s)
+		}
+	}
+}
