@@ -450,6 +450,42 @@ func TestHubCatchUp(t *testing.T) {
 	})
 }
 
+// TestHubProgressAfterReplay: a subscriber from the start of the log gets
+// every retained change before its first progress message, and that
+// message's position covers them. Tokyo Tyrant's master opens each stream
+// with a NOP before it reads its log, which must not count as caught up.
+func TestHubProgressAfterReplay(t *testing.T) {
+	eachHubLane(t, server.Options{}, func(t *testing.T, e *hubEnv) {
+		var want []string
+		for i := range 5 {
+			k := fmt.Sprintf("r%d", i)
+			e.set(t, k, "v")
+			want = append(want, "OPERATION_SET "+k+"=v")
+		}
+		s := e.subscribe(t, &ktgrpcv1.SubscribeRequest{KeyPrefix: []byte(e.prefix)})
+		var evs []*ktgrpcv1.Event
+		for {
+			var m *ktgrpcv1.SubscribeResponse
+			select {
+			case m = <-s.msgs:
+			case err := <-s.err:
+				t.Fatalf("subscription ended: %v", err)
+			}
+			if ev := m.GetEvent(); ev != nil {
+				evs = append(evs, ev)
+				continue
+			}
+			if got := e.describe(evs); !slices.Equal(got, want) {
+				t.Fatalf("events before the first progress: %q, want %q", got, want)
+			}
+			if p := m.GetProgress().GetPosition(); p < evs[len(evs)-1].Position {
+				t.Fatalf("first progress at %d, before the last replayed event at %d", p, evs[len(evs)-1].Position)
+			}
+			return
+		}
+	})
+}
+
 // TestHubOutOfRange asks the embedded store, which can tell, for a position
 // it no longer retains.
 func TestHubOutOfRange(t *testing.T) {
