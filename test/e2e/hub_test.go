@@ -519,6 +519,57 @@ func TestHubOutOfRange(t *testing.T) {
 	}
 }
 
+// TestHubOutOfRangeKT removes the older update-log files of a Kyoto Tycoon
+// test server: a subscriber whose start position went with them ends with
+// OUT_OF_RANGE naming the oldest retained position, also while another
+// subscriber's stream from the start of the log is running; from that
+// position on, the stream starts at the oldest change left.
+func TestHubOutOfRangeKT(t *testing.T) {
+	srv := kttest.Start(t, kttest.WithUlogLimit(200))
+	u, _ := url.Parse("kt://" + srv.Addr())
+	b, err := kt.Open(context.Background(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	_, conn := gatewaytest.StartServer(t, b, server.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	e := &hubEnv{ctx: ctx, conn: conn, kv: ktgrpcv1.NewKVClient(conn), repl: ktgrpcv1.NewReplicationClient(conn), admin: ktgrpcv1.NewAdminClient(conn)}
+	for i := range 20 {
+		e.set(t, fmt.Sprintf("k%02d", i), strings.Repeat("v", 40))
+	}
+	logs, err := e.admin.ListUpdateLogs(ctx, &ktgrpcv1.ListUpdateLogsRequest{})
+	if err != nil || len(logs.GetFiles()) < 3 {
+		t.Fatalf("ListUpdateLogs: %v, %v; want several files", logs, err)
+	}
+	removed := logs.GetFiles()[1].GetMaxPosition()
+	if _, err := e.admin.RemoveUpdateLogs(ctx, &ktgrpcv1.RemoveUpdateLogsRequest{Before: &removed}); err != nil {
+		t.Fatal(err)
+	}
+	// From the start: the whole retained log, which begins after the
+	// removed files.
+	all := e.subscribe(t, &ktgrpcv1.SubscribeRequest{})
+	evs := all.events(t, e, 1)
+	oldest := evs[0].GetPosition()
+	if oldest <= removed {
+		t.Fatalf("the replay starts at %d, inside the removed files (up to %d)", oldest, removed)
+	}
+	for _, after := range []uint64{1, removed - 1} {
+		st, err := e.repl.Subscribe(ctx, &ktgrpcv1.SubscribeRequest{Start: &ktgrpcv1.SubscribeRequest_After{After: after}})
+		if err == nil {
+			_, err = st.Recv()
+		}
+		if want := fmt.Sprintf("oldest retained position %d", oldest); status.Code(err) != codes.OutOfRange || !strings.Contains(status.Convert(err).Message(), want) {
+			t.Errorf("after %d: %v; want OUT_OF_RANGE naming %q", after, err, want)
+		}
+	}
+	resumed := e.subscribe(t, &ktgrpcv1.SubscribeRequest{Start: &ktgrpcv1.SubscribeRequest_After{After: oldest - 1}})
+	if got := resumed.events(t, e, 1)[0].GetPosition(); got != oldest {
+		t.Errorf("after %d: first event at %d, want %d", oldest-1, got, oldest)
+	}
+}
+
 // TestWatchSnapshotThenChanges writes while a Watch reads its snapshot, and
 // checks what the proto promises: every change after the snapshot's
 // position comes as an event (a change the snapshot already shows may come
