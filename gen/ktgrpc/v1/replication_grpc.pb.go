@@ -49,8 +49,10 @@ type ReplicationClient interface {
 	//   - INVALID_ARGUMENT when `after` is beyond the newest position, where the
 	//     backend can tell (the embedded store);
 	//   - RESOURCE_EXHAUSTED when the consumer reads too slowly and its buffer in
-	//     the gateway overflows; the message carries the position to resume
-	//     after ("resume with after=N"), and every change up to N was delivered;
+	//     the gateway overflows, or reads nothing for the gateway's stall
+	//     timeout (serve --stall-timeout) while a message waits; the message
+	//     carries the position to resume after ("resume with after=N"), and
+	//     every change up to N was delivered;
 	//   - UNAVAILABLE when the gateway shuts down; resume after the last position
 	//     received.
 	Subscribe(ctx context.Context, in *SubscribeRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[SubscribeResponse], error)
@@ -144,8 +146,10 @@ type ReplicationServer interface {
 	//   - INVALID_ARGUMENT when `after` is beyond the newest position, where the
 	//     backend can tell (the embedded store);
 	//   - RESOURCE_EXHAUSTED when the consumer reads too slowly and its buffer in
-	//     the gateway overflows; the message carries the position to resume
-	//     after ("resume with after=N"), and every change up to N was delivered;
+	//     the gateway overflows, or reads nothing for the gateway's stall
+	//     timeout (serve --stall-timeout) while a message waits; the message
+	//     carries the position to resume after ("resume with after=N"), and
+	//     every change up to N was delivered;
 	//   - UNAVAILABLE when the gateway shuts down; resume after the last position
 	//     received.
 	Subscribe(*SubscribeRequest, grpc.ServerStreamingServer[SubscribeResponse]) error

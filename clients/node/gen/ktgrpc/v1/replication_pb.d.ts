@@ -515,8 +515,10 @@ export declare const Replication: GenService<{
    *   - INVALID_ARGUMENT when `after` is beyond the newest position, where the
    *     backend can tell (the embedded store);
    *   - RESOURCE_EXHAUSTED when the consumer reads too slowly and its buffer in
-   *     the gateway overflows; the message carries the position to resume
-   *     after ("resume with after=N"), and every change up to N was delivered;
+   *     the gateway overflows, or reads nothing for the gateway's stall
+   *     timeout (serve --stall-timeout) while a message waits; the message
+   *     carries the position to resume after ("resume with after=N"), and
+   *     every change up to N was delivered;
    *   - UNAVAILABLE when the gateway shuts down; resume after the last position
    *     received.
    *
