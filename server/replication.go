@@ -139,6 +139,10 @@ func (s *Server) follow(parent context.Context, opts backend.SubscribeOptions, i
 		if err := s.sendWithin(ctx, msg); err != nil {
 			var stalled *errStalled
 			if !errors.As(err, &stalled) {
+				if ctx.Err() != nil {
+					// Shutting down, or the client went away.
+					return streamError(ctx, context.Cause(ctx))
+				}
 				return err
 			}
 			resume := "subscribe again"
