@@ -72,8 +72,12 @@ func (r *replicationService) Subscribe(req *ktgrpcv1.SubscribeRequest, stream kt
 		return err
 	}
 	return s.follow(stream.Context(), opts, interval, followOut{
-		event: func(e *ktgrpcv1.Event) error {
-			return stream.Send(&ktgrpcv1.SubscribeResponse{Kind: &ktgrpcv1.SubscribeResponse_Event{Event: e}})
+		event: func(e *backend.Event) error {
+			m, err := s.encodings.get(e, false)
+			if err != nil {
+				return err
+			}
+			return stream.SendMsg(m)
 		},
 		progress: func(pos uint64) error {
 			return stream.Send(&ktgrpcv1.SubscribeResponse{Kind: &ktgrpcv1.SubscribeResponse_Progress{Progress: &ktgrpcv1.Progress{Position: pos}}})
@@ -84,7 +88,7 @@ func (r *replicationService) Subscribe(req *ktgrpcv1.SubscribeRequest, stream kt
 // followOut is where follow sends a stream's messages. start, when set,
 // runs with the subscription's first position before anything is sent.
 type followOut struct {
-	event    func(*ktgrpcv1.Event) error
+	event    func(*backend.Event) error
 	progress func(pos uint64) error
 	start    func(ctx context.Context, pos uint64) error
 }
@@ -194,7 +198,7 @@ func (s *Server) follow(parent context.Context, opts backend.SubscribeOptions, i
 		switch {
 		case u.Event != nil:
 			reported = pos
-			e := toEvent(u.Event)
+			e := u.Event
 			return send(pos, func() error { return out.event(e) })
 		case !caughtUp:
 			// The first update without an event marks the end of the
@@ -272,8 +276,12 @@ func (r *replicationService) Watch(req *ktgrpcv1.WatchRequest, stream ktgrpcv1.R
 		opts.Filter.KeyPrefix = t.Prefix
 	}
 	out := followOut{
-		event: func(e *ktgrpcv1.Event) error {
-			return stream.Send(&ktgrpcv1.WatchResponse{Kind: &ktgrpcv1.WatchResponse_Event{Event: e}})
+		event: func(e *backend.Event) error {
+			m, err := s.encodings.get(e, true)
+			if err != nil {
+				return err
+			}
+			return stream.SendMsg(m)
 		},
 		progress: func(pos uint64) error {
 			return stream.Send(&ktgrpcv1.WatchResponse{Kind: &ktgrpcv1.WatchResponse_Progress{Progress: &ktgrpcv1.Progress{Position: pos}}})

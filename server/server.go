@@ -166,6 +166,10 @@ type Server struct {
 	limits *streamLimits
 	codec  *requestCodec
 
+	// encodings shares the marshalling of replicated events among the
+	// streams that send them.
+	encodings eventEncodings
+
 	// closing ends every streaming handler; Stop cancels it before the
 	// graceful stop, which would otherwise wait for streams that never end.
 	closing       context.Context
