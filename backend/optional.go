@@ -189,3 +189,15 @@ type FilterChecker interface {
 type LogPositioner interface {
 	LogPosition() uint64
 }
+
+// RetentionChecker is implemented by backends that can tell whether their
+// update log still holds every change after a position. The replication
+// hub asks it before serving a start position from the backend rather than
+// from its window, so that a consumer whose history is gone is told so
+// instead of resuming silently at the oldest change left.
+type RetentionChecker interface {
+	// CheckRetained returns an error wrapping ErrOutOfRange, naming the
+	// oldest retained position, when changes after `after` may have been
+	// removed from the log. After 0 (the whole retained log) always passes.
+	CheckRetained(ctx context.Context, after uint64) error
+}

@@ -2,8 +2,12 @@ package server
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/ktgrpc/ktgrpc/backend"
@@ -68,8 +72,12 @@ func (r *replicationService) Subscribe(req *ktgrpcv1.SubscribeRequest, stream kt
 		return err
 	}
 	return s.follow(stream.Context(), opts, interval, followOut{
-		event: func(e *ktgrpcv1.Event) error {
-			return stream.Send(&ktgrpcv1.SubscribeResponse{Kind: &ktgrpcv1.SubscribeResponse_Event{Event: e}})
+		event: func(e *backend.Event) error {
+			m, err := s.encodings.get(e, false)
+			if err != nil {
+				return err
+			}
+			return stream.SendMsg(m)
 		},
 		progress: func(pos uint64) error {
 			return stream.Send(&ktgrpcv1.SubscribeResponse{Kind: &ktgrpcv1.SubscribeResponse_Progress{Progress: &ktgrpcv1.Progress{Position: pos}}})
@@ -80,7 +88,7 @@ func (r *replicationService) Subscribe(req *ktgrpcv1.SubscribeRequest, stream kt
 // followOut is where follow sends a stream's messages. start, when set,
 // runs with the subscription's first position before anything is sent.
 type followOut struct {
-	event    func(*ktgrpcv1.Event) error
+	event    func(*backend.Event) error
 	progress func(pos uint64) error
 	start    func(ctx context.Context, pos uint64) error
 }
@@ -122,7 +130,34 @@ func (s *Server) follow(parent context.Context, opts backend.SubscribeOptions, i
 		pos, reported uint64
 		caughtUp      bool
 		held          *backend.Update
+		// delivered is the position of the last message the client took;
+		// known is false until there is one for a stream from now.
+		delivered = opts.After
+		known     = !opts.Now
 	)
+	// send delivers one message at position at. A client that stops
+	// reading, so that the message stays blocked in flow control, is ended
+	// after the stall timeout like a cursor stream: returning ends the hub
+	// subscription and frees what it holds.
+	send := func(at uint64, msg func() error) error {
+		if err := s.sendWithin(ctx, msg); err != nil {
+			var stalled *errStalled
+			if !errors.As(err, &stalled) {
+				if ctx.Err() != nil {
+					// Shutting down, or the client went away.
+					return streamError(ctx, context.Cause(ctx))
+				}
+				return err
+			}
+			resume := "subscribe again"
+			if known {
+				resume = fmt.Sprintf("resume with after=%d", delivered)
+			}
+			return status.Errorf(codes.ResourceExhausted, "%s; the stream was ended to free the gateway for others; %s", stalled, resume)
+		}
+		delivered, known = at, true
+		return nil
+	}
 	if out.start != nil {
 		// The first update fixes the position the start is tagged with: a
 		// progress is the position itself; an event (the stream began
@@ -144,20 +179,27 @@ func (s *Server) follow(parent context.Context, opts backend.SubscribeOptions, i
 			}
 		}
 		if err := out.start(ctx, pos); err != nil {
+			var stalled *errStalled
+			if errors.As(err, &stalled) {
+				return status.Errorf(codes.ResourceExhausted, "%s; the stream was ended to free the gateway for others; watch again", stalled)
+			}
 			return streamError(ctx, err)
 		}
+		delivered, known = pos, true
 		reported, caughtUp = pos, held == nil
 	}
 	sendProgress := func() error {
 		reported = pos
-		return out.progress(pos)
+		p := pos
+		return send(p, func() error { return out.progress(p) })
 	}
 	handle := func(u backend.Update) error {
 		pos = u.Position
 		switch {
 		case u.Event != nil:
 			reported = pos
-			return out.event(toEvent(u.Event))
+			e := u.Event
+			return send(pos, func() error { return out.event(e) })
 		case !caughtUp:
 			// The first update without an event marks the end of the
 			// replay (or, with filters, a withheld run within it); telling
@@ -234,8 +276,12 @@ func (r *replicationService) Watch(req *ktgrpcv1.WatchRequest, stream ktgrpcv1.R
 		opts.Filter.KeyPrefix = t.Prefix
 	}
 	out := followOut{
-		event: func(e *ktgrpcv1.Event) error {
-			return stream.Send(&ktgrpcv1.WatchResponse{Kind: &ktgrpcv1.WatchResponse_Event{Event: e}})
+		event: func(e *backend.Event) error {
+			m, err := s.encodings.get(e, true)
+			if err != nil {
+				return err
+			}
+			return stream.SendMsg(m)
 		},
 		progress: func(pos uint64) error {
 			return stream.Send(&ktgrpcv1.WatchResponse{Kind: &ktgrpcv1.WatchResponse_Progress{Progress: &ktgrpcv1.Progress{Position: pos}}})
@@ -256,9 +302,11 @@ func (r *replicationService) Watch(req *ktgrpcv1.WatchRequest, stream ktgrpcv1.R
 // start position was fixed, so that every change at or before it shows.
 func (s *Server) watchSnapshot(ctx context.Context, req *ktgrpcv1.WatchRequest, batch int, pos uint64, stream ktgrpcv1.Replication_WatchServer) error {
 	send := func(recs []*ktgrpcv1.Record, last bool) error {
-		return stream.Send(&ktgrpcv1.WatchResponse{Kind: &ktgrpcv1.WatchResponse_Snapshot{
-			Snapshot: &ktgrpcv1.WatchSnapshot{Records: recs, Position: pos, Last: last},
-		}})
+		return s.sendWithin(ctx, func() error {
+			return stream.Send(&ktgrpcv1.WatchResponse{Kind: &ktgrpcv1.WatchResponse_Snapshot{
+				Snapshot: &ktgrpcv1.WatchSnapshot{Records: recs, Position: pos, Last: last},
+			}})
+		})
 	}
 	if key := req.GetKey(); key != nil {
 		rec, found, err := s.b.Get(ctx, req.GetDb(), key)

@@ -97,10 +97,11 @@ type Options struct {
 	// MaxCursorStreamsPerConn is MaxCursorStreams for one client connection
 	// (0: DefaultMaxCursorStreamsPerConn).
 	MaxCursorStreamsPerConn int
-	// StallTimeout is how long a cursor or scan stream waits for its client
-	// to take a message: a client that stops reading has its stream ended
-	// with RESOURCE_EXHAUSTED (a Scan's says where to resume), and the
-	// stream's backend cursor closed (0: DefaultStallTimeout).
+	// StallTimeout is how long a cursor, scan, Subscribe or Watch stream
+	// waits for its client to take a message: a client that stops reading
+	// has its stream ended with RESOURCE_EXHAUSTED (a Scan's and a
+	// Subscribe's say where to resume), and what the stream holds released:
+	// its backend cursor, its hub subscription (0: DefaultStallTimeout).
 	StallTimeout time.Duration
 }
 
@@ -164,6 +165,10 @@ type Server struct {
 	guard  *guard
 	limits *streamLimits
 	codec  *requestCodec
+
+	// encodings shares the marshalling of replicated events among the
+	// streams that send them.
+	encodings eventEncodings
 
 	// closing ends every streaming handler; Stop cancels it before the
 	// graceful stop, which would otherwise wait for streams that never end.

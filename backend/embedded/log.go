@@ -107,6 +107,9 @@ type LogStats struct {
 	Bytes, ByteLimit int64
 	// Oldest is the position of the oldest retained event, 0 when none.
 	Oldest uint64
+	// Dropped is the position of the newest event dropped from the log to
+	// keep within its bounds, 0 when none was.
+	Dropped uint64
 }
 
 // LogStats reports the update log's size and bounds.
@@ -117,7 +120,7 @@ func (s *Store) LogStats() LogStats {
 }
 
 func (l *eventLog) stats() LogStats {
-	st := LogStats{Events: len(l.events), EventLimit: l.capacity, Bytes: l.heldBytes(), ByteLimit: l.maxBytes}
+	st := LogStats{Events: len(l.events), EventLimit: l.capacity, Bytes: l.heldBytes(), ByteLimit: l.maxBytes, Dropped: l.dropped}
 	if len(l.events) > 0 {
 		st.Oldest = l.events[0].Position
 	}
@@ -143,6 +146,18 @@ func (l *eventLog) since(pos uint64, max int, allowGap bool) ([]backend.Event, e
 	out := make([]backend.Event, n)
 	copy(out, l.events[i:i+n])
 	return out, nil
+}
+
+// CheckRetained fails with backend.ErrOutOfRange when events after after
+// have been dropped from the bounded log; after 0 always passes.
+func (s *Store) CheckRetained(_ context.Context, after uint64) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if after == 0 {
+		return nil
+	}
+	_, err := s.log.since(after, 0, false)
+	return err
 }
 
 // LogPosition returns the position of the newest logged event, 0 before the

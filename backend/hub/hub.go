@@ -235,6 +235,13 @@ func (h *Hub) Subscribe(ctx context.Context, opts backend.SubscribeOptions, fn f
 			return fmt.Errorf("%s: subscribe after position %d: the newest change is at %d; resume from a position this backend gave: %w", h.b.Name(), opts.After, last, backend.ErrInvalid)
 		}
 	}
+	if rc, ok := h.b.(backend.RetentionChecker); ok && !opts.Now && opts.After > 0 && !h.inWindow(opts.After) {
+		// Checked before joining: the first subscriber's position starts
+		// the shared stream, whose failure would end every subscriber.
+		if err := rc.CheckRetained(ctx, opts.After); err != nil {
+			return err
+		}
+	}
 	r, err := h.join(opts)
 	if err != nil {
 		return err
@@ -242,6 +249,17 @@ func (h *Hub) Subscribe(ctx context.Context, opts backend.SubscribeOptions, fn f
 	defer h.leave(r)
 	s := &sub{h: h, r: r, fn: fn, filter: filter}
 	return s.serve(ctx, opts)
+}
+
+// inWindow reports whether the shared stream holds every event after pos
+// in memory, so that the backend's retention does not matter for it. A
+// stream that replays the log from 0 holds what the backend retained, which
+// may start anywhere, until its window moves past its first event.
+func (h *Hub) inWindow(pos uint64) bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	r := h.run
+	return r != nil && r.started && r.err == nil && r.base > 0 && pos >= r.base
 }
 
 // join registers a subscriber, starting the shared stream for the first.

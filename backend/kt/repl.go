@@ -307,3 +307,83 @@ func (b *Backend) serverClock(ctx context.Context) (uint64, error) {
 func (b *Backend) CheckFilter(ctx context.Context, f backend.Filter) (backend.Filter, error) {
 	return b.normalizeFilter(ctx, f)
 }
+
+// CheckRetained tells whether the server's update log still holds every
+// change after after. KT itself resumes silently at its oldest retained
+// change; ulog_list lets the gateway tell. Log files are numbered from 1
+// and only ever removed from the oldest end, so while the oldest file is
+// the first one nothing was removed. Otherwise a position at or past the
+// oldest file's newest change is safe, and an older one is compared with
+// the oldest retained change, read from the head of the log: ulog_list
+// names only each file's newest change. A position just before that change
+// passes; one further back may have lost the removed changes after it, and
+// is out of range even where none were there.
+func (b *Backend) CheckRetained(ctx context.Context, after uint64) error {
+	if after == 0 {
+		return nil
+	}
+	files, err := b.ListUpdateLogs(ctx)
+	if errors.Is(err, backend.ErrUnsupported) {
+		// Subscribe reports a server without a log.
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 || logFileID(files[0].Path) <= 1 || after >= files[0].MaxPosition {
+		return nil
+	}
+	oldest, err := b.oldestLogPosition(ctx)
+	if err != nil {
+		return err
+	}
+	if oldest > 0 && after+1 < oldest {
+		return fmt.Errorf("kt subscribe on %s: update log position %d is older than the retained log (oldest retained position %d, in %s; older log files were removed); resubscribe from 0 or from now: %w",
+			b.addr, after, oldest, files[0].Path, backend.ErrOutOfRange)
+	}
+	return nil
+}
+
+// logFileID is the number of an update-log file (<dir>/<10 digits>.ulog);
+// 0 when the name has none.
+func logFileID(path string) uint64 {
+	base := path[strings.LastIndexByte(path, '/')+1:]
+	id, err := strconv.ParseUint(strings.TrimSuffix(base, ".ulog"), 10, 64)
+	if err != nil {
+		return 0
+	}
+	return id
+}
+
+// oldestLogPosition reads the position of the oldest change the server
+// retains: the first record of a replication session from the start. It
+// is 0 when the log holds none.
+func (b *Backend) oldestLogPosition(ctx context.Context) (uint64, error) {
+	d := net.Dialer{Timeout: b.opts.connectTimeout}
+	nc, err := d.DialContext(ctx, "tcp", b.addr)
+	if err != nil {
+		return 0, b.connError(ctx, "subscribe", err)
+	}
+	defer nc.Close()
+	stop := context.AfterFunc(ctx, func() { _ = nc.Close() })
+	defer stop()
+	_ = nc.SetDeadline(time.Now().Add(b.opts.timeout))
+	br := bufio.NewReader(nc)
+	if _, err = nc.Write(ktwire.AppendReplicationRequest(nil, 0, 0, b.opts.serverID)); err == nil {
+		err = ktwire.ReadReplicationAccept(br)
+	}
+	if err != nil {
+		return 0, b.connError(ctx, "subscribe", err)
+	}
+	// The gateway's server id is no server's, so nothing is withheld and
+	// the first frame is the oldest record; a NOP first means the log
+	// holds none.
+	f, err := ktwire.ReadFrame(br)
+	switch {
+	case err != nil:
+		return 0, b.connError(ctx, "subscribe", err)
+	case f.Kind == ktwire.FrameNOP:
+		return 0, nil
+	}
+	return f.TS, nil
+}

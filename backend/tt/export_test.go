@@ -27,3 +27,8 @@ func (b *Backend) WaitIdleClosedForTest(d time.Duration) error {
 	}
 	return nil
 }
+
+// OnReplSessionForTest makes fn run whenever a replication session has
+// received the master's opening NOP: the signal that a stream started,
+// since that NOP is not reported.
+func (b *Backend) OnReplSessionForTest(fn func()) { b.replSessionHook = fn }

@@ -63,7 +63,9 @@ func describeUpdate(u backend.Update) string {
 func at(key string, pos uint64) string { return key + "@" + strconv.FormatUint(pos, 10) }
 
 // subscribeScript subscribes as sid 2 after after, on a scripted master,
-// until nops NOPs arrived, and returns every update.
+// until nops progress updates arrived, and returns every update. A
+// session's opening NOP is not one: the master sends it before reading
+// its log.
 func subscribeScript(t *testing.T, after uint64, nops int, exs ...exchange) []string {
 	t.Helper()
 	s := startScript(t, exs...)
@@ -123,15 +125,15 @@ func TestTTPositionsResumeWithinMicrosecond(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ex := exchange{send: replReq(t, c.reqTS), reply: replReply(t, from(c.reqTS)...)}
-			got := subscribeScript(t, c.after, 2, ex)
-			// The first NOP reports the start position, the last one the
-			// last record's.
+			got := subscribeScript(t, c.after, 1, ex)
+			// The NOP after the records reports the last record's
+			// position; the opening one is not reported.
 			last := c.after
 			if len(c.want) > 0 {
 				_, p, _ := strings.Cut(c.want[len(c.want)-1], "@")
 				last, _ = strconv.ParseUint(p, 10, 64)
 			}
-			want := append(append([]string{at("nop", c.after)}, c.want...), at("nop", last))
+			want := append(c.want, at("nop", last))
 			eqStrs(t, "updates", got, want...)
 		})
 	}
@@ -145,11 +147,10 @@ func TestTTPositionsReconnectMidBurst(t *testing.T) {
 	full := replReply(t, logged{baseTS - 1, "x"}, logged{baseTS, "a"}, logged{baseTS, "b"})
 	first := exchange{send: replReq(t, 1), reply: full[:len(full)-1], closeAfter: true}
 	second := exchange{send: replReq(t, baseTS), reply: replReply(t, logged{baseTS, "a"}, logged{baseTS, "b"}, logged{baseTS, "c"}, logged{baseTS, "d"}, logged{baseTS + 1, "y"})}
-	got := subscribeScript(t, 0, 3, first, second)
+	got := subscribeScript(t, 0, 1, first, second)
 	eqStrs(t, "updates", got,
-		"nop@0", at("x", (baseTS-1)*1000), at("a", baseTS*1000), at("b", baseTS*1000+1),
-		// The new stream's first NOP reports where the old one stopped.
-		at("nop", baseTS*1000+1), at("c", baseTS*1000+2), at("d", baseTS*1000+3), at("y", (baseTS+1)*1000),
+		at("x", (baseTS-1)*1000), at("a", baseTS*1000), at("b", baseTS*1000+1),
+		at("c", baseTS*1000+2), at("d", baseTS*1000+3), at("y", (baseTS+1)*1000),
 		at("nop", (baseTS+1)*1000))
 }
 
@@ -162,38 +163,34 @@ func TestTTPositionsSaturate(t *testing.T) {
 		burst = append(burst, logged{baseTS, fmt.Sprintf("k%04d", i)})
 	}
 	part := replReply(t, burst[:1001]...)
-	got := subscribeScript(t, 0, 3,
+	got := subscribeScript(t, 0, 1,
 		exchange{send: replReq(t, 1), reply: part[:len(part)-1], closeAfter: true},
 		exchange{send: replReq(t, baseTS), reply: replReply(t, burst...)})
 	var want []string
-	want = append(want, "nop@0")
 	for i := range 1003 {
 		want = append(want, at(fmt.Sprintf("k%04d", i), baseTS*1000+uint64(min(i, 999))))
-		if i == 1000 {
-			want = append(want, at("nop", baseTS*1000+999))
-		}
 	}
 	want = append(want, at("nop", baseTS*1000+999))
 	eqStrs(t, "updates", got, want...)
 
-	got = subscribeScript(t, baseTS*1000+999, 2,
+	got = subscribeScript(t, baseTS*1000+999, 1,
 		exchange{send: replReq(t, baseTS), reply: replReply(t, append(burst, logged{baseTS + 1, "z"})...)})
-	eqStrs(t, "resumed after the saturated position", got, at("nop", baseTS*1000+999), at("z", (baseTS+1)*1000), at("nop", (baseTS+1)*1000))
+	eqStrs(t, "resumed after the saturated position", got, at("z", (baseTS+1)*1000), at("nop", (baseTS+1)*1000))
 }
 
 // TestTTPositionsClockBack: a record stamped before the newest one handled
 // (the server's clock went back) takes the stream's position, so positions
 // never go back and resuming from it matches what the server resends.
 func TestTTPositionsClockBack(t *testing.T) {
-	got := subscribeScript(t, 0, 2, exchange{send: replReq(t, 1), reply: replReply(t,
+	got := subscribeScript(t, 0, 1, exchange{send: replReq(t, 1), reply: replReply(t,
 		logged{baseTS, "a"}, logged{baseTS, "b"}, logged{baseTS - 5, "late"}, logged{baseTS, "c"})})
-	eqStrs(t, "updates", got, "nop@0", at("a", baseTS*1000), at("b", baseTS*1000+1),
+	eqStrs(t, "updates", got, at("a", baseTS*1000), at("b", baseTS*1000+1),
 		at("late", baseTS*1000+1), at("c", baseTS*1000+2), at("nop", baseTS*1000+2))
 	// Resuming after "late": the server leaves it out (ts < requested),
 	// and c is next.
-	got = subscribeScript(t, baseTS*1000+1, 2, exchange{send: replReq(t, baseTS), reply: replReply(t,
+	got = subscribeScript(t, baseTS*1000+1, 1, exchange{send: replReq(t, baseTS), reply: replReply(t,
 		logged{baseTS, "a"}, logged{baseTS, "b"}, logged{baseTS, "c"})})
-	eqStrs(t, "resumed", got, at("nop", baseTS*1000+1), at("c", baseTS*1000+2), at("nop", baseTS*1000+2))
+	eqStrs(t, "resumed", got, at("c", baseTS*1000+2), at("nop", baseTS*1000+2))
 }
 
 // TestTTPositionsSameMicrosecond freezes the test server's clock: records
@@ -222,12 +219,11 @@ func TestTTPositionsSameMicrosecond(t *testing.T) {
 		t.Helper()
 		sctx, cancel := context.WithCancel(ctx)
 		defer cancel()
+		b.OnReplSessionForTest(func() { set(trigger) })
+		defer b.OnReplSessionForTest(nil)
 		var got []string
 		err := b.Subscribe(sctx, backend.SubscribeOptions{After: after}, func(u backend.Update) error {
 			got = append(got, describeUpdate(u))
-			if u.Event == nil && len(got) == 1 {
-				set(trigger)
-			}
 			if len(got) == want {
 				cancel()
 			}
@@ -239,13 +235,13 @@ func TestTTPositionsSameMicrosecond(t *testing.T) {
 		return got
 	}
 	p := func(us, i uint64) uint64 { return (t0+us)*1000 + i }
-	got := subscribe(0, "t1", 9)
-	eqStrs(t, "from the start", got, "nop@0", at("x", p(0, 0)),
+	got := subscribe(0, "t1", 8)
+	eqStrs(t, "from the start", got, at("x", p(0, 0)),
 		at("a", p(1, 0)), at("b", p(1, 1)), at("c", p(1, 2)), at("d", p(1, 3)), at("e", p(1, 4)),
 		at("y", p(2, 0)), at("t1", p(2, 1)))
 	// Checkpoint at c, the middle of its microsecond.
-	got = subscribe(p(1, 2), "t2", 6)
-	eqStrs(t, "resumed after c", got, at("nop", p(1, 2)), at("d", p(1, 3)), at("e", p(1, 4)),
+	got = subscribe(p(1, 2), "t2", 5)
+	eqStrs(t, "resumed after c", got, at("d", p(1, 3)), at("e", p(1, 4)),
 		at("y", p(2, 0)), at("t1", p(2, 1)), at("t2", p(2, 2)))
 }
 
@@ -315,9 +311,12 @@ func TestTTReplicationReconnectLimit(t *testing.T) {
 	mustOK(t, err)
 	t.Cleanup(func() { _ = b.Close() })
 	streams := 0
-	err = b.Subscribe(ctxT(t), backend.SubscribeOptions{}, func(u backend.Update) error {
-		streams++ // the master's first NOP
+	b.OnReplSessionForTest(func() {
+		streams++
 		srv.KillConnections()
+	})
+	err = b.Subscribe(ctxT(t), backend.SubscribeOptions{}, func(u backend.Update) error {
+		t.Errorf("update %v from a stream killed at its start", u)
 		return nil
 	})
 	if !errors.Is(err, backend.ErrUnavailable) || !strings.Contains(err.Error(), "repl_reconnects=2") {
@@ -331,8 +330,9 @@ func TestTTReplicationReconnectLimit(t *testing.T) {
 	// repl_reconnects=0 gives up as soon as the stream breaks.
 	b0 := fixture{addr: srv.Addr(), srv: srv}.open(t, "repl_reconnects=0")
 	before := replCount(t, b0)
+	b0.OnReplSessionForTest(srv.KillConnections)
 	err = b0.Subscribe(ctxT(t), backend.SubscribeOptions{}, func(u backend.Update) error {
-		srv.KillConnections()
+		t.Errorf("update %v from a stream killed at its start", u)
 		return nil
 	})
 	if !errors.Is(err, backend.ErrUnavailable) {

@@ -69,6 +69,9 @@ type replState struct {
 	sameTS uint64
 	// skip counts the records of lastTS still to skip in this session.
 	skip uint64
+	// announce: report the next session's opening NOP. Only a stream
+	// started from now has nothing to replay before it is caught up.
+	announce bool
 }
 
 // newReplState starts a stream after position after (exclusive): the
@@ -127,7 +130,10 @@ func (s *replState) handled(ts uint64) uint64 {
 // 1 when P/1000 is 0), skips the records of that microsecond whose index
 // is at most P%1000 and delivers everything after them. After 0 replays
 // the whole retained log. Progress updates carry the position of the last
-// record handled. A record logged while the server's clock stood behind
+// record handled. The master opens every session with a NOP before it has
+// read its log, so that NOP is not reported: the first progress update
+// follows the records the log held (TT's next NOP comes after them). Only
+// a stream from now, which has nothing to replay, reports it, at once. A record logged while the server's clock stood behind
 // an earlier one takes that earlier record's position, and is not resent
 // to a stream resumed after it: positions follow TT's timestamps, which a
 // clock stepping back makes ambiguous.
@@ -166,6 +172,7 @@ func (b *Backend) Subscribe(ctx context.Context, opts backend.SubscribeOptions, 
 		}
 	}
 	st := newReplState(after)
+	st.announce = opts.Now
 	backoff := min(firstBackoff, b.opts.ReplBackoff)
 	streamed, failures := false, 0
 	for {
@@ -290,9 +297,15 @@ func (b *Backend) replSession(ctx context.Context, sid uint32, st *replState, fi
 		}
 		return false, b.classify(ctx, "repl", err)
 	}
+	if b.replSessionHook != nil {
+		b.replSessionHook()
+	}
 	for f := first; ; {
-		if err := b.replFrame(f, st, filter, fn); err != nil {
-			return true, err
+		if f != first || !f.NOP || st.announce {
+			st.announce = false
+			if err := b.replFrame(f, st, filter, fn); err != nil {
+				return true, err
+			}
 		}
 		if err := deadline(b.opts.ReplTimeout); err != nil {
 			return true, err

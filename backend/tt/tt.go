@@ -192,6 +192,9 @@ type Backend struct {
 	kind atomic.Int32
 	// iterBusy is true while a cursor uses the server's shared iterator.
 	iterBusy atomic.Bool
+	// replSessionHook, when set (by tests), runs once a replication
+	// session has received the master's opening frame.
+	replSessionHook func()
 }
 
 var (

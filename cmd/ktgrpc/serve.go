@@ -105,7 +105,7 @@ Backends:
 	fs.IntVar(&cfg.hub.catchUpReaders, "hub-catch-up-readers", cfg.hub.catchUpReaders, "at most `n` extra replication sessions serve subscribers that start before the window")
 	fs.IntVar(&cfg.cursorStreams, "max-cursor-streams", server.DefaultMaxCursorStreams, "at most `n` Cursor.Open (with a cursor open) and Cursor.Scan streams on the gateway; more are RESOURCE_EXHAUSTED")
 	fs.IntVar(&cfg.cursorsPerConn, "max-cursor-streams-per-conn", server.DefaultMaxCursorStreamsPerConn, "at most `n` of those streams on one client connection")
-	fs.DurationVar(&cfg.stallTimeout, "stall-timeout", server.DefaultStallTimeout, "end a cursor or scan stream whose client has taken no message for this long, freeing its backend cursor")
+	fs.DurationVar(&cfg.stallTimeout, "stall-timeout", server.DefaultStallTimeout, "end a cursor, scan, Subscribe or Watch stream whose client has taken no message for this long, freeing its backend cursor or hub subscription")
 	envflag.Describe(fs, envPrefix, nil)
 
 	pos, err := parseArgs(fs, args)

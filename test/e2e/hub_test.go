@@ -450,6 +450,42 @@ func TestHubCatchUp(t *testing.T) {
 	})
 }
 
+// TestHubProgressAfterReplay: a subscriber from the start of the log gets
+// every retained change before its first progress message, and that
+// message's position covers them. Tokyo Tyrant's master opens each stream
+// with a NOP before it reads its log, which must not count as caught up.
+func TestHubProgressAfterReplay(t *testing.T) {
+	eachHubLane(t, server.Options{}, func(t *testing.T, e *hubEnv) {
+		var want []string
+		for i := range 5 {
+			k := fmt.Sprintf("r%d", i)
+			e.set(t, k, "v")
+			want = append(want, "OPERATION_SET "+k+"=v")
+		}
+		s := e.subscribe(t, &ktgrpcv1.SubscribeRequest{KeyPrefix: []byte(e.prefix)})
+		var evs []*ktgrpcv1.Event
+		for {
+			var m *ktgrpcv1.SubscribeResponse
+			select {
+			case m = <-s.msgs:
+			case err := <-s.err:
+				t.Fatalf("subscription ended: %v", err)
+			}
+			if ev := m.GetEvent(); ev != nil {
+				evs = append(evs, ev)
+				continue
+			}
+			if got := e.describe(evs); !slices.Equal(got, want) {
+				t.Fatalf("events before the first progress: %q, want %q", got, want)
+			}
+			if p := m.GetProgress().GetPosition(); p < evs[len(evs)-1].Position {
+				t.Fatalf("first progress at %d, before the last replayed event at %d", p, evs[len(evs)-1].Position)
+			}
+			return
+		}
+	})
+}
+
 // TestHubOutOfRange asks the embedded store, which can tell, for a position
 // it no longer retains.
 func TestHubOutOfRange(t *testing.T) {
@@ -480,6 +516,57 @@ func TestHubOutOfRange(t *testing.T) {
 		if status.Code(err) != tc.code || !strings.Contains(status.Convert(err).Message(), tc.msg) {
 			t.Errorf("after %d: %v; want %v naming %q", tc.after, err, tc.code, tc.msg)
 		}
+	}
+}
+
+// TestHubOutOfRangeKT removes the older update-log files of a Kyoto Tycoon
+// test server: a subscriber whose start position went with them ends with
+// OUT_OF_RANGE naming the oldest retained position, also while another
+// subscriber's stream from the start of the log is running; from that
+// position on, the stream starts at the oldest change left.
+func TestHubOutOfRangeKT(t *testing.T) {
+	srv := kttest.Start(t, kttest.WithUlogLimit(200))
+	u, _ := url.Parse("kt://" + srv.Addr())
+	b, err := kt.Open(context.Background(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	_, conn := gatewaytest.StartServer(t, b, server.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	e := &hubEnv{ctx: ctx, conn: conn, kv: ktgrpcv1.NewKVClient(conn), repl: ktgrpcv1.NewReplicationClient(conn), admin: ktgrpcv1.NewAdminClient(conn)}
+	for i := range 20 {
+		e.set(t, fmt.Sprintf("k%02d", i), strings.Repeat("v", 40))
+	}
+	logs, err := e.admin.ListUpdateLogs(ctx, &ktgrpcv1.ListUpdateLogsRequest{})
+	if err != nil || len(logs.GetFiles()) < 3 {
+		t.Fatalf("ListUpdateLogs: %v, %v; want several files", logs, err)
+	}
+	removed := logs.GetFiles()[1].GetMaxPosition()
+	if _, err := e.admin.RemoveUpdateLogs(ctx, &ktgrpcv1.RemoveUpdateLogsRequest{Before: &removed}); err != nil {
+		t.Fatal(err)
+	}
+	// From the start: the whole retained log, which begins after the
+	// removed files.
+	all := e.subscribe(t, &ktgrpcv1.SubscribeRequest{})
+	evs := all.events(t, e, 1)
+	oldest := evs[0].GetPosition()
+	if oldest <= removed {
+		t.Fatalf("the replay starts at %d, inside the removed files (up to %d)", oldest, removed)
+	}
+	for _, after := range []uint64{1, removed - 1} {
+		st, err := e.repl.Subscribe(ctx, &ktgrpcv1.SubscribeRequest{Start: &ktgrpcv1.SubscribeRequest_After{After: after}})
+		if err == nil {
+			_, err = st.Recv()
+		}
+		if want := fmt.Sprintf("oldest retained position %d", oldest); status.Code(err) != codes.OutOfRange || !strings.Contains(status.Convert(err).Message(), want) {
+			t.Errorf("after %d: %v; want OUT_OF_RANGE naming %q", after, err, want)
+		}
+	}
+	resumed := e.subscribe(t, &ktgrpcv1.SubscribeRequest{Start: &ktgrpcv1.SubscribeRequest_After{After: oldest - 1}})
+	if got := resumed.events(t, e, 1)[0].GetPosition(); got != oldest {
+		t.Errorf("after %d: first event at %d, want %d", oldest-1, got, oldest)
 	}
 }
 

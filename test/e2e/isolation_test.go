@@ -44,8 +44,8 @@ func wantStatus(t *testing.T, what string, err error, code codes.Code, parts ...
 	}
 }
 
-// callEnds returns a logger for the gateway that reports every cursor or
-// scan stream it finishes as "method code" (for example "Scan
+// callEnds returns a logger for the gateway that reports every cursor,
+// scan or replication stream it finishes as "method code" (for example "Scan
 // ResourceExhausted"): the
 // tests wait for the gateway to end a stream whose client reads nothing,
 // and so cannot learn it from the stream.
@@ -79,7 +79,9 @@ func (h *endHandler) Handle(_ context.Context, r slog.Record) error {
 		look(a)
 	}
 	r.Attrs(look)
-	if method != "Open" && method != "Scan" {
+	switch method {
+	case "Open", "Scan", "Subscribe", "Watch":
+	default:
 		return nil
 	}
 	select {
@@ -292,4 +294,105 @@ func TestStalledCursorStreamEnds(t *testing.T) {
 	if _, err := openJumped(t.Context(), e.cursor); err != nil {
 		t.Fatalf("a cursor after the stalled one ended: %v", err)
 	}
+}
+
+// TestStalledSubscriberEnds: a Subscribe client that stops reading, so that
+// the gateway's sends block in flow control while the log goes idle, is
+// ended after the stall timeout with RESOURCE_EXHAUSTED and a position to
+// resume after; its hub subscription is gone, and resuming there yields
+// every change exactly once.
+func TestStalledSubscriberEnds(t *testing.T) {
+	logger, ends := callEnds()
+	e := newEmbEnv(t, server.Options{StallTimeout: 100 * time.Millisecond, Logger: logger})
+	const n = 400
+	// More than a client's flow-control window holds, and fewer than the
+	// hub's subscriber buffer, which would end the stream on its own.
+	fillEmb(t, e, n)
+	stream, err := e.repl.Subscribe(t.Context(), &ktgrpcv1.SubscribeRequest{Dbs: []string{"main"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first message shows the stream runs; then nothing is read until
+	// the gateway gives up.
+	first, err := stream.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitEnd(t, ends, "Subscribe ResourceExhausted")
+	st, err := e.admin.ReplicationStatus(t.Context(), &ktgrpcv1.ReplicationStatusRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.GetSubscribers() != 0 || st.GetUpstreamConnections() != 0 {
+		t.Fatalf("after the stalled stream ended: %d subscribers, %d upstream connections; want none", st.GetSubscribers(), st.GetUpstreamConnections())
+	}
+	got := []*ktgrpcv1.Event{first.GetEvent()}
+	var end error
+	for {
+		m, err := stream.Recv()
+		if err != nil {
+			end = err
+			break
+		}
+		if ev := m.GetEvent(); ev != nil {
+			got = append(got, ev)
+		}
+	}
+	wantStatus(t, "stalled subscriber", end, codes.ResourceExhausted, "read nothing for 100ms", "resume with after=")
+	var after uint64
+	msg := status.Convert(end).Message()
+	if _, err := fmt.Sscanf(msg[strings.Index(msg, "after=")+len("after="):], "%d", &after); err != nil {
+		t.Fatalf("no position in %q: %v", msg, err)
+	}
+	if len(got) >= n {
+		t.Fatalf("the stalled stream delivered all %d changes", len(got))
+	}
+	// What the client took up to the resume position, then the resumed
+	// stream: every change once, in order. (The message that stalled may
+	// still have arrived; it is after the position.)
+	var keys []string
+	for _, ev := range got {
+		if ev.GetPosition() <= after {
+			keys = append(keys, string(ev.GetKey()))
+		}
+	}
+	resumed, err := e.repl.Subscribe(t.Context(), &ktgrpcv1.SubscribeRequest{Start: &ktgrpcv1.SubscribeRequest_After{After: after}, Dbs: []string{"main"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for len(keys) < n {
+		m, err := resumed.Recv()
+		if err != nil {
+			t.Fatalf("resumed after %d: %v", after, err)
+		}
+		if ev := m.GetEvent(); ev != nil {
+			keys = append(keys, string(ev.GetKey()))
+		}
+	}
+	for i, k := range keys {
+		if want := fmt.Sprintf("k%05d", i); k != want {
+			t.Fatalf("change %d is %q, want %q", i, k, want)
+		}
+	}
+}
+
+// TestStalledWatchSnapshotEnds: a Watch client that reads nothing while its
+// snapshot is sent is ended after the stall timeout too.
+func TestStalledWatchSnapshotEnds(t *testing.T) {
+	logger, ends := callEnds()
+	e := newEmbEnv(t, server.Options{StallTimeout: 100 * time.Millisecond, Logger: logger})
+	fillEmb(t, e, 400)
+	stream, err := e.repl.Watch(t.Context(), &ktgrpcv1.WatchRequest{Db: "main", Target: &ktgrpcv1.WatchRequest_Prefix{Prefix: []byte("k")}, SnapshotBatchSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	waitEnd(t, ends, "Watch ResourceExhausted")
+	var end error
+	for end == nil {
+		_, end = stream.Recv()
+	}
+	wantStatus(t, "stalled watch", end, codes.ResourceExhausted, "read nothing for 100ms", "watch again")
 }

@@ -2,6 +2,7 @@ package kttest
 
 import (
 	"encoding/binary"
+	"fmt"
 	"time"
 
 	"github.com/ktgrpc/ktgrpc/backend"
@@ -26,8 +27,6 @@ const (
 	// replAckTimeout bounds the wait for a NOP acknowledgement (KT's
 	// default -tout).
 	replAckTimeout = 30 * time.Second
-	// ulogPath is the name ulog_list reports for the update-log file.
-	ulogPath = "ulog/0000000001.ulog"
 	// ulogHeaderSize and ulogRecordExtra give the on-disk size of KT's log
 	// file: a 17-byte header, and per record a marker, ts, size and end
 	// marker around the message.
@@ -121,9 +120,15 @@ func (c *conn) binReplication() bool {
 		if err != nil {
 			return false
 		}
+		// A change in a removed file is gone: the stream starts at the
+		// oldest one left, and nothing tells the client.
+		removed, _ := s.ulogRemoved()
 		for i := range events {
 			e := &events[i]
 			pos, maxRead = e.Position, e.Position
+			if e.Position <= removed {
+				continue
+			}
 			msg, ok := s.logMessage(e)
 			if !ok {
 				continue
@@ -178,26 +183,75 @@ func (c *conn) writeReplRecord(ts uint64, msg []byte) {
 	c.w.Write(append(b, msg...))
 }
 
-// ulogFileStats returns the size KT's single update-log file would have and
-// the newest timestamp in it.
-func (s *Server) ulogFileStats() (size int64, maxTS uint64, err error) {
-	size = ulogHeaderSize
-	var pos uint64
+// ulogFile is one file of the modelled update log.
+type ulogFile struct {
+	id    int
+	size  int64
+	maxTS uint64
+}
+
+// path is the name ulog_list reports for the file.
+func (f ulogFile) path() string { return fmt.Sprintf("ulog/%010d.ulog", f.id) }
+
+// ulogRemoved returns the newest position of the changes no longer in the
+// log (0: none) and the number of the oldest file left. Changes the store
+// dropped to stay within its bounds count as removed files too.
+func (s *Server) ulogRemoved() (removedTS uint64, firstID int) {
+	s.ulogMu.Lock()
+	removedTS, firstID = s.ulogRemovedTS, max(s.ulogFirstID, 1)
+	s.ulogMu.Unlock()
+	if dropped := s.store.LogStats().Dropped; dropped > removedTS {
+		removedTS, firstID = dropped, max(firstID, 2)
+	}
+	return removedTS, firstID
+}
+
+// ulogFiles splits the retained update log into KT's files: a 17-byte
+// header, then per logged change a marker, ts, size and end marker around
+// the message; a file is closed once it reaches ulim bytes.
+func (s *Server) ulogFiles() ([]ulogFile, error) {
+	pos, id := s.ulogRemoved()
+	files := []ulogFile{{id: id, size: ulogHeaderSize}}
 	for {
 		events, _, err := s.store.ReadLog(s.ctx, pos, replBatch)
 		if err != nil {
-			return 0, 0, err
+			return nil, err
 		}
 		for i := range events {
 			e := &events[i]
 			pos = e.Position
-			if msg, ok := s.logMessage(e); ok {
-				size += int64(ulogRecordExtra + len(msg))
-				maxTS = e.Position
+			msg, ok := s.logMessage(e)
+			if !ok {
+				continue
 			}
+			cur := &files[len(files)-1]
+			if s.ulim > 0 && cur.size >= s.ulim {
+				files = append(files, ulogFile{id: cur.id + 1, size: ulogHeaderSize})
+				cur = &files[len(files)-1]
+			}
+			cur.size += int64(ulogRecordExtra + len(msg))
+			cur.maxTS = e.Position
 		}
 		if len(events) < replBatch {
-			return size, maxTS, nil
+			return files, nil
 		}
 	}
+}
+
+// removeUlogs deletes the files whose newest change is at or before ts,
+// except the newest file, as ulog_remove does.
+func (s *Server) removeUlogs(ts uint64) error {
+	files, err := s.ulogFiles()
+	if err != nil {
+		return err
+	}
+	s.ulogMu.Lock()
+	defer s.ulogMu.Unlock()
+	for _, f := range files[:len(files)-1] {
+		if f.maxTS > ts {
+			break
+		}
+		s.ulogRemovedTS, s.ulogFirstID = max(s.ulogRemovedTS, f.maxTS), f.id+1
+	}
+	return nil
 }

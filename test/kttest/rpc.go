@@ -361,11 +361,13 @@ func rpcUlogList(r *rpcCall) rv {
 	if !r.s.ulog {
 		return r.fail(ScriptInvalid, msgNoUpdateLog)
 	}
-	size, maxTS, err := r.s.ulogFileStats()
+	files, err := r.s.ulogFiles()
 	if err != nil {
 		return r.failErr(err)
 	}
-	r.out[ulogPath] = fmt.Sprintf("%d:%d", size, maxTS)
+	for _, f := range files {
+		r.out[f.path()] = fmt.Sprintf("%d:%d", f.size, f.maxTS)
+	}
 	return ScriptOK
 }
 
@@ -373,7 +375,19 @@ func rpcUlogRemove(r *rpcCall) rv {
 	if !r.s.ulog {
 		return r.fail(ScriptInvalid, msgNoUpdateLog)
 	}
-	// The log is one file, the newest, which ulog_remove always keeps.
+	// Absent means every file; "now" the log's clock; text that is no
+	// number reads as 0, as KT's atoi does.
+	ts := uint64(math.MaxUint64)
+	switch v, ok := r.in["ts"]; {
+	case !ok:
+	case v == "now":
+		ts = pureClock(r.s.now())
+	default:
+		ts, _ = strconv.ParseUint(v, 10, 64)
+	}
+	if err := r.s.removeUlogs(ts); err != nil {
+		return r.failErr(err)
+	}
 	return ScriptOK
 }
 

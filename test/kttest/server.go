@@ -17,7 +17,9 @@
 // report model Kyoto Cabinet's cache databases (count is exact, the sizes
 // are estimates), synchronize with a command fails as without a -cmd
 // directory, tune_replication is accepted but there is no slave side,
-// ulog_list reports one log file and ulog_remove keeps it, and
+// the update log is one file unless WithUlogLimit rotates it (ulog_remove
+// then deletes whole files, and a replication stream from before them
+// starts at the oldest change left, as on ktserver), and
 // match_prefix, match_regex and match_similar skip expired records that
 // ktserver would still list until they are purged.
 package kttest
@@ -57,6 +59,7 @@ type settings struct {
 	scripts map[string]Script
 	dbs     []Database
 	workers int
+	ulim    int64
 	err     error
 }
 
@@ -147,6 +150,13 @@ func WithWorkers(n int) Option {
 	}
 }
 
+// WithUlogLimit rotates the modelled update-log file once it reaches
+// limit bytes (ktserver's -ulim; default 0: one file), so that ulog_list
+// lists several files and ulog_remove can delete the older ones.
+func WithUlogLimit(limit int64) Option {
+	return func(s *settings) { s.ulim = limit }
+}
+
 // WithAddr sets the listening address; the default is 127.0.0.1:0.
 func WithAddr(addr string) Option {
 	return func(s *settings) { s.addr = addr }
@@ -166,6 +176,15 @@ type Server struct {
 	started  time.Time
 	signals  *signalHub
 	counters counters
+
+	// ulim is the update-log file size limit, 0 for one file.
+	ulim int64
+	// ulogMu guards the removal state of the update log: the newest
+	// position in a removed file (0: none removed) and the number of the
+	// oldest file left.
+	ulogMu        sync.Mutex
+	ulogRemovedTS uint64
+	ulogFirstID   int
 	// workers serve the requests, as ktserver's threads do.
 	workers *workerpool.Pool
 
@@ -218,6 +237,7 @@ func New(opts ...Option) (*Server, error) {
 		return nil, cfg.err
 	}
 	s := &Server{
+		ulim:    cfg.ulim,
 		now:     cfg.now,
 		signals: newSignalHub(),
 		conns:   map[*conn]struct{}{},

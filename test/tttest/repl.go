@@ -42,6 +42,9 @@ func (c *conn) repl() (bool, error) {
 	if !cfg.ulog || cfg.sid == 0 {
 		return false, errClose
 	}
+	// The log's end is taken before the session counts as served, so that
+	// a write made once WaitReplicationCount has seen it wakes the stream.
+	seen := c.s.db.LogSeq()
 	c.s.replsAdded(1)
 	defer c.s.replsAdded(-1)
 	ctx, cancel := context.WithCancel(c.s.ctx)
@@ -51,7 +54,7 @@ func (c *conn) repl() (bool, error) {
 		defer cancel()
 		_, _ = c.r.WriteTo(discard{})
 	}()
-	if err := c.stream(ctx, ts, sid); err != nil {
+	if err := c.stream(ctx, ts, sid, seen); err != nil {
 		return false, err
 	}
 	return false, errClose
@@ -63,16 +66,16 @@ type discard struct{}
 func (discard) Write(b []byte) (int, error) { return len(b), nil }
 
 // stream sends the update log from ts (inclusive) to a slave with id sid,
-// as TT's master loop does: a NOP at the top of every round in which the
+// seen being the log's end when the session began, as TT's master loop
+// does: a NOP at the top of every round in which the
 // heartbeat interval has passed since the last one (and at once), then a
 // wait of up to the rest of the interval for records logged after the
 // last read, then every record not yet sent. Records already in the log at
 // connect time are therefore sent once the first wait ends, followed by the
 // next NOP. Records whose origin or master is the slave itself are
 // withheld.
-func (c *conn) stream(ctx context.Context, ts uint64, sid uint32) error {
+func (c *conn) stream(ctx context.Context, ts uint64, sid uint32, seen uint64) error {
 	clock, interval, db := c.s.clock, c.s.replInterval, c.s.db
-	seen := db.LogSeq()
 	var sent uint64
 	var lastNOP int64 = math.MinInt64
 	for {

@@ -27,10 +27,10 @@ import (
 // exclusive, so across any number of reconnections every change is yielded
 // once, in log order, as long as the backend still retains the log from
 // that position. The gateway refuses to resume from a position the backend
-// has dropped where it can tell (the embedded store), and Watch then ends
-// with an error matching ErrOutOfRange; Kyoto Tycoon and Tokyo Tyrant
-// silently start at their oldest retained change instead, so keep their
-// update logs longer than any outage to ride out.
+// has dropped where it can tell (the embedded store, Kyoto Tycoon), and
+// Watch then ends with an error matching ErrOutOfRange; Tokyo Tyrant
+// silently starts at its oldest retained change instead, so keep its
+// update log longer than any outage to ride out.
 //
 // Errors worth retrying are those of a gateway that is away or restarting,
 // or of a connection that broke: ErrUnavailable, and a stream reset by the

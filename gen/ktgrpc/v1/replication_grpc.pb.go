@@ -40,13 +40,19 @@ type ReplicationClient interface {
 	// duplicate. The stream ends with:
 	//   - OUT_OF_RANGE when `after` is older than the oldest change the backend
 	//     still retains, with the oldest position available in the message,
-	//     where the backend can tell (the embedded store; Kyoto Tycoon and Tokyo
-	//     Tyrant resume silently at their oldest retained change);
+	//     where the backend can tell: the embedded store, and Kyoto Tycoon once
+	//     update-log files were removed (`ulog_list` names only each file's
+	//     newest change, so a position between the newest removed change and
+	//     the oldest retained one is refused too; resume after the oldest
+	//     position minus one). Tokyo Tyrant cannot tell, as its protocol lists
+	//     no log files: it resumes silently at its oldest retained change;
 	//   - INVALID_ARGUMENT when `after` is beyond the newest position, where the
 	//     backend can tell (the embedded store);
 	//   - RESOURCE_EXHAUSTED when the consumer reads too slowly and its buffer in
-	//     the gateway overflows; the message carries the position to resume
-	//     after ("resume with after=N"), and every change up to N was delivered;
+	//     the gateway overflows, or reads nothing for the gateway's stall
+	//     timeout (serve --stall-timeout) while a message waits; the message
+	//     carries the position to resume after ("resume with after=N"), and
+	//     every change up to N was delivered;
 	//   - UNAVAILABLE when the gateway shuts down; resume after the last position
 	//     received.
 	Subscribe(ctx context.Context, in *SubscribeRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[SubscribeResponse], error)
@@ -131,13 +137,19 @@ type ReplicationServer interface {
 	// duplicate. The stream ends with:
 	//   - OUT_OF_RANGE when `after` is older than the oldest change the backend
 	//     still retains, with the oldest position available in the message,
-	//     where the backend can tell (the embedded store; Kyoto Tycoon and Tokyo
-	//     Tyrant resume silently at their oldest retained change);
+	//     where the backend can tell: the embedded store, and Kyoto Tycoon once
+	//     update-log files were removed (`ulog_list` names only each file's
+	//     newest change, so a position between the newest removed change and
+	//     the oldest retained one is refused too; resume after the oldest
+	//     position minus one). Tokyo Tyrant cannot tell, as its protocol lists
+	//     no log files: it resumes silently at its oldest retained change;
 	//   - INVALID_ARGUMENT when `after` is beyond the newest position, where the
 	//     backend can tell (the embedded store);
 	//   - RESOURCE_EXHAUSTED when the consumer reads too slowly and its buffer in
-	//     the gateway overflows; the message carries the position to resume
-	//     after ("resume with after=N"), and every change up to N was delivered;
+	//     the gateway overflows, or reads nothing for the gateway's stall
+	//     timeout (serve --stall-timeout) while a message waits; the message
+	//     carries the position to resume after ("resume with after=N"), and
+	//     every change up to N was delivered;
 	//   - UNAVAILABLE when the gateway shuts down; resume after the last position
 	//     received.
 	Subscribe(*SubscribeRequest, grpc.ServerStreamingServer[SubscribeResponse]) error
