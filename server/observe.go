@@ -201,6 +201,7 @@ func hubDescs() []*prometheus.Desc {
 		prometheus.NewDesc("ktgrpc_replication_slow_consumer_drops_total", "Subscribers ended for falling behind their buffer.", nil, nil),
 		prometheus.NewDesc("ktgrpc_replication_events_dropped_total", "Events not delivered because their subscriber was ended for being slow.", nil, nil),
 		prometheus.NewDesc("ktgrpc_replication_upstream_reconnects_total", "Times the shared upstream stream was re-established after a loss.", nil, nil),
+		prometheus.NewDesc("ktgrpc_replication_lag_events", "Events of the window the furthest-behind subscriber has yet to take.", nil, nil),
 	}
 }
 
@@ -227,4 +228,5 @@ func (c hubCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(7, float64(st.SlowSubscribersEnded))
 	counter(8, float64(st.EventsDropped))
 	counter(9, float64(st.UpstreamReconnects))
+	gauge(10, float64(st.MaxLagEvents))
 }

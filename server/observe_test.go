@@ -171,6 +171,9 @@ func TestMetricsScrapedAfterKnownTraffic(t *testing.T) {
 	if got := series(t, fams, "ktgrpc_replication_window_events", nil).GetGauge().GetValue(); got < 1 {
 		t.Errorf("window events = %v after a change was delivered, want at least 1", got)
 	}
+	// The lag's value depends on where each subscriber is in its loop;
+	// that it is exported is what this test can know.
+	series(t, fams, "ktgrpc_replication_lag_events", nil)
 	if got := series(t, fams, "ktgrpc_replication_position", nil).GetGauge().GetValue(); got == 0 {
 		t.Error("replication position = 0 after a change was delivered")
 	}

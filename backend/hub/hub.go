@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ktgrpc/ktgrpc/backend"
@@ -98,6 +99,9 @@ type Stats struct {
 	SlowSubscribersEnded uint64
 	EventsDropped        uint64
 	UpstreamReconnects   uint64
+	// MaxLagEvents is how many events of the window the furthest-behind
+	// subscriber that reads from it has yet to take.
+	MaxLagEvents uint64
 }
 
 // Hub serves the subscriptions of one backend from one upstream stream.
@@ -120,6 +124,9 @@ type Hub struct {
 	slow     uint64
 	dropped  uint64
 	reconns  uint64
+	// readers are the subscribers reading the window, with the sequence
+	// number of the next event each will take, for the lag in Stats.
+	readers map[*sub]*atomic.Uint64
 }
 
 // run is one life of the shared stream, from the first subscriber to the
@@ -191,6 +198,12 @@ func (h *Hub) Stats() Stats {
 		st.WindowEvents, st.WindowBytes, st.Position = len(r.win), r.bytes, r.pos
 		if len(r.win) > 0 {
 			st.WindowOldest = r.win[0].Position
+		}
+		end := r.endSeq()
+		for _, next := range h.readers {
+			if n := next.Load(); n < end {
+				st.MaxLagEvents = max(st.MaxLagEvents, end-n)
+			}
 		}
 	}
 	return st
@@ -544,8 +557,22 @@ func (s *sub) catchUp(ctx context.Context) (uint64, error) {
 // follow serves the subscriber from the window, from sequence number seq.
 func (s *sub) follow(ctx context.Context, seq uint64) error {
 	h, r := s.h, s.r
+	next := new(atomic.Uint64)
+	next.Store(seq)
+	h.mu.Lock()
+	if h.readers == nil {
+		h.readers = map[*sub]*atomic.Uint64{}
+	}
+	h.readers[s] = next
+	h.mu.Unlock()
+	defer func() {
+		h.mu.Lock()
+		delete(h.readers, s)
+		h.mu.Unlock()
+	}()
 	batch := make([]*backend.Event, 0, readBatch)
 	for {
+		next.Store(seq)
 		h.mu.RLock()
 		if r.err != nil {
 			err := r.err

@@ -110,3 +110,54 @@ func TestCloseEndsSubscribers(t *testing.T) {
 		t.Fatal("a closed hub took a subscriber")
 	}
 }
+
+// TestStatsMaxLag holds one subscriber inside its first delivery while
+// another takes every change: the lag in Stats is the held one's backlog.
+func TestStatsMaxLag(t *testing.T) {
+	store, err := embedded.New(embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	h := hub.New(store, hub.Options{})
+	defer h.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+
+	entered, release := make(chan struct{}), make(chan struct{})
+	heldDone := make(chan error, 1)
+	go func() {
+		first := true
+		heldDone <- h.Subscribe(ctx, backend.SubscribeOptions{After: 0}, func(u backend.Update) error {
+			if u.Event != nil && first {
+				first = false
+				close(entered)
+				<-release
+			}
+			return nil
+		})
+	}()
+	ups, done := collect(ctx, h, backend.SubscribeOptions{After: 0})
+	const n = 5
+	for i := range n {
+		if err := store.Set(ctx, "", []byte(fmt.Sprintf("k%d", i)), []byte("v"), backend.Expiry{}, backend.WriteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range n {
+		nextEvent(t, ups, done)
+	}
+	<-entered
+	if got := h.Stats().MaxLagEvents; got != n {
+		t.Errorf("MaxLagEvents = %d with one subscriber held at the first of %d changes, want %d", got, n, n)
+	}
+	close(release)
+	cancel()
+	if err := <-heldDone; !errors.Is(err, context.Canceled) {
+		t.Errorf("held subscriber ended with %v", err)
+	}
+	<-done
+	if got := h.Stats().MaxLagEvents; got != 0 {
+		t.Errorf("MaxLagEvents = %d after every subscriber left, want 0", got)
+	}
+}
