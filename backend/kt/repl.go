@@ -279,11 +279,15 @@ func (b *Backend) normalizeFilter(ctx context.Context, f backend.Filter) (backen
 	return f, nil
 }
 
-// serverClock returns a position just before the server's current time,
-// from the report's serv_current_time (epoch seconds with a fraction), in
-// the update log's unit (milliseconds * 10^6 + counter). It is truncated to
-// the millisecond, minus one, so that no change made in that millisecond
-// is skipped.
+// serverClock returns a position one second before the server's current
+// time, from the report's serv_current_time (epoch seconds with a
+// fraction), in the update log's unit (milliseconds * 10^6 + counter).
+// Kyoto Tycoon stamps logged changes with a clock that can trail
+// serv_current_time (changes acknowledged after the report have been seen
+// stamped milliseconds, under load seconds, earlier); its own NOPs keep the
+// same one-second margin. Starting earlier may deliver a change made just
+// before the subscription; starting at the reported time would lose ones
+// made just after it.
 func (b *Backend) serverClock(ctx context.Context) (uint64, error) {
 	report, err := b.Report(ctx)
 	if err != nil {
@@ -299,8 +303,12 @@ func (b *Backend) serverClock(ctx context.Context) (uint64, error) {
 			ms = sec*1000 + frac
 		}
 	}
-	return uint64(ms)*1_000_000 - 1, nil
+	return uint64(ms-nowMarginMillis) * 1_000_000, nil
 }
+
+// nowMarginMillis is how far before the server's clock a subscription from
+// now starts; see serverClock.
+const nowMarginMillis = 1000
 
 // CheckFilter checks the databases f names and rewrites them as events
 // name them (database indexes).
