@@ -54,6 +54,9 @@ type PoolStats struct {
 	// Discards counts the connections closed because their state was
 	// unknown after an error, or because the server closed them.
 	Discards int64
+	// Recovered counts the connections kept although a call gave up on
+	// them before the reply: the late reply was read in the background.
+	Recovered int64
 }
 
 // PoolReporter is implemented by backends that keep a connection pool.

@@ -158,25 +158,26 @@ func opLabel(op string) string {
 // poolCollector reports a backend's connection pool at scrape time.
 type poolCollector struct{ b backend.PoolReporter }
 
-func poolDescs() (size, conns, waits, dials, discards *prometheus.Desc) {
+func poolDescs() (size, conns, waits, dials, discards, recovered *prometheus.Desc) {
 	return prometheus.NewDesc("ktgrpc_backend_pool_size", "The most connections the backend pool opens.", nil, nil),
 		prometheus.NewDesc("ktgrpc_backend_pool_connections", "Backend pool connections open now, by state (idle or in_use).", []string{"state"}, nil),
 		prometheus.NewDesc("ktgrpc_backend_pool_waits_total", "Times a call found every backend connection in use and waited for one.", nil, nil),
 		prometheus.NewDesc("ktgrpc_backend_pool_dials_total", "Backend connections opened.", nil, nil),
-		prometheus.NewDesc("ktgrpc_backend_pool_discards_total", "Backend connections closed after an error or because the server closed them.", nil, nil)
+		prometheus.NewDesc("ktgrpc_backend_pool_discards_total", "Backend connections closed after an error or because the server closed them.", nil, nil),
+		prometheus.NewDesc("ktgrpc_backend_pool_recovered_total", "Backend connections kept after a call gave up on them, by reading the late reply.", nil, nil)
 }
 
 // Describe implements prometheus.Collector.
 func (c poolCollector) Describe(ch chan<- *prometheus.Desc) {
-	size, conns, waits, dials, discards := poolDescs()
-	for _, d := range []*prometheus.Desc{size, conns, waits, dials, discards} {
+	size, conns, waits, dials, discards, recovered := poolDescs()
+	for _, d := range []*prometheus.Desc{size, conns, waits, dials, discards, recovered} {
 		ch <- d
 	}
 }
 
 // Collect implements prometheus.Collector.
 func (c poolCollector) Collect(ch chan<- prometheus.Metric) {
-	size, conns, waits, dials, discards := poolDescs()
+	size, conns, waits, dials, discards, recovered := poolDescs()
 	st := c.b.BackendPoolStats()
 	ch <- prometheus.MustNewConstMetric(size, prometheus.GaugeValue, float64(st.Size))
 	ch <- prometheus.MustNewConstMetric(conns, prometheus.GaugeValue, float64(st.Idle), "idle")
@@ -184,6 +185,7 @@ func (c poolCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(waits, prometheus.CounterValue, float64(st.Waits))
 	ch <- prometheus.MustNewConstMetric(dials, prometheus.CounterValue, float64(st.Dials))
 	ch <- prometheus.MustNewConstMetric(discards, prometheus.CounterValue, float64(st.Discards))
+	ch <- prometheus.MustNewConstMetric(recovered, prometheus.CounterValue, float64(st.Recovered))
 }
 
 // hubCollector reports the replication hub at scrape time.

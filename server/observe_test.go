@@ -153,6 +153,9 @@ func TestMetricsScrapedAfterKnownTraffic(t *testing.T) {
 	if got := series(t, fams, "ktgrpc_backend_pool_waits_total", nil).GetCounter().GetValue(); got != 0 {
 		t.Errorf("pool waits = %v after sequential calls, want 0", got)
 	}
+	if got := series(t, fams, "ktgrpc_backend_pool_recovered_total", nil).GetCounter().GetValue(); got != 0 {
+		t.Errorf("pool recovered = %v after calls that all got their replies, want 0", got)
+	}
 	dials := series(t, fams, "ktgrpc_backend_pool_dials_total", nil).GetCounter().GetValue()
 	if idle < 1 || inUse != 0 || dials != idle {
 		t.Errorf("pool idle %v, in use %v, dials %v; want every connection dialled idle after the calls", idle, inUse, dials)

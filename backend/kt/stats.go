@@ -8,12 +8,13 @@ var _ backend.PoolReporter = (*Backend)(nil)
 func (b *Backend) BackendPoolStats() backend.PoolStats {
 	s := b.pool.stats()
 	return backend.PoolStats{
-		Size:     cap(b.pool.slots),
-		Open:     s.Open,
-		Idle:     s.Idle,
-		InUse:    s.InUse,
-		Waits:    b.pool.waits.Load(),
-		Dials:    s.Dials,
-		Discards: s.Discards,
+		Size:      cap(b.pool.slots),
+		Open:      s.Open,
+		Idle:      s.Idle,
+		InUse:     s.InUse,
+		Waits:     b.pool.waits.Load(),
+		Dials:     s.Dials,
+		Discards:  s.Discards,
+		Recovered: s.Recovered,
 	}
 }

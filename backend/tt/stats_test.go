@@ -34,7 +34,7 @@ func TestTTPoolCountsWaits(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if st := b.BackendPoolStats(); st.Waits != 1 || st.Open != 1 {
+	if st := b.BackendPoolStats(); st.Waits != 1 || st.Open != 1 || st.Dials != 1 || st.Recovered != 0 {
 		t.Fatalf("stats after one wait: %+v", st)
 	}
 }
