@@ -7,7 +7,12 @@
 
 FROM golang:1.26.8 AS build
 WORKDIR /src
+# The gateway's module and the modules it replaces with local directories
+# (the generated stubs, the HTTP/JSON handlers, the Go client).
 COPY go.mod go.sum ./
+COPY gen/go.mod gen/go.sum gen/
+COPY gen/gateway/go.mod gen/gateway/go.sum gen/gateway/
+COPY clients/go/go.mod clients/go/go.sum clients/go/
 RUN go mod download
 # The repository's .git comes along so that the binary carries its revision
 # (ktgrpc --version).

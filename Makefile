@@ -2,7 +2,13 @@
 # store; `make test` runs every check CI runs.
 
 GO      ?= go
-TOOL    := $(GO) tool -modfile=tools/go.mod
+TOOL    := $(GO) tool -modfile=$(CURDIR)/tools/go.mod
+# The Go modules of the repository: the gateway (.), the generated stubs
+# (gen), the HTTP/JSON handlers (gen/gateway) and the Go client (clients/go).
+# `go test ./...` stops at a nested go.mod, so vet, staticcheck and gotest run
+# in each; they are wired together with replace directives, not go.work,
+# because `go tool -modfile` does not work in workspace mode.
+MODULES := . gen gen/gateway clients/go
 LISTEN  ?= 127.0.0.1:7878
 # HTTP/JSON beside gRPC for `make run`; HTTP_LISTEN= turns it off.
 HTTP_LISTEN ?= 127.0.0.1:7879
@@ -22,9 +28,9 @@ APT_PKGS  := protobuf-compiler protobuf-compiler-grpc python3-grpcio python3-pro
 run:
 	$(GO) run ./cmd/ktgrpc serve --listen $(LISTEN) --http-listen '$(HTTP_LISTEN)' --backend $(BACKEND)
 
-## build: build the binary into bin/
+## build: build the binary into bin/, stamped with the VCS revision (ktgrpc version)
 build:
-	$(GO) build -o bin/ktgrpc ./cmd/ktgrpc
+	$(GO) build -buildvcs=true -o bin/ktgrpc ./cmd/ktgrpc
 
 ## static: build what the Dockerfile's build stage builds, with the same command
 STATIC_OUT ?= bin/ktgrpc-static
@@ -55,10 +61,10 @@ lint:
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 
 vet:
-	$(GO) vet ./...
+	@set -e; for m in $(MODULES); do echo "go vet ./... in $$m"; (cd $$m && $(GO) vet ./...); done
 
 staticcheck:
-	$(TOOL) staticcheck ./...
+	@set -e; for m in $(MODULES); do echo "staticcheck ./... in $$m"; (cd $$m && $(TOOL) staticcheck ./...); done
 
 ## generate: regenerate gen/, clients/python and clients/node/gen from proto/
 generate: deps
@@ -74,7 +80,7 @@ check-generated: deps
 	clients/check-generated.sh
 
 gotest: deps
-	$(GO) test $(TESTFLAGS) ./...
+	@set -e; for m in $(MODULES); do echo "go test ./... in $$m"; (cd $$m && $(GO) test $(TESTFLAGS) ./...); done
 
 ## real: run the conformance suite and a long differential run against the disposable real servers
 ## named by KT_ADDR, TT_ADDR, TT_BTREE_ADDR and TT_TABLE_ADDR (they are cleared); DIFF_SEQUENCES and
@@ -96,13 +102,13 @@ test-node: deps build
 
 ## examples: run the Go, Python and Node examples against the gateway on $(LISTEN) (make run first)
 examples: deps
-	$(GO) run ./clients/go/example $(LISTEN)
+	cd clients/go && $(GO) run ./example $(LISTEN)
 	$(PYTHON) clients/python/example/example.py $(LISTEN)
 	node clients/node/example/example.js $(LISTEN)
 
 ## bench: run the Go benchmarks (compare runs with benchstat)
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	@set -e; for m in $(MODULES); do (cd $$m && $(GO) test -run '^$$' -bench . -benchmem ./...); done
 
 clean:
 	rm -rf bin

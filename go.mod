@@ -40,3 +40,18 @@ require (
 	google.golang.org/genproto/googleapis/api v0.0.0-20260928230214-8a89bd6388cc // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260928230214-8a89bd6388cc // indirect
 )
+
+require (
+	github.com/ktgrpc/ktgrpc/clients/go v0.0.0-00010101000000-000000000000
+	github.com/ktgrpc/ktgrpc/gen v0.0.0-00010101000000-000000000000
+	github.com/ktgrpc/ktgrpc/gen/gateway v0.0.0-00010101000000-000000000000
+)
+
+// The generated stubs, the HTTP/JSON handlers and the Go client are modules
+// of their own, so that a client's module graph holds only what a client
+// needs; the gateway builds them from this repository.
+replace (
+	github.com/ktgrpc/ktgrpc/clients/go => ./clients/go
+	github.com/ktgrpc/ktgrpc/gen => ./gen
+	github.com/ktgrpc/ktgrpc/gen/gateway => ./gen/gateway
+)

@@ -92,13 +92,13 @@ func findSnippet(doc, section, sub, lang string) (snippet, error) {
 }
 
 // TestReadmeGo checks that the README's Go snippet is the body of the
-// package's Example, whose output `go test ./clients/go/ktgrpc` verifies:
+// package's Example, whose output `go test ./test/goclient` verifies:
 // the snippet's lines, the address written out as the example's addr, must
 // appear in the Example's body in a row, and the README must show the
 // Example's output.
 func TestReadmeGo(t *testing.T) {
 	sn := readmeSnippet(t, "Go", "go")
-	const file = "go/ktgrpc/example_test.go"
+	const file = "../test/goclient/example_test.go"
 	src, err := os.ReadFile(filepath.FromSlash(file))
 	if err != nil {
 		t.Fatal(err)

@@ -150,6 +150,15 @@ func WithBackoff(initial, max time.Duration) Option {
 	return func(s *settings) { s.backoffInitial, s.backoffMax = initial, max }
 }
 
+// WithWait replaces how Watch waits before each retry: f gets the delay
+// WithBackoff computes and returns nil to go on, or an error (ctx's error
+// when ctx ends) to end the sequence with it. Use it to pace retries with a
+// limiter shared by many watchers, or to observe the delays in tests
+// without sleeping through them. nil keeps the default, a timer.
+func WithWait(f func(ctx context.Context, d time.Duration) error) Option {
+	return func(s *settings) { s.wait = f }
+}
+
 // WithMaxRetries makes Watch give up after n retries in a row that deliver
 // nothing, ending with the last error; 0, the default, retries forever.
 // Any message received, an event or a progress report, starts the count

@@ -1,4 +1,4 @@
-package ktgrpc_test
+package goclient_test
 
 import (
 	"context"
