@@ -5,6 +5,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	ktgrpcv1 "github.com/ktgrpc/ktgrpc/gen/ktgrpc/v1"
 )
@@ -24,6 +25,9 @@ type Client struct {
 	cursor      ktgrpcv1.CursorClient
 	replication ktgrpcv1.ReplicationClient
 	admin       ktgrpcv1.AdminClient
+	script      ktgrpcv1.ScriptClient
+	table       ktgrpcv1.TableClient
+	health      healthpb.HealthClient
 	defaults    []Option
 	// reconnect asks the connection to dial again at once, when it can
 	// (a *grpc.ClientConn can); nil otherwise.
@@ -62,6 +66,9 @@ func New(conn grpc.ClientConnInterface, opts ...Option) *Client {
 		cursor:      ktgrpcv1.NewCursorClient(conn),
 		replication: ktgrpcv1.NewReplicationClient(conn),
 		admin:       ktgrpcv1.NewAdminClient(conn),
+		script:      ktgrpcv1.NewScriptClient(conn),
+		table:       ktgrpcv1.NewTableClient(conn),
+		health:      healthpb.NewHealthClient(conn),
 		defaults:    opts,
 	}
 	if r, ok := conn.(interface{ ResetConnectBackoff() }); ok {
@@ -90,12 +97,18 @@ func (c *Client) Close() error {
 	return c.conn.Close()
 }
 
-// KV returns the generated KV client, for operations this package does not
-// wrap (CompareAndSwap, IncrementDouble, Check, Seize, ...).
+// KV returns the generated KV client, for fields of the API the methods of
+// Client do not expose.
 func (c *Client) KV() ktgrpcv1.KVClient { return c.kv }
 
-// Cursor returns the generated Cursor client, for stateful cursors.
+// Cursor returns the generated Cursor client; OpenCursor and Scan wrap it.
 func (c *Client) Cursor() ktgrpcv1.CursorClient { return c.cursor }
+
+// Script returns the generated Script client; CallScript wraps it.
+func (c *Client) Script() ktgrpcv1.ScriptClient { return c.script }
+
+// Table returns the generated Table client; the Table methods wrap it.
+func (c *Client) Table() ktgrpcv1.TableClient { return c.table }
 
 // Replication returns the generated Replication client.
 func (c *Client) Replication() ktgrpcv1.ReplicationClient { return c.replication }

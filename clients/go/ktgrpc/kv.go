@@ -106,10 +106,11 @@ func (c *Client) Replace(ctx context.Context, key string, value []byte, opts ...
 	return resp.GetApplied(), nil
 }
 
-// Append appends value to the record under key, creating it if missing.
+// Append appends value to the record under key, creating it if missing. It
+// reads WithDB, WithTTL, WithExpireAt and WithKeepLast.
 func (c *Client) Append(ctx context.Context, key string, value []byte, opts ...Option) error {
 	s := c.settings(opts)
-	req := &ktgrpcv1.AppendRequest{Db: s.db, Key: []byte(key), Value: value}
+	req := &ktgrpcv1.AppendRequest{Db: s.db, Key: []byte(key), Value: value, KeepLast: s.keepLast}
 	switch ttl, at := s.expiration(); {
 	case ttl != nil:
 		req.Expiration = &ktgrpcv1.AppendRequest_Ttl{Ttl: ttl}
@@ -121,12 +122,13 @@ func (c *Client) Append(ctx context.Context, key string, value []byte, opts ...O
 }
 
 // Increment adds delta to the number stored under key, starting a missing
-// record from 0, and returns the new value. The gateway stores the number
-// in the backend's own integer layout, so read it back with Increment(ctx,
-// key, 0) rather than Get.
+// record from 0 (WithInitial says otherwise), and returns the new value.
+// With WithMustExist a missing record is an error matching ErrNotFound. The
+// gateway stores the number in the backend's own integer layout, so read it
+// back with Increment(ctx, key, 0) rather than Get.
 func (c *Client) Increment(ctx context.Context, key string, delta int64, opts ...Option) (int64, error) {
 	s := c.settings(opts)
-	req := &ktgrpcv1.IncrementRequest{Db: s.db, Key: []byte(key), Delta: delta}
+	req := &ktgrpcv1.IncrementRequest{Db: s.db, Key: []byte(key), Delta: delta, Initial: s.initialInt, MustExist: s.mustExist}
 	switch ttl, at := s.expiration(); {
 	case ttl != nil:
 		req.Expiration = &ktgrpcv1.IncrementRequest_Ttl{Ttl: ttl}
@@ -136,6 +138,9 @@ func (c *Client) Increment(ctx context.Context, key string, delta int64, opts ..
 	resp, err := c.kv.Increment(ctx, req)
 	if err != nil {
 		return 0, wrapErr("Increment", err)
+	}
+	if !resp.GetApplied() {
+		return 0, notFound("Increment", key)
 	}
 	return resp.GetValue(), nil
 }
@@ -237,11 +242,7 @@ func (c *Client) matchKeys(ctx context.Context, req *ktgrpcv1.MatchKeysRequest, 
 	if err != nil {
 		return nil, wrapErr("MatchKeys", err)
 	}
-	out := make([]string, len(resp.GetKeys()))
-	for i, k := range resp.GetKeys() {
-		out[i] = string(k)
-	}
-	return out, nil
+	return stringKeys(resp.GetKeys()), nil
 }
 
 func byteKeys(keys []string) [][]byte {

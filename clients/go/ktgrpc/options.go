@@ -23,6 +23,15 @@ type settings struct {
 	atomic   bool
 	noReply  bool
 
+	keepLast    uint32
+	initialInt  *int64
+	initialF    *float64
+	mustExist   bool
+	utf8        bool
+	lock        LockMode
+	noUpdateLog bool
+	key         *string
+
 	limit     int64
 	start     string
 	end       string
@@ -71,8 +80,38 @@ func WithAtomic() Option { return func(s *settings) { s.atomic = true } }
 // acknowledgement: faster, but a failed write goes unnoticed.
 func WithNoReply() Option { return func(s *settings) { s.noReply = true } }
 
-// WithLimit caps the records of Scan and the keys of MatchPrefix and
-// MatchRegex; 0 means no limit.
+// WithKeepLast makes Append keep only the last n bytes of an existing
+// record after appending (Tokyo Tyrant putshl); 0 keeps everything.
+func WithKeepLast(n uint32) Option { return func(s *settings) { s.keepLast = n } }
+
+// WithInitial makes Increment start a missing record from n instead of 0.
+func WithInitial(n int64) Option { return func(s *settings) { s.initialInt = &n } }
+
+// WithInitialFloat makes IncrementFloat start a missing record from f
+// instead of 0.
+func WithInitialFloat(f float64) Option { return func(s *settings) { s.initialF = &f } }
+
+// WithMustExist makes Increment and IncrementFloat fail with an error
+// matching ErrNotFound, writing nothing, when the record is missing.
+func WithMustExist() Option { return func(s *settings) { s.mustExist = true } }
+
+// WithUTF8 makes MatchSimilar count the edit distance in UTF-8 characters
+// instead of bytes.
+func WithUTF8() Option { return func(s *settings) { s.utf8 = true } }
+
+// WithLock sets how Tokyo Tyrant locks around CallScript; Kyoto Tycoon
+// ignores it.
+func WithLock(m LockMode) Option { return func(s *settings) { s.lock = m } }
+
+// WithNoUpdateLog keeps a Misc call out of the update log (for reads).
+func WithNoUpdateLog() Option { return func(s *settings) { s.noUpdateLog = true } }
+
+// WithKey makes Watch with WithSnapshot follow exactly this key instead of
+// the keys of WithPrefix.
+func WithKey(key string) Option { return func(s *settings) { s.key = &key } }
+
+// WithLimit caps the records of Scan and the keys of MatchPrefix,
+// MatchRegex and MatchSimilar; 0 means no limit.
 func WithLimit(n int64) Option { return func(s *settings) { s.limit = n } }
 
 // WithRange limits Scan to the keys from start (inclusive) to end

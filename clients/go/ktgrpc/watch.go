@@ -17,9 +17,10 @@ import (
 )
 
 // Watch is Subscribe that survives gateway restarts and network failures.
-// It reads the options of Subscribe, and WithBackoff and WithMaxRetries;
-// with WithSnapshot it uses the gateway's Watch call instead, which starts
-// with the current records (see WithSnapshot).
+// It reads the options of Subscribe, and WithBackoff, WithMaxRetries and
+// WithWait; with WithSnapshot it uses the gateway's Watch call instead,
+// which starts with the current records of WithPrefix, or of the one key of
+// WithKey (see WithSnapshot).
 //
 // Watch remembers the position of the last message it yielded, change or
 // OpProgress, and when the stream fails with an error worth retrying, it
@@ -195,6 +196,9 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // then the changes.
 func (c *Client) watchCall(ctx context.Context, s *settings, after uint64) iter.Seq2[Event, error] {
 	req := &ktgrpcv1.WatchRequest{Db: s.db, Target: &ktgrpcv1.WatchRequest_Prefix{Prefix: []byte(s.prefix)}, After: after}
+	if s.key != nil {
+		req.Target = &ktgrpcv1.WatchRequest_Key{Key: []byte(*s.key)}
+	}
 	if s.progress != 0 {
 		req.ProgressInterval = durationpb.New(s.progress)
 	}
