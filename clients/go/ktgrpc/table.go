@@ -157,25 +157,25 @@ type Operator int
 // those that take several tokens (StrAnd, StrOr, StrOrEq, NumBetween,
 // NumOrEq, the full-text ones) separate them with spaces or commas.
 const (
-	StrEq Operator = iota + 1 // equals (string)
-	StrInclude                // contains
-	StrBeginsWith             // begins with
-	StrEndsWith               // ends with
-	StrAnd                    // contains every token
-	StrOr                     // contains at least one token
-	StrOrEq                   // equals one of the tokens
-	StrRegex                  // matches the regular expression
-	NumEq                     // equals (number)
-	NumGT                     // greater than
-	NumGE                     // greater than or equal to
-	NumLT                     // less than
-	NumLE                     // less than or equal to
-	NumBetween                // between the two numbers, inclusive
-	NumOrEq                   // equals one of the numbers
-	FTSPhrase                 // full-text: contains the phrase
-	FTSAnd                    // full-text: contains every token
-	FTSOr                     // full-text: contains at least one token
-	FTSExpression             // full-text: matches the compound expression
+	StrEq         Operator = iota + 1 // equals (string)
+	StrInclude                        // contains
+	StrBeginsWith                     // begins with
+	StrEndsWith                       // ends with
+	StrAnd                            // contains every token
+	StrOr                             // contains at least one token
+	StrOrEq                           // equals one of the tokens
+	StrRegex                          // matches the regular expression
+	NumEq                             // equals (number)
+	NumGT                             // greater than
+	NumGE                             // greater than or equal to
+	NumLT                             // less than
+	NumLE                             // less than or equal to
+	NumBetween                        // between the two numbers, inclusive
+	NumOrEq                           // equals one of the numbers
+	FTSPhrase                         // full-text: contains the phrase
+	FTSAnd                            // full-text: contains every token
+	FTSOr                             // full-text: contains at least one token
+	FTSExpression                     // full-text: matches the compound expression
 )
 
 // String returns the operator's name as ParseOperator reads it, such as
