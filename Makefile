@@ -29,8 +29,11 @@ run:
 	$(GO) run ./cmd/ktgrpc serve --listen $(LISTEN) --http-listen '$(HTTP_LISTEN)' --backend $(BACKEND)
 
 ## build: build the binary into bin/, stamped with the VCS revision (ktgrpc version)
+# The toolchain cannot read the revision in a linked git worktree; the
+# linker flag supplies it there (ktgrpc version prefers the toolchain's).
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)
 build:
-	$(GO) build -buildvcs=true -o bin/ktgrpc ./cmd/ktgrpc
+	$(GO) build -buildvcs=true -ldflags='-X main.buildRevision=$(REVISION)' -o bin/ktgrpc ./cmd/ktgrpc
 
 ## static: build what the Dockerfile's build stage builds, with the same command
 STATIC_OUT ?= bin/ktgrpc-static

@@ -3,16 +3,25 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"math"
 	"strconv"
 	"strings"
 )
 
-// flagSet makes a command's flag set. Parse errors go to stderr followed by
-// the usage, which shows synopsis and about above the flags.
+// flagSet makes a command's flag set. -h prints the usage, which shows
+// synopsis and about above the flags, to stderr; a parse error is reported
+// by the caller in one line (parseArgs keeps package flag from printing).
 func (c *cli) flagSet(name, synopsis, about string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
+	if c.onFlagSet != nil {
+		// Flags are defined after flagSet returns: record them at parse.
+		defer func() {
+			usage := fs.Usage
+			fs.Usage = func() { c.onFlagSet(fs); usage() }
+		}()
+	}
 	fs.Usage = func() {
 		w := fs.Output()
 		fmt.Fprintf(w, "Usage: ktgrpc %s", name)
@@ -34,14 +43,23 @@ func (c *cli) flagSet(name, synopsis, about string) *flag.FlagSet {
 // (`ktgrpc set k v --ttl 10s`), which package flag alone does not do: it stops
 // at the first argument that is not a flag. It returns the positional
 // arguments. "--" ends the flags; everything after it is positional.
+//
+// -h prints the usage and returns flag.ErrHelp; a bad flag is a usageError
+// of one line, without package flag's usage dump, which would hide it.
 func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	usage, out := fs.Usage, fs.Output()
+	fs.Usage = func() {}
+	fs.SetOutput(io.Discard)
+	defer func() { fs.Usage = usage; fs.SetOutput(out) }()
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if err == flag.ErrHelp {
+				fs.SetOutput(out)
+				usage()
 				return nil, err
 			}
-			return nil, errReported
+			return nil, usageError{err.Error()}
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {

@@ -257,8 +257,9 @@ func TestBinary(t *testing.T) {
 		}
 	})
 
-	// A subscription holds a stream open across the shutdown.
-	watch := start(t, bin, env, "subscribe", "--after", "0", "--prefix", "k")
+	// A subscription holds a stream open across the shutdown; with
+	// --max-retries 1 it tries once to resume, then gives up.
+	watch := start(t, bin, env, "subscribe", "--after", "0", "--prefix", "k", "--max-retries", "1")
 	if f := strings.Fields(watch.stdout.next(t)); len(f) != 4 || f[1] != "set" || f[2] != "k1" || f[3] != "v1" {
 		t.Fatalf("first watch line %q, want POSITION set k1 v1", f)
 	}

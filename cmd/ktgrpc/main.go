@@ -46,10 +46,13 @@ type cli struct {
 	stdout io.Writer
 	stderr io.Writer
 	getenv func(string) string
+	// onFlagSet, when set, sees every flag set a command makes, for
+	// completion, which lists the flags of every command.
+	onFlagSet func(*flag.FlagSet)
 }
 
-// command is a subcommand. run returns nil, a usageError, an exitCodeError,
-// errReported or any other error, which run's caller turns into an exit code.
+// command is a subcommand. run returns nil, a usageError, an exitCodeError
+// or any other error, which run's caller turns into an exit code.
 type command struct {
 	name    string
 	summary string
@@ -61,12 +64,30 @@ func commands() []command {
 		{"serve", "run the gateway", (*cli).serve},
 		{"get", "print the value of a record", (*cli).get},
 		{"set", "store a record", (*cli).set},
+		{"add", "store a record only if its key is new", (*cli).add},
+		{"replace", "store a record only if its key exists", (*cli).replace},
+		{"append", "append to a record's value", (*cli).appendCmd},
+		{"cas", "compare and swap a record's value", (*cli).cas},
 		{"remove", "delete a record", (*cli).remove},
+		{"incr", "add to a counter (integer, or --float) and print the new value", (*cli).incr},
+		{"seize", "print a record's value and delete it, atomically", (*cli).seize},
+		{"check", "print records' value sizes and expirations", (*cli).check},
+		{"match", "list the keys matching a prefix, a regex or a similar key", (*cli).match},
+		{"bulk", "get, set or remove many records in one call", (*cli).bulk},
 		{"scan", "list the records of a key range", (*cli).scan},
 		{"watch", "print the records with a prefix, then their changes, resuming across gateway restarts", (*cli).watch},
-		{"subscribe", "print the update log's changes as they happen", (*cli).subscribe},
+		{"subscribe", "print the update log's changes as they happen, resuming across gateway restarts", (*cli).subscribe},
+		{"script", "run a server-side procedure", (*cli).script},
+		{"table", "put, get, delete and search rows of a table database", (*cli).table},
 		{"status", "print a database's record count, size and status fields", (*cli).status},
+		{"report", "print the backend server's report", (*cli).reportCmd},
+		{"databases", "list the databases and their health", (*cli).databases},
+		{"clear", "remove every record of a database", (*cli).clear},
+		{"sync", "flush a database to its storage", (*cli).sync},
+		{"vacuum", "purge expired records", (*cli).vacuum},
+		{"health", "check that the gateways serve", (*cli).health},
 		{"token", "make a bearer token and its tokens-file line", (*cli).token},
+		{"completion", "print a shell completion script (bash, zsh or fish)", (*cli).completion},
 		{"version", "print the version (also: ktgrpc --version)", (*cli).version},
 		{"help", "show help for a command", nil},
 	}
@@ -98,7 +119,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	cmd, ok := lookup(name)
 	if !ok {
-		fmt.Fprintf(stderr, "ktgrpc: unknown command %q\nRun 'ktgrpc help' for the list of commands.\n", name)
+		fmt.Fprintf(stderr, "ktgrpc: unknown command %q (see 'ktgrpc --help')\n", name)
 		return exitUsage
 	}
 	return c.report(cmd.name, cmd.run(c, ctx, rest))
@@ -163,10 +184,6 @@ type exitCodeError struct {
 
 func (e exitCodeError) Error() string { return e.msg }
 
-// errReported means the message was printed already (package flag prints
-// parse errors itself); it exits with exitUsage.
-var errReported = errors.New("reported")
-
 // report prints err the way a person expects and returns the exit code.
 func (c *cli) report(name string, err error) int {
 	var (
@@ -176,10 +193,8 @@ func (c *cli) report(name string, err error) int {
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return exitOK
-	case errors.Is(err, errReported):
-		return exitUsage
 	case errors.As(err, &uerr):
-		fmt.Fprintf(c.stderr, "ktgrpc: %s: %s\nRun 'ktgrpc help %s' for usage.\n", name, uerr.msg, name)
+		fmt.Fprintf(c.stderr, "ktgrpc: %s: %s (see 'ktgrpc %s --help')\n", name, uerr.msg, name)
 		return exitUsage
 	case errors.As(err, &cerr):
 		fmt.Fprintf(c.stderr, "ktgrpc: %s: %s\n", name, cerr.msg)
@@ -206,8 +221,16 @@ func (c *cli) version(_ context.Context, args []string) error {
 	return nil
 }
 
+// buildRevision is the VCS revision, set by `make build` with -ldflags
+// "-X main.buildRevision=..." where the toolchain cannot read it itself (a
+// linked git worktree); the revision the toolchain embeds wins.
+var buildRevision string
+
 // versionString describes the build from the information the Go toolchain
-// embeds, so that no linker flags are needed to stamp it.
+// embeds: the module version ("(devel)" for a build from a checkout, the
+// tag for `go install ...@v1.2.3`) and the VCS revision, which is
+// "revision unknown" when the binary was built without it (-buildvcs=false,
+// as GOFLAGS may say, or a copy without .git).
 func versionString() string {
 	v, rev, dirty := "(devel)", "", false
 	if bi, ok := debug.ReadBuildInfo(); ok {
@@ -223,8 +246,14 @@ func versionString() string {
 			}
 		}
 	}
+	if rev == "" {
+		rev = buildRevision
+	}
 	s := "ktgrpc " + v
-	if rev != "" {
+	switch {
+	case rev == "":
+		s += " revision unknown"
+	default:
 		if len(rev) > 12 {
 			rev = rev[:12]
 		}
