@@ -264,4 +264,3 @@ func (cf *clientFlags) decode(what, s string) ([]byte, error) {
 func (cf *clientFlags) notFound(key []byte) error {
 	return exitCodeError{code: exitError, msg: fmt.Sprintf("key %s not found", cf.format.Quote(key))}
 }
-

@@ -194,4 +194,3 @@ func eventFields(ev ktgrpc.Event, full bool) []field {
 	}
 	return f
 }
-
