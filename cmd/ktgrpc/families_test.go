@@ -1,11 +1,16 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ktgrpc/ktgrpc/backend/dial"
+	"github.com/ktgrpc/ktgrpc/backend/embedded"
+	"github.com/ktgrpc/ktgrpc/server"
 	"github.com/ktgrpc/ktgrpc/test/gatewaytest"
 	"github.com/ktgrpc/ktgrpc/test/kttest"
 	"github.com/ktgrpc/ktgrpc/test/tttest"
@@ -238,5 +243,97 @@ func TestOneLineErrorsAndCompletion(t *testing.T) {
 	r := invoke(t.Context(), nil, "", "--version")
 	if r.code != exitOK || !strings.HasPrefix(r.stdout, "ktgrpc ") {
 		t.Errorf("--version = %q", r.stdout)
+	}
+}
+
+// restartable is a gateway on a fixed address over one embedded store,
+// which a test stops and starts again, as an operator restarts a gateway.
+type restartable struct {
+	t     *testing.T
+	store *embedded.Store
+	addr  string
+	srv   *server.Server
+	done  chan error
+}
+
+func newRestartable(t *testing.T) *restartable {
+	store, err := embedded.New(embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	g := &restartable{t: t, store: store, addr: "127.0.0.1:0"}
+	g.start()
+	t.Cleanup(g.stop)
+	return g
+}
+
+func (g *restartable) start() {
+	lis, err := net.Listen("tcp", g.addr)
+	if err != nil {
+		g.t.Fatalf("listen on %s again: %v", g.addr, err)
+	}
+	g.addr = lis.Addr().String()
+	g.srv = server.New(g.store, server.Options{})
+	g.done = make(chan error, 1)
+	go func(srv *server.Server, done chan error) { done <- srv.Serve(lis) }(g.srv, g.done)
+}
+
+func (g *restartable) stop() {
+	if g.srv == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = g.srv.Stop(ctx)
+	<-g.done
+	g.srv = nil
+}
+
+// TestStreamsResumeAcrossRestart checks that watch and subscribe print every
+// change once across a restart of the gateway: the changes made after it
+// arrive, and nothing before it comes again.
+func TestStreamsResumeAcrossRestart(t *testing.T) {
+	g := newRestartable(t)
+	env := map[string]string{"KTGRPC_ADDR": g.addr}
+	must(t, env, "", "set", "k1", "v1")
+	sub, stopSub := startStream(t, env, "subscribe", "--after", "0", "--prefix", "k")
+	watch, stopWatch := startStream(t, env, "watch", "--prefix", "k")
+	if f := strings.Fields(sub.next(t)); len(f) != 4 || f[1] != "set" || f[2] != "k1" {
+		t.Fatalf("subscribe's first line %q", f)
+	}
+	if f := strings.Fields(watch.next(t)); len(f) != 4 || f[1] != "record" || f[2] != "k1" {
+		t.Fatalf("watch's first line %q", f)
+	}
+
+	g.stop()
+	g.start()
+	must(t, env, "", "set", "k2", "v2")
+	if f := strings.Fields(sub.next(t)); len(f) != 4 || f[1] != "set" || f[2] != "k2" {
+		t.Fatalf("subscribe after the restart printed %q, want the set of k2 only", f)
+	}
+	// The snapshot may be followed by the change it already showed (a
+	// snapshot's position may precede a change it reflects), but never by a
+	// second snapshot.
+	for {
+		f := strings.Fields(watch.next(t))
+		if len(f) == 4 && f[1] == "set" && f[2] == "k2" {
+			break
+		}
+		if len(f) != 4 || f[1] != "set" || f[2] != "k1" {
+			t.Fatalf("watch across the restart printed %q, want the set of k2 without a second snapshot", f)
+		}
+	}
+	// Each change once: the next change is the next line of both.
+	must(t, env, "", "set", "k3", "v3")
+	for name, out := range map[string]*lines{"subscribe": sub, "watch": watch} {
+		if f := strings.Fields(out.next(t)); len(f) != 4 || f[1] != "set" || f[2] != "k3" {
+			t.Errorf("%s printed %q after k2, want the set of k3", name, f)
+		}
+	}
+	for name, stop := range map[string]func() (int, string){"subscribe": stopSub, "watch": stopWatch} {
+		if code, stderr := stop(); code != exitOK || stderr != "" {
+			t.Errorf("%s: exit %d, stderr %q", name, code, stderr)
+		}
 	}
 }
