@@ -144,7 +144,7 @@ func WithAfter(pos uint64) Option {
 }
 
 // WithSnapshot makes Watch follow the keys of WithPrefix (every key when it
-// is empty) on the database of WithDB with the gateway's Watch call: first
+// is empty), or the one key of WithKey, on the database of WithDB with the gateway's Watch call: first
 // the current records, as OpRecord events at the snapshot's position, then
 // an OpProgress at that position, then every change after it. A change made
 // while the snapshot is read may show in both. It resumes like any Watch,
