@@ -79,6 +79,16 @@ func TestVersion(t *testing.T) {
 	if r.code != exitOK || !strings.HasPrefix(r.stdout, "ktgrpc ") || !strings.Contains(r.stdout, "go1") {
 		t.Fatalf("version: exit %d, stdout %q", r.code, r.stdout)
 	}
+	// A test binary carries no VCS information: the version says so rather
+	// than printing nothing or a made-up revision.
+	if !strings.Contains(r.stdout, " revision unknown ") {
+		t.Errorf("version of a build without VCS information = %q, want \"revision unknown\"", r.stdout)
+	}
+	buildRevision = "0123456789abcdef"
+	t.Cleanup(func() { buildRevision = "" })
+	if r := invoke(t.Context(), nil, "", "--version"); !strings.Contains(r.stdout, " 0123456789ab ") {
+		t.Errorf("--version with a revision from the linker = %q, want its first 12 digits", r.stdout)
+	}
 }
 
 // TestUsageErrors checks that every malformed command line exits 2 with a
