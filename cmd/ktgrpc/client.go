@@ -211,6 +211,9 @@ func (cf *clientFlags) dial() (*grpc.ClientConn, error) {
 	}
 	conn, err := grpc.NewClient(target, opts...)
 	if err != nil {
+		if len(targets) > 1 {
+			return nil, usagef("--endpoints %q: %v", cf.endpoints, err)
+		}
 		return nil, usagef("--addr %q: %v", cf.addr, err)
 	}
 	return conn, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"strings"
 	"time"
 
@@ -116,7 +117,19 @@ func (c *cli) follow(ctx context.Context, cf *clientFlags, sf streamFlags, name 
 	if *sf.maxRetries < 0 {
 		return usagef("--max-retries %d: must not be negative", *sf.maxRetries)
 	}
-	opts = append(opts, ktgrpc.WithBackoff(watchBackoff, watchMaxBackoff), ktgrpc.WithMaxRetries(*sf.maxRetries))
+	opts = append(opts, ktgrpc.WithBackoff(watchBackoff, watchMaxBackoff), ktgrpc.WithMaxRetries(*sf.maxRetries),
+		ktgrpc.WithWait(func(ctx context.Context, d time.Duration) error {
+			// A person watching should know why nothing arrives.
+			fmt.Fprintf(c.stderr, "ktgrpc: %s: the gateway is unreachable or ended the stream; resuming in %v\n", name, d.Round(time.Millisecond))
+			t := time.NewTimer(d)
+			defer t.Stop()
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-t.C:
+				return nil
+			}
+		}))
 	conn, err := cf.dial()
 	if err != nil {
 		return err
