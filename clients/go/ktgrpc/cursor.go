@@ -21,11 +21,16 @@ import (
 // error is a failure of the stream, after which the Cursor is unusable.
 //
 //	cur, err := c.OpenCursor(ctx)
-//	if err != nil { ... }
+//	if err != nil {
+//		return err
+//	}
 //	defer cur.Close()
-//	for ok, err := cur.Jump("user:"); ok && err == nil; {
-//		rec, more, err := cur.Get(true) // read, then step
-//		...
+//	ok, err := cur.Jump("user:")
+//	for ok && err == nil {
+//		var rec ktgrpc.Record
+//		if rec, ok, err = cur.Get(true); ok { // read, then step
+//			fmt.Printf("%s=%s\n", rec.Key, rec.Value)
+//		}
 //	}
 type Cursor struct {
 	stream grpc.BidiStreamingClient[ktgrpcv1.OpenRequest, ktgrpcv1.OpenResponse]
