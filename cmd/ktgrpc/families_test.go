@@ -151,6 +151,10 @@ func TestAdminCommands(t *testing.T) {
 	if out := must(t, env, "", "databases"); !strings.HasPrefix(out, "0\tmain\t") || !strings.Contains(out, "\n1\tcache\thash\t") {
 		t.Errorf("databases = %q", out)
 	}
+	out = must(t, env, "", "databases", "-w", "table")
+	if lines := strings.Split(out, "\n"); len(lines) != 4 || !strings.HasPrefix(lines[0], "INDEX  NAME ") || !strings.HasSuffix(lines[1], "true") || !strings.HasPrefix(lines[2], "1      cache  hash ") {
+		t.Errorf("databases -w table = %q", out)
+	}
 	if out := must(t, env, "", "report"); !strings.Contains(out, "log_events: ") {
 		t.Errorf("report = %q", out)
 	}

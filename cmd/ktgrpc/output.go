@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -84,13 +85,14 @@ type printer struct {
 	sep    string
 	w      *bufio.Writer
 	tw     *tabwriter.Writer
+	table  bytes.Buffer // what tw aligned, before trailing blanks are cut
 	header bool
 }
 
 func newPrinter(w io.Writer, mode string, format codec.Format, sep string) *printer {
 	p := &printer{mode: mode, format: format, sep: sep, w: bufio.NewWriter(w)}
 	if mode == writeTable {
-		p.tw = tabwriter.NewWriter(p.w, 0, 8, 2, ' ', 0)
+		p.tw = tabwriter.NewWriter(&p.table, 0, 8, 2, ' ', 0)
 	}
 	return p
 }
@@ -179,6 +181,13 @@ func (p *printer) Flush() error {
 		if err := p.tw.Flush(); err != nil {
 			return err
 		}
+		// An empty last column leaves the padding of the one before it.
+		for _, line := range strings.SplitAfter(p.table.String(), "\n") {
+			if line != "" {
+				p.w.WriteString(strings.TrimRight(line, " \n") + "\n")
+			}
+		}
+		p.table.Reset()
 	}
 	return p.w.Flush()
 }
