@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"strconv"
@@ -49,13 +50,13 @@ func (c *cli) keyValue(cf *clientFlags, pos []string) (key string, value []byte,
 	return string(k), value, nil
 }
 
-func (c *cli) get(ctx context.Context, args []string) error {
-	fs, cf := c.clientCommand("get", "[flags] KEY",
-		`Print the value of the record KEY on one line, bytes escaped (\n, \t, \\,
-\xHH) in text --format; --raw writes the value's bytes unchanged, without a
-newline, for files. -w json prints {"key":...,"value":...,"expire_time":...}.
-A missing key prints "not found" on stderr and exits 1.`)
-	raw := fs.Bool("raw", false, "write the value's bytes exactly, with no newline (for redirecting to a file)")
+// keyCommand runs a command of one KEY argument: it parses, decodes KEY and
+// calls do with a client. flags, when not nil, adds the command's own flags.
+func (c *cli) keyCommand(ctx context.Context, args []string, name, about string, flags func(fs *flag.FlagSet), do func(ctx context.Context, kc *ktgrpc.Client, cf *clientFlags, key []byte) error) error {
+	fs, cf := c.clientCommand(name, "[flags] KEY", about)
+	if flags != nil {
+		flags(fs)
+	}
 	pos, err := c.parse(fs, cf, args, 1, "KEY")
 	if err != nil {
 		return err
@@ -64,29 +65,49 @@ A missing key prints "not found" on stderr and exits 1.`)
 	if err != nil {
 		return err
 	}
-	return cf.call(ctx, func(ctx context.Context, kc *ktgrpc.Client) error {
-		rec, err := kc.GetRecord(ctx, string(key))
-		if missing(err) {
-			return cf.notFound(key)
-		}
-		if err != nil {
-			return err
-		}
-		if *raw {
-			_, err = c.stdout.Write(rec.Value)
-			return err
-		}
-		p := c.printer(cf, "\t")
-		if cf.writeOut.value == writeSimple {
-			err = p.record(bytesField("value", rec.Value))
-		} else {
-			err = p.record(bytesField("key", key), bytesField("value", rec.Value), expireField(rec.ExpireTime))
-		}
-		if err != nil {
-			return err
-		}
-		return p.Flush()
-	})
+	return cf.call(ctx, func(ctx context.Context, kc *ktgrpc.Client) error { return do(ctx, kc, cf, key) })
+}
+
+// printRecord prints a record read by get or seize: its value alone in
+// simple mode, with the key and expiration otherwise. A missing record is
+// "not found", exit 1.
+func (c *cli) printRecord(cf *clientFlags, key []byte, rec ktgrpc.Record, err error) error {
+	if missing(err) {
+		return cf.notFound(key)
+	}
+	if err != nil {
+		return err
+	}
+	p := c.printer(cf, "\t")
+	if cf.writeOut.value == writeSimple {
+		err = p.record(bytesField("value", rec.Value))
+	} else {
+		err = p.record(bytesField("key", key), bytesField("value", rec.Value), expireField(rec.ExpireTime))
+	}
+	if err != nil {
+		return err
+	}
+	return p.Flush()
+}
+
+func (c *cli) get(ctx context.Context, args []string) error {
+	var raw *bool
+	return c.keyCommand(ctx, args, "get",
+		`Print the value of the record KEY on one line, bytes escaped (\n, \t, \\,
+\xHH) in text --format; --raw writes the value's bytes unchanged, without a
+newline, for files. -w json prints {"key":...,"value":...,"expire_time":...}.
+A missing key prints "not found" on stderr and exits 1.`,
+		func(fs *flag.FlagSet) {
+			raw = fs.Bool("raw", false, "write the value's bytes exactly, with no newline (for redirecting to a file)")
+		},
+		func(ctx context.Context, kc *ktgrpc.Client, cf *clientFlags, key []byte) error {
+			rec, err := kc.GetRecord(ctx, string(key))
+			if err == nil && *raw {
+				_, err = c.stdout.Write(rec.Value)
+				return err
+			}
+			return c.printRecord(cf, key, rec, err)
+		})
 }
 
 // expireField renders an expiration: RFC 3339 in UTC, or "never".
@@ -239,55 +260,24 @@ removed instead (give KEY OLD). When the record does not match, print
 }
 
 func (c *cli) remove(ctx context.Context, args []string) error {
-	fs, cf := c.clientCommand("remove", "[flags] KEY",
-		"Delete the record KEY. A missing key prints \"not found\" on stderr and exits 1.")
-	pos, err := c.parse(fs, cf, args, 1, "KEY")
-	if err != nil {
-		return err
-	}
-	key, err := cf.decode("KEY", pos[0])
-	if err != nil {
-		return err
-	}
-	return cf.call(ctx, func(ctx context.Context, kc *ktgrpc.Client) error {
-		ok, err := kc.Remove(ctx, string(key))
-		if err == nil && !ok {
-			return cf.notFound(key)
-		}
-		return err
-	})
+	return c.keyCommand(ctx, args, "remove",
+		"Delete the record KEY. A missing key prints \"not found\" on stderr and exits 1.", nil,
+		func(ctx context.Context, kc *ktgrpc.Client, cf *clientFlags, key []byte) error {
+			ok, err := kc.Remove(ctx, string(key))
+			if err == nil && !ok {
+				return cf.notFound(key)
+			}
+			return err
+		})
 }
 
 func (c *cli) seize(ctx context.Context, args []string) error {
-	fs, cf := c.clientCommand("seize", "[flags] KEY",
-		"Print the value of the record KEY and remove it, in one atomic step, as get\nprints it. A missing key prints \"not found\" on stderr and exits 1.")
-	pos, err := c.parse(fs, cf, args, 1, "KEY")
-	if err != nil {
-		return err
-	}
-	key, err := cf.decode("KEY", pos[0])
-	if err != nil {
-		return err
-	}
-	return cf.call(ctx, func(ctx context.Context, kc *ktgrpc.Client) error {
-		rec, err := kc.Seize(ctx, string(key))
-		if missing(err) {
-			return cf.notFound(key)
-		}
-		if err != nil {
-			return err
-		}
-		p := c.printer(cf, "\t")
-		if cf.writeOut.value == writeSimple {
-			err = p.record(bytesField("value", rec.Value))
-		} else {
-			err = p.record(bytesField("key", key), bytesField("value", rec.Value), expireField(rec.ExpireTime))
-		}
-		if err != nil {
-			return err
-		}
-		return p.Flush()
-	})
+	return c.keyCommand(ctx, args, "seize",
+		"Print the value of the record KEY and remove it, in one atomic step, as get\nprints it. A missing key prints \"not found\" on stderr and exits 1.", nil,
+		func(ctx context.Context, kc *ktgrpc.Client, cf *clientFlags, key []byte) error {
+			rec, err := kc.Seize(ctx, string(key))
+			return c.printRecord(cf, key, rec, err)
+		})
 }
 
 func (c *cli) check(ctx context.Context, args []string) error {
