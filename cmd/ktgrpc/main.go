@@ -162,6 +162,11 @@ Flags may come before or after the arguments; "--" ends the flags. Flags also
 read KTGRPC_<FLAG> environment variables (see each command's help); a flag on
 the command line wins.
 
+Client commands print one record per line with bytes escaped (-w simple, the
+default), one JSON object per line (-w json) or an aligned table (-w table).
+--endpoints a:7878,b:7878 spreads calls over several gateways of one backend.
+Exit codes: 0 done, 1 failed, missing or condition not met, 2 bad command line.
+
 Run 'ktgrpc help <command>' for a command's flags.
 `)
 }
