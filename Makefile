@@ -14,7 +14,7 @@ PYTHON    ?= /usr/bin/python3
 NODE_DEPS := clients/node/node_modules/.package-lock.json
 APT_PKGS  := protobuf-compiler protobuf-compiler-grpc python3-grpcio python3-protobuf \
              python3-setuptools python3-wheel python3-venv python3-pytest python3-msgpack \
-             curl nginx libnginx-mod-http-lua lua-cjson
+             curl nginx libnginx-mod-http-lua lua-cjson openssl
 
 .PHONY: run build static test deps breaking lint vet staticcheck generate check-generated gotest real test-python test-node examples bench clean
 
