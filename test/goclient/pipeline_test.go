@@ -1,4 +1,4 @@
-package ktgrpc_test
+package goclient_test
 
 import (
 	"context"
@@ -13,8 +13,23 @@ import (
 	"github.com/ktgrpc/ktgrpc/test/gatewaytest"
 )
 
+// pipelineClient starts a gateway on b, or on a fresh embedded store with
+// databases "0" and "1", and returns a client over it.
+func pipelineClient(t *testing.T, b backend.Backend) *ktgrpc.Client {
+	t.Helper()
+	if b == nil {
+		store, err := embedded.New(embedded.Options{Databases: []embedded.DBConfig{{Name: "0"}, {Name: "1"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = store.Close() })
+		b = store
+	}
+	return ktgrpc.New(gatewaytest.Start(t, b))
+}
+
 func TestBatcherSpreadsCalls(t *testing.T) {
-	c, _ := newClient(t)
+	c := pipelineClient(t, nil)
 	b := c.NewBatcher(2)
 	defer b.Close()
 	var wg sync.WaitGroup
@@ -90,7 +105,7 @@ func TestPipelineCallHonoursContext(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = store.Close() })
 	h := &holding{Backend: store, entered: make(chan struct{}, 1), release: make(chan struct{})}
-	c := ktgrpc.New(gatewaytest.Start(t, h))
+	c := pipelineClient(t, h)
 	p, err := c.Pipeline(t.Context())
 	if err != nil {
 		t.Fatal(err)
