@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -276,5 +277,58 @@ func TestPipelineStreamsAreIndependent(t *testing.T) {
 	g.release <- struct{}{}
 	if a, b := recv(t, first), recv(t, first); a.GetId() != 1 || b.GetId() != 2 {
 		t.Fatalf("first stream's answers %d, %d; want 1 then 2 with depth 1", a.GetId(), b.GetId())
+	}
+}
+
+// counting is an embedded store that counts its Gets.
+type counting struct {
+	backend.Backend
+	gets atomic.Int64
+}
+
+func (c *counting) Get(ctx context.Context, db string, key []byte) (backend.Record, bool, error) {
+	c.gets.Add(1)
+	return c.Backend.Get(ctx, db, key)
+}
+
+// A client that sends without reading holds the gateway at its bound: the
+// gateway reads no more requests than the depth plus the answers the
+// connection's flow-control windows take, and ends the stream once the
+// client has read nothing for the stall timeout.
+func TestPipelineClientThatDoesNotReadIsHeld(t *testing.T) {
+	const depth, total = 4, 200
+	c := &counting{Backend: newGated(t).Backend}
+	if err := c.Set(t.Context(), "", []byte("big"), make([]byte, 1<<20), backend.Expiry{}, backend.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	stream := startPipeline(t, c, server.Options{HealthInterval: quiet.HealthInterval, PipelineDepth: depth, StallTimeout: 100 * time.Millisecond})
+	for i := range total {
+		if err := stream.Send(getOp(uint64(i), "big")); err != nil {
+			// The gateway ended the stream; Recv says why.
+			break
+		}
+	}
+	var err error
+	for err == nil {
+		_, err = stream.Recv()
+	}
+	wantCode(t, err, codes.ResourceExhausted, "read nothing for 100ms")
+	if n := c.gets.Load(); n >= total {
+		t.Fatalf("the gateway read all %d requests of a client that read no answer", n)
+	}
+}
+
+// Each pipelined request needs its own unary call's right.
+func TestPipelineRequestsNeedTheirRights(t *testing.T) {
+	_, conn := gatewaytest.StartServer(t, newStore(t), server.Options{HealthInterval: quiet.HealthInterval, Access: tokenTable(t)})
+	stream, err := ktgrpcv1.NewKVClient(conn).Pipeline(withToken(t.Context(), "read-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	send(t, stream, &ktgrpcv1.PipelineRequest{Id: 1, Op: &ktgrpcv1.PipelineRequest_Set{Set: &ktgrpcv1.SetRequest{Key: []byte("k")}}})
+	wantAnswerError(t, recv(t, stream), 1, codes.PermissionDenied, `caller "read" lacks the write right that /ktgrpc.v1.KV/Set needs`)
+	send(t, stream, getOp(2, "k"))
+	if resp := recv(t, stream); resp.GetId() != 2 || resp.GetGet() == nil {
+		t.Fatalf("get answer %v", resp)
 	}
 }
