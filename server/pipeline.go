@@ -146,11 +146,18 @@ func (k *kvService) Pipeline(stream ktgrpcv1.KV_PipelineServer) error {
 
 		mu       sync.Mutex
 		inFlight = map[uint64]struct{}{} // ids whose answers are not sent yet
+		ended    bool                    // under mu: no request starts any more
 	)
 	// The requests may still reference their messages; the stream is not
 	// finished with until they have returned, and cancel makes them return.
-	defer running.Wait()
-	defer cancel(context.Canceled)
+	// ended keeps the receiver from starting one while Wait waits.
+	defer func() {
+		cancel(context.Canceled)
+		mu.Lock()
+		ended = true
+		mu.Unlock()
+		running.Wait()
+	}()
 
 	take := func() bool {
 		select {
@@ -183,16 +190,20 @@ func (k *kvService) Pipeline(stream ktgrpcv1.KV_PipelineServer) error {
 			}
 			id := req.GetId()
 			mu.Lock()
+			if ended {
+				mu.Unlock()
+				return
+			}
 			_, dup := inFlight[id]
 			if !dup {
 				inFlight[id] = struct{}{}
+				running.Add(1)
 			}
 			mu.Unlock()
 			if dup {
 				answers <- pipelineAnswer{resp: errorAnswer(id, invalidf("id %d is already in use by a request that has not been answered; give each request in flight its own id", id)), dup: true}
 				continue
 			}
-			running.Add(1)
 			go func() {
 				defer running.Done()
 				answers <- pipelineAnswer{resp: s.pipeline.run(ctx, req)}
