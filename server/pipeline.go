@@ -41,25 +41,18 @@ func (s *Server) pipelineInterceptors(obs *observability) *pipelineOps {
 		return h
 	}
 	return &pipelineOps{
-		get: wrap(ktgrpcv1.KV_Get_FullMethodName, func(ctx context.Context, req any) (any, error) {
-			return kv.Get(ctx, req.(*ktgrpcv1.GetRequest))
-		}),
-		set: wrap(ktgrpcv1.KV_Set_FullMethodName, func(ctx context.Context, req any) (any, error) {
-			return kv.Set(ctx, req.(*ktgrpcv1.SetRequest))
-		}),
-		remove: wrap(ktgrpcv1.KV_Remove_FullMethodName, func(ctx context.Context, req any) (any, error) {
-			return kv.Remove(ctx, req.(*ktgrpcv1.RemoveRequest))
-		}),
-		getBulk: wrap(ktgrpcv1.KV_GetBulk_FullMethodName, func(ctx context.Context, req any) (any, error) {
-			return kv.GetBulk(ctx, req.(*ktgrpcv1.GetBulkRequest))
-		}),
-		setBulk: wrap(ktgrpcv1.KV_SetBulk_FullMethodName, func(ctx context.Context, req any) (any, error) {
-			return kv.SetBulk(ctx, req.(*ktgrpcv1.SetBulkRequest))
-		}),
-		removeBulk: wrap(ktgrpcv1.KV_RemoveBulk_FullMethodName, func(ctx context.Context, req any) (any, error) {
-			return kv.RemoveBulk(ctx, req.(*ktgrpcv1.RemoveBulkRequest))
-		}),
+		get:        wrap(ktgrpcv1.KV_Get_FullMethodName, handler(kv.Get)),
+		set:        wrap(ktgrpcv1.KV_Set_FullMethodName, handler(kv.Set)),
+		remove:     wrap(ktgrpcv1.KV_Remove_FullMethodName, handler(kv.Remove)),
+		getBulk:    wrap(ktgrpcv1.KV_GetBulk_FullMethodName, handler(kv.GetBulk)),
+		setBulk:    wrap(ktgrpcv1.KV_SetBulk_FullMethodName, handler(kv.SetBulk)),
+		removeBulk: wrap(ktgrpcv1.KV_RemoveBulk_FullMethodName, handler(kv.RemoveBulk)),
 	}
+}
+
+// handler adapts a unary method to grpc.UnaryHandler.
+func handler[Req, Resp any](method func(context.Context, Req) (Resp, error)) grpc.UnaryHandler {
+	return func(ctx context.Context, req any) (any, error) { return method(ctx, req.(Req)) }
 }
 
 // run answers one request. Every failure, including a request with no

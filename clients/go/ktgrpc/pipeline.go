@@ -182,14 +182,7 @@ func (p *Pipeline) Get(ctx context.Context, key string, opts ...Option) ([]byte,
 
 // Set is Client.Set over the stream; it reads the options Client.Set reads.
 func (p *Pipeline) Set(ctx context.Context, key string, value []byte, opts ...Option) error {
-	s := p.c.settings(opts)
-	req := &ktgrpcv1.SetRequest{Db: s.db, Key: []byte(key), Value: value, NoReply: s.noReply}
-	switch ttl, at := s.expiration(); {
-	case ttl != nil:
-		req.Expiration = &ktgrpcv1.SetRequest_Ttl{Ttl: ttl}
-	case at != nil:
-		req.Expiration = &ktgrpcv1.SetRequest_ExpireTime{ExpireTime: at}
-	}
+	req := p.c.settings(opts).setRequest(key, value)
 	_, err := p.Do(ctx, "Set", &ktgrpcv1.PipelineRequest{Op: &ktgrpcv1.PipelineRequest_Set{Set: req}})
 	return err
 }
