@@ -86,6 +86,38 @@ func printTable(w io.Writer, res *cmpResults, queries []string) {
 		v := m.rss / (1 << 20)
 		fmt.Fprintf(w, "| gateway RSS with %d Subscribe streams and %d cursors, MiB | %s | %.1f | < %d | %s |\n", m.subs, m.cursors, m.backend, v, memGoalMiB, yes(v < memGoalMiB))
 	}
+	printVariants(w, res, queries)
+}
+
+// printVariants compares each backend URL query with the first, row by
+// row, for the single-key gateway calls: how an adapter option such as
+// coalescing changes them, at every concurrency.
+func printVariants(w io.Writer, res *cmpResults, queries []string) {
+	if len(queries) < 2 {
+		return
+	}
+	fmt.Fprintf(w, "\n### Backend URL queries compared with %q\n\n", queries[0])
+	fmt.Fprintln(w, "| path | backend | c | requests/s ratio | p50 ratio | gateway CPU ratio | server CPU ratio |\n|---|---|---:|---:|---:|---:|---:|")
+	ratio := func(a, b float64) string {
+		if a <= 0 || b <= 0 {
+			return "n/a"
+		}
+		return fmt.Sprintf("%.2f", a/b)
+	}
+	for _, q := range queries[1:] {
+		for _, base := range []string{"kttest", "kt-real", "tttest", "tt-real"} {
+			for _, path := range []string{pathGet, pathSet, pathPipeline} {
+				for _, c := range cmpConcurrency {
+					now, was := res.get(path, label(base, q), c), res.get(path, label(base, queries[0]), c)
+					if now == nil || was == nil {
+						continue
+					}
+					fmt.Fprintf(w, "| %s | %s | %d | %s | %s | %s | %s |\n", path, label(base, q), c,
+						ratio(now.opsPerSec, was.opsPerSec), ratio(now.p50, was.p50), ratio(now.gatewayCPU, was.gatewayCPU), ratio(now.backendCPU, was.backendCPU))
+				}
+			}
+		}
+	}
 }
 
 func num(v float64, decimals int) string {
