@@ -332,3 +332,26 @@ func TestPipelineRequestsNeedTheirRights(t *testing.T) {
 		t.Fatalf("get answer %v", resp)
 	}
 }
+
+// Stopping the gateway ends a pipeline with UNAVAILABLE, cancelling what it
+// still carries.
+func TestPipelineEndsOnStop(t *testing.T) {
+	g := newGated(t)
+	srv, conn := gatewaytest.StartServer(t, g, quiet)
+	stream, err := ktgrpcv1.NewKVClient(conn).Pipeline(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	send(t, stream, getOp(1, "block:a"))
+	<-g.entered
+	stopped := make(chan error, 1)
+	go func() { stopped <- srv.Stop(t.Context()) }()
+	if got := <-g.canceled; got != "block:a" {
+		t.Fatalf("cancelled %q", got)
+	}
+	_, err = stream.Recv()
+	wantCode(t, err, codes.Unavailable, "shutting down")
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+}
