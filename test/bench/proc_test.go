@@ -229,10 +229,11 @@ const clockTick = 10 * time.Millisecond
 // plus system time from /proc/<pid>/stat (clock ticks).
 func cpuOf(pid int) (time.Duration, error) {
 	if tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid)); len(tasks) > 0 {
-		var sum int64
+		var sum, read int64
 		for _, t := range tasks {
 			b, err := os.ReadFile(t)
 			if err != nil {
+				// A thread that ended meanwhile, or no permission.
 				continue
 			}
 			f := strings.Fields(string(b))
@@ -244,8 +245,11 @@ func cpuOf(pid int) (time.Duration, error) {
 				return 0, fmt.Errorf("%s: %w", t, err)
 			}
 			sum += ns
+			read++
 		}
-		return time.Duration(sum), nil
+		if read > 0 {
+			return time.Duration(sum), nil
+		}
 	}
 	return statCPU(pid)
 }
