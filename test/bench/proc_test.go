@@ -115,6 +115,8 @@ type child struct {
 	cmd  *exec.Cmd
 	in   io.WriteCloser
 	out  *bufio.Reader
+	// exitErr is how the child exited, once stopped.
+	exitErr error
 }
 
 // startChild runs the test binary as role with env added, until the test
@@ -160,7 +162,7 @@ func (c *child) stop() {
 	}
 	_ = c.in.Close()
 	done := make(chan struct{})
-	go func() { _ = c.cmd.Wait(); close(done) }()
+	go func() { c.exitErr = c.cmd.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(15 * time.Second):
