@@ -29,6 +29,7 @@ var wrappers = map[string]string{
 	"ktgrpc.v1.KV.Increment":            "Increment",
 	"ktgrpc.v1.KV.IncrementDouble":      "IncrementFloat",
 	"ktgrpc.v1.KV.MatchKeys":            "MatchPrefix",
+	"ktgrpc.v1.KV.Pipeline":             "Pipeline",
 	"ktgrpc.v1.Cursor.Scan":             "Scan",
 	"ktgrpc.v1.Cursor.Open":             "OpenCursor",
 	"ktgrpc.v1.Replication.Subscribe":   "Subscribe",
