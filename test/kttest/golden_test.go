@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ktgrpc/ktgrpc/backend/kt/ktwire"
 	"github.com/ktgrpc/ktgrpc/test/golden"
 )
 
@@ -244,7 +245,7 @@ func checkHTTPStep(t *testing.T, where string, c *replayConn, st golden.Step) {
 		t.Fatalf("%s: status %d %q, want %d %q", where, got.status, got.reason, want.Status, want.Reason)
 	}
 	// KT sends Date right after Server; the recordings leave it out.
-	if _, err := time.Parse(httpTime, got.date); got.dateAt != 1 || err != nil {
+	if _, err := time.Parse(ktwire.HTTPTime, got.date); got.dateAt != 1 || err != nil {
 		t.Fatalf("%s: Date %q at header %d; want an RFC 1123 date right after Server", where, got.date, got.dateAt)
 	}
 	volatile := map[string]bool{}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ktgrpc/ktgrpc/backend"
 	"github.com/ktgrpc/ktgrpc/backend/embedded"
+	"github.com/ktgrpc/ktgrpc/backend/kt/ktwire"
 )
 
 // client is a raw connection to a test server.
@@ -78,7 +79,10 @@ func (c *client) reply() (int, map[string]string) {
 		}
 	}
 	out := map[string]string{}
-	parseTSV(string(rep.body), colencOf(ct), out)
+	enc, _ := ktwire.ParseContentType(ct)
+	for _, p := range ktwire.ParseTSV(rep.body, enc) {
+		out[string(p.Key)] = string(p.Value)
+	}
 	return rep.status, out
 }
 
@@ -322,7 +326,7 @@ func TestRESTExpiryHeader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := [][2]string{{"Server", serverHeader}, {"Content-Length", "1"}, {"X-Kt-Xt", "Fri, 01 Jan 2100 00:00:00 GMT"}}
+	want := [][2]string{{"Server", ktwire.ServerName}, {"Content-Length", "1"}, {"X-Kt-Xt", "Fri, 01 Jan 2100 00:00:00 GMT"}}
 	if rep.status != 200 || fmt.Sprint(rep.headers) != fmt.Sprint(want) {
 		t.Fatalf("HEAD = %d %q; want 200 %q", rep.status, rep.headers, want)
 	}

@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/ktgrpc/ktgrpc/backend/embedded"
+	"github.com/ktgrpc/ktgrpc/backend/kt/ktwire"
 	"github.com/ktgrpc/ktgrpc/test/workerpool"
 )
 
@@ -497,7 +498,7 @@ func (s *Server) dbSelector(sel string) (idx int, ok bool) {
 		return 0, true
 	}
 	if sel[0] >= '0' && sel[0] <= '9' {
-		n := atoi(sel)
+		n := ktwire.Atoi(sel)
 		if n < 0 || n >= int64(len(s.dbNames)) {
 			return 0, false
 		}

@@ -146,24 +146,37 @@ func AppendTSV(dst []byte, pairs []Pair, enc Encoding) []byte {
 // repeated name keeping its last value. It returns the body and its
 // Content-Type.
 func ResponseTSV(pairs []Pair) ([]byte, string) {
+	return AppendResponseTSV(nil, slices.Clone(pairs))
+}
+
+// AppendResponseTSV is ResponseTSV appending the body to dst. It may reorder
+// pairs.
+func AppendResponseTSV(dst []byte, pairs []Pair) ([]byte, string) {
 	enc := ResponseEncoding(pairs)
+	if enc == Raw {
+		// Raw names sort as they are: no encoded copies are needed.
+		slices.SortStableFunc(pairs, func(a, b Pair) int { return bytes.Compare(a.Key, b.Key) })
+		for i, p := range pairs {
+			if i+1 < len(pairs) && bytes.Equal(p.Key, pairs[i+1].Key) {
+				continue // a later line of the same name wins
+			}
+			dst = append(append(append(append(dst, p.Key...), '\t'), p.Value...), '\n')
+		}
+		return dst, ContentType(enc)
+	}
 	type line struct{ k, v []byte }
-	byName := map[string]line{}
-	for _, p := range pairs {
-		k := AppendEncoded(nil, p.Key, enc)
-		byName[string(k)] = line{k, AppendEncoded(nil, p.Value, enc)}
+	lines := make([]line, len(pairs))
+	for i, p := range pairs {
+		lines[i] = line{AppendEncoded(nil, p.Key, enc), AppendEncoded(nil, p.Value, enc)}
 	}
-	names := make([]string, 0, len(byName))
-	for k := range byName {
-		names = append(names, k)
+	slices.SortStableFunc(lines, func(a, b line) int { return bytes.Compare(a.k, b.k) })
+	for i, l := range lines {
+		if i+1 < len(lines) && bytes.Equal(l.k, lines[i+1].k) {
+			continue
+		}
+		dst = append(append(append(append(dst, l.k...), '\t'), l.v...), '\n')
 	}
-	slices.Sort(names)
-	var body []byte
-	for _, n := range names {
-		l := byName[n]
-		body = append(append(append(append(body, l.k...), '\t'), l.v...), '\n')
-	}
-	return body, ContentType(enc)
+	return dst, ContentType(enc)
 }
 
 // AppendEncoded appends b encoded in enc.
