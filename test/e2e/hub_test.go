@@ -102,11 +102,11 @@ func hubLanes() []struct {
 					if err := srv.Close(); err != nil {
 						t.Fatal(err)
 					}
-					next, err := tttest.New(tttest.WithReplInterval(20 * time.Millisecond))
+					next, err := tttest.New(tttest.WithReplInterval(20*time.Millisecond), tttest.WithAddr(addr))
 					if err != nil {
 						t.Fatal(err)
 					}
-					if err := next.StartOn(addr); err != nil {
+					if err := next.Start(); err != nil {
 						t.Fatal(err)
 					}
 					t.Cleanup(func() { _ = next.Close() })

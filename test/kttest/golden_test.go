@@ -11,13 +11,13 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/ktgrpc/ktgrpc/backend/kt/ktwire"
 	"github.com/ktgrpc/ktgrpc/test/golden"
+	"github.com/ktgrpc/ktgrpc/test/testclock"
 )
 
 // Replay settings. The recordings wait 0.3 to 1 s to show that nothing
@@ -57,25 +57,6 @@ func TestGolden(t *testing.T) {
 	}
 }
 
-// fakeClock is a clock the replay moves forward on "sleep" actions, so
-// that expirations happen without waiting.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 type replayConn struct {
 	nc net.Conn
 	r  *bufio.Reader
@@ -93,8 +74,8 @@ var probe, probeReply = []byte{0xBA, 0, 0, 0, 0, 0, 0, 0, 0}, []byte{0xBA, 0, 0,
 func replayCase(t *testing.T, gc golden.Case) {
 	// A fixed start makes every run see the same wall clock; the half
 	// second keeps "the end of the current second" away from the start.
-	clock := &fakeClock{now: time.Date(2026, 11, 21, 12, 0, 0, 500_000_000, time.UTC)}
-	srv := Start(t, WithConfig(gc.Config), WithClock(clock.Now))
+	clock := testclock.NewManual(time.Date(2026, 11, 21, 12, 0, 0, 500_000_000, time.UTC))
+	srv := Start(t, WithConfig(gc.Config), WithClock(clock))
 	conns := map[int]*replayConn{}
 	t.Cleanup(func() {
 		for _, c := range conns {

@@ -18,6 +18,7 @@ import (
 	"github.com/ktgrpc/ktgrpc/backend"
 	"github.com/ktgrpc/ktgrpc/backend/embedded"
 	"github.com/ktgrpc/ktgrpc/backend/kt/ktwire"
+	"github.com/ktgrpc/ktgrpc/test/testclock"
 )
 
 // client is a raw connection to a test server.
@@ -158,7 +159,9 @@ func TestCloseEndsStreamsAndWaits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Start()
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
 	repl := dial(t, s)
 	repl.write([]byte{0xB1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2})
 	if got := repl.read(10); got[0] != 0xB1 || got[1] != 0xB0 {
@@ -255,8 +258,8 @@ func TestWaitReleasedBySignal(t *testing.T) {
 }
 
 func TestExpiryIsWholeSeconds(t *testing.T) {
-	clock := &fakeClock{now: time.Unix(1_000_000, 300_000_000)}
-	s := Start(t, WithClock(clock.Now))
+	clock := testclock.NewManual(time.Unix(1_000_000, 300_000_000))
+	s := Start(t, WithClock(clock))
 	c := dial(t, s)
 	if code, _ := c.rpc("set", "key", "k", "value", "v", "xt", "5"); code != 200 {
 		t.Fatalf("set = %d", code)

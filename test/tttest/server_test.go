@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ktgrpc/ktgrpc/backend/tt/ttwire"
+	"github.com/ktgrpc/ktgrpc/test/testclock"
 )
 
 // client is a raw TT connection for tests.
@@ -134,7 +135,7 @@ func TestNewRejectsBadOptions(t *testing.T) {
 	for name, opt := range map[string]Option{
 		"config":   WithConfig("tt-nosuch"),
 		"ext":      WithExt("f", nil),
-		"clock":    WithClock(nil),
+		"clock":    WithClock((*testclock.Manual)(nil)),
 		"interval": WithReplInterval(0),
 	} {
 		if s, err := New(opt); err == nil {
