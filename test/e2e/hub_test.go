@@ -559,8 +559,8 @@ func TestHubOutOfRange(t *testing.T) {
 		if err == nil {
 			_, err = st.Recv()
 		}
-		if status.Code(err) != tc.code || !strings.Contains(status.Convert(err).Message(), tc.msg) {
-			t.Errorf("after %d: %v; want %v naming %q", tc.after, err, tc.code, tc.msg)
+		if !gatewaytest.WantCode(t, err, tc.code, tc.msg) {
+			t.Logf("after %d", tc.after)
 		}
 	}
 }
@@ -606,8 +606,8 @@ func TestHubOutOfRangeKT(t *testing.T) {
 		if err == nil {
 			_, err = st.Recv()
 		}
-		if want := fmt.Sprintf("oldest retained position %d", oldest); status.Code(err) != codes.OutOfRange || !strings.Contains(status.Convert(err).Message(), want) {
-			t.Errorf("after %d: %v; want OUT_OF_RANGE naming %q", after, err, want)
+		if !gatewaytest.WantCode(t, err, codes.OutOfRange, fmt.Sprintf("oldest retained position %d", oldest)) {
+			t.Logf("after %d", after)
 		}
 	}
 	resumed := e.subscribe(t, &ktgrpcv1.SubscribeRequest{Start: &ktgrpcv1.SubscribeRequest_After{After: oldest - 1}})

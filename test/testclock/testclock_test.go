@@ -63,3 +63,30 @@ func TestFromSources(t *testing.T) {
 		t.Errorf("the wall clock is %v away from time.Now", d)
 	}
 }
+
+func TestManualFiresWithItsTime(t *testing.T) {
+	start := time.Unix(100, 0)
+	c := testclock.NewManual(start)
+	now := c.After(0)
+	later := c.After(2 * time.Second)
+	select {
+	case <-now:
+	default:
+		t.Error("After(0) did not fire at once")
+	}
+	c.Advance(time.Second)
+	select {
+	case <-later:
+		t.Fatal("fired a second early")
+	default:
+	}
+	c.Advance(time.Second)
+	select {
+	case at := <-later:
+		if !at.Equal(start.Add(2 * time.Second)) {
+			t.Errorf("fired with %v", at)
+		}
+	default:
+		t.Error("did not fire at its deadline")
+	}
+}

@@ -6,7 +6,7 @@ package tttest
 //
 // Deviations from the README's algorithm, all deliberate:
 //
-//   - Time. Each case runs on a ManualClock. A "sleep" action advances it
+//   - Time. Each case runs on a testclock.Manual. A "sleep" action advances it
 //     instead of sleeping. While a replication connection (one that began
 //     with C8 A0) still owes bytes, the replayer advances the clock by the
 //     heartbeat interval each time 20 ms pass without data: that is what
@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/ktgrpc/ktgrpc/test/golden"
+	"github.com/ktgrpc/ktgrpc/test/testclock"
 )
 
 const (
@@ -46,7 +47,7 @@ const (
 	closeWait   = 5 * time.Second
 	readWait    = 10 * time.Second
 	advancePoll = 20 * time.Millisecond
-	// goldenStart is the ManualClock's starting time: the day the captures
+	// goldenStart is the manual clock's starting time: the day the captures
 	// were made. Any time works; the record timestamps are masked.
 	goldenStart = 1795266082
 )
@@ -117,7 +118,7 @@ type replayer struct {
 	t        *testing.T
 	c        golden.Case
 	srv      *Server
-	clock    *ManualClock
+	clock    *testclock.Manual
 	conns    map[int]*replayConn
 	captures map[string]uint64
 	// unordered collects the replies (got and want) of anyOrder steps.
@@ -125,7 +126,7 @@ type replayer struct {
 }
 
 func replayCase(t *testing.T, c golden.Case) {
-	clock := NewManualClock(time.Unix(goldenStart, 0))
+	clock := testclock.NewManual(time.Unix(goldenStart, 0))
 	srv := Start(t, WithConfig(c.Config), WithClock(clock))
 	rp := &replayer{t: t, c: c, srv: srv, clock: clock, conns: map[int]*replayConn{}, captures: map[string]uint64{}}
 	defer func() {

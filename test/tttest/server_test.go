@@ -203,7 +203,7 @@ func TestWithExt(t *testing.T) {
 }
 
 func TestReplStreamWithManualClock(t *testing.T) {
-	clock := NewManualClock(time.Unix(1700000000, 0))
+	clock := testclock.NewManual(time.Unix(1700000000, 0))
 	s := Start(t, WithClock(clock))
 	w := dial(t, s)
 	w.mustPut("old", "1")
@@ -355,32 +355,5 @@ func TestHTTPSubset(t *testing.T) {
 	}
 	if _, err := c.r.ReadByte(); !errors.Is(err, io.EOF) {
 		t.Errorf("after an HTTP/1.0 response: %v, want EOF", err)
-	}
-}
-
-func TestManualClock(t *testing.T) {
-	start := time.Unix(100, 0)
-	c := NewManualClock(start)
-	now := c.After(0)
-	later := c.After(2 * time.Second)
-	select {
-	case <-now:
-	default:
-		t.Error("After(0) did not fire at once")
-	}
-	c.Advance(time.Second)
-	select {
-	case <-later:
-		t.Fatal("fired a second early")
-	default:
-	}
-	c.Advance(time.Second)
-	select {
-	case at := <-later:
-		if !at.Equal(start.Add(2 * time.Second)) {
-			t.Errorf("fired with %v", at)
-		}
-	default:
-		t.Error("did not fire at its deadline")
 	}
 }
