@@ -232,7 +232,7 @@ func (c *conn) serveRPC(req *ktwire.Request) *httpResponse {
 		if len(ct) >= len(formType) && strings.EqualFold(ct[:len(formType)], formType) {
 			addPairs(in, ktwire.ParseForm(string(req.Body)))
 		} else if enc, ok := ktwire.ParseContentType(ct); ok {
-			addPairs(in, ktwire.ParseTSV(req.Body, enc))
+			ktwire.EachTSV(req.Body, enc, func(k, v []byte) { in[string(k)] = string(v) })
 		}
 	}
 	r := &rpcCall{s: c.srv, in: in, out: map[string]string{}}

@@ -289,7 +289,7 @@ func ParseForm(s string) []Pair {
 			continue
 		}
 		name, value, _ := strings.Cut(pair, "=")
-		pairs = append(pairs, Pair{Key: decodeURL([]byte(name)), Value: decodeURL([]byte(value))})
+		pairs = append(pairs, Pair{Key: Decode([]byte(name), URL), Value: Decode([]byte(value), URL)})
 	}
 	return pairs
 }

@@ -2,6 +2,7 @@ package ktwire
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"strings"
 	"testing"
@@ -185,5 +186,22 @@ func TestBinaryRequestsRoundTrip(t *testing.T) {
 	r = bufio.NewReader(strings.NewReader("\x00\x00\x10\x00\x00\x01key"))
 	if _, err := ReadKeyRef(r); !errors.Is(err, ErrProtocol) {
 		t.Errorf("oversized key: %v; want ErrProtocol", err)
+	}
+}
+
+func TestEachTSVMatchesParseTSV(t *testing.T) {
+	for _, enc := range []Encoding{Raw, Base64, URL, Quoted} {
+		want := pairs("name", "value", "k\x01", "v\n2", "", "", "last", "\xff\x00")
+		if enc == Raw {
+			want = pairs("name", "value", "", "", "last", "\xffz")
+		}
+		body := AppendTSV(nil, want, enc)
+		var got []Pair
+		EachTSV(body, enc, func(k, v []byte) {
+			got = append(got, Pair{Key: bytes.Clone(k), Value: bytes.Clone(v)})
+		})
+		if !equalPairs(got, want) || !equalPairs(ParseTSV(body, enc), want) {
+			t.Errorf("encoding %q: EachTSV = %q, ParseTSV = %q; want %q", enc, got, ParseTSV(body, enc), want)
+		}
 	}
 }
