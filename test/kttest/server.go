@@ -215,12 +215,11 @@ type Server struct {
 	cursors int
 	// repls counts the replication sessions being served.
 	repls int
-	// connsChanged is closed (and cleared) whenever conns, cursors or repls
-	// changes.
-	connsChanged chan struct{}
-	serving      bool
-	closed       bool
-	wg           sync.WaitGroup
+	// changed wakes WaitConnCount and the other waits when a count changes.
+	changed testserver.Waiter
+	serving bool
+	closed  bool
+	wg      sync.WaitGroup
 }
 
 // Start starts a server on a loopback port and closes it when the test
@@ -393,24 +392,10 @@ func (s *Server) replsAdded(delta int) {
 
 // waitCount waits until count, called with mu held, returns n.
 func (s *Server) waitCount(ctx context.Context, n int, what string, count func() int) error {
-	for {
-		s.mu.Lock()
-		have := count()
-		if have == n {
-			s.mu.Unlock()
-			return nil
-		}
-		if s.connsChanged == nil {
-			s.connsChanged = make(chan struct{})
-		}
-		changed := s.connsChanged
-		s.mu.Unlock()
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return fmt.Errorf("kttest: waiting for %d %s (have %d): %w", n, what, have, ctx.Err())
-		}
+	if err := s.changed.Wait(ctx, &s.mu, n, what, count); err != nil {
+		return fmt.Errorf("kttest: %w", err)
 	}
+	return nil
 }
 
 // cursorsAdded changes the cursor count by delta and wakes the waiters.
@@ -423,12 +408,7 @@ func (s *Server) cursorsAdded(delta int) {
 
 // connsUpdated wakes WaitConnCount, WaitCursorCount and
 // WaitReplicationCount. Called with mu held.
-func (s *Server) connsUpdated() {
-	if s.connsChanged != nil {
-		close(s.connsChanged)
-		s.connsChanged = nil
-	}
-}
+func (s *Server) connsUpdated() { s.changed.Changed() }
 
 // KillConnections abruptly closes every open client connection, without
 // replies; they no longer count in ConnCount when it returns. The server

@@ -82,8 +82,8 @@ type Server struct {
 	wg     sync.WaitGroup
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
-	// connsChanged is closed and replaced whenever conns or repls changes.
-	connsChanged chan struct{}
+	// changed wakes WaitConnCount and the other waits when a count changes.
+	changed testserver.Waiter
 	// repls counts the replication sessions being served.
 	repls   int
 	running bool
@@ -231,7 +231,6 @@ func New(opts ...Option) (*Server, error) {
 		replInterval: o.replInterval,
 		dir:          o.dir,
 		conns:        map[net.Conn]struct{}{},
-		connsChanged: make(chan struct{}),
 		workers:      workerpool.New(o.workers),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -366,19 +365,10 @@ func (s *Server) WaitReplicationCount(ctx context.Context, n int) error {
 
 // waitCount waits until count, called with mu held, returns n.
 func (s *Server) waitCount(ctx context.Context, n int, what string, count func() int) error {
-	for {
-		s.mu.Lock()
-		have, changed := count(), s.connsChanged
-		s.mu.Unlock()
-		if have == n {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("tttest: waiting for %d %s (have %d): %w", n, what, have, ctx.Err())
-		case <-changed:
-		}
+	if err := s.changed.Wait(ctx, &s.mu, n, what, count); err != nil {
+		return fmt.Errorf("tttest: %w", err)
 	}
+	return nil
 }
 
 // replsAdded changes the replication session count by delta and wakes the
@@ -392,10 +382,7 @@ func (s *Server) replsAdded(delta int) {
 
 // connsUpdated wakes WaitConnCount and WaitReplicationCount; called with mu
 // held.
-func (s *Server) connsUpdated() {
-	close(s.connsChanged)
-	s.connsChanged = make(chan struct{})
-}
+func (s *Server) connsUpdated() { s.changed.Changed() }
 
 // KillConnections closes every open client connection at once, with a TCP
 // reset where the platform allows, as a crashing server would. The server
