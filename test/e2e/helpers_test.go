@@ -131,3 +131,66 @@ func scanKeys(t *testing.T, ctx context.Context, c ktgrpcv1.CursorClient, req *k
 	}
 	return keys
 }
+
+// liveSub reads one Subscribe stream in the background.
+type liveSub struct {
+	msgs   chan *ktgrpcv1.SubscribeResponse
+	err    chan error
+	cancel context.CancelFunc
+}
+
+// subscribe opens a subscription on ctx and waits for its first message:
+// the replay's events, or the progress after it (for a subscription from
+// now, the one that says it is attached), show that the backend stream is
+// open. The stream ends with the test, or with cancel.
+func subscribe(t *testing.T, ctx context.Context, c ktgrpcv1.ReplicationClient, req *ktgrpcv1.SubscribeRequest) *liveSub {
+	t.Helper()
+	ctx, cancel := context.WithCancel(ctx)
+	t.Cleanup(cancel)
+	st, err := c.Subscribe(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &liveSub{msgs: make(chan *ktgrpcv1.SubscribeResponse, 1000), err: make(chan error, 1), cancel: cancel}
+	first := make(chan struct{})
+	go func() {
+		for i := 0; ; i++ {
+			m, err := st.Recv()
+			if err != nil {
+				s.err <- err
+				return
+			}
+			s.msgs <- m
+			if i == 0 {
+				close(first)
+			}
+		}
+	}()
+	select {
+	case <-first:
+	case err := <-s.err:
+		t.Fatalf("subscription ended before its first message: %v", err)
+	case <-ctx.Done():
+		t.Fatal("no first message from the subscription")
+	}
+	return s
+}
+
+// events collects the next n events, passing over progress messages.
+func (s *liveSub) events(t *testing.T, ctx context.Context, n int) []*ktgrpcv1.Event {
+	t.Helper()
+	var evs []*ktgrpcv1.Event
+	for len(evs) < n {
+		select {
+		case m := <-s.msgs:
+			if ev := m.GetEvent(); ev != nil {
+				evs = append(evs, ev)
+			}
+		case err := <-s.err:
+			t.Fatalf("subscription ended after %d of %d events: %v", len(evs), n, err)
+		case <-ctx.Done():
+			t.Fatalf("got %d of %d events", len(evs), n)
+		}
+	}
+	return evs
+}

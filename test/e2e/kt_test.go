@@ -405,68 +405,6 @@ func TestKTScript(t *testing.T) {
 	e.noLeaks()
 }
 
-// subscription collects a Subscribe stream's events.
-type subscription struct {
-	events chan *ktgrpcv1.Event
-	done   chan error
-	cancel context.CancelFunc
-}
-
-func (e *ktEnv) subscribe(req *ktgrpcv1.SubscribeRequest) *subscription {
-	ctx, cancel := context.WithCancel(e.ctx)
-	stream, err := e.repl.Subscribe(ctx, req)
-	if err != nil {
-		cancel()
-		e.t.Fatal(err)
-	}
-	s := &subscription{events: make(chan *ktgrpcv1.Event, 100), done: make(chan error, 1), cancel: cancel}
-	ready := make(chan struct{})
-	go func() {
-		first := true
-		for {
-			resp, err := stream.Recv()
-			if err != nil {
-				s.done <- err
-				return
-			}
-			if first {
-				// The first message (events of the replay, or the progress
-				// that ends it) shows the backend stream is open.
-				first = false
-				close(ready)
-			}
-			if ev := resp.GetEvent(); ev != nil {
-				s.events <- ev
-			}
-		}
-	}()
-	select {
-	case <-ready:
-	case err := <-s.done:
-		e.t.Fatalf("subscription ended before its first message: %v", err)
-	case <-e.ctx.Done():
-		e.t.Fatal("no message from the subscription")
-	}
-	e.t.Cleanup(cancel)
-	return s
-}
-
-func (s *subscription) next(e *ktEnv, n int) []*ktgrpcv1.Event {
-	e.t.Helper()
-	var evs []*ktgrpcv1.Event
-	for len(evs) < n {
-		select {
-		case ev := <-s.events:
-			evs = append(evs, ev)
-		case err := <-s.done:
-			e.t.Fatalf("subscription ended after %d of %d events: %v", len(evs), n, err)
-		case <-e.ctx.Done():
-			e.t.Fatalf("got %d of %d events", len(evs), n)
-		}
-	}
-	return evs
-}
-
 func eventsText(evs []*ktgrpcv1.Event) string {
 	var b bytes.Buffer
 	for _, ev := range evs {
@@ -479,14 +417,14 @@ func TestKTReplicationFromPositionAndResume(t *testing.T) {
 	e := startKT(t, "", nil)
 	at := time.Unix(4102444800, 0)
 	e.set("", []byte("before"), []byte("0"))
-	sub := e.subscribe(&ktgrpcv1.SubscribeRequest{Start: &ktgrpcv1.SubscribeRequest_After{After: 0}, KeyPrefix: []byte("k")})
+	sub := subscribe(e.t, e.ctx, e.repl, &ktgrpcv1.SubscribeRequest{Start: &ktgrpcv1.SubscribeRequest_After{After: 0}, KeyPrefix: []byte("k")})
 	e.set("", []byte("k1"), []byte("v\x001"))
 	_, err := e.kv.Set(e.ctx, &ktgrpcv1.SetRequest{Db: "%", Key: []byte("k2"), Value: []byte("v2"),
 		Expiration: &ktgrpcv1.SetRequest_ExpireTime{ExpireTime: timestamppb.New(at)}})
 	e.must(err)
 	_, err = e.kv.Remove(e.ctx, &ktgrpcv1.RemoveRequest{Key: []byte("k1")})
 	e.must(err)
-	evs := sub.next(e, 3)
+	evs := sub.events(e.t, e.ctx, 3)
 	if got := eventsText(evs); got != "0 set k1=v\x001;1 set k2=v2;0 remove k1=;" {
 		t.Fatalf("events: %q", got)
 	}
@@ -500,14 +438,14 @@ func TestKTReplicationFromPositionAndResume(t *testing.T) {
 	sub.cancel()
 
 	// Resuming after the first event delivers exactly the rest.
-	resumed := e.subscribe(&ktgrpcv1.SubscribeRequest{Start: &ktgrpcv1.SubscribeRequest_After{After: evs[0].Position}})
-	rest := resumed.next(e, 2)
+	resumed := subscribe(e.t, e.ctx, e.repl, &ktgrpcv1.SubscribeRequest{Start: &ktgrpcv1.SubscribeRequest_After{After: evs[0].Position}})
+	rest := resumed.events(e.t, e.ctx, 2)
 	if rest[0].Position != evs[1].Position || rest[1].Position != evs[2].Position {
 		t.Errorf("resumed at %d, %d; want %d, %d", rest[0].Position, rest[1].Position, evs[1].Position, evs[2].Position)
 	}
 	// And the stream follows new changes.
 	e.set("", []byte("k3"), []byte("3"))
-	if got := eventsText(resumed.next(e, 1)); got != "0 set k3=3;" {
+	if got := eventsText(resumed.events(e.t, e.ctx, 1)); got != "0 set k3=3;" {
 		t.Errorf("live event: %q", got)
 	}
 }

@@ -558,20 +558,10 @@ func TestTTScriptLockModes(t *testing.T) {
 // ttSubscribe collects want events from a Subscribe stream.
 func ttSubscribe(t *testing.T, e *ttEnv, req *ktgrpcv1.SubscribeRequest, want int) []*ktgrpcv1.Event {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	st := must(e.repl.Subscribe(ctx, req))(t)
-	var evs []*ktgrpcv1.Event
-	for len(evs) < want {
-		r, err := st.Recv()
-		if err != nil {
-			t.Fatalf("after %d of %d events: %v", len(evs), want, err)
-		}
-		if ev := r.GetEvent(); ev != nil {
-			evs = append(evs, ev)
-		}
-	}
-	return evs
+	ctx := testCtx(t)
+	s := subscribe(t, ctx, e.repl, req)
+	defer s.cancel()
+	return s.events(t, ctx, want)
 }
 
 func ttDescribe(evs []*ktgrpcv1.Event) []string {

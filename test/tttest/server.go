@@ -119,7 +119,8 @@ type options struct {
 // "time" line and the replication heartbeat all read it.
 type Clock = testclock.Clock
 
-// ManualClock is the clock tests move by hand, testclock.Manual.
+// ManualClock is the clock tests move by hand, testclock.Manual under the
+// name the adapter's tests (backend/tt) still use.
 type ManualClock = testclock.Manual
 
 // NewManualClock returns a ManualClock that reads start until advanced, as
