@@ -328,3 +328,29 @@ func TestTTReadN(t *testing.T) {
 		t.Errorf("ReadN past the end: %v; want io.ErrUnexpectedEOF", err)
 	}
 }
+
+func TestTTNamesByName(t *testing.T) {
+	for _, tc := range []struct {
+		lookup func(string) (int, bool)
+		name   string
+		want   int
+		ok     bool
+	}{
+		{ttwire.CondOpByName, "streq", ttwire.OpStrEq, true},
+		{ttwire.CondOpByName, "NumBt", ttwire.OpNumBT, true},
+		{ttwire.CondOpByName, ">=", ttwire.OpNumGE, true},
+		{ttwire.CondOpByName, "~streq", 0, false},
+		// Only ASCII letters fold: U+017F is not an 's' to the server.
+		{ttwire.CondOpByName, "\u017ftreq", 0, false},
+		{ttwire.OrderTypeByName, "numdesc", ttwire.OrderNumDesc, true},
+		{ttwire.OrderTypeByName, "3", 0, false},
+		{ttwire.MSTypeByName, "AndNot", ttwire.MSDiff, true},
+	} {
+		if got, ok := tc.lookup(tc.name); got != tc.want || ok != tc.ok {
+			t.Errorf("lookup(%q) = %d, %v; want %d, %v", tc.name, got, ok, tc.want, tc.ok)
+		}
+	}
+	if op, ok := ttwire.ParseCondOp("\u017fTREQ"); ok {
+		t.Errorf("ParseCondOp(\"\\u017fTREQ\") = %d; want no operator", op)
+	}
+}
