@@ -4,9 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ktgrpc/ktgrpc/test/golden"
 )
 
 // The server's lenient decoding, as the test server relies on it.
@@ -204,4 +207,46 @@ func TestEachTSVMatchesParseTSV(t *testing.T) {
 			t.Errorf("encoding %q: EachTSV = %q, ParseTSV = %q; want %q", enc, got, ParseTSV(body, enc), want)
 		}
 	}
+}
+
+// TestKTGoldenResponsesReencode rebuilds every recorded HTTP response with
+// the server's encoder, from its status, handler headers and body.
+func TestKTGoldenResponsesReencode(t *testing.T) {
+	date := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC) // responseWire's Date
+	checked := 0
+	for _, c := range golden.Load(t, "kt-rpc.jsonl", "kt-binary.jsonl") {
+		for i, s := range c.Steps {
+			r := s.Response
+			if r == nil || s.Request == nil || r.BodyRegex != "" {
+				continue
+			}
+			head := s.Request.Method == "HEAD"
+			body := responseBody(t, r)
+			keepAlive := !strings.EqualFold(responseHeader(r, "Connection"), "close")
+			var got []byte
+			errPrefix := fmt.Sprintf("%d %s (", r.Status, r.Reason)
+			if msg, ok := strings.CutPrefix(string(body), errPrefix); ok && strings.HasSuffix(msg, ")\n") {
+				got = AppendErrorResponse(nil, date, &HTTPError{Code: r.Status, Msg: strings.TrimSuffix(msg, ")\n")})
+			} else {
+				header := map[string]string{}
+				for _, h := range r.Headers {
+					switch name := strings.ToLower(h[0]); {
+					case name == "server", name == "connection":
+					case name == "content-length" && !head && r.Status != 304:
+					default:
+						header[name] = h[1]
+					}
+				}
+				got = AppendResponse(nil, date, head, keepAlive, r.Status, header, body)
+			}
+			if want := responseWire(t, r); !bytes.Equal(got, want) {
+				t.Errorf("%s step %d: encoded\n%q\nwant\n%q", c.Name, i, got, want)
+			}
+			checked++
+		}
+	}
+	if checked < 50 {
+		t.Errorf("only %d responses checked; the transcripts changed?", checked)
+	}
+	t.Logf("%d recorded responses re-encoded", checked)
 }
