@@ -69,7 +69,7 @@ type replayConn struct {
 }
 
 // probe is a get_bulk of no keys: the server answers probeReply at once.
-var probe, probeReply = []byte{0xBA, 0, 0, 0, 0, 0, 0, 0, 0}, []byte{0xBA, 0, 0, 0, 0}
+var probe, probeReply = ktwire.AppendGetBulk(nil, nil), ktwire.AppendGetBulkReply(nil, nil)
 
 func replayCase(t *testing.T, gc golden.Case) {
 	// A fixed start makes every run see the same wall clock; the half

@@ -37,6 +37,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ktgrpc/ktgrpc/backend/tt/ttwire"
 	"github.com/ktgrpc/ktgrpc/test/golden"
 	"github.com/ktgrpc/ktgrpc/test/testclock"
 )
@@ -204,7 +205,7 @@ func (rp *replayer) step(i int, st golden.Step) error {
 		if err != nil {
 			return fmt.Errorf("dial: %w", err)
 		}
-		rc = &replayConn{nc: nc, r: bufio.NewReader(nc), repl: bytes.HasPrefix(send, []byte{0xC8, 0xA0})}
+		rc = &replayConn{nc: nc, r: bufio.NewReader(nc), repl: bytes.HasPrefix(send, []byte{ttwire.Magic, byte(ttwire.CmdRepl)})}
 		rp.conns[st.Conn] = rc
 	}
 	if len(send) > 0 {
