@@ -192,6 +192,44 @@ func TestNewRejectsUnknownConfig(t *testing.T) {
 	}
 }
 
+func TestNewRejectsBadOptions(t *testing.T) {
+	for name, opt := range map[string]Option{
+		"databases": WithDatabases(),
+		"workers":   WithWorkers(0),
+		"clock":     WithClock((*testclock.Manual)(nil)),
+	} {
+		if s, err := New(opt); err == nil {
+			s.Close()
+			t.Errorf("%s: New succeeded", name)
+		}
+	}
+}
+
+// TestNewListensStartServes pins the lifecycle tttest shares: New listens
+// (Addr is known, a client can connect and wait), Start serves, and a
+// second Start or a Start after Close fails.
+func TestNewListensStartServes(t *testing.T) {
+	s, err := New(WithAddr("127.0.0.1:0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c := dial(t, s)
+	if err := s.Start(); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	if code, _ := c.rpc("void"); code != 200 {
+		t.Errorf("void = %d; want 200", code)
+	}
+	if err := s.Start(); err == nil {
+		t.Error("a second Start succeeded")
+	}
+	s.Close()
+	if err := s.Start(); err == nil {
+		t.Error("Start after Close succeeded")
+	}
+}
+
 func TestWithScript(t *testing.T) {
 	concat := func(ctx context.Context, st *embedded.Store, in map[string]string) (map[string]string, ScriptStatus) {
 		if in["fail"] != "" {

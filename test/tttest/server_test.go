@@ -357,3 +357,26 @@ func TestHTTPSubset(t *testing.T) {
 		t.Errorf("after an HTTP/1.0 response: %v, want EOF", err)
 	}
 }
+
+// TestNewListensStartServes pins the lifecycle kttest shares: New listens
+// (Addr is known, a client can connect and wait), Start serves, and a
+// second Start or a Start after Close fails.
+func TestNewListensStartServes(t *testing.T) {
+	s, err := New(WithAddr("127.0.0.1:0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c := dial(t, s)
+	if err := s.Start(); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	c.mustPut("k", "v")
+	if err := s.Start(); err == nil {
+		t.Error("a second Start succeeded")
+	}
+	s.Close()
+	if err := s.Start(); err == nil {
+		t.Error("Start after Close succeeded")
+	}
+}
