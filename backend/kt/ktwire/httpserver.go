@@ -29,10 +29,13 @@ const (
 
 // Request is one HTTP/1.x request as the server reads it.
 type Request struct {
-	Method  string
-	Target  string
-	Path    string
-	Query   string
+	Method string
+	// Target is the request target as sent; Path and Query are its parts
+	// before and after the first '?', still URL-encoded.
+	Target string
+	Path   string
+	Query  string
+	// Version is "HTTP/1.0" or "HTTP/1.1", the only ones the server reads.
 	Version string
 	// Header holds lower-case names; a repeated header keeps its last
 	// value.
@@ -49,10 +52,13 @@ var ErrMalformedRequest = errors.New("kt http: malformed request")
 // HTTPError is a failure of the HTTP layer itself, which the server answers
 // with AppendErrorResponse before it closes the connection.
 type HTTPError struct {
+	// Code is the HTTP status, 400 or 413.
 	Code int
-	Msg  string
+	// Msg is the explanation the server puts in parentheses.
+	Msg string
 }
 
+// Error gives the status code and the message.
 func (e *HTTPError) Error() string { return fmt.Sprintf("%d %s", e.Code, e.Msg) }
 
 // readRequestLine reads one line as the server does: it ends at LF, every
