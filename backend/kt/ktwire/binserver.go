@@ -27,8 +27,9 @@ func ReadBulkHeader(r io.Reader) (flags, count uint32, err error) {
 	return binary.BigEndian.Uint32(b[:4]), binary.BigEndian.Uint32(b[4:]), nil
 }
 
-// ReadRecord reads one record of a set_bulk request; XT is the request's
-// expiration as sent (see AppendSetBulk).
+// ReadRecord reads one record as set_bulk requests and get_bulk replies lay
+// it out; XT is the request's expiration as sent (see AppendSetBulk) or the
+// reply's absolute one.
 func ReadRecord(r io.Reader) (Record, error) {
 	var hdr [18]byte
 	if err := readFull(r, hdr[:]); err != nil {
@@ -71,21 +72,8 @@ func ReadPlayScriptRequest(r io.Reader) (flags uint32, name []byte, args []Pair,
 	if name, err = readBytes(r, nsiz); err != nil {
 		return 0, nil, nil, unexpectedEOF(err)
 	}
-	args = make([]Pair, 0, min(count, 1024))
-	for range count {
-		if err := readFull(r, hdr[:8]); err != nil {
-			return 0, nil, nil, err
-		}
-		ksiz, vsiz := binary.BigEndian.Uint32(hdr[0:4]), binary.BigEndian.Uint32(hdr[4:8])
-		var p Pair
-		var err error
-		if p.Key, err = readBytes(r, ksiz); err != nil {
-			return 0, nil, nil, unexpectedEOF(err)
-		}
-		if p.Value, err = readBytes(r, vsiz); err != nil {
-			return 0, nil, nil, unexpectedEOF(err)
-		}
-		args = append(args, p)
+	if args, err = readPairs(r, count); err != nil {
+		return 0, nil, nil, err
 	}
 	return flags, name, args, nil
 }
