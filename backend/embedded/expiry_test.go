@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ktgrpc/ktgrpc/backend"
+	"github.com/ktgrpc/ktgrpc/test/testclock"
 )
 
 func TestExpiryInvisible(t *testing.T) {
@@ -206,7 +207,7 @@ func TestWriteOnExpiredRecord(t *testing.T) {
 // and logs it. Ticks are sent by the test; an unbuffered send returns only
 // once the loop has taken it, so the second send proves the first sweep done.
 func TestBackgroundSweep(t *testing.T) {
-	clock := &fakeClock{now: epoch}
+	clock := testclock.NewManual(epoch)
 	ticks := make(chan time.Time)
 	s, err := newWithTicks(Options{Now: clock.Now}, ticks)
 	if err != nil {

@@ -2,40 +2,22 @@ package embedded
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ktgrpc/ktgrpc/backend"
+	"github.com/ktgrpc/ktgrpc/test/testclock"
 )
 
 // epoch is the fake clock's start: 2024-01-01T00:00:00Z, whose log position
 // Kyoto Tycoon documents as 1704067200000000000.
 var epoch = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// fakeClock is a settable clock, safe for concurrent use.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // newStore opens a store on a fake clock with the sweep disabled, so that
 // only the test decides when expired records are purged.
-func newStore(t testing.TB, opts Options) (*Store, *fakeClock) {
+func newStore(t testing.TB, opts Options) (*Store, *testclock.Manual) {
 	t.Helper()
-	clock := &fakeClock{now: epoch}
+	clock := testclock.NewManual(epoch)
 	if opts.Now == nil {
 		opts.Now = clock.Now
 	}

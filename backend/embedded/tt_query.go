@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/ktgrpc/ktgrpc/backend/tt/ttwire"
 )
 
 // Table queries: the directives of TT's misc search and metasearch, each an
@@ -39,28 +41,6 @@ const (
 	ttqNoIndex = 1 << 25
 )
 
-var ttqOpNames = map[string]int{
-	"STREQ": ttqStrEq, "STR": ttqStrEq, "EQ": ttqStrEq,
-	"STRINC": ttqStrInc, "INC": ttqStrInc,
-	"STRBW": ttqStrBW, "BW": ttqStrBW,
-	"STREW": ttqStrEW, "EW": ttqStrEW,
-	"STRAND": ttqStrAnd, "AND": ttqStrAnd,
-	"STROR": ttqStrOr, "OR": ttqStrOr,
-	"STROREQ": ttqStrOrEq, "OREQ": ttqStrOrEq,
-	"STRRX": ttqStrRx, "RX": ttqStrRx,
-	"NUMEQ": ttqNumEq, "NUM": ttqNumEq, "=": ttqNumEq, "==": ttqNumEq,
-	"NUMGT": ttqNumGT, ">": ttqNumGT,
-	"NUMGE": ttqNumGE, ">=": ttqNumGE,
-	"NUMLT": ttqNumLT, "<": ttqNumLT,
-	"NUMLE": ttqNumLE, "<=": ttqNumLE,
-	"NUMBT":   ttqNumBT,
-	"NUMOREQ": ttqNumOrEq,
-	"FTSPH":   ttqFTSPhrase, "FTS": ttqFTSPhrase,
-	"FTSAND": ttqFTSAnd,
-	"FTSOR":  ttqFTSOr,
-	"FTSEX":  ttqFTSEx,
-}
-
 // Order types, with Tokyo Cabinet's values.
 const (
 	ttqStrAsc = iota
@@ -69,25 +49,12 @@ const (
 	ttqNumDesc
 )
 
-var ttqOrderNames = map[string]int{
-	"STRASC": ttqStrAsc, "STR": ttqStrAsc, "ASC": ttqStrAsc,
-	"STRDESC": ttqStrDesc, "DESC": ttqStrDesc,
-	"NUMASC": ttqNumAsc, "NUM": ttqNumAsc,
-	"NUMDESC": ttqNumDesc,
-}
-
 // Metasearch set operations, with Tokyo Cabinet's values.
 const (
 	ttqUnion = iota
 	ttqIsect
 	ttqDiff
 )
-
-var ttqSetNames = map[string]int{
-	"UNION": ttqUnion, "OR": ttqUnion,
-	"ISECT": ttqIsect, "INTERSECTION": ttqIsect, "AND": ttqIsect,
-	"DIFF": ttqDiff, "DIFFERENCE": ttqDiff, "ANDNOT": ttqDiff, "NOT": ttqDiff,
-}
 
 // ttCond is one condition of a query.
 type ttCond struct {
@@ -147,7 +114,7 @@ func ttParseSearch(args [][]byte, meta bool) ttSearch {
 			typ := ttqStrAsc
 			if len(tok) > 2 {
 				var ok bool
-				if typ, ok = ttParseNamed(tok[2], ttqOrderNames, ttqNumDesc); !ok {
+				if typ, ok = ttParseNamed(tok[2], ttwire.OrderTypeByName, ttqNumDesc); !ok {
 					continue
 				}
 			}
@@ -177,7 +144,7 @@ func ttParseSearch(args [][]byte, meta bool) ttSearch {
 			}
 		case "mstype":
 			if meta && len(tok) > 1 {
-				if typ, ok := ttParseNamed(tok[1], ttqSetNames, ttqDiff); ok {
+				if typ, ok := ttParseNamed(tok[1], ttwire.MSTypeByName, ttqDiff); ok {
 					s.setOp = typ
 				}
 			}
@@ -195,7 +162,7 @@ func ttParseCondOp(s string) (op int, negate bool, ok bool) {
 		negate, name = true, name[1:]
 	}
 	name = strings.TrimPrefix(name, "+")
-	if op, ok := ttqOpNames[ttUpper(name)]; ok {
+	if op, ok := ttwire.CondOpByName(name); ok {
 		return op, negate, true
 	}
 	n, err := strconv.Atoi(s)
@@ -210,10 +177,10 @@ func ttParseCondOp(s string) (op int, negate bool, ok bool) {
 	return op, negate, true
 }
 
-// ttParseNamed reads a name of names (case-insensitive) or a decimal number
-// from 0 to maxValue.
-func ttParseNamed(s string, names map[string]int, maxValue int) (int, bool) {
-	if v, ok := names[ttUpper(s)]; ok {
+// ttParseNamed reads a name (byName is the wire package's table) or a
+// decimal number from 0 to maxValue.
+func ttParseNamed(s string, byName func(string) (int, bool), maxValue int) (int, bool) {
+	if v, ok := byName(s); ok {
 		return v, true
 	}
 	n, err := strconv.Atoi(s)

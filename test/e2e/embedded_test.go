@@ -9,8 +9,6 @@ import (
 	"io"
 	"math"
 	"slices"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,7 +16,6 @@ import (
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -26,31 +23,14 @@ import (
 	ktgrpcv1 "github.com/ktgrpc/ktgrpc/gen/ktgrpc/v1"
 	"github.com/ktgrpc/ktgrpc/server"
 	"github.com/ktgrpc/ktgrpc/test/gatewaytest"
+	"github.com/ktgrpc/ktgrpc/test/testclock"
 )
-
-// embClock is the store's injected clock; tests move it instead of sleeping.
-type embClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *embClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *embClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // embEnv is one store served by one gateway. The store has three databases:
 // "main" (index 0, the default), "other" (a second tree) and "cache" (hash).
 type embEnv struct {
 	store  *embedded.Store
-	clock  *embClock
+	clock  *testclock.Manual
 	srv    *server.Server
 	conn   *grpc.ClientConn
 	kv     ktgrpcv1.KVClient
@@ -63,7 +43,7 @@ type embEnv struct {
 
 func newEmbEnv(t *testing.T, opts server.Options) *embEnv {
 	t.Helper()
-	clk := &embClock{now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	clk := testclock.NewManual(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
 	store, err := embedded.New(embedded.Options{
 		Databases: []embedded.DBConfig{
 			{Name: "main"},
@@ -129,35 +109,6 @@ func (e *embEnv) wantValue(t *testing.T, db, key string, value *string) {
 	}
 }
 
-func embPtr[T any](v T) *T { return &v }
-
-func embWantCode(t *testing.T, err error, code codes.Code, msgPart string) {
-	t.Helper()
-	st := status.Convert(err)
-	if st.Code() != code {
-		t.Fatalf("got %v (%q), want %v", st.Code(), st.Message(), code)
-	}
-	if !strings.Contains(st.Message(), msgPart) {
-		t.Fatalf("message %q does not mention %q", st.Message(), msgPart)
-	}
-}
-
-func embKeys(recs []*ktgrpcv1.Record) []string {
-	out := make([]string, len(recs))
-	for i, r := range recs {
-		out[i] = string(r.GetKey())
-	}
-	return out
-}
-
-func embStrs(bs [][]byte) []string {
-	out := make([]string, len(bs))
-	for i, b := range bs {
-		out[i] = string(b)
-	}
-	return out
-}
-
 func TestEmbeddedKVReadsAndWrites(t *testing.T) {
 	e := newEmbEnv(t, server.Options{})
 	ctx := t.Context()
@@ -166,21 +117,21 @@ func TestEmbeddedKVReadsAndWrites(t *testing.T) {
 		t.Fatalf("Get of a missing key = %v, want found=false", got)
 	}
 	e.set(t, "", "a", "1")
-	e.wantValue(t, "", "a", embPtr("1"))
-	e.wantValue(t, "main", "a", embPtr("1"))
-	e.wantValue(t, "0", "a", embPtr("1"))
+	e.wantValue(t, "", "a", ptr("1"))
+	e.wantValue(t, "main", "a", ptr("1"))
+	e.wantValue(t, "0", "a", ptr("1"))
 	e.wantValue(t, "other", "a", nil)
 
 	add, err := e.kv.Add(ctx, &ktgrpcv1.AddRequest{Key: []byte("a"), Value: []byte("2")})
 	if err != nil || add.GetApplied() {
 		t.Fatalf("Add on an existing key: %v, %v; want applied=false", add, err)
 	}
-	e.wantValue(t, "", "a", embPtr("1"))
+	e.wantValue(t, "", "a", ptr("1"))
 	add, err = e.kv.Add(ctx, &ktgrpcv1.AddRequest{Key: []byte("b"), Value: []byte("2")})
 	if err != nil || !add.GetApplied() {
 		t.Fatalf("Add on a new key: %v, %v; want applied=true", add, err)
 	}
-	e.wantValue(t, "", "b", embPtr("2"))
+	e.wantValue(t, "", "b", ptr("2"))
 
 	rep, err := e.kv.Replace(ctx, &ktgrpcv1.ReplaceRequest{Key: []byte("nope"), Value: []byte("x")})
 	if err != nil || rep.GetApplied() {
@@ -191,7 +142,7 @@ func TestEmbeddedKVReadsAndWrites(t *testing.T) {
 	if err != nil || !rep.GetApplied() {
 		t.Fatalf("Replace on an existing key: %v, %v; want applied=true", rep, err)
 	}
-	e.wantValue(t, "", "b", embPtr("3"))
+	e.wantValue(t, "", "b", ptr("3"))
 
 	if _, err := e.kv.Append(ctx, &ktgrpcv1.AppendRequest{Key: []byte("log"), Value: []byte("abc")}); err != nil {
 		t.Fatal(err)
@@ -199,11 +150,11 @@ func TestEmbeddedKVReadsAndWrites(t *testing.T) {
 	if _, err := e.kv.Append(ctx, &ktgrpcv1.AppendRequest{Key: []byte("log"), Value: []byte("def")}); err != nil {
 		t.Fatal(err)
 	}
-	e.wantValue(t, "", "log", embPtr("abcdef"))
+	e.wantValue(t, "", "log", ptr("abcdef"))
 	if _, err := e.kv.Append(ctx, &ktgrpcv1.AppendRequest{Key: []byte("log"), Value: []byte("gh"), KeepLast: 4}); err != nil {
 		t.Fatal(err)
 	}
-	e.wantValue(t, "", "log", embPtr("efgh"))
+	e.wantValue(t, "", "log", ptr("efgh"))
 
 	chk, err := e.kv.Check(ctx, &ktgrpcv1.CheckRequest{Key: []byte("log")})
 	if err != nil || !chk.GetFound() || chk.GetValueSize() != 4 || chk.GetExpireTime() != nil {
@@ -247,7 +198,7 @@ func TestEmbeddedKVReadsAndWrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := embKeys(gb.GetRecords()); !slices.Equal(got, []string{"k3", "k1"}) || string(gb.GetRecords()[0].GetValue()) != "v3" {
+	if got := keysOf(gb.GetRecords()); !slices.Equal(got, []string{"k3", "k1"}) || string(gb.GetRecords()[0].GetValue()) != "v3" {
 		t.Fatalf("GetBulk records = %v, want k3, k1 in request order without the missing key", gb.GetRecords())
 	}
 	rb, err := e.kv.RemoveBulk(ctx, &ktgrpcv1.RemoveBulkRequest{Db: "other", Keys: [][]byte{[]byte("k1"), []byte("missing"), []byte("k2")}})
@@ -255,7 +206,7 @@ func TestEmbeddedKVReadsAndWrites(t *testing.T) {
 		t.Fatalf("RemoveBulk: %v, %v; want 2 removed", rb, err)
 	}
 	e.wantValue(t, "other", "k1", nil)
-	e.wantValue(t, "other", "k3", embPtr("v3"))
+	e.wantValue(t, "other", "k3", ptr("v3"))
 
 	// Empty bulk requests are answered without the backend.
 	if gb, err := e.kv.GetBulk(ctx, &ktgrpcv1.GetBulkRequest{}); err != nil || len(gb.GetRecords()) != 0 {
@@ -263,7 +214,7 @@ func TestEmbeddedKVReadsAndWrites(t *testing.T) {
 	}
 
 	_, err = e.kv.Get(ctx, &ktgrpcv1.GetRequest{Db: "nosuch", Key: []byte("a")})
-	embWantCode(t, err, codes.InvalidArgument, "nosuch")
+	gatewaytest.WantCode(t, err, codes.InvalidArgument, "nosuch")
 }
 
 func TestEmbeddedCompareAndSwap(t *testing.T) {
@@ -286,38 +237,38 @@ func TestEmbeddedCompareAndSwap(t *testing.T) {
 	}
 
 	// Absent old value: the record must not exist.
-	if !cas("k", nil, embPtr("1")) {
+	if !cas("k", nil, ptr("1")) {
 		t.Fatal("CAS absent->1 on a missing key did not swap")
 	}
-	e.wantValue(t, "", "k", embPtr("1"))
-	if cas("k", nil, embPtr("2")) {
+	e.wantValue(t, "", "k", ptr("1"))
+	if cas("k", nil, ptr("2")) {
 		t.Fatal("CAS absent->2 on an existing key swapped")
 	}
-	e.wantValue(t, "", "k", embPtr("1"))
+	e.wantValue(t, "", "k", ptr("1"))
 
 	// A mismatch is a response field, not an error.
-	if cas("k", embPtr("x"), embPtr("2")) {
+	if cas("k", ptr("x"), ptr("2")) {
 		t.Fatal("CAS with the wrong old value swapped")
 	}
-	e.wantValue(t, "", "k", embPtr("1"))
-	if !cas("k", embPtr("1"), embPtr("2")) {
+	e.wantValue(t, "", "k", ptr("1"))
+	if !cas("k", ptr("1"), ptr("2")) {
 		t.Fatal("CAS with the right old value did not swap")
 	}
-	e.wantValue(t, "", "k", embPtr("2"))
+	e.wantValue(t, "", "k", ptr("2"))
 
 	// An empty old value is present: it matches an empty record, not a
 	// missing one.
-	if cas("missing", embPtr(""), embPtr("x")) {
+	if cas("missing", ptr(""), ptr("x")) {
 		t.Fatal("CAS with an empty old value swapped on a missing key")
 	}
 	e.set(t, "", "empty", "")
-	if !cas("empty", embPtr(""), embPtr("full")) {
+	if !cas("empty", ptr(""), ptr("full")) {
 		t.Fatal("CAS with an empty old value did not swap on an empty record")
 	}
-	e.wantValue(t, "", "empty", embPtr("full"))
+	e.wantValue(t, "", "empty", ptr("full"))
 
 	// Absent new value: remove.
-	if !cas("k", embPtr("2"), nil) {
+	if !cas("k", ptr("2"), nil) {
 		t.Fatal("CAS 2->absent did not swap")
 	}
 	e.wantValue(t, "", "k", nil)
@@ -339,7 +290,7 @@ func TestEmbeddedIncrement(t *testing.T) {
 	e := newEmbEnv(t, server.Options{})
 	ctx := t.Context()
 
-	inc, err := e.kv.Increment(ctx, &ktgrpcv1.IncrementRequest{Key: []byte("n"), Delta: 5, Initial: embPtr(int64(100))})
+	inc, err := e.kv.Increment(ctx, &ktgrpcv1.IncrementRequest{Key: []byte("n"), Delta: 5, Initial: ptr(int64(100))})
 	if err != nil || !inc.GetApplied() || inc.GetValue() != 105 {
 		t.Fatalf("Increment from initial 100 by 5: %v, %v; want 105", inc, err)
 	}
@@ -363,12 +314,12 @@ func TestEmbeddedIncrement(t *testing.T) {
 
 	e.set(t, "", "text", "hello")
 	_, err = e.kv.Increment(ctx, &ktgrpcv1.IncrementRequest{Key: []byte("text"), Delta: 1})
-	embWantCode(t, err, codes.FailedPrecondition, `value of key "text" is 5 bytes, not an 8-byte integer`)
+	gatewaytest.WantCode(t, err, codes.FailedPrecondition, `value of key "text" is 5 bytes, not an 8-byte integer`)
 	// The message says what to do about it, too.
-	embWantCode(t, err, codes.FailedPrecondition, "Increment keeps counters as 8-byte big-endian integers")
-	e.wantValue(t, "", "text", embPtr("hello"))
+	gatewaytest.WantCode(t, err, codes.FailedPrecondition, "Increment keeps counters as 8-byte big-endian integers")
+	e.wantValue(t, "", "text", ptr("hello"))
 
-	dbl, err := e.kv.IncrementDouble(ctx, &ktgrpcv1.IncrementDoubleRequest{Key: []byte("f"), Delta: 1.5, Initial: embPtr(0.25)})
+	dbl, err := e.kv.IncrementDouble(ctx, &ktgrpcv1.IncrementDoubleRequest{Key: []byte("f"), Delta: 1.5, Initial: ptr(0.25)})
 	if err != nil || !dbl.GetApplied() || dbl.GetValue() != 1.75 {
 		t.Fatalf("IncrementDouble from 0.25 by 1.5: %v, %v; want 1.75", dbl, err)
 	}
@@ -381,7 +332,7 @@ func TestEmbeddedIncrement(t *testing.T) {
 		t.Fatalf("IncrementDouble must_exist on a missing key: %v, %v; want applied=false", dbl, err)
 	}
 	_, err = e.kv.IncrementDouble(ctx, &ktgrpcv1.IncrementDoubleRequest{Key: []byte("text"), Delta: 1})
-	embWantCode(t, err, codes.FailedPrecondition, "text")
+	gatewaytest.WantCode(t, err, codes.FailedPrecondition, "text")
 }
 
 func TestEmbeddedMatchKeys(t *testing.T) {
@@ -396,7 +347,7 @@ func TestEmbeddedMatchKeys(t *testing.T) {
 		if err != nil {
 			t.Fatalf("MatchKeys %v: %v", req, err)
 		}
-		return embStrs(resp.GetKeys())
+		return strs(resp.GetKeys())
 	}
 
 	if got := match(&ktgrpcv1.MatchKeysRequest{Pattern: &ktgrpcv1.MatchKeysRequest_Prefix{Prefix: []byte("ap")}}); !slices.Equal(got, []string{"apple", "apply", "apricot"}) {
@@ -417,7 +368,7 @@ func TestEmbeddedMatchKeys(t *testing.T) {
 	}
 
 	_, err := e.kv.MatchKeys(ctx, &ktgrpcv1.MatchKeysRequest{Pattern: &ktgrpcv1.MatchKeysRequest_Regex{Regex: "(unclosed"}})
-	embWantCode(t, err, codes.InvalidArgument, "(unclosed")
+	gatewaytest.WantCode(t, err, codes.InvalidArgument, "(unclosed")
 }
 
 func TestEmbeddedExpiration(t *testing.T) {
@@ -464,14 +415,14 @@ func TestEmbeddedExpiration(t *testing.T) {
 
 	e.clock.Advance(11 * time.Second)
 	e.wantValue(t, "", "ttl", nil)
-	e.wantValue(t, "", "added", embPtr("v"))
+	e.wantValue(t, "", "added", ptr("v"))
 	e.clock.Advance(20 * time.Second)
 	e.wantValue(t, "", "added", nil)
 	e.wantValue(t, "", "bulk", nil)
-	e.wantValue(t, "", "at", embPtr("v"))
+	e.wantValue(t, "", "at", ptr("v"))
 	e.clock.Advance(time.Hour)
 	e.wantValue(t, "", "at", nil)
-	e.wantValue(t, "", "forever", embPtr("v"))
+	e.wantValue(t, "", "forever", ptr("v"))
 
 	st, err := e.admin.Status(ctx, &ktgrpcv1.StatusRequest{})
 	if err != nil || st.GetCount() != 1 {
@@ -480,38 +431,6 @@ func TestEmbeddedExpiration(t *testing.T) {
 }
 
 // embScanAll runs a scan and returns its batches.
-func embScanAll(t *testing.T, c ktgrpcv1.CursorClient, req *ktgrpcv1.ScanRequest) ([][]*ktgrpcv1.Record, error) {
-	t.Helper()
-	stream, err := c.Scan(t.Context(), req)
-	if err != nil {
-		return nil, err
-	}
-	var batches [][]*ktgrpcv1.Record
-	for {
-		resp, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			return batches, nil
-		}
-		if err != nil {
-			return batches, err
-		}
-		batches = append(batches, resp.GetRecords())
-	}
-}
-
-func embScanKeys(t *testing.T, c ktgrpcv1.CursorClient, req *ktgrpcv1.ScanRequest) []string {
-	t.Helper()
-	batches, err := embScanAll(t, c, req)
-	if err != nil {
-		t.Fatalf("Scan %v: %v", req, err)
-	}
-	var keys []string
-	for _, b := range batches {
-		keys = append(keys, embKeys(b)...)
-	}
-	return keys
-}
-
 func TestEmbeddedScan(t *testing.T) {
 	e := newEmbEnv(t, server.Options{})
 	all := []string{"a1", "a2", "a3", "b1", "b2", "c1", "c2", "c3", "c4", "d1"}
@@ -539,18 +458,18 @@ func TestEmbeddedScan(t *testing.T) {
 		{"other db", &ktgrpcv1.ScanRequest{Db: "other"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := embScanKeys(t, e.cursor, tc.req); !slices.Equal(got, tc.want) {
+			if got := scanKeys(t, t.Context(), e.cursor, tc.req); !slices.Equal(got, tc.want) {
 				t.Fatalf("keys = %v, want %v", got, tc.want)
 			}
 		})
 	}
 
 	t.Run("values", func(t *testing.T) {
-		batches, err := embScanAll(t, e.cursor, &ktgrpcv1.ScanRequest{Limit: 1})
+		batches, err := scanAll(t.Context(), e.cursor, &ktgrpcv1.ScanRequest{Limit: 1})
 		if err != nil || len(batches) != 1 || string(batches[0][0].GetValue()) != "v-a1" {
 			t.Fatalf("batches = %v, %v; want a1 with its value", batches, err)
 		}
-		batches, err = embScanAll(t, e.cursor, &ktgrpcv1.ScanRequest{KeysOnly: true})
+		batches, err = scanAll(t.Context(), e.cursor, &ktgrpcv1.ScanRequest{KeysOnly: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -564,7 +483,7 @@ func TestEmbeddedScan(t *testing.T) {
 	})
 
 	t.Run("batching", func(t *testing.T) {
-		batches, err := embScanAll(t, e.cursor, &ktgrpcv1.ScanRequest{BatchSize: 3})
+		batches, err := scanAll(t.Context(), e.cursor, &ktgrpcv1.ScanRequest{BatchSize: 3})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -576,7 +495,7 @@ func TestEmbeddedScan(t *testing.T) {
 			t.Fatalf("batch sizes = %v, want 3 3 3 1", sizes)
 		}
 		// The default batch holds all ten.
-		batches, err = embScanAll(t, e.cursor, &ktgrpcv1.ScanRequest{})
+		batches, err = scanAll(t.Context(), e.cursor, &ktgrpcv1.ScanRequest{})
 		if err != nil || len(batches) != 1 || len(batches[0]) != 10 {
 			t.Fatalf("default batching: %d batches, %v", len(batches), err)
 		}
@@ -588,7 +507,7 @@ func TestEmbeddedScan(t *testing.T) {
 			Expiration: &ktgrpcv1.SetRequest_ExpireTime{ExpireTime: timestamppb.New(at)}}); err != nil {
 			t.Fatal(err)
 		}
-		batches, err := embScanAll(t, e.cursor, &ktgrpcv1.ScanRequest{Db: "other"})
+		batches, err := scanAll(t.Context(), e.cursor, &ktgrpcv1.ScanRequest{Db: "other"})
 		if err != nil || len(batches) != 1 || !batches[0][0].GetExpireTime().AsTime().Equal(at) {
 			t.Fatalf("scan of other: %v, %v; want x expiring at %v", batches, err, at)
 		}
@@ -598,51 +517,14 @@ func TestEmbeddedScan(t *testing.T) {
 		for _, k := range []string{"h1", "h2", "h3"} {
 			e.set(t, "cache", k, "v")
 		}
-		got := embScanKeys(t, e.cursor, &ktgrpcv1.ScanRequest{Db: "cache"})
+		got := scanKeys(t, t.Context(), e.cursor, &ktgrpcv1.ScanRequest{Db: "cache"})
 		slices.Sort(got)
 		if !slices.Equal(got, []string{"h1", "h2", "h3"}) {
 			t.Fatalf("hash scan keys = %v", got)
 		}
-		_, err := embScanAll(t, e.cursor, &ktgrpcv1.ScanRequest{Db: "cache", Reverse: true})
-		embWantCode(t, err, codes.Unimplemented, "hash database")
+		_, err := scanAll(t.Context(), e.cursor, &ktgrpcv1.ScanRequest{Db: "cache", Reverse: true})
+		gatewaytest.WantCode(t, err, codes.Unimplemented, "hash database")
 	})
-}
-
-// embCursor drives one Cursor.Open stream.
-type embCursor struct {
-	t      *testing.T
-	stream ktgrpcv1.Cursor_OpenClient
-}
-
-func openEmbCursor(t *testing.T, c ktgrpcv1.CursorClient) *embCursor {
-	t.Helper()
-	stream, err := c.Open(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &embCursor{t: t, stream: stream}
-}
-
-func (cs *embCursor) do(req *ktgrpcv1.OpenRequest) (*ktgrpcv1.OpenResponse, error) {
-	if err := cs.stream.Send(req); err != nil {
-		// The server ended the stream; Recv reports why.
-		_, rerr := cs.stream.Recv()
-		return nil, rerr
-	}
-	return cs.stream.Recv()
-}
-
-func (cs *embCursor) must(req *ktgrpcv1.OpenRequest) *ktgrpcv1.OpenResponse {
-	cs.t.Helper()
-	resp, err := cs.do(req)
-	if err != nil {
-		cs.t.Fatalf("cursor %v: %v", req.GetOperation(), err)
-	}
-	return resp
-}
-
-func embOp(o ktgrpcv1.CursorOperation) *ktgrpcv1.OpenRequest {
-	return &ktgrpcv1.OpenRequest{Operation: o}
 }
 
 const (
@@ -664,7 +546,7 @@ func TestEmbeddedCursorOpen(t *testing.T) {
 	for _, k := range []string{"a", "b", "c", "d", "e"} {
 		e.set(t, "other", k, "v-"+k)
 	}
-	cs := openEmbCursor(t, e.cursor)
+	cs := openCursor(t, t.Context(), e.cursor)
 	wantKey := func(resp *ktgrpcv1.OpenResponse, key string) {
 		t.Helper()
 		if !resp.GetOk() || string(resp.GetKey()) != key {
@@ -674,23 +556,23 @@ func TestEmbeddedCursorOpen(t *testing.T) {
 
 	// The first request opens the cursor on its db; later ones may repeat it
 	// or leave it empty.
-	first := embOp(embJump)
+	first := op(embJump)
 	first.Db = "other"
 	if resp := cs.must(first); !resp.GetOk() {
 		t.Fatalf("JUMP to the first record: %v", resp)
 	}
-	wantKey(cs.must(embOp(embGetKey)), "a")
+	wantKey(cs.must(op(embGetKey)), "a")
 	resp := cs.must(&ktgrpcv1.OpenRequest{Db: "other", Operation: embGet, Step: true})
 	wantKey(resp, "a")
 	if string(resp.GetValue()) != "v-a" {
 		t.Fatalf("GET value = %q, want v-a", resp.GetValue())
 	}
-	wantKey(cs.must(embOp(embGetKey)), "b")
-	if resp := cs.must(embOp(embGetValue)); string(resp.GetValue()) != "v-b" || !resp.GetOk() {
+	wantKey(cs.must(op(embGetKey)), "b")
+	if resp := cs.must(op(embGetValue)); string(resp.GetValue()) != "v-b" || !resp.GetOk() {
 		t.Fatalf("GET_VALUE = %v, want v-b", resp)
 	}
 	wantKey(cs.must(&ktgrpcv1.OpenRequest{Operation: embJump, Key: []byte("bb")}), "")
-	wantKey(cs.must(embOp(embGetKey)), "c")
+	wantKey(cs.must(op(embGetKey)), "c")
 
 	// SET_VALUE with a ttl, then step.
 	if resp := cs.must(&ktgrpcv1.OpenRequest{Operation: embSetValue, Value: []byte("new-c"), Step: true,
@@ -701,38 +583,38 @@ func TestEmbeddedCursorOpen(t *testing.T) {
 	if string(got.GetValue()) != "new-c" || !got.GetExpireTime().AsTime().Equal(e.clock.Now().Add(time.Minute)) {
 		t.Fatalf("after SET_VALUE c = %v", got)
 	}
-	wantKey(cs.must(embOp(embGetKey)), "d")
+	wantKey(cs.must(op(embGetKey)), "d")
 
 	// REMOVE moves to the next record; SEIZE returns and removes.
-	if resp := cs.must(embOp(embRemove)); !resp.GetOk() {
+	if resp := cs.must(op(embRemove)); !resp.GetOk() {
 		t.Fatalf("REMOVE: %v", resp)
 	}
 	e.wantValue(t, "other", "d", nil)
-	resp = cs.must(embOp(embSeize))
+	resp = cs.must(op(embSeize))
 	wantKey(resp, "e")
 	if string(resp.GetValue()) != "v-e" {
 		t.Fatalf("SEIZE value = %q", resp.GetValue())
 	}
 	e.wantValue(t, "other", "e", nil)
-	if resp := cs.must(embOp(embGet)); resp.GetOk() {
+	if resp := cs.must(op(embGet)); resp.GetOk() {
 		t.Fatalf("GET past the end = %v, want ok=false", resp)
 	}
 
 	// Backward: the last record, then step back.
-	if resp := cs.must(embOp(embJumpBack)); !resp.GetOk() {
+	if resp := cs.must(op(embJumpBack)); !resp.GetOk() {
 		t.Fatalf("JUMP_BACK to the last record: %v", resp)
 	}
-	wantKey(cs.must(embOp(embGetKey)), "c")
-	if resp := cs.must(embOp(embStepBack)); !resp.GetOk() {
+	wantKey(cs.must(op(embGetKey)), "c")
+	if resp := cs.must(op(embStepBack)); !resp.GetOk() {
 		t.Fatalf("STEP_BACK: %v", resp)
 	}
-	wantKey(cs.must(embOp(embGetKey)), "b")
+	wantKey(cs.must(op(embGetKey)), "b")
 	if resp := cs.must(&ktgrpcv1.OpenRequest{Operation: embJumpBack, Key: []byte("bz")}); !resp.GetOk() {
 		t.Fatalf("JUMP_BACK bz: %v", resp)
 	}
-	wantKey(cs.must(embOp(embGetKey)), "b")
-	cs.must(embOp(embStep))
-	if resp := cs.must(embOp(embStep)); resp.GetOk() {
+	wantKey(cs.must(op(embGetKey)), "b")
+	cs.must(op(embStep))
+	if resp := cs.must(op(embStep)); resp.GetOk() {
 		t.Fatalf("STEP past the last record = %v, want ok=false", resp)
 	}
 	if resp := cs.must(&ktgrpcv1.OpenRequest{Operation: embJump, Key: []byte("zzz")}); resp.GetOk() {
@@ -741,39 +623,39 @@ func TestEmbeddedCursorOpen(t *testing.T) {
 
 	// Changing the database mid-stream ends the stream.
 	_, err := cs.do(&ktgrpcv1.OpenRequest{Db: "main", Operation: embStep})
-	embWantCode(t, err, codes.InvalidArgument, "db must stay \"other\"")
+	gatewaytest.WantCode(t, err, codes.InvalidArgument, "db must stay \"other\"")
 
 	t.Run("unspecified operation", func(t *testing.T) {
-		cs := openEmbCursor(t, e.cursor)
-		_, err := cs.do(embOp(embUnspecified))
-		embWantCode(t, err, codes.InvalidArgument, "operation must be set")
+		cs := openCursor(t, t.Context(), e.cursor)
+		_, err := cs.do(op(embUnspecified))
+		gatewaytest.WantCode(t, err, codes.InvalidArgument, "operation must be set")
 	})
 	t.Run("hash database", func(t *testing.T) {
 		e.set(t, "cache", "h", "v")
-		cs := openEmbCursor(t, e.cursor)
-		req := embOp(embJump)
+		cs := openCursor(t, t.Context(), e.cursor)
+		req := op(embJump)
 		req.Db = "cache"
 		wantKey(cs.must(req), "")
-		wantKey(cs.must(embOp(embGetKey)), "h")
-		_, err := cs.do(embOp(embJumpBack))
-		embWantCode(t, err, codes.Unimplemented, "hash database")
+		wantKey(cs.must(op(embGetKey)), "h")
+		_, err := cs.do(op(embJumpBack))
+		gatewaytest.WantCode(t, err, codes.Unimplemented, "hash database")
 	})
 	t.Run("client closes", func(t *testing.T) {
-		cs := openEmbCursor(t, e.cursor)
-		cs.must(embOp(embJump))
-		if err := cs.stream.CloseSend(); err != nil {
+		cs := openCursor(t, t.Context(), e.cursor)
+		cs.must(op(embJump))
+		if err := cs.s.CloseSend(); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := cs.stream.Recv(); !errors.Is(err, io.EOF) {
+		if _, err := cs.s.Recv(); !errors.Is(err, io.EOF) {
 			t.Fatalf("Recv after CloseSend = %v, want io.EOF: the server ends the stream cleanly", err)
 		}
 	})
 	t.Run("unknown database", func(t *testing.T) {
-		cs := openEmbCursor(t, e.cursor)
-		req := embOp(embJump)
+		cs := openCursor(t, t.Context(), e.cursor)
+		req := op(embJump)
 		req.Db = "nosuch"
 		_, err := cs.do(req)
-		embWantCode(t, err, codes.InvalidArgument, "nosuch")
+		gatewaytest.WantCode(t, err, codes.InvalidArgument, "nosuch")
 	})
 }
 
@@ -912,7 +794,7 @@ func TestEmbeddedScriptAndTableNeedOtherBackends(t *testing.T) {
 	e := newEmbEnv(t, server.Options{})
 	ctx := t.Context()
 	_, err := e.script.Call(ctx, &ktgrpcv1.CallRequest{Name: "echo"})
-	embWantCode(t, err, codes.Unimplemented, "scripts need a Kyoto Tycoon (kt://) or Tokyo Tyrant (tt://) backend; embedded has none")
+	gatewaytest.WantCode(t, err, codes.Unimplemented, "scripts need a Kyoto Tycoon (kt://) or Tokyo Tyrant (tt://) backend; embedded has none")
 
 	for name, call := range map[string]func() error{
 		"Put": func() error {
@@ -937,7 +819,7 @@ func TestEmbeddedScriptAndTableNeedOtherBackends(t *testing.T) {
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			embWantCode(t, call(), codes.Unimplemented, "tt://")
+			gatewaytest.WantCode(t, call(), codes.Unimplemented, "tt://")
 		})
 	}
 }
@@ -958,7 +840,7 @@ func TestEmbeddedAdmin(t *testing.T) {
 		t.Fatalf("Status of cache: %v, %v", st, err)
 	}
 	_, err = e.admin.Status(ctx, &ktgrpcv1.StatusRequest{Db: "nosuch"})
-	embWantCode(t, err, codes.InvalidArgument, "nosuch")
+	gatewaytest.WantCode(t, err, codes.InvalidArgument, "nosuch")
 
 	rep, err := e.admin.Report(ctx, &ktgrpcv1.ReportRequest{})
 	if err != nil || rep.GetFields()["db_total_count"] != "2" || rep.GetFields()["db_0"] == "" {
@@ -980,7 +862,7 @@ func TestEmbeddedAdmin(t *testing.T) {
 		t.Fatalf("Synchronize: %v", err)
 	}
 	_, err = e.admin.Synchronize(ctx, &ktgrpcv1.SynchronizeRequest{Command: "backup"})
-	embWantCode(t, err, codes.Unimplemented, "backup")
+	gatewaytest.WantCode(t, err, codes.Unimplemented, "backup")
 
 	// Vacuum purges expired records, which the log shows as REMOVEs.
 	if _, err := e.kv.Set(ctx, &ktgrpcv1.SetRequest{Key: []byte("old"), Value: []byte("v"),
@@ -1034,8 +916,8 @@ func TestEmbeddedAdmin(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			err := tc.call()
-			embWantCode(t, err, codes.Unimplemented, tc.backend)
-			embWantCode(t, err, codes.Unimplemented, "embedded has none")
+			gatewaytest.WantCode(t, err, codes.Unimplemented, tc.backend)
+			gatewaytest.WantCode(t, err, codes.Unimplemented, "embedded has none")
 		})
 	}
 }
@@ -1109,11 +991,11 @@ func TestEmbeddedValidation(t *testing.T) {
 			return err
 		}, "delta must be a finite number"},
 		{"Increment initial with must_exist", func() error {
-			_, err := e.kv.Increment(ctx, &ktgrpcv1.IncrementRequest{Key: []byte("k"), Delta: 1, Initial: embPtr(int64(5)), MustExist: true})
+			_, err := e.kv.Increment(ctx, &ktgrpcv1.IncrementRequest{Key: []byte("k"), Delta: 1, Initial: ptr(int64(5)), MustExist: true})
 			return err
 		}, "initial has no effect with must_exist"},
 		{"IncrementDouble initial with must_exist", func() error {
-			_, err := e.kv.IncrementDouble(ctx, &ktgrpcv1.IncrementDoubleRequest{Key: []byte("k"), Delta: 1, Initial: embPtr(0.5), MustExist: true})
+			_, err := e.kv.IncrementDouble(ctx, &ktgrpcv1.IncrementDoubleRequest{Key: []byte("k"), Delta: 1, Initial: ptr(0.5), MustExist: true})
 			return err
 		}, "initial has no effect with must_exist"},
 		{"Increment empty key", func() error { _, err := e.kv.Increment(ctx, &ktgrpcv1.IncrementRequest{Delta: 1}); return err }, "key must not be empty"},
@@ -1127,11 +1009,11 @@ func TestEmbeddedValidation(t *testing.T) {
 			return err
 		}, "limit must not be negative"},
 		{"Scan negative limit", func() error {
-			_, err := embScanAll(t, e.cursor, &ktgrpcv1.ScanRequest{Limit: -5})
+			_, err := scanAll(t.Context(), e.cursor, &ktgrpcv1.ScanRequest{Limit: -5})
 			return err
 		}, "limit must not be negative"},
 		{"Scan start after end", func() error {
-			_, err := embScanAll(t, e.cursor, &ktgrpcv1.ScanRequest{StartKey: []byte("m"), EndKey: []byte("c"), Reverse: true})
+			_, err := scanAll(t.Context(), e.cursor, &ktgrpcv1.ScanRequest{StartKey: []byte("m"), EndKey: []byte("c"), Reverse: true})
 			return err
 		}, `start_key "m" sorts after end_key "c"`},
 		{"Vacuum negative steps", func() error { _, err := e.admin.Vacuum(ctx, &ktgrpcv1.VacuumRequest{Steps: -1}); return err }, "steps must not be negative"},
@@ -1160,12 +1042,12 @@ func TestEmbeddedValidation(t *testing.T) {
 			return err
 		}, "operations[1]"},
 		{"Cursor SET_VALUE big value", func() error {
-			_, err := openEmbCursor(t, e.cursor).do(&ktgrpcv1.OpenRequest{Operation: embSetValue, Value: big})
+			_, err := openCursor(t, t.Context(), e.cursor).do(&ktgrpcv1.OpenRequest{Operation: embSetValue, Value: big})
 			return err
 		}, "value is 17 bytes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			embWantCode(t, tc.call(), codes.InvalidArgument, tc.want)
+			gatewaytest.WantCode(t, tc.call(), codes.InvalidArgument, tc.want)
 		})
 	}
 }
@@ -1241,7 +1123,7 @@ func TestEmbeddedHealth(t *testing.T) {
 	}
 	// Calls fail with Unavailable rather than hanging.
 	_, err := e.kv.Get(ctx, &ktgrpcv1.GetRequest{Key: []byte("k")})
-	embWantCode(t, err, codes.Unavailable, "closed")
+	gatewaytest.WantCode(t, err, codes.Unavailable, "closed")
 }
 
 func TestEmbeddedStopEndsStreams(t *testing.T) {
@@ -1250,8 +1132,8 @@ func TestEmbeddedStopEndsStreams(t *testing.T) {
 	sub.progress(e.store.LogPosition())
 	e.set(t, "", "k", "v")
 	sub.event(embEvSet, "main", "k")
-	cs := openEmbCursor(t, e.cursor)
-	if !cs.must(embOp(embJump)).GetOk() {
+	cs := openCursor(t, t.Context(), e.cursor)
+	if !cs.must(op(embJump)).GetOk() {
 		t.Fatal("JUMP on a store with one record found nothing")
 	}
 
@@ -1265,12 +1147,12 @@ func TestEmbeddedStopEndsStreams(t *testing.T) {
 	for {
 		_, err := sub.stream.Recv()
 		if err != nil {
-			embWantCode(t, err, codes.Unavailable, "shutting down")
+			gatewaytest.WantCode(t, err, codes.Unavailable, "shutting down")
 			break
 		}
 	}
-	_, err := cs.stream.Recv()
-	embWantCode(t, err, codes.Unavailable, "shutting down")
+	_, err := cs.s.Recv()
+	gatewaytest.WantCode(t, err, codes.Unavailable, "shutting down")
 	if err := <-stopped; err != nil {
 		t.Fatalf("Stop = %v, want a graceful stop", err)
 	}

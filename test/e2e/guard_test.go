@@ -1,13 +1,12 @@
 package e2e
 
 import (
-	"strings"
 	"testing"
 
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	ktgrpcv1 "github.com/ktgrpc/ktgrpc/gen/ktgrpc/v1"
+	"github.com/ktgrpc/ktgrpc/test/gatewaytest"
 )
 
 // The gateway refuses, with INVALID_ARGUMENT and the reason, every request
@@ -15,8 +14,8 @@ import (
 // that can meet a lexical or decimal index.
 func TestTTTableCrashGuard(t *testing.T) {
 	e := startTT(t, "tt-table", "")
-	ctx := ttCtx(t)
-	ttMust(e.table.SetIndex(ctx, &ktgrpcv1.TableSetIndexRequest{Column: "text", Type: ktgrpcv1.IndexType_INDEX_TYPE_LEXICAL}))(t)
+	ctx := testCtx(t)
+	must(e.table.SetIndex(ctx, &ktgrpcv1.TableSetIndexRequest{Column: "text", Type: ktgrpcv1.IndexType_INDEX_TYPE_LEXICAL}))(t)
 	for what, call := range map[string]func() error{
 		"Table.Put": func() error {
 			_, err := e.table.Put(ctx, &ktgrpcv1.TablePutRequest{Key: []byte("24"), Columns: map[string][]byte{"text": {}}})
@@ -32,16 +31,16 @@ func TestTTTableCrashGuard(t *testing.T) {
 		},
 	} {
 		err := call()
-		if status.Code(err) != codes.InvalidArgument || !strings.Contains(status.Convert(err).Message(), "crashes the Tokyo Tyrant server") {
-			t.Errorf("%s with an empty value: %v, want INVALID_ARGUMENT saying it would crash the server", what, err)
+		if !gatewaytest.WantCode(t, err, codes.InvalidArgument, "crashes the Tokyo Tyrant server") {
+			t.Logf("in %s with an empty value", what)
 		}
 	}
 	// The test server aborted nothing: it still answers.
 	if aborted := e.srv.TT().Aborted(); aborted != "" {
 		t.Fatalf("the test server aborted: %s", aborted)
 	}
-	ttMust(e.table.Put(ctx, &ktgrpcv1.TablePutRequest{Key: []byte("24"), Columns: map[string][]byte{"text": []byte("t")}}))(t)
+	must(e.table.Put(ctx, &ktgrpcv1.TablePutRequest{Key: []byte("24"), Columns: map[string][]byte{"text": []byte("t")}}))(t)
 	// A column named "" is the gateway's own refusal.
 	_, err := e.table.Put(ctx, &ktgrpcv1.TablePutRequest{Key: []byte("25"), Columns: map[string][]byte{"": []byte("v")}})
-	ttCode(t, `Table.Put with a column named ""`, err, codes.InvalidArgument)
+	gatewaytest.WantCode(t, err, codes.InvalidArgument) // Table.Put with a column named
 }

@@ -102,11 +102,11 @@ func hubLanes() []struct {
 					if err := srv.Close(); err != nil {
 						t.Fatal(err)
 					}
-					next, err := tttest.New(tttest.WithReplInterval(20 * time.Millisecond))
+					next, err := tttest.New(tttest.WithReplInterval(20*time.Millisecond), tttest.WithAddr(addr))
 					if err != nil {
 						t.Fatal(err)
 					}
-					if err := next.StartOn(addr); err != nil {
+					if err := next.Start(); err != nil {
 						t.Fatal(err)
 					}
 					t.Cleanup(func() { _ = next.Close() })
@@ -176,66 +176,23 @@ func (e *hubEnv) remove(t *testing.T, key string) {
 	}
 }
 
-// hubSub is a subscription whose messages arrive on a channel.
-type hubSub struct {
-	msgs chan *ktgrpcv1.SubscribeResponse
-	err  chan error
-}
-
-// subscribe opens a subscription and waits for its first message, the
-// progress after the replay (or, for a subscription from now, the one that
-// says it is attached).
-func (e *hubEnv) subscribe(t *testing.T, req *ktgrpcv1.SubscribeRequest) *hubSub {
+// subscribe opens a subscription (progress every 10 ms unless req says
+// otherwise) and waits for its first message.
+func (e *hubEnv) subscribe(t *testing.T, req *ktgrpcv1.SubscribeRequest) *liveSub {
 	t.Helper()
 	if req.ProgressInterval == nil {
 		req.ProgressInterval = durationpb.New(10 * time.Millisecond)
 	}
-	st, err := e.repl.Subscribe(e.ctx, req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &hubSub{msgs: make(chan *ktgrpcv1.SubscribeResponse, 1000), err: make(chan error, 1)}
-	first := make(chan struct{})
-	go func() {
-		for i := 0; ; i++ {
-			m, err := st.Recv()
-			if err != nil {
-				s.err <- err
-				return
-			}
-			s.msgs <- m
-			if i == 0 {
-				close(first)
-			}
-		}
-	}()
-	select {
-	case <-first:
-	case err := <-s.err:
-		t.Fatalf("subscription ended before its first message: %v", err)
-	case <-e.ctx.Done():
-		t.Fatal("no first message from the subscription")
-	}
-	return s
+	return subscribe(t, e.ctx, e.repl, req)
 }
 
-// events collects n events, checking that positions strictly increase.
-func (s *hubSub) events(t *testing.T, e *hubEnv, n int) []*ktgrpcv1.Event {
+// events collects n events of s, checking that positions strictly increase.
+func (e *hubEnv) events(t *testing.T, s *liveSub, n int) []*ktgrpcv1.Event {
 	t.Helper()
-	var evs []*ktgrpcv1.Event
-	for len(evs) < n {
-		select {
-		case m := <-s.msgs:
-			if ev := m.GetEvent(); ev != nil {
-				if len(evs) > 0 && ev.Position <= evs[len(evs)-1].Position {
-					t.Fatalf("position %d after %d", ev.Position, evs[len(evs)-1].Position)
-				}
-				evs = append(evs, ev)
-			}
-		case err := <-s.err:
-			t.Fatalf("subscription ended after %d of %d events: %v", len(evs), n, err)
-		case <-e.ctx.Done():
-			t.Fatalf("got %d of %d events", len(evs), n)
+	evs := s.events(t, e.ctx, n)
+	for i := 1; i < len(evs); i++ {
+		if evs[i].Position <= evs[i-1].Position {
+			t.Fatalf("position %d after %d", evs[i].Position, evs[i-1].Position)
 		}
 	}
 	return evs
@@ -282,13 +239,13 @@ func TestHubFiltersOnOneUpstream(t *testing.T) {
 		e.set(t, "a2", "3")
 		e.remove(t, "b1")
 		want := []string{"OPERATION_SET a1=1", "OPERATION_SET b1=2", "OPERATION_REMOVE a1=", "OPERATION_SET a2=3", "OPERATION_REMOVE b1="}
-		if got := e.describe(all.events(t, e, 5)); !slices.Equal(got, want) {
+		if got := e.describe(e.events(t, all, 5)); !slices.Equal(got, want) {
 			t.Errorf("all: %q, want %q", got, want)
 		}
-		if got, want := e.describe(prefixed.events(t, e, 3)), []string{want[0], want[2], want[3]}; !slices.Equal(got, want) {
+		if got, want := e.describe(e.events(t, prefixed, 3)), []string{want[0], want[2], want[3]}; !slices.Equal(got, want) {
 			t.Errorf("prefix a: %q, want %q", got, want)
 		}
-		if got, want := e.describe(removes.events(t, e, 2)), []string{want[2], want[4]}; !slices.Equal(got, want) {
+		if got, want := e.describe(e.events(t, removes, 2)), []string{want[2], want[4]}; !slices.Equal(got, want) {
 			t.Errorf("removes: %q, want %q", got, want)
 		}
 		if e.repls != nil {
@@ -312,13 +269,13 @@ func TestHubUpstreamCut(t *testing.T) {
 			e.set(t, "k"+strconv.Itoa(i), "v")
 			want = append(want, fmt.Sprintf("OPERATION_SET k%d=v", i))
 		}
-		first := sub.events(t, e, 5)
+		first := e.events(t, sub, 5)
 		e.cut()
 		for i := 5; i < 10; i++ {
 			e.set(t, "k"+strconv.Itoa(i), "v")
 			want = append(want, fmt.Sprintf("OPERATION_SET k%d=v", i))
 		}
-		rest := sub.events(t, e, 5)
+		rest := e.events(t, sub, 5)
 		if rest[0].Position <= first[4].Position {
 			t.Errorf("position %d after %d across the cut", rest[0].Position, first[4].Position)
 		}
@@ -329,7 +286,7 @@ func TestHubUpstreamCut(t *testing.T) {
 		// goes on with the new server's changes.
 		e.restart(t)
 		e.set(t, "after", "restart")
-		if got := e.describe(sub.events(t, e, 1)); !slices.Equal(got, []string{"OPERATION_SET after=restart"}) {
+		if got := e.describe(e.events(t, sub, 1)); !slices.Equal(got, []string{"OPERATION_SET after=restart"}) {
 			t.Errorf("after the restart: %q", got)
 		}
 	})
@@ -370,7 +327,7 @@ func TestHubSlowConsumer(t *testing.T) {
 		var fastEvs []*ktgrpcv1.Event
 		go func() {
 			defer done.Done()
-			fastEvs = fast.events(t, e, n)
+			fastEvs = e.events(t, fast, n)
 		}()
 		for i := range n {
 			k := fmt.Sprintf("k%04d", i)
@@ -406,7 +363,7 @@ func TestHubSlowConsumer(t *testing.T) {
 			t.Fatalf("resume after %d, but an event at %d was delivered", after, got[len(got)-1].Position)
 		}
 		resumed := e.subscribe(t, &ktgrpcv1.SubscribeRequest{Start: &ktgrpcv1.SubscribeRequest_After{After: after}, KeyPrefix: []byte(e.prefix), Operations: sets})
-		got = append(got, resumed.events(t, e, n-len(got))...)
+		got = append(got, e.events(t, resumed, n-len(got))...)
 		if d := e.describe(got); !slices.Equal(d, want) {
 			t.Fatalf("slow then resumed: %d events, want the %d written, in order", len(d), len(want))
 		}
@@ -434,7 +391,7 @@ func TestHubCatchUp(t *testing.T) {
 			want = append(want, "OPERATION_SET "+k+"=v")
 			// One at a time: a window smaller than a burst of the
 			// upstream would rightly end the live subscriber too.
-			evs = append(evs, live.events(t, e, 1)...)
+			evs = append(evs, e.events(t, live, 1)...)
 		}
 		late := e.subscribe(t, &ktgrpcv1.SubscribeRequest{Start: &ktgrpcv1.SubscribeRequest_After{After: evs[0].Position}, KeyPrefix: []byte(e.prefix)})
 		for i := 12; i < 15; i++ {
@@ -442,7 +399,7 @@ func TestHubCatchUp(t *testing.T) {
 			e.set(t, k, "v")
 			want = append(want, "OPERATION_SET "+k+"=v")
 		}
-		if got := e.describe(late.events(t, e, 14)); !slices.Equal(got, want[1:]) {
+		if got := e.describe(e.events(t, late, 14)); !slices.Equal(got, want[1:]) {
 			t.Errorf("caught up: %q, want %q", got, want[1:])
 		}
 		if e.repls != nil {
@@ -559,8 +516,8 @@ func TestHubOutOfRange(t *testing.T) {
 		if err == nil {
 			_, err = st.Recv()
 		}
-		if status.Code(err) != tc.code || !strings.Contains(status.Convert(err).Message(), tc.msg) {
-			t.Errorf("after %d: %v; want %v naming %q", tc.after, err, tc.code, tc.msg)
+		if !gatewaytest.WantCode(t, err, tc.code, tc.msg) {
+			t.Logf("after %d", tc.after)
 		}
 	}
 }
@@ -596,7 +553,7 @@ func TestHubOutOfRangeKT(t *testing.T) {
 	// From the start: the whole retained log, which begins after the
 	// removed files.
 	all := e.subscribe(t, &ktgrpcv1.SubscribeRequest{})
-	evs := all.events(t, e, 1)
+	evs := e.events(t, all, 1)
 	oldest := evs[0].GetPosition()
 	if oldest <= removed {
 		t.Fatalf("the replay starts at %d, inside the removed files (up to %d)", oldest, removed)
@@ -606,12 +563,12 @@ func TestHubOutOfRangeKT(t *testing.T) {
 		if err == nil {
 			_, err = st.Recv()
 		}
-		if want := fmt.Sprintf("oldest retained position %d", oldest); status.Code(err) != codes.OutOfRange || !strings.Contains(status.Convert(err).Message(), want) {
-			t.Errorf("after %d: %v; want OUT_OF_RANGE naming %q", after, err, want)
+		if !gatewaytest.WantCode(t, err, codes.OutOfRange, fmt.Sprintf("oldest retained position %d", oldest)) {
+			t.Logf("after %d", after)
 		}
 	}
 	resumed := e.subscribe(t, &ktgrpcv1.SubscribeRequest{Start: &ktgrpcv1.SubscribeRequest_After{After: oldest - 1}})
-	if got := resumed.events(t, e, 1)[0].GetPosition(); got != oldest {
+	if got := e.events(t, resumed, 1)[0].GetPosition(); got != oldest {
 		t.Errorf("after %d: first event at %d, want %d", oldest-1, got, oldest)
 	}
 }

@@ -197,7 +197,9 @@ func testShutdownFrozen(t *testing.T, target string, busy bool) {
 	}
 	for i, s := range streams {
 		_, err := s.Recv()
-		wantStatus(t, fmt.Sprintf("cursor stream %d", i), err, codes.Unavailable, "shutting down")
+		if !gatewaytest.WantCode(t, err, codes.Unavailable, "shutting down") {
+			t.Logf("in cursor stream %d", i)
+		}
 	}
 	for range streams {
 		waitEnd(t, ends, "Open Unavailable")

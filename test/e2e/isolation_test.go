@@ -18,6 +18,7 @@ import (
 
 	ktgrpcv1 "github.com/ktgrpc/ktgrpc/gen/ktgrpc/v1"
 	"github.com/ktgrpc/ktgrpc/server"
+	"github.com/ktgrpc/ktgrpc/test/gatewaytest"
 )
 
 // secondConn opens another client connection to the gateway conn talks to.
@@ -29,19 +30,6 @@ func secondConn(t *testing.T, conn *grpc.ClientConn) *grpc.ClientConn {
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	return c
-}
-
-func wantStatus(t *testing.T, what string, err error, code codes.Code, parts ...string) {
-	t.Helper()
-	st := status.Convert(err)
-	if st.Code() != code {
-		t.Fatalf("%s: got %v %q, want %v", what, st.Code(), st.Message(), code)
-	}
-	for _, p := range parts {
-		if !strings.Contains(st.Message(), p) {
-			t.Fatalf("%s: message %q does not mention %q", what, st.Message(), p)
-		}
-	}
 }
 
 // callEnds returns a logger for the gateway that reports every cursor,
@@ -157,13 +145,13 @@ func TestCursorStreamLimits(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = openJumped(ctx, c1)
-	wantStatus(t, "a third stream on one connection", err, codes.ResourceExhausted, "MaxCursorStreamsPerConn", "2")
+	gatewaytest.WantCode(t, err, codes.ResourceExhausted, "MaxCursorStreamsPerConn", "2") // a third stream on one connection
 	c2 := ktgrpcv1.NewCursorClient(secondConn(t, e.conn))
 	if _, err := openJumped(ctx, c2); err != nil {
 		t.Fatalf("a stream on another connection: %v", err)
 	}
 	_, err = openJumped(ctx, c2)
-	wantStatus(t, "a fourth stream on the gateway", err, codes.ResourceExhausted, "MaxCursorStreams", "3")
+	gatewaytest.WantCode(t, err, codes.ResourceExhausted, "MaxCursorStreams", "3") // a fourth stream on the gateway
 	// Ending streams frees their places.
 	if err := first.CloseSend(); err != nil {
 		t.Fatal(err)
@@ -217,7 +205,7 @@ func TestStalledScanEndsWithResumeKey(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := embKeys(first.GetRecords())
+			got := keysOf(first.GetRecords())
 			var end error
 			// The gateway ends the stream on its own; reading now only
 			// collects what it had sent before the stall.
@@ -228,9 +216,9 @@ func TestStalledScanEndsWithResumeKey(t *testing.T) {
 					end = err
 					break
 				}
-				got = append(got, embKeys(resp.GetRecords())...)
+				got = append(got, keysOf(resp.GetRecords())...)
 			}
-			wantStatus(t, "stalled scan", end, codes.ResourceExhausted, "read nothing for 100ms", "to resume")
+			gatewaytest.WantCode(t, end, codes.ResourceExhausted, "read nothing for 100ms", "to resume") // stalled scan
 			trailer := stream.Trailer()
 			resume := &ktgrpcv1.ScanRequest{Db: "main", BatchSize: 16, Reverse: reverse}
 			if reverse {
@@ -249,7 +237,7 @@ func TestStalledScanEndsWithResumeKey(t *testing.T) {
 			if len(got) >= n {
 				t.Fatalf("the stalled scan delivered all %d records", len(got))
 			}
-			got = append(got, embScanKeys(t, e.cursor, resume)...)
+			got = append(got, scanKeys(t, t.Context(), e.cursor, resume)...)
 			if len(got) != n {
 				t.Fatalf("stalled scan plus resumed scan gave %d keys, want %d", len(got), n)
 			}
@@ -290,7 +278,7 @@ func TestStalledCursorStreamEnds(t *testing.T) {
 	for end == nil {
 		_, end = s.Recv()
 	}
-	wantStatus(t, "stalled cursor", end, codes.ResourceExhausted, "read nothing for 100ms", "cursor closed")
+	gatewaytest.WantCode(t, end, codes.ResourceExhausted, "read nothing for 100ms", "cursor closed") // stalled cursor
 	if _, err := openJumped(t.Context(), e.cursor); err != nil {
 		t.Fatalf("a cursor after the stalled one ended: %v", err)
 	}
@@ -338,7 +326,7 @@ func TestStalledSubscriberEnds(t *testing.T) {
 			got = append(got, ev)
 		}
 	}
-	wantStatus(t, "stalled subscriber", end, codes.ResourceExhausted, "read nothing for 100ms", "resume with after=")
+	gatewaytest.WantCode(t, end, codes.ResourceExhausted, "read nothing for 100ms", "resume with after=") // stalled subscriber
 	var after uint64
 	msg := status.Convert(end).Message()
 	if _, err := fmt.Sscanf(msg[strings.Index(msg, "after=")+len("after="):], "%d", &after); err != nil {
@@ -394,5 +382,5 @@ func TestStalledWatchSnapshotEnds(t *testing.T) {
 	for end == nil {
 		_, end = stream.Recv()
 	}
-	wantStatus(t, "stalled watch", end, codes.ResourceExhausted, "read nothing for 100ms", "watch again")
+	gatewaytest.WantCode(t, end, codes.ResourceExhausted, "read nothing for 100ms", "watch again") // stalled watch
 }

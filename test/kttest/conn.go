@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"errors"
 	"net"
+	"strings"
 
 	"github.com/ktgrpc/ktgrpc/backend"
+	"github.com/ktgrpc/ktgrpc/backend/kt/ktwire"
 )
 
 // conn is one client connection. Requests on it are handled strictly one
@@ -77,20 +79,27 @@ func (c *conn) close() {
 // serveHTTP handles one HTTP request and reports whether the connection
 // stays open.
 func (c *conn) serveHTTP() bool {
-	req, err := readHTTPRequest(c.r)
+	req, err := ktwire.ReadRequest(c.r)
 	if err != nil {
-		var he *httpError
+		var he *ktwire.HTTPError
 		if errors.As(err, &he) {
-			writeHTTPError(c.w, c.srv.now(), he)
+			c.w.Write(ktwire.AppendErrorResponse(c.w.AvailableBuffer(), c.srv.now(), he))
 		}
 		return false
 	}
 	var resp *httpResponse
-	if len(req.path) >= 5 && req.path[:5] == "/rpc/" {
+	if strings.HasPrefix(req.Path, "/rpc/") {
 		resp = c.serveRPC(req)
 	} else {
 		resp = c.serveREST(req)
 	}
-	writeHTTPResponse(c.w, c.srv.now(), req.method == "HEAD", req.keepAlive, resp)
-	return req.keepAlive
+	c.w.Write(ktwire.AppendResponse(c.w.AvailableBuffer(), c.srv.now(), req.Method == "HEAD", req.KeepAlive, resp.code, resp.headers, resp.body))
+	return req.KeepAlive
+}
+
+// httpResponse is a handler's answer. Header names are lower case.
+type httpResponse struct {
+	code    int
+	headers map[string]string
+	body    []byte
 }

@@ -11,12 +11,13 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/ktgrpc/ktgrpc/backend/kt/ktwire"
 	"github.com/ktgrpc/ktgrpc/test/golden"
+	"github.com/ktgrpc/ktgrpc/test/testclock"
 )
 
 // Replay settings. The recordings wait 0.3 to 1 s to show that nothing
@@ -56,25 +57,6 @@ func TestGolden(t *testing.T) {
 	}
 }
 
-// fakeClock is a clock the replay moves forward on "sleep" actions, so
-// that expirations happen without waiting.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 type replayConn struct {
 	nc net.Conn
 	r  *bufio.Reader
@@ -87,13 +69,13 @@ type replayConn struct {
 }
 
 // probe is a get_bulk of no keys: the server answers probeReply at once.
-var probe, probeReply = []byte{0xBA, 0, 0, 0, 0, 0, 0, 0, 0}, []byte{0xBA, 0, 0, 0, 0}
+var probe, probeReply = ktwire.AppendGetBulk(nil, nil), ktwire.AppendGetBulkReply(nil, nil)
 
 func replayCase(t *testing.T, gc golden.Case) {
 	// A fixed start makes every run see the same wall clock; the half
 	// second keeps "the end of the current second" away from the start.
-	clock := &fakeClock{now: time.Date(2026, 11, 21, 12, 0, 0, 500_000_000, time.UTC)}
-	srv := Start(t, WithConfig(gc.Config), WithClock(clock.Now))
+	clock := testclock.NewManual(time.Date(2026, 11, 21, 12, 0, 0, 500_000_000, time.UTC))
+	srv := Start(t, WithConfig(gc.Config), WithClock(clock))
 	conns := map[int]*replayConn{}
 	t.Cleanup(func() {
 		for _, c := range conns {
@@ -244,7 +226,7 @@ func checkHTTPStep(t *testing.T, where string, c *replayConn, st golden.Step) {
 		t.Fatalf("%s: status %d %q, want %d %q", where, got.status, got.reason, want.Status, want.Reason)
 	}
 	// KT sends Date right after Server; the recordings leave it out.
-	if _, err := time.Parse(httpTime, got.date); got.dateAt != 1 || err != nil {
+	if _, err := time.Parse(ktwire.HTTPTime, got.date); got.dateAt != 1 || err != nil {
 		t.Fatalf("%s: Date %q at header %d; want an RFC 1123 date right after Server", where, got.date, got.dateAt)
 	}
 	volatile := map[string]bool{}

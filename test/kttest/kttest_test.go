@@ -17,6 +17,8 @@ import (
 
 	"github.com/ktgrpc/ktgrpc/backend"
 	"github.com/ktgrpc/ktgrpc/backend/embedded"
+	"github.com/ktgrpc/ktgrpc/backend/kt/ktwire"
+	"github.com/ktgrpc/ktgrpc/test/testclock"
 )
 
 // client is a raw connection to a test server.
@@ -78,7 +80,10 @@ func (c *client) reply() (int, map[string]string) {
 		}
 	}
 	out := map[string]string{}
-	parseTSV(string(rep.body), colencOf(ct), out)
+	enc, _ := ktwire.ParseContentType(ct)
+	for _, p := range ktwire.ParseTSV(rep.body, enc) {
+		out[string(p.Key)] = string(p.Value)
+	}
 	return rep.status, out
 }
 
@@ -154,7 +159,9 @@ func TestCloseEndsStreamsAndWaits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Start()
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
 	repl := dial(t, s)
 	repl.write([]byte{0xB1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2})
 	if got := repl.read(10); got[0] != 0xB1 || got[1] != 0xB0 {
@@ -182,6 +189,44 @@ func TestCloseEndsStreamsAndWaits(t *testing.T) {
 func TestNewRejectsUnknownConfig(t *testing.T) {
 	if _, err := New(WithConfig("kt-nosuch")); err == nil || !strings.Contains(err.Error(), "kt-nosuch") {
 		t.Fatalf("New(WithConfig(kt-nosuch)) error = %v; want one naming the configuration", err)
+	}
+}
+
+func TestNewRejectsBadOptions(t *testing.T) {
+	for name, opt := range map[string]Option{
+		"databases": WithDatabases(),
+		"workers":   WithWorkers(0),
+		"clock":     WithClock((*testclock.Manual)(nil)),
+	} {
+		if s, err := New(opt); err == nil {
+			s.Close()
+			t.Errorf("%s: New succeeded", name)
+		}
+	}
+}
+
+// TestNewListensStartServes pins the lifecycle tttest shares: New listens
+// (Addr is known, a client can connect and wait), Start serves, and a
+// second Start or a Start after Close fails.
+func TestNewListensStartServes(t *testing.T) {
+	s, err := New(WithAddr("127.0.0.1:0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c := dial(t, s)
+	if err := s.Start(); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	if code, _ := c.rpc("void"); code != 200 {
+		t.Errorf("void = %d; want 200", code)
+	}
+	if err := s.Start(); err == nil {
+		t.Error("a second Start succeeded")
+	}
+	s.Close()
+	if err := s.Start(); err == nil {
+		t.Error("Start after Close succeeded")
 	}
 }
 
@@ -251,8 +296,8 @@ func TestWaitReleasedBySignal(t *testing.T) {
 }
 
 func TestExpiryIsWholeSeconds(t *testing.T) {
-	clock := &fakeClock{now: time.Unix(1_000_000, 300_000_000)}
-	s := Start(t, WithClock(clock.Now))
+	clock := testclock.NewManual(time.Unix(1_000_000, 300_000_000))
+	s := Start(t, WithClock(clock))
 	c := dial(t, s)
 	if code, _ := c.rpc("set", "key", "k", "value", "v", "xt", "5"); code != 200 {
 		t.Fatalf("set = %d", code)
@@ -322,7 +367,7 @@ func TestRESTExpiryHeader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := [][2]string{{"Server", serverHeader}, {"Content-Length", "1"}, {"X-Kt-Xt", "Fri, 01 Jan 2100 00:00:00 GMT"}}
+	want := [][2]string{{"Server", ktwire.ServerName}, {"Content-Length", "1"}, {"X-Kt-Xt", "Fri, 01 Jan 2100 00:00:00 GMT"}}
 	if rep.status != 200 || fmt.Sprint(rep.headers) != fmt.Sprint(want) {
 		t.Fatalf("HEAD = %d %q; want 200 %q", rep.status, rep.headers, want)
 	}

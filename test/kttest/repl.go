@@ -1,18 +1,11 @@
 package kttest
 
 import (
-	"encoding/binary"
 	"fmt"
 	"time"
 
 	"github.com/ktgrpc/ktgrpc/backend"
-)
-
-// Update-log operation codes of replication messages.
-const (
-	opSet    = 0xA1
-	opRemove = 0xA2
-	opClear  = 0xA5
+	"github.com/ktgrpc/ktgrpc/backend/kt/ktwire"
 )
 
 const (
@@ -37,7 +30,7 @@ const (
 // logMessage encodes an event as a KT update-log message: origin sid, db
 // index, op and payload. USET values carry the 5-byte absolute xt. ok is
 // false for events KT would not log.
-func (s *Server) logMessage(e *backend.Event) (msg []byte, ok bool) {
+func (s *Server) logMessage(dst []byte, e *backend.Event) (msg []byte, ok bool) {
 	// KT purges expired records without logging them.
 	if e.Command == "expire" {
 		return nil, false
@@ -46,41 +39,19 @@ func (s *Server) logMessage(e *backend.Event) (msg []byte, ok bool) {
 	if db < 0 {
 		return nil, false
 	}
-	msg = binary.BigEndian.AppendUint16(msg, uint16(e.OriginSID))
-	msg = binary.BigEndian.AppendUint16(msg, uint16(db))
+	m := ktwire.Message{SID: uint16(e.OriginSID), DB: uint16(db), Key: e.Key}
 	switch e.Op {
 	case backend.OpSet:
-		msg = append(msg, opSet)
-		msg = appendVarnum(msg, uint64(len(e.Key)))
-		msg = appendVarnum(msg, uint64(len(e.Value)+5))
-		msg = append(msg, e.Key...)
-		var xt [8]byte
-		binary.BigEndian.PutUint64(xt[:], uint64(xtOf(e.ExpireTime)))
-		msg = append(msg, xt[3:]...)
-		msg = append(msg, e.Value...)
+		m.Op = ktwire.OpSet
+		m.Value = append(ktwire.AppendXTPrefix(make([]byte, 0, 5+len(e.Value)), xtOf(e.ExpireTime)), e.Value...)
 	case backend.OpRemove:
-		msg = append(msg, opRemove)
-		msg = appendVarnum(msg, uint64(len(e.Key)))
-		msg = append(msg, e.Key...)
+		m.Op = ktwire.OpRemove
 	case backend.OpClear:
-		msg = append(msg, opClear)
+		m.Op = ktwire.OpClear
 	default:
 		return nil, false
 	}
-	return msg, true
-}
-
-// appendVarnum appends KT's variable-length number: big-endian base 128,
-// the high bit set on every byte but the last.
-func appendVarnum(b []byte, v uint64) []byte {
-	var tmp [10]byte
-	i := len(tmp) - 1
-	tmp[i] = byte(v & 0x7f)
-	for v >>= 7; v > 0; v >>= 7 {
-		i--
-		tmp[i] = byte(v&0x7f) | 0x80
-	}
-	return append(b, tmp[i:]...)
+	return ktwire.AppendMessage(dst, m), true
 }
 
 // pureClock is KT's update-log clock without the counter: milliseconds
@@ -93,27 +64,20 @@ func pureClock(now time.Time) uint64 {
 // requested ts (exclusive), filtered by server id, then NOPs that the
 // client must acknowledge with 0xB1, for as long as the connection lives.
 func (c *conn) binReplication() bool {
-	flags, err := c.readUint(4)
-	if err != nil {
-		return false
-	}
-	ts, err := c.readUint(8)
-	if err != nil {
-		return false
-	}
-	sid, err := c.readUint(2)
+	flags, ts, sid, err := ktwire.ReadReplicationRequest(c.r)
 	if err != nil {
 		return false
 	}
 	s := c.srv
 	if !s.ulog {
-		c.w.WriteByte(magicError)
+		c.w.WriteByte(ktwire.MagicError)
 		return false
 	}
-	white := flags&1 != 0
+	white := flags&ktwire.FlagWhiteSID != 0
 	s.replsAdded(1)
 	defer s.replsAdded(-1)
-	c.w.WriteByte(magicReplication)
+	c.w.WriteByte(ktwire.MagicReplication)
+	var msg []byte
 	pos, maxRead, withheld := ts, uint64(0), 0
 	for {
 		events, wake, err := s.store.ReadLog(s.ctx, pos, replBatch)
@@ -129,19 +93,19 @@ func (c *conn) binReplication() bool {
 			if e.Position <= removed {
 				continue
 			}
-			msg, ok := s.logMessage(e)
-			if !ok {
+			var ok bool
+			if msg, ok = s.logMessage(msg[:0], e); !ok {
 				continue
 			}
-			if (uint16(e.OriginSID) == uint16(sid)) != white {
+			if (uint16(e.OriginSID) == sid) != white {
 				if withheld++; withheld == fillerEvery {
-					c.writeReplRecord(e.Position, nil)
+					c.writeReplFrame(ktwire.Frame{Kind: ktwire.FrameFiller, TS: e.Position})
 					withheld = 0
 				}
 				continue
 			}
 			withheld = 0
-			c.writeReplRecord(e.Position, msg)
+			c.writeReplFrame(ktwire.Frame{Kind: ktwire.FrameData, TS: e.Position, Message: msg})
 		}
 		if len(events) == replBatch {
 			if c.w.Flush() != nil {
@@ -152,15 +116,14 @@ func (c *conn) binReplication() bool {
 		// Caught up: a NOP, whose ts trails the clock by a second but never
 		// falls behind what this stream has read.
 		nop := max(pureClock(s.now())-1_000_000_000, maxRead)
-		c.w.WriteByte(magicNOP)
-		c.w.Write(binary.BigEndian.AppendUint64(nil, nop))
+		c.writeReplFrame(ktwire.Frame{Kind: ktwire.FrameNOP, TS: nop})
 		if c.w.Flush() != nil {
 			return false
 		}
 		c.nc.SetReadDeadline(time.Now().Add(replAckTimeout))
 		ack, err := c.r.ReadByte()
 		c.nc.SetReadDeadline(time.Time{})
-		if err != nil || ack != magicReplication {
+		if err != nil || ack != ktwire.NOPAck {
 			return false
 		}
 		idle := time.NewTimer(replIdle)
@@ -175,12 +138,9 @@ func (c *conn) binReplication() bool {
 	}
 }
 
-// writeReplRecord writes a data record, or a filler when msg is nil.
-func (c *conn) writeReplRecord(ts uint64, msg []byte) {
-	b := []byte{magicReplication}
-	b = binary.BigEndian.AppendUint64(b, ts)
-	b = binary.BigEndian.AppendUint32(b, uint32(len(msg)))
-	c.w.Write(append(b, msg...))
+// writeReplFrame writes a frame of the replication stream.
+func (c *conn) writeReplFrame(f ktwire.Frame) {
+	c.w.Write(ktwire.AppendFrame(c.w.AvailableBuffer(), f))
 }
 
 // ulogFile is one file of the modelled update log.
@@ -212,6 +172,7 @@ func (s *Server) ulogRemoved() (removedTS uint64, firstID int) {
 func (s *Server) ulogFiles() ([]ulogFile, error) {
 	pos, id := s.ulogRemoved()
 	files := []ulogFile{{id: id, size: ulogHeaderSize}}
+	var msg []byte
 	for {
 		events, _, err := s.store.ReadLog(s.ctx, pos, replBatch)
 		if err != nil {
@@ -220,8 +181,8 @@ func (s *Server) ulogFiles() ([]ulogFile, error) {
 		for i := range events {
 			e := &events[i]
 			pos = e.Position
-			msg, ok := s.logMessage(e)
-			if !ok {
+			var ok bool
+			if msg, ok = s.logMessage(msg[:0], e); !ok {
 				continue
 			}
 			cur := &files[len(files)-1]

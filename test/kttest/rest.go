@@ -7,18 +7,19 @@ import (
 	"time"
 
 	"github.com/ktgrpc/ktgrpc/backend"
+	"github.com/ktgrpc/ktgrpc/backend/kt/ktwire"
 )
 
 // serveREST answers the RESTful key interface: GET, HEAD, PUT and DELETE on
 // /key or /db/key.
-func (c *conn) serveREST(req *httpRequest) *httpResponse {
+func (c *conn) serveREST(req *ktwire.Request) *httpResponse {
 	s := c.srv
-	switch req.method {
+	switch req.Method {
 	case "GET", "HEAD", "PUT", "DELETE":
 	default:
 		return &httpResponse{code: 501}
 	}
-	path := strings.TrimPrefix(req.path, "/")
+	path := strings.TrimPrefix(req.Path, "/")
 	db := 0
 	if sel, rest, ok := strings.Cut(path, "/"); ok {
 		idx, found := s.dbSelector(urlDecode(sel))
@@ -35,14 +36,14 @@ func (c *conn) serveREST(req *httpRequest) *httpResponse {
 		resp.headers["x-kt-error"] = msg
 		return resp
 	}
-	switch req.method {
+	switch req.Method {
 	case "GET", "HEAD":
 		rec, found, err := s.store.Get(s.ctx, name, key)
 		if err != nil {
 			return fail(500, "DB: 15: miscellaneous error: "+err.Error())
 		}
 		tally(&s.counters.get, &s.counters.getMisses, found)
-		if req.method == "HEAD" {
+		if req.Method == "HEAD" {
 			resp.headers["content-length"] = strconv.Itoa(len(rec.Value))
 		}
 		if !found {
@@ -50,12 +51,12 @@ func (c *conn) serveREST(req *httpRequest) *httpResponse {
 		}
 		resp.code, resp.body = 200, rec.Value
 		if xt := xtOf(rec.ExpireTime); xt < xtMax {
-			resp.headers["x-kt-xt"] = time.Unix(xt, 0).UTC().Format(httpTime)
+			resp.headers["x-kt-xt"] = time.Unix(xt, 0).UTC().Format(ktwire.HTTPTime)
 		}
 		return resp
 	case "PUT":
 		exp := backend.Expiry{}
-		if h, ok := req.headers["x-kt-xt"]; ok {
+		if h, ok := req.Header["x-kt-xt"]; ok {
 			// REST reads X-Kt-Xt as an absolute time only.
 			if xt := parseKTTime(h, s.now()); xt > 0 && xt < xtMax {
 				exp = s.expiryOf(-xt)
@@ -63,26 +64,26 @@ func (c *conn) serveREST(req *httpRequest) *httpResponse {
 		}
 		var applied bool
 		var err error
-		switch mode := strings.ToLower(strings.TrimSpace(req.headers["x-kt-mode"])); mode {
+		switch mode := strings.ToLower(strings.TrimSpace(req.Header["x-kt-mode"])); mode {
 		case "add":
-			applied, err = s.store.Add(s.ctx, name, key, req.body, exp)
+			applied, err = s.store.Add(s.ctx, name, key, req.Body, exp)
 			if err == nil && !applied {
 				return fail(450, msgDuplicate)
 			}
 		case "replace":
-			applied, err = s.store.Replace(s.ctx, name, key, req.body, exp)
+			applied, err = s.store.Replace(s.ctx, name, key, req.Body, exp)
 			if err == nil && !applied {
 				return fail(450, msgNoRecord)
 			}
 		default:
-			err = s.store.Set(s.ctx, name, key, req.body, exp, backend.WriteOptions{})
+			err = s.store.Set(s.ctx, name, key, req.Body, exp, backend.WriteOptions{})
 		}
 		if err != nil {
 			return fail(500, "DB: 15: miscellaneous error: "+err.Error())
 		}
 		s.counters.set.Add(1)
 		resp.code = 201
-		resp.headers["location"] = "http://" + s.locationHost() + req.target
+		resp.headers["location"] = "http://" + s.locationHost() + req.Target
 		return resp
 	default: // DELETE
 		removed, err := s.store.Remove(s.ctx, name, key)

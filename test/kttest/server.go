@@ -35,6 +35,9 @@ import (
 	"time"
 
 	"github.com/ktgrpc/ktgrpc/backend/embedded"
+	"github.com/ktgrpc/ktgrpc/backend/kt/ktwire"
+	"github.com/ktgrpc/ktgrpc/test/testclock"
+	"github.com/ktgrpc/ktgrpc/test/testserver"
 	"github.com/ktgrpc/ktgrpc/test/workerpool"
 )
 
@@ -55,12 +58,11 @@ const (
 type settings struct {
 	config  string
 	addr    string
-	now     func() time.Time
+	clock   testclock.Clock
 	scripts map[string]Script
 	dbs     []Database
 	workers int
 	ulim    int64
-	err     error
 }
 
 // Database describes one database of the server, for WithDatabases.
@@ -73,32 +75,34 @@ type Database struct {
 	Ordered bool
 }
 
-// Option configures a Server.
-type Option func(*settings)
+// Option configures a Server. The options shared with tttest (WithConfig,
+// WithClock, WithWorkers, WithAddr) mean the same there.
+type Option func(*settings) error
 
 // WithConfig selects one of the golden configurations: ConfigMain,
 // ConfigNoUlog or ConfigNoScript. In all of them DB 0 is named "*" (a hash
 // database, unordered) and DB 1 "%" (a tree database), unless
 // WithDatabases says otherwise.
 func WithConfig(name string) Option {
-	return func(s *settings) {
+	return func(s *settings) error {
 		switch name {
 		case ConfigMain, ConfigNoUlog, ConfigNoScript:
 			s.config = name
-		default:
-			s.err = fmt.Errorf("kttest: unknown configuration %q (want %s, %s or %s)", name, ConfigMain, ConfigNoUlog, ConfigNoScript)
+			return nil
 		}
+		return fmt.Errorf("kttest: unknown configuration %q (want %s, %s or %s)", name, ConfigMain, ConfigNoUlog, ConfigNoScript)
 	}
 }
 
 // WithScript adds (or replaces) a procedure that play_script can call. It
 // turns scripting on even in ConfigNoScript.
 func WithScript(name string, fn Script) Option {
-	return func(s *settings) {
+	return func(s *settings) error {
 		if s.scripts == nil {
 			s.scripts = map[string]Script{}
 		}
 		s.scripts[name] = fn
+		return nil
 	}
 }
 
@@ -107,28 +111,34 @@ func WithScript(name string, fn Script) Option {
 // unique, non-empty and must not start with a digit (DB= reads those as an
 // index).
 func WithDatabases(dbs ...Database) Option {
-	return func(s *settings) {
+	return func(s *settings) error {
 		if len(dbs) == 0 {
-			s.err = errors.New("kttest: WithDatabases needs at least one database")
-			return
+			return errors.New("kttest: WithDatabases needs at least one database")
 		}
 		seen := map[string]bool{}
 		for _, db := range dbs {
 			if db.Name == "" || db.Name[0] >= '0' && db.Name[0] <= '9' || seen[db.Name] {
-				s.err = fmt.Errorf("kttest: database name %q must be unique, non-empty and not start with a digit", db.Name)
-				return
+				return fmt.Errorf("kttest: database name %q must be unique, non-empty and not start with a digit", db.Name)
 			}
 			seen[db.Name] = true
 		}
 		s.dbs = slices.Clone(dbs)
+		return nil
 	}
 }
 
 // WithClock sets the clock of the store (expiration, update-log
-// timestamps) and of the server (Date headers, NOP timestamps). Tests
-// inject a fake clock instead of sleeping.
-func WithClock(now func() time.Time) Option {
-	return func(s *settings) { s.now = now }
+// timestamps) and of the server (Date headers, NOP timestamps): a
+// *testclock.Manual, testclock.Wall or a bare now function. Tests inject a
+// manual clock instead of sleeping. The server's own waits (WAIT, the
+// replication stream's idle pause) run on the wall clock.
+func WithClock[C testclock.Source](c C) Option {
+	return func(s *settings) error {
+		if s.clock = testclock.From(c); s.clock == nil {
+			return errors.New("kttest: WithClock(nil)")
+		}
+		return nil
+	}
 }
 
 // DefaultWorkers is the size of the worker pool, ktserver's default -th.
@@ -141,12 +151,12 @@ const DefaultWorkers = 16
 // its worker for as long as it lasts, and a request that finds every worker
 // busy waits for one.
 func WithWorkers(n int) Option {
-	return func(s *settings) {
+	return func(s *settings) error {
 		if n < 1 {
-			s.err = fmt.Errorf("kttest: WithWorkers(%d): need at least one worker", n)
-			return
+			return fmt.Errorf("kttest: WithWorkers(%d): need at least one worker", n)
 		}
 		s.workers = n
+		return nil
 	}
 }
 
@@ -154,12 +164,18 @@ func WithWorkers(n int) Option {
 // limit bytes (ktserver's -ulim; default 0: one file), so that ulog_list
 // lists several files and ulog_remove can delete the older ones.
 func WithUlogLimit(limit int64) Option {
-	return func(s *settings) { s.ulim = limit }
+	return func(s *settings) error {
+		s.ulim = limit
+		return nil
+	}
 }
 
 // WithAddr sets the listening address; the default is 127.0.0.1:0.
 func WithAddr(addr string) Option {
-	return func(s *settings) { s.addr = addr }
+	return func(s *settings) error {
+		s.addr = addr
+		return nil
+	}
 }
 
 // Server is a running test server. Its methods are safe for concurrent use.
@@ -199,12 +215,11 @@ type Server struct {
 	cursors int
 	// repls counts the replication sessions being served.
 	repls int
-	// connsChanged is closed (and cleared) whenever conns, cursors or repls
-	// changes.
-	connsChanged chan struct{}
-	serving      bool
-	closed       bool
-	wg           sync.WaitGroup
+	// changed wakes WaitConnCount and the other waits when a count changes.
+	changed testserver.Waiter
+	serving bool
+	closed  bool
+	wg      sync.WaitGroup
 }
 
 // Start starts a server on a loopback port and closes it when the test
@@ -215,30 +230,31 @@ func Start(t testing.TB, opts ...Option) *Server {
 	if err != nil {
 		t.Fatalf("kttest: %v", err)
 	}
-	s.Start()
 	t.Cleanup(func() { s.Close() })
+	if err := s.Start(); err != nil {
+		t.Fatalf("kttest: %v", err)
+	}
 	return s
 }
 
-// New creates a server and its listener without serving yet; call Start,
-// and Close when done.
+// New creates a server and its listener without serving yet: Addr is
+// known at once. Call Start, and Close when done.
 func New(opts ...Option) (*Server, error) {
 	cfg := settings{
 		config:  ConfigMain,
 		addr:    "127.0.0.1:0",
-		now:     time.Now,
+		clock:   testclock.Wall{},
 		dbs:     []Database{{Name: "*"}, {Name: "%", Ordered: true}},
 		workers: DefaultWorkers,
 	}
 	for _, o := range opts {
-		o(&cfg)
-	}
-	if cfg.err != nil {
-		return nil, cfg.err
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
 	}
 	s := &Server{
 		ulim:    cfg.ulim,
-		now:     cfg.now,
+		now:     cfg.clock.Now,
 		signals: newSignalHub(),
 		conns:   map[*conn]struct{}{},
 		workers: workerpool.New(cfg.workers),
@@ -270,7 +286,7 @@ func New(opts ...Option) (*Server, error) {
 	}
 	store, err := embedded.New(embedded.Options{
 		Databases: dbConfigs,
-		Now:       cfg.now,
+		Now:       cfg.clock.Now,
 		// KT purges expired records lazily and never logs the purge; the
 		// store hides them from reads either way.
 		SweepInterval: -1,
@@ -292,16 +308,21 @@ func New(opts ...Option) (*Server, error) {
 	return s, nil
 }
 
-// Start begins serving. Calling it again does nothing.
-func (s *Server) Start() {
+// Start begins serving. It fails on a closed server or one already
+// started.
+func (s *Server) Start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.serving || s.closed {
-		return
+	if s.closed {
+		return errors.New("kttest: server is closed")
+	}
+	if s.serving {
+		return errors.New("kttest: server already started")
 	}
 	s.serving = true
 	s.wg.Add(1)
 	go s.acceptLoop()
+	return nil
 }
 
 // Addr returns the listening address, host:port.
@@ -343,19 +364,9 @@ func (s *Server) WaitCursorCount(ctx context.Context, n int) error {
 	return s.waitCount(ctx, n, "cursors", func() int { return s.cursors })
 }
 
-// Stats is a snapshot of what the server is serving.
-type Stats struct {
-	// Conns is the number of open client connections.
-	Conns int
-	// Replications is the number of replication sessions being served;
-	// each holds a worker.
-	Replications int
-	// BusyWorkers is the number of workers running a request, replication
-	// sessions included.
-	BusyWorkers int
-	// Workers is the size of the worker pool.
-	Workers int
-}
+// Stats is a snapshot of what the server is serving, the same type as
+// tttest's and kttest's.
+type Stats = testserver.Stats
 
 // Stats returns what the server is serving now.
 func (s *Server) Stats() Stats {
@@ -381,24 +392,10 @@ func (s *Server) replsAdded(delta int) {
 
 // waitCount waits until count, called with mu held, returns n.
 func (s *Server) waitCount(ctx context.Context, n int, what string, count func() int) error {
-	for {
-		s.mu.Lock()
-		have := count()
-		if have == n {
-			s.mu.Unlock()
-			return nil
-		}
-		if s.connsChanged == nil {
-			s.connsChanged = make(chan struct{})
-		}
-		changed := s.connsChanged
-		s.mu.Unlock()
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return fmt.Errorf("kttest: waiting for %d %s (have %d): %w", n, what, have, ctx.Err())
-		}
+	if err := s.changed.Wait(ctx, &s.mu, n, what, count); err != nil {
+		return fmt.Errorf("kttest: %w", err)
 	}
+	return nil
 }
 
 // cursorsAdded changes the cursor count by delta and wakes the waiters.
@@ -411,12 +408,7 @@ func (s *Server) cursorsAdded(delta int) {
 
 // connsUpdated wakes WaitConnCount, WaitCursorCount and
 // WaitReplicationCount. Called with mu held.
-func (s *Server) connsUpdated() {
-	if s.connsChanged != nil {
-		close(s.connsChanged)
-		s.connsChanged = nil
-	}
-}
+func (s *Server) connsUpdated() { s.changed.Changed() }
 
 // KillConnections abruptly closes every open client connection, without
 // replies; they no longer count in ConnCount when it returns. The server
@@ -497,7 +489,7 @@ func (s *Server) dbSelector(sel string) (idx int, ok bool) {
 		return 0, true
 	}
 	if sel[0] >= '0' && sel[0] <= '9' {
-		n := atoi(sel)
+		n := ktwire.Atoi(sel)
 		if n < 0 || n >= int64(len(s.dbNames)) {
 			return 0, false
 		}

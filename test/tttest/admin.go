@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/ktgrpc/ktgrpc/backend/embedded"
+	"github.com/ktgrpc/ktgrpc/backend/tt/ttwire"
 )
 
 // extLockCount is the number of record mutexes ext's lock options pick
@@ -111,8 +112,9 @@ func (s *Server) copyTo(p string) error {
 			return errors.New("tttest: copy: reading the records failed")
 		}
 		for i := 0; i+1 < len(pairs); i += 2 {
-			dump = appendU32(appendU32(append(dump, magicBinary, opPut), uint32(len(pairs[i]))), uint32(len(pairs[i+1])))
-			dump = append(append(dump, pairs[i]...), pairs[i+1]...)
+			if dump, err = ttwire.AppendRequest(dump, &ttwire.Request{Cmd: ttwire.CmdPut, Key: pairs[i], Value: pairs[i+1]}); err != nil {
+				return err
+			}
 		}
 	}
 	return os.WriteFile(s.path(p), dump, 0o644)

@@ -1,557 +1,316 @@
 package tttest
 
 import (
-	"math"
+	"errors"
 
 	"github.com/ktgrpc/ktgrpc/backend/embedded"
+	"github.com/ktgrpc/ktgrpc/backend/tt/ttwire"
 )
 
-// Binary command bytes.
-const (
-	opPut       = 0x10
-	opPutKeep   = 0x11
-	opPutCat    = 0x12
-	opPutShl    = 0x13
-	opPutNR     = 0x18
-	opOut       = 0x20
-	opGet       = 0x30
-	opMGet      = 0x31
-	opVSiz      = 0x38
-	opIterInit  = 0x50
-	opIterNext  = 0x51
-	opFwmKeys   = 0x58
-	opAddInt    = 0x60
-	opAddDouble = 0x61
-	opExt       = 0x68
-	opSync      = 0x70
-	opOptimize  = 0x71
-	opVanish    = 0x72
-	opCopy      = 0x73
-	opRestore   = 0x74
-	opSetMst    = 0x78
-	opRNum      = 0x80
-	opSize      = 0x81
-	opStat      = 0x88
-	opMisc      = 0x90
-	opRepl      = 0xA0
-)
+// binaryCommands maps each command to its handler, which gets the decoded
+// request and answers it.
+var binaryCommands = map[ttwire.Command]func(*conn, *ttwire.Request) (bool, error){
+	ttwire.CmdPut:       func(c *conn, r *ttwire.Request) (bool, error) { return c.putFamily(r, embedded.TTPutOver) },
+	ttwire.CmdPutKeep:   func(c *conn, r *ttwire.Request) (bool, error) { return c.putFamily(r, embedded.TTPutKeep) },
+	ttwire.CmdPutCat:    func(c *conn, r *ttwire.Request) (bool, error) { return c.putFamily(r, embedded.TTPutCat) },
+	ttwire.CmdPutShl:    func(c *conn, r *ttwire.Request) (bool, error) { return c.putFamily(r, embedded.TTPutShl) },
+	ttwire.CmdPutNR:     func(c *conn, r *ttwire.Request) (bool, error) { return c.putFamily(r, embedded.TTPutOver) },
+	ttwire.CmdOut:       (*conn).out,
+	ttwire.CmdGet:       (*conn).get,
+	ttwire.CmdMGet:      (*conn).mget,
+	ttwire.CmdVSiz:      (*conn).vsiz,
+	ttwire.CmdIterInit:  (*conn).iterInit,
+	ttwire.CmdIterNext:  (*conn).iterNext,
+	ttwire.CmdFwmKeys:   (*conn).fwmKeys,
+	ttwire.CmdAddInt:    (*conn).addInt,
+	ttwire.CmdAddDouble: (*conn).addDouble,
+	ttwire.CmdExt:       (*conn).ext,
+	ttwire.CmdSync:      (*conn).sync,
+	ttwire.CmdOptimize:  (*conn).optimize,
+	ttwire.CmdVanish:    (*conn).vanish,
+	ttwire.CmdCopy:      (*conn).copyDB,
+	ttwire.CmdRestore:   (*conn).restore,
+	ttwire.CmdSetMst:    (*conn).setMst,
+	ttwire.CmdRNum:      (*conn).rnum,
+	ttwire.CmdSize:      (*conn).size,
+	ttwire.CmdStat:      (*conn).stat,
+	ttwire.CmdMisc:      (*conn).misc,
+	ttwire.CmdRepl:      (*conn).repl,
+}
 
-// miscNoLog is misc's RDBMONOULOG option: do not log the call.
-const miscNoLog = 1
-
-// binaryCommands maps each command byte to its handler. A handler reads
-// the rest of the request; a field it rejects ends the task without a reply
-// (keep=false), leaving the unread bytes for the next task, as TT does.
-var binaryCommands = map[byte]func(*conn) (bool, error){
-	opPut:       func(c *conn) (bool, error) { return c.putFamily(cmdPut, embedded.TTPutOver) },
-	opPutKeep:   func(c *conn) (bool, error) { return c.putFamily(cmdPutKeep, embedded.TTPutKeep) },
-	opPutCat:    func(c *conn) (bool, error) { return c.putFamily(cmdPutCat, embedded.TTPutCat) },
-	opPutShl:    func(c *conn) (bool, error) { return c.putFamily(cmdPutShl, embedded.TTPutShl) },
-	opPutNR:     func(c *conn) (bool, error) { return c.putFamily(cmdPutNR, embedded.TTPutOver) },
-	opOut:       (*conn).out,
-	opGet:       (*conn).get,
-	opMGet:      (*conn).mget,
-	opVSiz:      (*conn).vsiz,
-	opIterInit:  (*conn).iterInit,
-	opIterNext:  (*conn).iterNext,
-	opFwmKeys:   (*conn).fwmKeys,
-	opAddInt:    (*conn).addInt,
-	opAddDouble: (*conn).addDouble,
-	opExt:       (*conn).ext,
-	opSync:      (*conn).sync,
-	opOptimize:  (*conn).optimize,
-	opVanish:    (*conn).vanish,
-	opCopy:      (*conn).copyDB,
-	opRestore:   (*conn).restore,
-	opSetMst:    (*conn).setMst,
-	opRNum:      (*conn).rnum,
-	opSize:      (*conn).size,
-	opStat:      (*conn).stat,
-	opMisc:      (*conn).misc,
-	opRepl:      (*conn).repl,
+// serveBinary reads one binary request and runs it. A request the server
+// rejects (an unknown command, a length out of range) ends the task without
+// a reply (keep=false), leaving the unread bytes for the next task, as TT
+// does; only mget still answers for the keys read before a bad key length.
+func (c *conn) serveBinary() (bool, error) {
+	req, err := ttwire.ReadRequest(c.r)
+	if req != nil {
+		c.count(seq(req.Cmd))
+	}
+	var se *ttwire.SizeError
+	switch {
+	case err == nil:
+	case errors.As(err, &se):
+		if req.Cmd != ttwire.CmdMGet || se.Field != "key size" {
+			return false, nil
+		}
+	case errors.Is(err, ttwire.ErrProtocol):
+		return false, nil
+	default:
+		return false, err
+	}
+	return binaryCommands[req.Cmd](c, req)
 }
 
 // putFamily serves put, putkeep, putcat, putshl and putnr. putnr never
 // replies.
-func (c *conn) putFamily(cmd int, mode embedded.TTPutMode) (bool, error) {
-	c.count(cmd)
-	n := 2
-	if cmd == cmdPutShl {
-		n = 3
-	}
-	sz, err := c.sizes(n)
-	if err != nil {
-		return false, err
-	}
-	var width int32
-	if cmd == cmdPutShl {
-		width = sz[2]
-	}
-	if !validSizes(sz[0], sz[1]) || width < 0 {
-		return false, nil
-	}
-	f, err := c.fields(sz[0], sz[1])
-	if err != nil {
-		return false, err
-	}
+func (c *conn) putFamily(r *ttwire.Request, mode embedded.TTPutMode) (bool, error) {
 	ok := false
-	if !c.masked(cmd) {
-		if ok, err = c.s.db.Put(c.s.ctx, mode, f[0], f[1], width); err != nil {
+	if !c.masked(r.Cmd) {
+		var err error
+		if ok, err = c.s.db.Put(c.s.ctx, mode, r.Key, r.Value, r.Width); err != nil {
 			return false, err
 		}
 		if !ok {
 			c.count(cntPutMiss)
 		}
 	}
-	if cmd == cmdPutNR {
+	if r.Cmd == ttwire.CmdPutNR {
 		return true, nil
 	}
-	return c.sendStatus(ok)
+	return c.status(r.Cmd, ok)
 }
 
-// key reads a "ksiz:u32, key" request body; ok is false for a bad size.
-func (c *conn) key() (key []byte, ok bool, err error) {
-	ksiz, err := c.i32()
-	if err != nil {
-		return nil, false, err
-	}
-	if !validSize(ksiz) {
-		return nil, false, nil
-	}
-	key, err = c.bytes(ksiz)
-	return key, err == nil, err
-}
-
-func (c *conn) out() (bool, error) {
-	c.count(cmdOut)
-	key, valid, err := c.key()
-	if !valid {
-		return false, err
-	}
+func (c *conn) out(r *ttwire.Request) (bool, error) {
 	ok := false
-	if !c.masked(cmdOut) {
-		if ok, err = c.s.db.Out(c.s.ctx, key); err != nil {
+	if !c.masked(r.Cmd) {
+		var err error
+		if ok, err = c.s.db.Out(c.s.ctx, r.Key); err != nil {
 			return false, err
 		}
 	}
 	if !ok {
 		c.count(cntOutMiss)
 	}
-	return c.sendStatus(ok)
+	return c.status(r.Cmd, ok)
 }
 
-func (c *conn) get() (bool, error) {
-	c.count(cmdGet)
-	key, valid, err := c.key()
-	if !valid {
-		return false, err
-	}
+func (c *conn) get(r *ttwire.Request) (bool, error) {
 	var value []byte
 	found := false
-	if !c.masked(cmdGet) {
-		if value, found, err = c.s.db.Get(c.s.ctx, key); err != nil {
+	if !c.masked(r.Cmd) {
+		var err error
+		if value, found, err = c.s.db.Get(c.s.ctx, r.Key); err != nil {
 			return false, err
 		}
 	}
 	if !found {
 		c.count(cntGetMiss)
-		return c.sendStatus(false)
+		return c.status(r.Cmd, false)
 	}
-	return c.send(appendField([]byte{0}, value))
+	return c.reply(r.Cmd, &ttwire.Reply{Value: value})
 }
 
 // mget answers for the keys read before an invalid key length, if any.
-func (c *conn) mget() (bool, error) {
-	c.count(cmdMGet)
-	n, err := c.i32()
-	if err != nil {
-		return false, err
-	}
-	if n < 0 || n > maxArgNum {
-		return false, nil
-	}
-	keys := make([][]byte, 0, min(n, 1024))
-	for range n {
-		key, valid, err := c.key()
-		if err != nil {
-			return false, err
-		}
-		if !valid {
-			break
-		}
-		keys = append(keys, key)
-	}
+func (c *conn) mget(r *ttwire.Request) (bool, error) {
 	var found []embedded.TTKV
-	if !c.masked(cmdMGet) {
-		if found, err = c.s.db.MGet(c.s.ctx, keys); err != nil {
+	if !c.masked(r.Cmd) {
+		var err error
+		if found, err = c.s.db.MGet(c.s.ctx, r.Keys); err != nil {
 			return false, err
 		}
 	}
-	reply := appendU32([]byte{0}, uint32(len(found)))
-	for _, kv := range found {
-		reply = appendU32(appendU32(reply, uint32(len(kv.Key))), uint32(len(kv.Value)))
-		reply = append(append(reply, kv.Key...), kv.Value...)
+	recs := make([]ttwire.KV, len(found))
+	for i, kv := range found {
+		recs[i] = ttwire.KV{Key: kv.Key, Value: kv.Value}
 	}
-	return c.send(reply)
+	return c.reply(r.Cmd, &ttwire.Reply{Records: recs})
 }
 
-func (c *conn) vsiz() (bool, error) {
-	c.count(cmdVSiz)
-	key, valid, err := c.key()
-	if !valid {
-		return false, err
-	}
+func (c *conn) vsiz(r *ttwire.Request) (bool, error) {
 	size, found := 0, false
-	if !c.masked(cmdVSiz) {
-		if size, found, err = c.s.db.VSiz(c.s.ctx, key); err != nil {
+	if !c.masked(r.Cmd) {
+		var err error
+		if size, found, err = c.s.db.VSiz(c.s.ctx, r.Key); err != nil {
 			return false, err
 		}
 	}
 	if !found {
-		return c.sendStatus(false)
+		return c.status(r.Cmd, false)
 	}
-	return c.send(appendU32([]byte{0}, uint32(size)))
+	return c.reply(r.Cmd, &ttwire.Reply{Num: uint64(size)})
 }
 
-func (c *conn) iterInit() (bool, error) {
-	c.count(cmdIterInit)
-	if c.masked(cmdIterInit) {
-		return c.sendStatus(false)
+func (c *conn) iterInit(r *ttwire.Request) (bool, error) {
+	if c.masked(r.Cmd) {
+		return c.status(r.Cmd, false)
 	}
 	if err := c.s.db.IterInit(c.s.ctx); err != nil {
 		return false, err
 	}
-	return c.sendStatus(true)
+	return c.status(r.Cmd, true)
 }
 
-func (c *conn) iterNext() (bool, error) {
-	c.count(cmdIterNext)
-	if c.masked(cmdIterNext) {
-		return c.sendStatus(false)
+func (c *conn) iterNext(r *ttwire.Request) (bool, error) {
+	if c.masked(r.Cmd) {
+		return c.status(r.Cmd, false)
 	}
 	key, _, ok, err := c.s.db.IterNext(c.s.ctx)
 	if err != nil {
 		return false, err
 	}
 	if !ok {
-		return c.sendStatus(false)
+		return c.status(r.Cmd, false)
 	}
-	return c.send(appendField([]byte{0}, key))
+	return c.reply(r.Cmd, &ttwire.Reply{Key: key})
 }
 
-func (c *conn) fwmKeys() (bool, error) {
-	c.count(cmdFwmKeys)
-	sz, err := c.sizes(2)
-	if err != nil {
-		return false, err
-	}
-	if !validSize(sz[0]) {
-		return false, nil
-	}
-	prefix, err := c.bytes(sz[0])
-	if err != nil {
-		return false, err
-	}
+func (c *conn) fwmKeys(r *ttwire.Request) (bool, error) {
 	var keys [][]byte
-	if !c.masked(cmdFwmKeys) {
-		if keys, err = c.s.db.FwmKeys(c.s.ctx, prefix, int(sz[1])); err != nil {
+	if !c.masked(r.Cmd) {
+		var err error
+		if keys, err = c.s.db.FwmKeys(c.s.ctx, r.Prefix, int(r.Max)); err != nil {
 			return false, err
 		}
 	}
-	reply := appendU32([]byte{0}, uint32(len(keys)))
-	for _, k := range keys {
-		reply = appendField(reply, k)
-	}
-	return c.send(reply)
+	return c.reply(r.Cmd, &ttwire.Reply{Keys: keys})
 }
 
-func (c *conn) addInt() (bool, error) {
-	c.count(cmdAddInt)
-	sz, err := c.sizes(2)
-	if err != nil {
-		return false, err
-	}
-	if !validSize(sz[0]) {
-		return false, nil
-	}
-	key, err := c.bytes(sz[0])
-	if err != nil {
-		return false, err
-	}
+func (c *conn) addInt(r *ttwire.Request) (bool, error) {
 	var sum int32
 	ok := false
-	if !c.masked(cmdAddInt) {
-		if sum, ok, err = c.s.db.AddInt(c.s.ctx, key, sz[1]); err != nil {
+	if !c.masked(r.Cmd) {
+		var err error
+		if sum, ok, err = c.s.db.AddInt(c.s.ctx, r.Key, r.Int); err != nil {
 			return false, err
 		}
 	}
 	if !ok {
-		return c.sendStatus(false)
+		return c.status(r.Cmd, false)
 	}
-	return c.send(appendU32([]byte{0}, uint32(sum)))
+	return c.reply(r.Cmd, &ttwire.Reply{Int: sum})
 }
 
-func (c *conn) addDouble() (bool, error) {
-	c.count(cmdAddDouble)
-	ksiz, err := c.i32()
-	if err != nil {
-		return false, err
-	}
-	integ, err := c.u64()
-	if err != nil {
-		return false, err
-	}
-	fract, err := c.u64()
-	if err != nil {
-		return false, err
-	}
-	if !validSize(ksiz) {
-		return false, nil
-	}
-	key, err := c.bytes(ksiz)
-	if err != nil {
-		return false, err
-	}
+func (c *conn) addDouble(r *ttwire.Request) (bool, error) {
 	var sum float64
 	ok := false
-	if !c.masked(cmdAddDouble) {
-		num := unpackDouble(int64(integ), int64(fract))
-		if sum, ok, err = c.s.db.AddDouble(c.s.ctx, key, num); err != nil {
+	if !c.masked(r.Cmd) {
+		var err error
+		if sum, ok, err = c.s.db.AddDouble(c.s.ctx, r.Key, r.Double.Float64()); err != nil {
 			return false, err
 		}
 	}
 	if !ok {
-		return c.sendStatus(false)
+		return c.status(r.Cmd, false)
 	}
-	i, f := packDouble(sum)
-	return c.send(appendU64(appendU64([]byte{0}, uint64(i)), uint64(f)))
+	return c.reply(r.Cmd, &ttwire.Reply{Double: ttwire.PackDouble(sum)})
 }
 
-// packDouble is TT's wire form of a double: the integer part and the
-// fraction times 10^12, both cut toward zero.
-func packDouble(d float64) (integ, fract int64) {
-	switch {
-	case math.IsNaN(d):
-		return math.MinInt64, math.MinInt64
-	case math.IsInf(d, 1):
-		return math.MaxInt64, 0
-	case math.IsInf(d, -1):
-		return math.MinInt64, 0
+func (c *conn) ext(r *ttwire.Request) (bool, error) {
+	if c.masked(r.Cmd) {
+		return c.status(r.Cmd, false)
 	}
-	i, f := math.Modf(d)
-	return int64(i), int64(f * 1e12)
-}
-
-// unpackDouble reverses packDouble.
-func unpackDouble(integ, fract int64) float64 {
-	switch {
-	case integ == math.MinInt64 && fract == math.MinInt64:
-		return math.NaN()
-	case integ == math.MaxInt64:
-		return math.Inf(1)
-	case integ == math.MinInt64:
-		return math.Inf(-1)
-	}
-	return float64(integ) + float64(fract)/1e12
-}
-
-func (c *conn) ext() (bool, error) {
-	c.count(cmdExt)
-	sz, err := c.sizes(4)
-	if err != nil {
-		return false, err
-	}
-	nsiz, opts := sz[0], uint32(sz[1])
-	if nsiz < 0 || nsiz >= maxNameSize || !validSizes(sz[2], sz[3]) {
-		return false, nil
-	}
-	f, err := c.fields(nsiz, sz[2], sz[3])
-	if err != nil {
-		return false, err
-	}
-	if c.masked(cmdExt) {
-		return c.sendStatus(false)
-	}
-	result, ok := c.s.callExt(string(f[0]), opts, f[1], f[2])
+	result, ok := c.s.callExt(r.Name, r.Opts, r.Key, r.Value)
 	if !ok {
-		return c.sendStatus(false)
+		return c.status(r.Cmd, false)
 	}
-	return c.send(appendField([]byte{0}, result))
+	return c.reply(r.Cmd, &ttwire.Reply{Value: result})
 }
 
-func (c *conn) sync() (bool, error) {
-	c.count(cmdSync)
-	if c.masked(cmdSync) {
-		return c.sendStatus(false)
+func (c *conn) sync(r *ttwire.Request) (bool, error) {
+	if c.masked(r.Cmd) {
+		return c.status(r.Cmd, false)
 	}
 	if err := c.s.db.Sync(c.s.ctx); err != nil {
 		return false, err
 	}
-	return c.sendStatus(true)
+	return c.status(r.Cmd, true)
 }
 
-func (c *conn) optimize() (bool, error) {
-	c.count(cmdOptimize)
-	params, valid, err := c.key()
-	if !valid {
+func (c *conn) optimize(r *ttwire.Request) (bool, error) {
+	if c.masked(r.Cmd) {
+		return c.status(r.Cmd, false)
+	}
+	if err := c.s.db.Optimize(c.s.ctx, []byte(r.Params)); err != nil {
 		return false, err
 	}
-	if c.masked(cmdOptimize) {
-		return c.sendStatus(false)
-	}
-	if err := c.s.db.Optimize(c.s.ctx, params); err != nil {
-		return false, err
-	}
-	return c.sendStatus(true)
+	return c.status(r.Cmd, true)
 }
 
-func (c *conn) vanish() (bool, error) {
-	c.count(cmdVanish)
-	if c.masked(cmdVanish) {
-		return c.sendStatus(false)
+func (c *conn) vanish(r *ttwire.Request) (bool, error) {
+	if c.masked(r.Cmd) {
+		return c.status(r.Cmd, false)
 	}
 	if err := c.s.db.Vanish(c.s.ctx); err != nil {
 		return false, err
 	}
-	return c.sendStatus(true)
+	return c.status(r.Cmd, true)
 }
 
-func (c *conn) copyDB() (bool, error) {
-	c.count(cmdCopy)
-	path, valid, err := c.key()
-	if !valid {
-		return false, err
+func (c *conn) copyDB(r *ttwire.Request) (bool, error) {
+	if c.masked(r.Cmd) {
+		return c.status(r.Cmd, false)
 	}
-	if c.masked(cmdCopy) {
-		return c.sendStatus(false)
-	}
-	return c.sendStatus(c.s.copyTo(string(path)) == nil)
+	return c.status(r.Cmd, c.s.copyTo(r.Path) == nil)
 }
 
-func (c *conn) restore() (bool, error) {
-	c.count(cmdRestore)
-	psiz, err := c.i32()
-	if err != nil {
-		return false, err
+func (c *conn) restore(r *ttwire.Request) (bool, error) {
+	if c.masked(r.Cmd) {
+		return c.status(r.Cmd, false)
 	}
-	ts, err := c.u64()
-	if err != nil {
-		return false, err
-	}
-	opts, err := c.u32()
-	if err != nil {
-		return false, err
-	}
-	if !validSize(psiz) {
-		return false, nil
-	}
-	path, err := c.bytes(psiz)
-	if err != nil {
-		return false, err
-	}
-	if c.masked(cmdRestore) {
-		return c.sendStatus(false)
-	}
-	return c.sendStatus(c.s.restoreFrom(string(path), ts, opts&1 != 0) == nil)
+	return c.status(r.Cmd, c.s.restoreFrom(r.Path, r.TS, r.Opts&ttwire.CheckConsistency != 0) == nil)
 }
 
-func (c *conn) setMst() (bool, error) {
-	c.count(cmdSetMst)
-	sz, err := c.sizes(2)
-	if err != nil {
-		return false, err
+func (c *conn) setMst(r *ttwire.Request) (bool, error) {
+	if c.masked(r.Cmd) {
+		return c.status(r.Cmd, false)
 	}
-	ts, err := c.u64()
-	if err != nil {
-		return false, err
-	}
-	if _, err := c.u32(); err != nil {
-		return false, err
-	}
-	if !validSize(sz[0]) || sz[1] < 0 {
-		return false, nil
-	}
-	host, err := c.bytes(sz[0])
-	if err != nil {
-		return false, err
-	}
-	if c.masked(cmdSetMst) {
-		return c.sendStatus(false)
-	}
-	c.s.setMaster(string(host), int(sz[1]), ts)
-	return c.sendStatus(true)
+	c.s.setMaster(r.Host, int(r.Port), r.TS)
+	return c.status(r.Cmd, true)
 }
 
-func (c *conn) rnum() (bool, error) {
-	c.count(cmdRNum)
+func (c *conn) rnum(r *ttwire.Request) (bool, error) {
 	var n int64
-	if !c.masked(cmdRNum) {
+	if !c.masked(r.Cmd) {
 		var err error
 		if n, err = c.s.db.RNum(c.s.ctx); err != nil {
 			return false, err
 		}
 	}
-	return c.send(appendU64([]byte{0}, uint64(n)))
+	return c.reply(r.Cmd, &ttwire.Reply{Num: uint64(n)})
 }
 
-func (c *conn) size() (bool, error) {
-	c.count(cmdSize)
+func (c *conn) size(r *ttwire.Request) (bool, error) {
 	var n int64
-	if !c.masked(cmdSize) {
+	if !c.masked(r.Cmd) {
 		var err error
 		if n, err = c.s.db.Size(c.s.ctx); err != nil {
 			return false, err
 		}
 	}
-	return c.send(appendU64([]byte{0}, uint64(n)))
+	return c.reply(r.Cmd, &ttwire.Reply{Num: uint64(n)})
 }
 
-func (c *conn) stat() (bool, error) {
-	c.count(cmdStat)
-	text, err := c.s.statText(c.masked(cmdStat))
+func (c *conn) stat(r *ttwire.Request) (bool, error) {
+	text, err := c.s.statText(c.masked(r.Cmd))
 	if err != nil {
 		return false, err
 	}
-	return c.send(appendField([]byte{0}, text))
+	return c.reply(r.Cmd, &ttwire.Reply{Value: text})
 }
 
 // misc answers a failure with status 1 and a count of 0, and a masked call
 // with status 0 and a count of 0.
-func (c *conn) misc() (bool, error) {
-	c.count(cmdMisc)
-	sz, err := c.sizes(3)
-	if err != nil {
-		return false, err
+func (c *conn) misc(r *ttwire.Request) (bool, error) {
+	if c.masked(r.Cmd) {
+		return c.reply(r.Cmd, &ttwire.Reply{})
 	}
-	nsiz, opts, n := sz[0], uint32(sz[1]), sz[2]
-	if nsiz < 0 || nsiz >= maxNameSize || n < 0 || n > maxArgNum {
-		return false, nil
-	}
-	name, err := c.bytes(nsiz)
-	if err != nil {
-		return false, err
-	}
-	args := make([][]byte, 0, min(n, 1024))
-	for range n {
-		arg, valid, err := c.key()
-		if !valid {
-			return false, err
-		}
-		args = append(args, arg)
-	}
-	if c.masked(cmdMisc) {
-		return c.send([]byte{0, 0, 0, 0, 0})
-	}
-	results, ok, err := c.s.db.Misc(c.s.ctx, string(name), args, opts&miscNoLog != 0)
+	results, ok, err := c.s.db.Misc(c.s.ctx, r.Name, r.Args, r.Opts&ttwire.MiscNoUpdateLog != 0)
 	if err != nil {
 		return false, err
 	}
 	if !ok {
-		return c.send([]byte{1, 0, 0, 0, 0})
+		return c.status(r.Cmd, false)
 	}
-	reply := appendU32([]byte{0}, uint32(len(results)))
-	for _, r := range results {
-		reply = appendField(reply, r)
-	}
-	return c.send(reply)
+	return c.reply(r.Cmd, &ttwire.Reply{Elems: results})
 }

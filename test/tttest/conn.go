@@ -2,25 +2,10 @@ package tttest
 
 import (
 	"bufio"
-	"bytes"
-	"encoding/binary"
 	"errors"
-	"io"
 	"net"
-)
 
-const (
-	// magicBinary starts every binary request.
-	magicBinary = 0xC8
-	// maxArgSize bounds every length field (256 MiB, accepted).
-	maxArgSize = 256 << 20
-	// maxArgNum bounds mget's key count and misc's argument count.
-	maxArgNum = 1 << 20
-	// maxNameSize bounds ext and misc names, which must be shorter.
-	maxNameSize = 1024
-	// bigRead is the size above which a field is read in pieces, so that a
-	// declared length does not allocate before the bytes arrive.
-	bigRead = 64 << 10
+	"github.com/ktgrpc/ktgrpc/backend/tt/ttwire"
 )
 
 // errClose ends the connection at once, whatever is buffered.
@@ -70,111 +55,33 @@ func (c *conn) serve() {
 // task runs one request. keep reports whether it was answered; err ends the
 // connection at once (a read or write failure, or errClose).
 func (c *conn) task() (keep bool, err error) {
-	b, err := c.r.ReadByte()
+	b, err := c.r.Peek(1)
 	if err != nil {
 		return false, err
 	}
-	if b != magicBinary {
-		if err := c.r.UnreadByte(); err != nil {
-			return false, err
-		}
+	if b[0] != ttwire.Magic {
 		return c.serveText()
 	}
-	cmd, err := c.r.ReadByte()
-	if err != nil {
-		return false, err
-	}
-	h, ok := binaryCommands[cmd]
-	if !ok {
-		return false, nil
-	}
-	return h(c)
+	return c.serveBinary()
 }
 
 // count increments a stat counter.
 func (c *conn) count(i int) { c.s.counts[i].Add(1) }
 
+// seqs maps each command to its sequence number.
+var seqs = func() map[ttwire.Command]int {
+	m := map[ttwire.Command]int{}
+	for i, cmd := range ttwire.Commands() {
+		m[cmd] = i
+	}
+	return m
+}()
+
+// seq returns a command's sequence number: its stat counter and mask bit.
+func seq(cmd ttwire.Command) int { return seqs[cmd] }
+
 // masked reports whether the server refuses binary command cmd.
-func (c *conn) masked(cmd int) bool { return c.s.cfg.mask.has(cmd) }
-
-func (c *conn) u32() (uint32, error) {
-	var b [4]byte
-	if _, err := io.ReadFull(c.r, b[:]); err != nil {
-		return 0, err
-	}
-	return binary.BigEndian.Uint32(b[:]), nil
-}
-
-// i32 reads a 32-bit field as TT does: unsigned on the wire, then kept in a
-// C int, so values of 2^31 and above are negative.
-func (c *conn) i32() (int32, error) {
-	v, err := c.u32()
-	return int32(v), err
-}
-
-func (c *conn) u64() (uint64, error) {
-	var b [8]byte
-	if _, err := io.ReadFull(c.r, b[:]); err != nil {
-		return 0, err
-	}
-	return binary.BigEndian.Uint64(b[:]), nil
-}
-
-// sizes reads n length fields.
-func (c *conn) sizes(n int) ([]int32, error) {
-	out := make([]int32, n)
-	for i := range out {
-		v, err := c.i32()
-		if err != nil {
-			return nil, err
-		}
-		out[i] = v
-	}
-	return out, nil
-}
-
-// validSize reports whether a length field is acceptable.
-func validSize(n int32) bool { return n >= 0 && n <= maxArgSize }
-
-// validSizes reports whether every length field is acceptable.
-func validSizes(ns ...int32) bool {
-	for _, n := range ns {
-		if !validSize(n) {
-			return false
-		}
-	}
-	return true
-}
-
-// bytes reads an n-byte field. Large fields grow as the bytes arrive.
-func (c *conn) bytes(n int32) ([]byte, error) {
-	if n <= bigRead {
-		b := make([]byte, n)
-		_, err := io.ReadFull(c.r, b)
-		return b, err
-	}
-	var buf bytes.Buffer
-	if _, err := io.CopyN(&buf, c.r, int64(n)); err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, err
-	}
-	return buf.Bytes(), nil
-}
-
-// fields reads one byte field per size, in order.
-func (c *conn) fields(sizes ...int32) ([][]byte, error) {
-	out := make([][]byte, len(sizes))
-	for i, n := range sizes {
-		b, err := c.bytes(n)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = b
-	}
-	return out, nil
-}
+func (c *conn) masked(cmd ttwire.Command) bool { return c.s.cfg.mask.has(seq(cmd)) }
 
 // send writes a reply; keep is true once it is out.
 func (c *conn) send(b []byte) (keep bool, err error) {
@@ -187,19 +94,22 @@ func (c *conn) send(b []byte) (keep bool, err error) {
 	return true, nil
 }
 
-// sendStatus sends the single status byte: 0 for ok, 1 otherwise.
-func (c *conn) sendStatus(ok bool) (bool, error) {
-	if ok {
-		return c.send([]byte{0})
+// reply sends a successful reply to cmd.
+func (c *conn) reply(cmd ttwire.Command, rep *ttwire.Reply) (bool, error) {
+	b, err := ttwire.AppendReply(c.w.AvailableBuffer(), cmd, rep)
+	if err != nil {
+		return false, err
 	}
-	return c.send([]byte{1})
+	return c.send(b)
 }
 
-func appendU32(b []byte, v uint32) []byte { return binary.BigEndian.AppendUint32(b, v) }
-
-func appendU64(b []byte, v uint64) []byte { return binary.BigEndian.AppendUint64(b, v) }
-
-// appendField appends a length-prefixed field.
-func appendField(b, f []byte) []byte {
-	return append(appendU32(b, uint32(len(f))), f...)
+// status sends the reply of a command that succeeded (ok) or failed with
+// nothing more to say: the status byte alone, or for misc a failure with no
+// elements.
+func (c *conn) status(cmd ttwire.Command, ok bool) (bool, error) {
+	rep := ttwire.Reply{Status: ttwire.StatusFailed}
+	if ok {
+		rep.Status = ttwire.StatusOK
+	}
+	return c.reply(cmd, &rep)
 }

@@ -6,7 +6,7 @@ package tttest
 //
 // Deviations from the README's algorithm, all deliberate:
 //
-//   - Time. Each case runs on a ManualClock. A "sleep" action advances it
+//   - Time. Each case runs on a testclock.Manual. A "sleep" action advances it
 //     instead of sleeping. While a replication connection (one that began
 //     with C8 A0) still owes bytes, the replayer advances the clock by the
 //     heartbeat interval each time 20 ms pass without data: that is what
@@ -37,7 +37,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ktgrpc/ktgrpc/backend/tt/ttwire"
 	"github.com/ktgrpc/ktgrpc/test/golden"
+	"github.com/ktgrpc/ktgrpc/test/testclock"
 )
 
 const (
@@ -46,7 +48,7 @@ const (
 	closeWait   = 5 * time.Second
 	readWait    = 10 * time.Second
 	advancePoll = 20 * time.Millisecond
-	// goldenStart is the ManualClock's starting time: the day the captures
+	// goldenStart is the manual clock's starting time: the day the captures
 	// were made. Any time works; the record timestamps are masked.
 	goldenStart = 1795266082
 )
@@ -117,7 +119,7 @@ type replayer struct {
 	t        *testing.T
 	c        golden.Case
 	srv      *Server
-	clock    *ManualClock
+	clock    *testclock.Manual
 	conns    map[int]*replayConn
 	captures map[string]uint64
 	// unordered collects the replies (got and want) of anyOrder steps.
@@ -125,7 +127,7 @@ type replayer struct {
 }
 
 func replayCase(t *testing.T, c golden.Case) {
-	clock := NewManualClock(time.Unix(goldenStart, 0))
+	clock := testclock.NewManual(time.Unix(goldenStart, 0))
 	srv := Start(t, WithConfig(c.Config), WithClock(clock))
 	rp := &replayer{t: t, c: c, srv: srv, clock: clock, conns: map[int]*replayConn{}, captures: map[string]uint64{}}
 	defer func() {
@@ -203,7 +205,7 @@ func (rp *replayer) step(i int, st golden.Step) error {
 		if err != nil {
 			return fmt.Errorf("dial: %w", err)
 		}
-		rc = &replayConn{nc: nc, r: bufio.NewReader(nc), repl: bytes.HasPrefix(send, []byte{0xC8, 0xA0})}
+		rc = &replayConn{nc: nc, r: bufio.NewReader(nc), repl: bytes.HasPrefix(send, []byte{ttwire.Magic, byte(ttwire.CmdRepl)})}
 		rp.conns[st.Conn] = rc
 	}
 	if len(send) > 0 {

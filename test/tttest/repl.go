@@ -6,12 +6,7 @@ import (
 	"time"
 
 	"github.com/ktgrpc/ktgrpc/backend/embedded"
-)
-
-// Replication stream frames.
-const (
-	magicRecord = 0xC9
-	magicNOP    = 0xCA
+	"github.com/ktgrpc/ktgrpc/backend/tt/ttwire"
 )
 
 // replBatch is how many log records a stream reads per turn.
@@ -22,21 +17,13 @@ const replBatch = 256
 // server's own sid. Without an update log the server sends its sid, then
 // closes. Otherwise the stream runs until the client goes away or the
 // server closes; either way the connection ends.
-func (c *conn) repl() (bool, error) {
-	c.count(cmdRepl)
-	ts, err := c.u64()
-	if err != nil {
-		return false, err
-	}
-	sid, err := c.u32()
-	if err != nil {
-		return false, err
-	}
+func (c *conn) repl(r *ttwire.Request) (bool, error) {
+	ts, sid := r.TS, r.SID
 	cfg := c.s.cfg
-	if c.masked(cmdRepl) || ts < 1 || sid < 1 || sid == cfg.sid {
+	if c.masked(r.Cmd) || ts < 1 || sid < 1 || sid == cfg.sid {
 		return false, errClose
 	}
-	if _, err := c.send(appendU32(nil, cfg.sid)); err != nil {
+	if _, err := c.send(ttwire.AppendReplSID(c.w.AvailableBuffer(), cfg.sid)); err != nil {
 		return false, err
 	}
 	if !cfg.ulog || cfg.sid == 0 {
@@ -77,11 +64,12 @@ func (discard) Write(b []byte) (int, error) { return len(b), nil }
 func (c *conn) stream(ctx context.Context, ts uint64, sid uint32, seen uint64) error {
 	clock, interval, db := c.s.clock, c.s.replInterval, c.s.db
 	var sent uint64
+	var payload []byte
 	var lastNOP int64 = math.MinInt64
 	for {
 		now := clock.Now().UnixNano()
 		if lastNOP == math.MinInt64 || now-lastNOP >= int64(interval) {
-			if _, err := c.send([]byte{magicNOP}); err != nil {
+			if _, err := c.send(ttwire.AppendFrame(c.w.AvailableBuffer(), &ttwire.Frame{NOP: true})); err != nil {
 				return err
 			}
 			lastNOP = now
@@ -106,7 +94,10 @@ func (c *conn) stream(ctx context.Context, ts uint64, sid uint32, seen uint64) e
 				if r.TS < ts || r.OriginSID == sid || r.MasterSID == sid {
 					continue
 				}
-				if _, err := c.w.Write(frame(r)); err != nil {
+				if payload, err = logPayload(payload[:0], r); err != nil {
+					return err
+				}
+				if _, err := c.w.Write(ttwire.AppendFrame(c.w.AvailableBuffer(), &ttwire.Frame{TS: r.TS, SID: r.OriginSID, Payload: payload})); err != nil {
 					return err
 				}
 			}
@@ -118,52 +109,24 @@ func (c *conn) stream(ctx context.Context, ts uint64, sid uint32, seen uint64) e
 	}
 }
 
-// frame encodes a log record for the stream: C9, ts:u64, origin sid:u32,
-// size:u32 and the payload.
-func frame(r embedded.TTLogRecord) []byte {
-	p := payload(r)
-	b := appendU32(appendU32(appendU64([]byte{magicRecord}, r.TS), r.OriginSID), uint32(len(p)))
-	return append(b, p...)
+// logCommands are the commands of the logged operations.
+var logCommands = map[embedded.TTOp]ttwire.Command{
+	embedded.TTOpPut: ttwire.CmdPut, embedded.TTOpPutKeep: ttwire.CmdPutKeep, embedded.TTOpPutCat: ttwire.CmdPutCat,
+	embedded.TTOpPutShl: ttwire.CmdPutShl, embedded.TTOpOut: ttwire.CmdOut, embedded.TTOpAddInt: ttwire.CmdAddInt,
+	embedded.TTOpAddDouble: ttwire.CmdAddDouble, embedded.TTOpSync: ttwire.CmdSync, embedded.TTOpOptimize: ttwire.CmdOptimize,
+	embedded.TTOpVanish: ttwire.CmdVanish, embedded.TTOpMisc: ttwire.CmdMisc,
 }
 
-// payload encodes a logged operation as TT does: the binary request that
-// ran it (misc without its opts field), then the result byte.
-func payload(r embedded.TTLogRecord) []byte {
-	var b []byte
-	switch r.Op {
-	case embedded.TTOpPut, embedded.TTOpPutKeep, embedded.TTOpPutCat:
-		cmd := map[embedded.TTOp]byte{embedded.TTOpPut: opPut, embedded.TTOpPutKeep: opPutKeep, embedded.TTOpPutCat: opPutCat}[r.Op]
-		b = appendU32(appendU32([]byte{magicBinary, cmd}, uint32(len(r.Key))), uint32(len(r.Value)))
-		b = append(append(b, r.Key...), r.Value...)
-	case embedded.TTOpPutShl:
-		b = appendU32(appendU32([]byte{magicBinary, opPutShl}, uint32(len(r.Key))), uint32(len(r.Value)))
-		b = appendU32(b, uint32(r.Width))
-		b = append(append(b, r.Key...), r.Value...)
-	case embedded.TTOpOut:
-		b = appendField([]byte{magicBinary, opOut}, r.Key)
-	case embedded.TTOpAddInt:
-		b = appendU32(appendU32([]byte{magicBinary, opAddInt}, uint32(len(r.Key))), uint32(r.Int))
-		b = append(b, r.Key...)
-	case embedded.TTOpAddDouble:
-		i, f := packDouble(r.Double)
-		b = appendU64(appendU64(appendU32([]byte{magicBinary, opAddDouble}, uint32(len(r.Key))), uint64(i)), uint64(f))
-		b = append(b, r.Key...)
-	case embedded.TTOpSync:
-		b = []byte{magicBinary, opSync}
-	case embedded.TTOpOptimize:
-		b = appendField([]byte{magicBinary, opOptimize}, r.Params)
-	case embedded.TTOpVanish:
-		b = []byte{magicBinary, opVanish}
-	case embedded.TTOpMisc:
-		b = appendU32(appendU32([]byte{magicBinary, opMisc}, uint32(len(r.Name))), uint32(len(r.Args)))
-		b = append(b, r.Name...)
-		for _, a := range r.Args {
-			b = appendField(b, a)
-		}
+// logPayload appends a logged operation as TT writes it: the binary request
+// that ran it, then the result byte.
+func logPayload(dst []byte, r embedded.TTLogRecord) ([]byte, error) {
+	req := ttwire.Request{
+		Cmd: logCommands[r.Op], Key: r.Key, Value: r.Value, Width: r.Width, Int: r.Int,
+		Double: ttwire.PackDouble(r.Double), Params: string(r.Params), Name: r.Name, Args: r.Args,
 	}
-	status := byte(0)
+	status := ttwire.StatusOK
 	if r.Failed {
-		status = 1
+		status = ttwire.StatusFailed
 	}
-	return append(b, status)
+	return ttwire.AppendLogPayload(dst, &req, status)
 }

@@ -26,6 +26,8 @@ import (
 	"time"
 
 	"github.com/ktgrpc/ktgrpc/backend/embedded"
+	"github.com/ktgrpc/ktgrpc/test/testclock"
+	"github.com/ktgrpc/ktgrpc/test/testserver"
 	"github.com/ktgrpc/ktgrpc/test/workerpool"
 )
 
@@ -80,8 +82,8 @@ type Server struct {
 	wg     sync.WaitGroup
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
-	// connsChanged is closed and replaced whenever conns or repls changes.
-	connsChanged chan struct{}
+	// changed wakes WaitConnCount and the other waits when a count changes.
+	changed testserver.Waiter
 	// repls counts the replication sessions being served.
 	repls   int
 	running bool
@@ -99,17 +101,31 @@ type Server struct {
 	}
 }
 
-// Option configures New and Start.
+// Option configures New and Start. The options shared with kttest
+// (WithConfig, WithClock, WithWorkers, WithAddr) mean the same there.
 type Option func(*options) error
 
 type options struct {
 	config       string
+	addr         string
 	exts         map[string]ExtFunc
 	clock        Clock
 	replInterval time.Duration
 	dir          string
 	workers      int
 }
+
+// Clock is the time source of a Server: update-log timestamps, the stat
+// "time" line and the replication heartbeat all read it.
+type Clock = testclock.Clock
+
+// ManualClock is the clock tests move by hand, testclock.Manual under the
+// name the adapter's tests (backend/tt) still use.
+type ManualClock = testclock.Manual
+
+// NewManualClock returns a ManualClock that reads start until advanced, as
+// testclock.NewManual does.
+func NewManualClock(start time.Time) *ManualClock { return testclock.NewManual(start) }
 
 // WithConfig selects one of the configurations of the golden transcripts:
 // "tt-hash" (the default), "tt-btree", "tt-table", "tt-noulog",
@@ -142,14 +158,22 @@ func WithExt(name string, fn ExtFunc) Option {
 }
 
 // WithClock sets the clock for update-log timestamps, stat and the
-// replication heartbeat. A ManualClock lets a test send heartbeats by
-// advancing it.
-func WithClock(c Clock) Option {
+// replication heartbeat: a *testclock.Manual, testclock.Wall or a bare now
+// function (whose timers run on the wall clock). A manual clock lets a test
+// send heartbeats by advancing it.
+func WithClock[C testclock.Source](c C) Option {
 	return func(o *options) error {
-		if c == nil {
+		if o.clock = testclock.From(c); o.clock == nil {
 			return errors.New("tttest: WithClock(nil)")
 		}
-		o.clock = c
+		return nil
+	}
+}
+
+// WithAddr sets the listening address; the default is 127.0.0.1:0.
+func WithAddr(addr string) Option {
+	return func(o *options) error {
+		o.addr = addr
 		return nil
 	}
 }
@@ -192,9 +216,10 @@ func WithDir(dir string) Option {
 	}
 }
 
-// New creates a server without starting it; Start begins serving.
+// New creates a server and its listener without serving yet: Addr is
+// known at once. Call Start, and Close when done.
 func New(opts ...Option) (*Server, error) {
-	o := options{config: "tt-hash", clock: realClock{}, replInterval: DefaultReplInterval, workers: DefaultWorkers}
+	o := options{config: "tt-hash", addr: "127.0.0.1:0", clock: testclock.Wall{}, replInterval: DefaultReplInterval, workers: DefaultWorkers}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
 			return nil, err
@@ -207,7 +232,6 @@ func New(opts ...Option) (*Server, error) {
 		replInterval: o.replInterval,
 		dir:          o.dir,
 		conns:        map[net.Conn]struct{}{},
-		connsChanged: make(chan struct{}),
 		workers:      workerpool.New(o.workers),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -250,7 +274,14 @@ func New(opts ...Option) (*Server, error) {
 		s.removeDir()
 		return nil, fmt.Errorf("tttest: open the TT view: %w", err)
 	}
-	s.store, s.db = store, db
+	lis, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		store.Close()
+		s.cancel()
+		s.removeDir()
+		return nil, fmt.Errorf("tttest: listen on %s: %w", o.addr, err)
+	}
+	s.store, s.db, s.lis = store, db, lis
 	return s, nil
 }
 
@@ -274,13 +305,9 @@ func Start(t testing.TB, opts ...Option) *Server {
 	return s
 }
 
-// Start begins serving on 127.0.0.1 with a free port.
+// Start begins serving. It fails on a closed server or one already
+// started.
 func (s *Server) Start() error {
-	return s.StartOn("127.0.0.1:0")
-}
-
-// StartOn begins serving on addr ("host:port").
-func (s *Server) StartOn(addr string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -289,25 +316,14 @@ func (s *Server) StartOn(addr string) error {
 	if s.running {
 		return errors.New("tttest: server already started")
 	}
-	lis, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("tttest: listen on %s: %w", addr, err)
-	}
-	s.lis, s.running = lis, true
+	s.running = true
 	s.wg.Add(1)
-	go s.acceptLoop(lis)
+	go s.acceptLoop(s.lis)
 	return nil
 }
 
-// Addr returns the listening address, "127.0.0.1:port"; empty before Start.
-func (s *Server) Addr() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.lis == nil {
-		return ""
-	}
-	return s.lis.Addr().String()
-}
+// Addr returns the listening address, host:port.
+func (s *Server) Addr() string { return s.lis.Addr().String() }
 
 // Store returns the store the server serves. Its database "0" holds the
 // records; table rows are stored as serialised columns.
@@ -331,19 +347,9 @@ func (s *Server) WaitConnCount(ctx context.Context, n int) error {
 	return s.waitCount(ctx, n, "open connections", func() int { return len(s.conns) })
 }
 
-// Stats is a snapshot of what the server is serving.
-type Stats struct {
-	// Conns is the number of open client connections.
-	Conns int
-	// Replications is the number of replication sessions being served;
-	// each holds a worker.
-	Replications int
-	// BusyWorkers is the number of workers running a request, replication
-	// sessions included.
-	BusyWorkers int
-	// Workers is the size of the worker pool.
-	Workers int
-}
+// Stats is a snapshot of what the server is serving, the same type as
+// tttest's and kttest's.
+type Stats = testserver.Stats
 
 // Stats returns what the server is serving now.
 func (s *Server) Stats() Stats {
@@ -360,19 +366,10 @@ func (s *Server) WaitReplicationCount(ctx context.Context, n int) error {
 
 // waitCount waits until count, called with mu held, returns n.
 func (s *Server) waitCount(ctx context.Context, n int, what string, count func() int) error {
-	for {
-		s.mu.Lock()
-		have, changed := count(), s.connsChanged
-		s.mu.Unlock()
-		if have == n {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("tttest: waiting for %d %s (have %d): %w", n, what, have, ctx.Err())
-		case <-changed:
-		}
+	if err := s.changed.Wait(ctx, &s.mu, n, what, count); err != nil {
+		return fmt.Errorf("tttest: %w", err)
 	}
+	return nil
 }
 
 // replsAdded changes the replication session count by delta and wakes the
@@ -386,10 +383,7 @@ func (s *Server) replsAdded(delta int) {
 
 // connsUpdated wakes WaitConnCount and WaitReplicationCount; called with mu
 // held.
-func (s *Server) connsUpdated() {
-	close(s.connsChanged)
-	s.connsChanged = make(chan struct{})
-}
+func (s *Server) connsUpdated() { s.changed.Changed() }
 
 // KillConnections closes every open client connection at once, with a TCP
 // reset where the platform allows, as a crashing server would. The server
@@ -420,10 +414,8 @@ func (s *Server) Close() error {
 	s.closed = true
 	s.cancel()
 	var err error
-	if s.lis != nil {
-		if e := s.lis.Close(); e != nil && !errors.Is(e, net.ErrClosed) {
-			err = e
-		}
+	if e := s.lis.Close(); e != nil && !errors.Is(e, net.ErrClosed) {
+		err = e
 	}
 	for c := range s.conns {
 		_ = c.Close()

@@ -14,6 +14,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ktgrpc/ktgrpc/backend/tt/ttwire"
+	"github.com/ktgrpc/ktgrpc/test/testclock"
 )
 
 // client is a raw TT connection for tests.
@@ -69,8 +72,8 @@ func (c *client) readLine() string {
 }
 
 // req builds a binary request: C8 cmd, then each part (uint32 or bytes).
-func req(cmd byte, parts ...any) []byte {
-	b := []byte{magicBinary, cmd}
+func req(cmd ttwire.Command, parts ...any) []byte {
+	b := []byte{ttwire.Magic, byte(cmd)}
 	for _, p := range parts {
 		switch v := p.(type) {
 		case int:
@@ -84,9 +87,9 @@ func req(cmd byte, parts ...any) []byte {
 	return b
 }
 
-func put(key, value string) []byte { return req(opPut, len(key), len(value), key, value) }
+func put(key, value string) []byte { return req(ttwire.CmdPut, len(key), len(value), key, value) }
 
-func get(key string) []byte { return req(opGet, len(key), key) }
+func get(key string) []byte { return req(ttwire.CmdGet, len(key), key) }
 
 func (c *client) mustPut(key, value string) {
 	c.t.Helper()
@@ -132,7 +135,7 @@ func TestNewRejectsBadOptions(t *testing.T) {
 	for name, opt := range map[string]Option{
 		"config":   WithConfig("tt-nosuch"),
 		"ext":      WithExt("f", nil),
-		"clock":    WithClock(nil),
+		"clock":    WithClock((*testclock.Manual)(nil)),
 		"interval": WithReplInterval(0),
 	} {
 		if s, err := New(opt); err == nil {
@@ -187,20 +190,20 @@ func TestWithExt(t *testing.T) {
 	s := Start(t, WithConfig("tt-noext"), WithExt("upper", upper))
 	c := dial(t, s)
 	for _, opts := range []int{0, extLockRecord, extLockGlobal} {
-		c.write(req(opExt, 5, opts, 2, 1, "upper", "ab", "c"))
+		c.write(req(ttwire.CmdExt, 5, opts, 2, 1, "upper", "ab", "c"))
 		if b := c.read(8); !bytes.Equal(b, []byte{0, 0, 0, 0, 3, 'A', 'B', 'C'}) {
 			t.Errorf("ext upper opts %d = %x", opts, b)
 		}
 	}
-	c.write(req(opExt, 5, 0, 0, 0, "upper"))
-	c.write(req(opExt, 4, 0, 1, 0, "echo", "k"))
+	c.write(req(ttwire.CmdExt, 5, 0, 0, 0, "upper"))
+	c.write(req(ttwire.CmdExt, 4, 0, 1, 0, "echo", "k"))
 	if b := c.read(2); !bytes.Equal(b, []byte{1, 1}) {
 		t.Errorf("failing ext and the missing built-in: %x, want 01 01", b)
 	}
 }
 
 func TestReplStreamWithManualClock(t *testing.T) {
-	clock := NewManualClock(time.Unix(1700000000, 0))
+	clock := testclock.NewManual(time.Unix(1700000000, 0))
 	s := Start(t, WithClock(clock))
 	w := dial(t, s)
 	w.mustPut("old", "1")
@@ -208,20 +211,20 @@ func TestReplStreamWithManualClock(t *testing.T) {
 
 	r := dial(t, s)
 	ts := uint64(clock.Now().UnixMicro())
-	r.write(req(opRepl, ts, 2))
-	if b := r.read(5); !bytes.Equal(b, []byte{0, 0, 0, 1, magicNOP}) {
+	r.write(req(ttwire.CmdRepl, ts, 2))
+	if b := r.read(5); !bytes.Equal(b, []byte{0, 0, 0, 1, ttwire.LogNOPMagic}) {
 		t.Fatalf("handshake %x", b)
 	}
 	// A record written now is sent at once; the older one is not (ts is
 	// inclusive, and it is older).
 	w.mustPut("new", "2")
 	rec := r.read(1 + 8 + 4 + 4 + 15)
-	if rec[0] != magicRecord || binary.BigEndian.Uint64(rec[1:]) != ts || !bytes.Equal(rec[17:], append(put("new", "2"), 0)) {
+	if rec[0] != ttwire.LogRecordMagic || binary.BigEndian.Uint64(rec[1:]) != ts || !bytes.Equal(rec[17:], append(put("new", "2"), 0)) {
 		t.Fatalf("record %x", rec)
 	}
 	// The heartbeat follows when the clock has moved a second.
 	clock.Advance(time.Second)
-	if b := r.read(1); b[0] != magicNOP {
+	if b := r.read(1); b[0] != ttwire.LogNOPMagic {
 		t.Fatalf("after a second: %x, want a NOP", b)
 	}
 	if err := s.Close(); err != nil {
@@ -236,8 +239,8 @@ func TestCopyAndRestore(t *testing.T) {
 	c.mustPut("b", "2")
 	c.mustPut("a", "1")
 
-	c.write(req(opCopy, 8, "copy.bin"))
-	c.write(req(opCopy, 5, "@date"))
+	c.write(req(ttwire.CmdCopy, 8, "copy.bin"))
+	c.write(req(ttwire.CmdCopy, 5, "@date"))
 	if b := c.read(2); !bytes.Equal(b, []byte{0, 1}) {
 		t.Fatalf("copy, copy @command: %x, want 00 01", b)
 	}
@@ -251,11 +254,11 @@ func TestCopyAndRestore(t *testing.T) {
 
 	// putkeep of a present key replays as a failure, which the log says
 	// it was not: inconsistent.
-	c.write(req(opPutKeep, 1, 1, "c", "3"))
-	c.write(req(opOut, 1, "a"))
-	c.write(req(opRestore, 4, uint64(1), 0, "ulog"))
-	c.write(req(opRestore, 4, uint64(1), 1, "ulog"))
-	c.write(req(opRestore, 5, uint64(1), 0, "other"))
+	c.write(req(ttwire.CmdPutKeep, 1, 1, "c", "3"))
+	c.write(req(ttwire.CmdOut, 1, "a"))
+	c.write(req(ttwire.CmdRestore, 4, uint64(1), 0, "ulog"))
+	c.write(req(ttwire.CmdRestore, 4, uint64(1), 1, "ulog"))
+	c.write(req(ttwire.CmdRestore, 5, uint64(1), 0, "other"))
 	if b := c.read(5); !bytes.Equal(b, []byte{0, 0, 0, 1, 1}) {
 		t.Fatalf("putkeep, out, restore, checked restore, restore elsewhere: %x, want 00 00 00 01 01", b)
 	}
@@ -299,7 +302,7 @@ func TestMemcachedSubset(t *testing.T) {
 	if line := c.readLine(); line != "OK\r\n" {
 		t.Errorf("flush_all: %q", line)
 	}
-	c.write(req(opRNum))
+	c.write(req(ttwire.CmdRNum))
 	if b := c.read(9); !bytes.Equal(b, make([]byte, 9)) {
 		t.Errorf("rnum after flush_all: %x", b)
 	}
@@ -355,29 +358,25 @@ func TestHTTPSubset(t *testing.T) {
 	}
 }
 
-func TestManualClock(t *testing.T) {
-	start := time.Unix(100, 0)
-	c := NewManualClock(start)
-	now := c.After(0)
-	later := c.After(2 * time.Second)
-	select {
-	case <-now:
-	default:
-		t.Error("After(0) did not fire at once")
+// TestNewListensStartServes pins the lifecycle kttest shares: New listens
+// (Addr is known, a client can connect and wait), Start serves, and a
+// second Start or a Start after Close fails.
+func TestNewListensStartServes(t *testing.T) {
+	s, err := New(WithAddr("127.0.0.1:0"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	c.Advance(time.Second)
-	select {
-	case <-later:
-		t.Fatal("fired a second early")
-	default:
+	defer s.Close()
+	c := dial(t, s)
+	if err := s.Start(); err != nil {
+		t.Fatalf("Start: %v", err)
 	}
-	c.Advance(time.Second)
-	select {
-	case at := <-later:
-		if !at.Equal(start.Add(2 * time.Second)) {
-			t.Errorf("fired with %v", at)
-		}
-	default:
-		t.Error("did not fire at its deadline")
+	c.mustPut("k", "v")
+	if err := s.Start(); err == nil {
+		t.Error("a second Start succeeded")
+	}
+	s.Close()
+	if err := s.Start(); err == nil {
+		t.Error("Start after Close succeeded")
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/ktgrpc/ktgrpc/backend/embedded"
+	"github.com/ktgrpc/ktgrpc/backend/tt/ttwire"
 )
 
 // maxLineSize bounds a text request line or HTTP header line.
@@ -76,10 +77,10 @@ func (c *conn) serveMemcached(f []string) (bool, error) {
 			return reply("CLIENT_ERROR bad command line format")
 		}
 		n, err := strconv.Atoi(f[4])
-		if err != nil || n < 0 || n > maxArgSize {
+		if err != nil || n < 0 || n > ttwire.MaxArgSize {
 			return reply("CLIENT_ERROR bad data chunk")
 		}
-		data, err := c.bytes(int32(n) + 2)
+		data, err := ttwire.ReadN(c.r, n+2)
 		if err != nil {
 			return false, err
 		}
@@ -235,10 +236,10 @@ func (c *conn) serveHTTP(method, target, version string) (bool, error) {
 	var body []byte
 	if cl, ok := header["content-length"]; ok {
 		n, err := strconv.Atoi(cl)
-		if err != nil || n < 0 || n > maxArgSize {
+		if err != nil || n < 0 || n > ttwire.MaxArgSize {
 			return c.httpReply(400, "text/plain", []byte("Bad Request\n"), true, method)
 		}
-		if body, err = c.bytes(int32(n)); err != nil {
+		if body, err = ttwire.ReadN(c.r, n); err != nil {
 			return false, err
 		}
 	}

@@ -264,20 +264,10 @@ func ReadGetBulkReply(r io.Reader) ([]Record, error) {
 		return nil, unexpectedEOF(err)
 	}
 	recs := make([]Record, 0, min(hits, 1024))
-	var hdr [18]byte
 	for range hits {
-		if _, err := io.ReadFull(r, hdr[:]); err != nil {
-			return nil, unexpectedEOF(err)
-		}
-		rec := Record{
-			DB: binary.BigEndian.Uint16(hdr[0:2]),
-			XT: int64(binary.BigEndian.Uint64(hdr[10:18])),
-		}
-		if rec.Key, err = readBytes(r, binary.BigEndian.Uint32(hdr[2:6])); err != nil {
-			return nil, unexpectedEOF(err)
-		}
-		if rec.Value, err = readBytes(r, binary.BigEndian.Uint32(hdr[6:10])); err != nil {
-			return nil, unexpectedEOF(err)
+		rec, err := ReadRecord(r)
+		if err != nil {
+			return nil, err
 		}
 		recs = append(recs, rec)
 	}
@@ -294,21 +284,24 @@ func ReadPlayScriptReply(r io.Reader) ([]Pair, error) {
 	if err != nil {
 		return nil, unexpectedEOF(err)
 	}
+	return readPairs(r, n)
+}
+
+// readPairs reads n pairs as play_script requests and replies lay them out:
+// both sizes, then both byte strings.
+func readPairs(r io.Reader, n uint32) ([]Pair, error) {
 	pairs := make([]Pair, 0, min(n, 1024))
+	var hdr [8]byte
 	for range n {
-		ksiz, err := readU32(r)
-		if err != nil {
-			return nil, unexpectedEOF(err)
-		}
-		vsiz, err := readU32(r)
-		if err != nil {
-			return nil, unexpectedEOF(err)
+		if err := readFull(r, hdr[:]); err != nil {
+			return nil, err
 		}
 		var p Pair
-		if p.Key, err = readBytes(r, ksiz); err != nil {
+		var err error
+		if p.Key, err = readBytes(r, binary.BigEndian.Uint32(hdr[0:4])); err != nil {
 			return nil, unexpectedEOF(err)
 		}
-		if p.Value, err = readBytes(r, vsiz); err != nil {
+		if p.Value, err = readBytes(r, binary.BigEndian.Uint32(hdr[4:8])); err != nil {
 			return nil, unexpectedEOF(err)
 		}
 		pairs = append(pairs, p)

@@ -3,7 +3,6 @@ package ktwire
 import (
 	"bufio"
 	"bytes"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -51,91 +50,75 @@ func responseHeader(r *golden.Response, name string) string {
 	return ""
 }
 
-// parseBinaryRequest decodes one well-formed binary request from the start of
-// b and re-encodes it with this package's encoders. ok is false for the
-// deliberately broken requests of the transcripts (bad magic, oversize,
-// truncated).
+// parseBinaryRequest decodes the binary request at the start of b with the
+// server's decoders and re-encodes it with the client's encoders. ok is
+// false for the deliberately broken requests of the transcripts (bad magic,
+// oversize, truncated).
 func parseBinaryRequest(b []byte) (reencoded []byte, n int, ok bool) {
 	r := bytes.NewReader(b)
-	u16 := func() uint16 {
-		var v [2]byte
-		if _, err := io.ReadFull(r, v[:]); err != nil {
-			panic(err)
-		}
-		return binary.BigEndian.Uint16(v[:])
-	}
-	u32 := func() uint32 {
-		var v [4]byte
-		if _, err := io.ReadFull(r, v[:]); err != nil {
-			panic(err)
-		}
-		return binary.BigEndian.Uint32(v[:])
-	}
-	u64 := func() uint64 {
-		var v [8]byte
-		if _, err := io.ReadFull(r, v[:]); err != nil {
-			panic(err)
-		}
-		return binary.BigEndian.Uint64(v[:])
-	}
-	raw := func(n uint32) []byte {
-		if n > MaxDataSize {
-			panic("oversize")
-		}
-		v := make([]byte, n)
-		if _, err := io.ReadFull(r, v); err != nil {
-			panic(err)
-		}
-		return v
-	}
-	defer func() {
-		if recover() != nil {
-			ok = false
-		}
-	}()
-	magic, err := r.ReadByte()
+	reencoded, err := decodeRequest(r)
 	if err != nil {
 		return nil, 0, false
 	}
-	flags := u32()
+	return reencoded, len(b) - r.Len(), true
+}
+
+// decodeRequest reads one binary request with the server's decoders and
+// returns its re-encoding by the client's encoders.
+func decodeRequest(r *bytes.Reader) ([]byte, error) {
+	magic, err := r.ReadByte()
+	if err != nil {
+		return nil, err
+	}
 	switch magic {
 	case MagicSetBulk:
+		flags, n, err := ReadBulkHeader(r)
+		if err != nil {
+			return nil, err
+		}
 		var recs []Record
-		for range u32() {
-			db, ksiz, vsiz, xt := u16(), u32(), u32(), int64(u64())
-			recs = append(recs, Record{DB: db, XT: xt, Key: raw(ksiz), Value: raw(vsiz)})
-		}
-		reencoded = AppendSetBulk(nil, flags, recs)
-	case MagicRemoveBulk, MagicGetBulk:
-		var keys []KeyRef
-		for range u32() {
-			db, ksiz := u16(), u32()
-			keys = append(keys, KeyRef{DB: db, Key: raw(ksiz)})
-		}
-		if magic == MagicGetBulk {
-			if flags != 0 {
-				return nil, 0, false // the encoder never sends get_bulk flags
+		for range n {
+			rec, err := ReadRecord(r)
+			if err != nil {
+				return nil, err
 			}
-			reencoded = AppendGetBulk(nil, keys)
-		} else {
-			reencoded = AppendRemoveBulk(nil, flags, keys)
+			recs = append(recs, rec)
 		}
+		return AppendSetBulk(nil, flags, recs), nil
+	case MagicRemoveBulk, MagicGetBulk:
+		flags, n, err := ReadBulkHeader(r)
+		if err != nil {
+			return nil, err
+		}
+		var keys []KeyRef
+		for range n {
+			k, err := ReadKeyRef(r)
+			if err != nil {
+				return nil, err
+			}
+			keys = append(keys, k)
+		}
+		if magic == MagicRemoveBulk {
+			return AppendRemoveBulk(nil, flags, keys), nil
+		}
+		if flags != 0 {
+			return nil, fmt.Errorf("%w: get_bulk flags %#x, which the encoder never sends", ErrProtocol, flags)
+		}
+		return AppendGetBulk(nil, keys), nil
 	case MagicPlayScript:
-		nsiz, rnum := u32(), u32()
-		name := string(raw(nsiz))
-		var args []Pair
-		for range rnum {
-			ksiz, vsiz := u32(), u32()
-			args = append(args, Pair{Key: raw(ksiz), Value: raw(vsiz)})
+		flags, name, args, err := ReadPlayScriptRequest(r)
+		if err != nil {
+			return nil, err
 		}
-		reencoded = AppendPlayScript(nil, flags, name, args)
+		return AppendPlayScript(nil, flags, string(name), args), nil
 	case MagicReplication:
-		ts, sid := u64(), u16()
-		reencoded = AppendReplicationRequest(nil, flags, ts, sid)
-	default:
-		return nil, 0, false
+		flags, ts, sid, err := ReadReplicationRequest(r)
+		if err != nil {
+			return nil, err
+		}
+		return AppendReplicationRequest(nil, flags, ts, sid), nil
 	}
-	return reencoded, len(b) - r.Len(), true
+	return nil, fmt.Errorf("%w: request starts with 0x%02X", ErrProtocol, magic)
 }
 
 func TestKTGoldenBinaryRequestsReencode(t *testing.T) {

@@ -146,24 +146,37 @@ func AppendTSV(dst []byte, pairs []Pair, enc Encoding) []byte {
 // repeated name keeping its last value. It returns the body and its
 // Content-Type.
 func ResponseTSV(pairs []Pair) ([]byte, string) {
+	return AppendResponseTSV(nil, slices.Clone(pairs))
+}
+
+// AppendResponseTSV is ResponseTSV appending the body to dst. It may reorder
+// pairs.
+func AppendResponseTSV(dst []byte, pairs []Pair) ([]byte, string) {
 	enc := ResponseEncoding(pairs)
+	if enc == Raw {
+		// Raw names sort as they are: no encoded copies are needed.
+		slices.SortStableFunc(pairs, func(a, b Pair) int { return bytes.Compare(a.Key, b.Key) })
+		for i, p := range pairs {
+			if i+1 < len(pairs) && bytes.Equal(p.Key, pairs[i+1].Key) {
+				continue // a later line of the same name wins
+			}
+			dst = append(append(append(append(dst, p.Key...), '\t'), p.Value...), '\n')
+		}
+		return dst, ContentType(enc)
+	}
 	type line struct{ k, v []byte }
-	byName := map[string]line{}
-	for _, p := range pairs {
-		k := AppendEncoded(nil, p.Key, enc)
-		byName[string(k)] = line{k, AppendEncoded(nil, p.Value, enc)}
+	lines := make([]line, len(pairs))
+	for i, p := range pairs {
+		lines[i] = line{AppendEncoded(nil, p.Key, enc), AppendEncoded(nil, p.Value, enc)}
 	}
-	names := make([]string, 0, len(byName))
-	for k := range byName {
-		names = append(names, k)
+	slices.SortStableFunc(lines, func(a, b line) int { return bytes.Compare(a.k, b.k) })
+	for i, l := range lines {
+		if i+1 < len(lines) && bytes.Equal(l.k, lines[i+1].k) {
+			continue
+		}
+		dst = append(append(append(append(dst, l.k...), '\t'), l.v...), '\n')
 	}
-	slices.Sort(names)
-	var body []byte
-	for _, n := range names {
-		l := byName[n]
-		body = append(append(append(append(body, l.k...), '\t'), l.v...), '\n')
-	}
-	return body, ContentType(enc)
+	return dst, ContentType(enc)
 }
 
 // AppendEncoded appends b encoded in enc.
@@ -201,15 +214,23 @@ func AppendEncoded(dst, b []byte, enc Encoding) []byte {
 // group; URL turns '+' into a space and drops control bytes; quoted-printable
 // removes soft line breaks and drops control bytes.
 func Decode(b []byte, enc Encoding) []byte {
+	if enc == Raw {
+		return bytes.Clone(b)
+	}
+	return appendDecoded(make([]byte, 0, len(b)), b, enc)
+}
+
+// appendDecoded appends b decoded in enc to dst.
+func appendDecoded(dst, b []byte, enc Encoding) []byte {
 	switch enc {
 	case Base64:
-		return decodeBase64(b)
+		return decodeBase64(dst, b)
 	case URL:
-		return decodeURL(b)
+		return decodeURL(dst, b)
 	case Quoted:
-		return decodeQuoted(b)
+		return decodeQuoted(dst, b)
 	default:
-		return bytes.Clone(b)
+		return append(dst, b...)
 	}
 }
 
@@ -229,8 +250,7 @@ func base64Value(c byte) (byte, bool) {
 	return 0, false
 }
 
-func decodeBase64(b []byte) []byte {
-	out := make([]byte, 0, len(b)*3/4)
+func decodeBase64(out, b []byte) []byte {
 	var group [4]byte
 	n, pad := 0, 0
 	for _, c := range b {
@@ -275,8 +295,7 @@ func hexValue(c byte) byte {
 	return 0
 }
 
-func decodeURL(b []byte) []byte {
-	out := make([]byte, 0, len(b))
+func decodeURL(out, b []byte) []byte {
 	for i := 0; i < len(b); i++ {
 		c := b[i]
 		switch {
@@ -296,8 +315,7 @@ func decodeURL(b []byte) []byte {
 	return out
 }
 
-func decodeQuoted(b []byte) []byte {
-	out := make([]byte, 0, len(b))
+func decodeQuoted(out, b []byte) []byte {
 	for i := 0; i < len(b); i++ {
 		c := b[i]
 		switch {
@@ -327,6 +345,17 @@ func decodeQuoted(b []byte) []byte {
 // without a TAB are ignored. Repeated names are kept, in order.
 func ParseTSV(body []byte, enc Encoding) []Pair {
 	var pairs []Pair
+	EachTSV(body, enc, func(name, value []byte) {
+		pairs = append(pairs, Pair{Key: bytes.Clone(name), Value: bytes.Clone(value)})
+	})
+	return pairs
+}
+
+// EachTSV is ParseTSV calling fn for each line instead of collecting the
+// pairs: name and value are valid only during the call (raw ones alias
+// body), which spares a server that copies them anyway.
+func EachTSV(body []byte, enc Encoding, fn func(name, value []byte)) {
+	var scratch []byte
 	for len(body) > 0 {
 		line := body
 		if i := bytes.IndexByte(body, '\n'); i >= 0 {
@@ -339,7 +368,12 @@ func ParseTSV(body []byte, enc Encoding) []Pair {
 		if !ok {
 			continue
 		}
-		pairs = append(pairs, Pair{Key: Decode(k, enc), Value: Decode(v, enc)})
+		if enc != Raw {
+			scratch = appendDecoded(scratch[:0], k, enc)
+			n := len(scratch)
+			scratch = appendDecoded(scratch, v, enc)
+			k, v = scratch[:n:n], scratch[n:]
+		}
+		fn(k, v)
 	}
-	return pairs
 }

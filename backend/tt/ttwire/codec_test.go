@@ -294,3 +294,63 @@ func TestTTLogPayload(t *testing.T) {
 		t.Errorf("bad frame: %v", err)
 	}
 }
+
+// TestTTReadRequestReadsHeaderBeforeChecks pins what a rejected request
+// leaves unread, which the server then parses as the next request: the
+// whole fixed-width header is consumed, no data after it.
+func TestTTReadRequestReadsHeaderBeforeChecks(t *testing.T) {
+	for _, tc := range []struct {
+		name, hex string
+		left      int
+	}{
+		{"put, bad key size", "c810ffffffff000000016b76", 2},
+		{"putshl, negative width", "c8130000000100000001ffffffff6b76", 2},
+		{"addint, bad key size", "c860ffffffff000000056b", 1},
+		{"restore, bad path size", "c874ffffffff0000000000000001000000007878", 2},
+		{"setmst, negative port", "c87800000001ffffffff0000000000000001000000006878", 2},
+		{"misc, bad name size", "c890000004000000000000000000", 0},
+	} {
+		r := bytes.NewReader(mustHex(tc.hex))
+		_, err := ttwire.ReadRequest(r)
+		var se *ttwire.SizeError
+		if !errors.As(err, &se) || r.Len() != tc.left {
+			t.Errorf("%s: %v with %d bytes left; want a SizeError with %d left", tc.name, err, r.Len(), tc.left)
+		}
+	}
+}
+
+func TestTTReadN(t *testing.T) {
+	b, err := ttwire.ReadN(bytes.NewReader([]byte("abcdef")), 4)
+	if err != nil || string(b) != "abcd" {
+		t.Errorf("ReadN = %q, %v", b, err)
+	}
+	if _, err := ttwire.ReadN(bytes.NewReader([]byte("ab")), 1<<20); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("ReadN past the end: %v; want io.ErrUnexpectedEOF", err)
+	}
+}
+
+func TestTTNamesByName(t *testing.T) {
+	for _, tc := range []struct {
+		lookup func(string) (int, bool)
+		name   string
+		want   int
+		ok     bool
+	}{
+		{ttwire.CondOpByName, "streq", ttwire.OpStrEq, true},
+		{ttwire.CondOpByName, "NumBt", ttwire.OpNumBT, true},
+		{ttwire.CondOpByName, ">=", ttwire.OpNumGE, true},
+		{ttwire.CondOpByName, "~streq", 0, false},
+		// Only ASCII letters fold: U+017F is not an 's' to the server.
+		{ttwire.CondOpByName, "\u017ftreq", 0, false},
+		{ttwire.OrderTypeByName, "numdesc", ttwire.OrderNumDesc, true},
+		{ttwire.OrderTypeByName, "3", 0, false},
+		{ttwire.MSTypeByName, "AndNot", ttwire.MSDiff, true},
+	} {
+		if got, ok := tc.lookup(tc.name); got != tc.want || ok != tc.ok {
+			t.Errorf("lookup(%q) = %d, %v; want %d, %v", tc.name, got, ok, tc.want, tc.ok)
+		}
+	}
+	if op, ok := ttwire.ParseCondOp("\u017fTREQ"); ok {
+		t.Errorf("ParseCondOp(\"\\u017fTREQ\") = %d; want no operator", op)
+	}
+}

@@ -4,8 +4,11 @@
 // replication stream.
 //
 // The package is pure: it works on byte slices and io.Readers and never opens
-// a connection, so that both the client adapter (package tt) and a compatible
-// test server can share one definition of every byte layout.
+// a connection. Both halves live here, so that every byte layout has one
+// definition: the client adapter (package tt) encodes requests and decodes
+// replies and stream frames, the test server (test/tttest) decodes requests
+// with the server's own leniency and encodes replies, frames and update-log
+// payloads.
 //
 // All integers on the wire are big-endian. Lengths are 32-bit and the server
 // rejects anything above MaxArgSize; encoders here refuse such requests up

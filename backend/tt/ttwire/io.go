@@ -148,3 +148,12 @@ func checkSize(cmd Command, field string, n int, limit int) error {
 	}
 	return nil
 }
+
+// ReadN reads exactly n bytes, committing memory only as the bytes arrive,
+// so that a declared length cannot make the reader allocate it up front.
+// The text protocols' data blocks, whose framing is a length on a text
+// line, are read with it.
+func ReadN(r io.Reader, n int) ([]byte, error) {
+	d := &rd{r: r}
+	return d.bytes(n)
+}

@@ -129,3 +129,7 @@ func DecodeLogPayload(p []byte) (*Request, byte, error) {
 	}
 	return req, p[len(p)-1], nil
 }
+
+// AppendReplSID appends the server id with which a master answers a repl
+// request (see ReadReplSID).
+func AppendReplSID(dst []byte, sid uint32) []byte { return appendU32(dst, sid) }

@@ -216,10 +216,16 @@ func ReadRequest(r io.Reader) (*Request, error) {
 	return req, eofErr(cmd, "request", readBody(d, req, true))
 }
 
-// readBody decodes everything after the command byte into req.
+// readBody decodes everything after the command byte into req. Like the
+// server, it reads a command's fixed-width header (its lengths, counts and
+// numbers) whole before it checks any of them, and reads no data after a
+// check fails: what the server leaves unread stays unread here too.
 func readBody(d *rd, req *Request, withOpts bool) error {
 	c := req.Cmd
 	var err error
+	// bad is the first header field that failed its check; it becomes err
+	// at the end of the header.
+	var bad error
 	u32 := func(p *uint32) {
 		if err == nil {
 			*p, err = d.u32()
@@ -236,8 +242,22 @@ func readBody(d *rd, req *Request, withOpts bool) error {
 		}
 	}
 	size := func(p *int, field string, limit int64) {
+		var v int32
+		i32(&v)
+		if err == nil && bad == nil && (v < 0 || int64(v) > limit) {
+			bad = &SizeError{Cmd: c, Field: field, Size: int64(v), Max: limit}
+		}
+		*p = int(v)
+	}
+	nonNegative := func(v int32, field string) {
+		if err == nil && bad == nil && v < 0 {
+			bad = &SizeError{Cmd: c, Field: field, Size: int64(v)}
+		}
+	}
+	// header ends the fixed-width fields: a failed check ends the request.
+	header := func() {
 		if err == nil {
-			*p, err = d.size(c, field, limit)
+			err = bad
 		}
 	}
 	data := func(p *[]byte, n int) {
@@ -255,73 +275,83 @@ func readBody(d *rd, req *Request, withOpts bool) error {
 	case CmdPut, CmdPutKeep, CmdPutCat, CmdPutNR:
 		size(&ksiz, "key size", MaxArgSize)
 		size(&vsiz, "value size", MaxArgSize)
+		header()
 		data(&req.Key, ksiz)
 		data(&req.Value, vsiz)
 	case CmdPutShl:
 		size(&ksiz, "key size", MaxArgSize)
 		size(&vsiz, "value size", MaxArgSize)
 		i32(&req.Width)
-		if err == nil && req.Width < 0 {
-			return &SizeError{Cmd: c, Field: "width", Size: int64(req.Width)}
-		}
+		nonNegative(req.Width, "width")
+		header()
 		data(&req.Key, ksiz)
 		data(&req.Value, vsiz)
 	case CmdOut, CmdGet, CmdVSiz:
 		size(&ksiz, "key size", MaxArgSize)
+		header()
 		data(&req.Key, ksiz)
 	case CmdMGet:
 		size(&n, "key count", MaxArgNum)
-		req.Keys = make([][]byte, 0, min(n, 1024))
-		for range n {
+		header()
+		if err == nil {
+			req.Keys = make([][]byte, 0, min(n, 1024))
+		}
+		for i := 0; i < n && err == nil; i++ {
 			var k []byte
 			size(&ksiz, "key size", MaxArgSize)
+			header()
 			data(&k, ksiz)
-			if err != nil {
-				break
+			if err == nil {
+				req.Keys = append(req.Keys, k)
 			}
-			req.Keys = append(req.Keys, k)
 		}
 	case CmdFwmKeys:
 		size(&n, "prefix size", MaxArgSize)
 		i32(&req.Max)
+		header()
 		data(&req.Prefix, n)
 	case CmdAddInt:
 		size(&ksiz, "key size", MaxArgSize)
 		i32(&req.Int)
+		header()
 		data(&req.Key, ksiz)
 	case CmdAddDouble:
 		size(&ksiz, "key size", MaxArgSize)
 		if err == nil {
 			req.Double, err = d.double()
 		}
+		header()
 		data(&req.Key, ksiz)
 	case CmdExt:
 		size(&n, "name size", MaxNameSize)
 		u32(&req.Opts)
 		size(&ksiz, "key size", MaxArgSize)
 		size(&vsiz, "value size", MaxArgSize)
+		header()
 		str(&req.Name, n)
 		data(&req.Key, ksiz)
 		data(&req.Value, vsiz)
 	case CmdOptimize:
 		size(&n, "params size", MaxArgSize)
+		header()
 		str(&req.Params, n)
 	case CmdCopy:
 		size(&n, "path size", MaxArgSize)
+		header()
 		str(&req.Path, n)
 	case CmdRestore:
 		size(&n, "path size", MaxArgSize)
 		u64(&req.TS)
 		u32(&req.Opts)
+		header()
 		str(&req.Path, n)
 	case CmdSetMst:
 		size(&n, "host size", MaxArgSize)
 		i32(&req.Port)
-		if err == nil && req.Port < 0 {
-			return &SizeError{Cmd: c, Field: "port", Size: int64(req.Port)}
-		}
+		nonNegative(req.Port, "port")
 		u64(&req.TS)
 		u32(&req.Opts)
+		header()
 		str(&req.Host, n)
 	case CmdMisc:
 		var argc int
@@ -330,6 +360,7 @@ func readBody(d *rd, req *Request, withOpts bool) error {
 			u32(&req.Opts)
 		}
 		size(&argc, "argument count", MaxArgNum)
+		header()
 		str(&req.Name, n)
 		if err == nil {
 			req.Args = make([][]byte, 0, min(argc, 1024))
@@ -338,6 +369,7 @@ func readBody(d *rd, req *Request, withOpts bool) error {
 			var a []byte
 			var asiz int
 			size(&asiz, "argument size", MaxArgSize)
+			header()
 			data(&a, asiz)
 			if err == nil {
 				req.Args = append(req.Args, a)

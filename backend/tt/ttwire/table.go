@@ -226,11 +226,44 @@ var msNames = map[string]int{
 }
 
 func lookup(names map[string]int, s string) (int, bool) {
-	if v, ok := names[strings.ToUpper(s)]; ok {
+	if v, ok := names[upperASCII(s)]; ok {
 		return v, true
 	}
 	v, err := strconv.Atoi(s)
 	return v, err == nil
+}
+
+// upperASCII upper-cases ASCII letters only, as the server's name lookups
+// do (strings.ToUpper would also fold letters such as U+017F to 'S').
+func upperASCII(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'a' <= c && c <= 'z' {
+			b[i] = c - 'a' + 'A'
+		}
+	}
+	return string(b)
+}
+
+// CondOpByName returns the operator an addcond operator name stands for,
+// in any case and without the "~", "!" and "+" prefixes (see ParseCondOp
+// for whole tokens).
+func CondOpByName(name string) (int, bool) {
+	v, ok := condNames[upperASCII(name)]
+	return v, ok
+}
+
+// OrderTypeByName returns the setorder type a name stands for, in any case.
+func OrderTypeByName(name string) (int, bool) {
+	v, ok := orderNames[upperASCII(name)]
+	return v, ok
+}
+
+// MSTypeByName returns the metasearch set operation a name stands for, in
+// any case.
+func MSTypeByName(name string) (int, bool) {
+	v, ok := msNames[upperASCII(name)]
+	return v, ok
 }
 
 // ParseCondOp reads an addcond operator token as the server does: an
