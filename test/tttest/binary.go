@@ -3,7 +3,7 @@ package tttest
 import (
 	"math"
 
-	"github.com/ktgrpc/ktgrpc/backend/embedded"
+	"github.com/ktgrpc/ktgrpc/test/internal/ttstore"
 )
 
 // Binary command bytes.
@@ -43,11 +43,11 @@ const miscNoLog = 1
 // the rest of the request; a field it rejects ends the task without a reply
 // (keep=false), leaving the unread bytes for the next task, as TT does.
 var binaryCommands = map[byte]func(*conn) (bool, error){
-	opPut:       func(c *conn) (bool, error) { return c.putFamily(cmdPut, embedded.TTPutOver) },
-	opPutKeep:   func(c *conn) (bool, error) { return c.putFamily(cmdPutKeep, embedded.TTPutKeep) },
-	opPutCat:    func(c *conn) (bool, error) { return c.putFamily(cmdPutCat, embedded.TTPutCat) },
-	opPutShl:    func(c *conn) (bool, error) { return c.putFamily(cmdPutShl, embedded.TTPutShl) },
-	opPutNR:     func(c *conn) (bool, error) { return c.putFamily(cmdPutNR, embedded.TTPutOver) },
+	opPut:       func(c *conn) (bool, error) { return c.putFamily(cmdPut, ttstore.PutOver) },
+	opPutKeep:   func(c *conn) (bool, error) { return c.putFamily(cmdPutKeep, ttstore.PutKeep) },
+	opPutCat:    func(c *conn) (bool, error) { return c.putFamily(cmdPutCat, ttstore.PutCat) },
+	opPutShl:    func(c *conn) (bool, error) { return c.putFamily(cmdPutShl, ttstore.PutShl) },
+	opPutNR:     func(c *conn) (bool, error) { return c.putFamily(cmdPutNR, ttstore.PutOver) },
 	opOut:       (*conn).out,
 	opGet:       (*conn).get,
 	opMGet:      (*conn).mget,
@@ -73,7 +73,7 @@ var binaryCommands = map[byte]func(*conn) (bool, error){
 
 // putFamily serves put, putkeep, putcat, putshl and putnr. putnr never
 // replies.
-func (c *conn) putFamily(cmd int, mode embedded.TTPutMode) (bool, error) {
+func (c *conn) putFamily(cmd int, mode ttstore.PutMode) (bool, error) {
 	c.count(cmd)
 	n := 2
 	if cmd == cmdPutShl {
@@ -181,7 +181,7 @@ func (c *conn) mget() (bool, error) {
 		}
 		keys = append(keys, key)
 	}
-	var found []embedded.TTKV
+	var found []ttstore.KV
 	if !c.masked(cmdMGet) {
 		if found, err = c.s.db.MGet(c.s.ctx, keys); err != nil {
 			return false, err

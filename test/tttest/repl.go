@@ -5,7 +5,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/ktgrpc/ktgrpc/backend/embedded"
+	"github.com/ktgrpc/ktgrpc/test/internal/ttstore"
 )
 
 // Replication stream frames.
@@ -120,7 +120,7 @@ func (c *conn) stream(ctx context.Context, ts uint64, sid uint32, seen uint64) e
 
 // frame encodes a log record for the stream: C9, ts:u64, origin sid:u32,
 // size:u32 and the payload.
-func frame(r embedded.TTLogRecord) []byte {
+func frame(r ttstore.LogRecord) []byte {
 	p := payload(r)
 	b := appendU32(appendU32(appendU64([]byte{magicRecord}, r.TS), r.OriginSID), uint32(len(p)))
 	return append(b, p...)
@@ -128,33 +128,33 @@ func frame(r embedded.TTLogRecord) []byte {
 
 // payload encodes a logged operation as TT does: the binary request that
 // ran it (misc without its opts field), then the result byte.
-func payload(r embedded.TTLogRecord) []byte {
+func payload(r ttstore.LogRecord) []byte {
 	var b []byte
 	switch r.Op {
-	case embedded.TTOpPut, embedded.TTOpPutKeep, embedded.TTOpPutCat:
-		cmd := map[embedded.TTOp]byte{embedded.TTOpPut: opPut, embedded.TTOpPutKeep: opPutKeep, embedded.TTOpPutCat: opPutCat}[r.Op]
+	case ttstore.OpPut, ttstore.OpPutKeep, ttstore.OpPutCat:
+		cmd := map[ttstore.Op]byte{ttstore.OpPut: opPut, ttstore.OpPutKeep: opPutKeep, ttstore.OpPutCat: opPutCat}[r.Op]
 		b = appendU32(appendU32([]byte{magicBinary, cmd}, uint32(len(r.Key))), uint32(len(r.Value)))
 		b = append(append(b, r.Key...), r.Value...)
-	case embedded.TTOpPutShl:
+	case ttstore.OpPutShl:
 		b = appendU32(appendU32([]byte{magicBinary, opPutShl}, uint32(len(r.Key))), uint32(len(r.Value)))
 		b = appendU32(b, uint32(r.Width))
 		b = append(append(b, r.Key...), r.Value...)
-	case embedded.TTOpOut:
+	case ttstore.OpOut:
 		b = appendField([]byte{magicBinary, opOut}, r.Key)
-	case embedded.TTOpAddInt:
+	case ttstore.OpAddInt:
 		b = appendU32(appendU32([]byte{magicBinary, opAddInt}, uint32(len(r.Key))), uint32(r.Int))
 		b = append(b, r.Key...)
-	case embedded.TTOpAddDouble:
+	case ttstore.OpAddDouble:
 		i, f := packDouble(r.Double)
 		b = appendU64(appendU64(appendU32([]byte{magicBinary, opAddDouble}, uint32(len(r.Key))), uint64(i)), uint64(f))
 		b = append(b, r.Key...)
-	case embedded.TTOpSync:
+	case ttstore.OpSync:
 		b = []byte{magicBinary, opSync}
-	case embedded.TTOpOptimize:
+	case ttstore.OpOptimize:
 		b = appendField([]byte{magicBinary, opOptimize}, r.Params)
-	case embedded.TTOpVanish:
+	case ttstore.OpVanish:
 		b = []byte{magicBinary, opVanish}
-	case embedded.TTOpMisc:
+	case ttstore.OpMisc:
 		b = appendU32(appendU32([]byte{magicBinary, opMisc}, uint32(len(r.Name))), uint32(len(r.Args)))
 		b = append(b, r.Name...)
 		for _, a := range r.Args {
