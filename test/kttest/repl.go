@@ -116,7 +116,7 @@ func (c *conn) binReplication() bool {
 	c.w.WriteByte(magicReplication)
 	pos, maxRead, withheld := ts, uint64(0), 0
 	for {
-		events, wake, err := s.store.ReadLog(s.ctx, pos, replBatch)
+		events, wake, err := s.ulogReader.ReadLog(s.ctx, pos, replBatch)
 		if err != nil {
 			return false
 		}
@@ -213,7 +213,7 @@ func (s *Server) ulogFiles() ([]ulogFile, error) {
 	pos, id := s.ulogRemoved()
 	files := []ulogFile{{id: id, size: ulogHeaderSize}}
 	for {
-		events, _, err := s.store.ReadLog(s.ctx, pos, replBatch)
+		events, _, err := s.ulogReader.ReadLog(s.ctx, pos, replBatch)
 		if err != nil {
 			return nil, err
 		}
