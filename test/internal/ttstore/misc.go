@@ -5,6 +5,7 @@ import (
 	"context"
 
 	"github.com/ktgrpc/ktgrpc/backend"
+	"github.com/ktgrpc/ktgrpc/backend/tt/ttwire"
 )
 
 // Misc calls a misc function the way TT's misc command does (Tokyo
@@ -46,7 +47,8 @@ func (x *op) misc(name string, args [][]byte) ([][]byte, bool) {
 			if len(args) < 1 {
 				return nil, false
 			}
-			return empty, x.putRow(mode, args[0], rowFromArgs(args[1:]), 0, nil)
+			row, ok := argsRow(args[1:])
+			return empty, ok && x.putRow(mode, args[0], row, 0)
 		}
 		if len(args) < 2 {
 			return nil, false
@@ -73,7 +75,11 @@ func (x *op) misc(name string, args [][]byte) ([][]byte, bool) {
 		}
 		switch typ {
 		case Table:
-			return parseRow(v).pairs(), true
+			out := [][]byte{}
+			for _, c := range ttwire.DecodeColumns(v) {
+				out = append(out, []byte(c.Name), c.Value)
+			}
+			return out, true
 		case BTree:
 			return x.values(backend.Record{Key: args[0], Value: v}), true
 		default:
@@ -86,7 +92,7 @@ func (x *op) misc(name string, args [][]byte) ([][]byte, bool) {
 			case BTree:
 				x.putDup(args[i], args[i+1], false)
 			case Table:
-				ok = x.putRow(PutOver, args[i], parseRow(args[i+1]), 0, nil) && ok
+				ok = x.putRow(PutOver, args[i], args[i+1], 0) && ok
 			default:
 				ok = x.put(PutOver, args[i], args[i+1], 0) && ok
 			}

@@ -64,34 +64,15 @@ func (x *op) putDup(key, value []byte, back bool) {
 // numColumn is the column where a table keeps addint/adddouble numbers.
 const numColumn = "_num"
 
-// row is a table row as TT handles it: columns in stored order, names
-// unique.
-type row []ttwire.Column
+// Rows are kept by the Store in Tokyo Tyrant's serialised form, which it
+// also reads as TT does: a repeated name overwrites the earlier value in
+// place. So a column is changed by writing it after the row ("name NUL
+// value" appended) and letting the Store's Set fold it in, and stored rows,
+// which hold each name once, are read with ttwire.DecodeColumns.
 
-// parseRow reads serialised columns: the NUL-separated pieces are paired,
-// an unpaired last piece is dropped and a repeated name overwrites the
-// earlier value in place.
-func parseRow(b []byte) row {
-	var r row
-	for _, c := range ttwire.DecodeColumns(b) {
-		r.set(c.Name, c.Value)
-	}
-	return r
-}
-
-// rowFromArgs builds a row from alternating names and values; an unpaired
-// last item is dropped.
-func rowFromArgs(args [][]byte) row {
-	var r row
-	for i := 0; i+1 < len(args); i += 2 {
-		r.set(string(args[i]), args[i+1])
-	}
-	return r
-}
-
-// get returns the value of column name.
-func (r row) get(name string) ([]byte, bool) {
-	for _, c := range r {
+// column returns the value of column name.
+func column(cols []ttwire.Column, name string) ([]byte, bool) {
+	for _, c := range cols {
 		if c.Name == name {
 			return c.Value, true
 		}
@@ -99,42 +80,35 @@ func (r row) get(name string) ([]byte, bool) {
 	return nil, false
 }
 
-// set stores a column, in place when the name exists.
-func (r *row) set(name string, value []byte) {
-	for i, c := range *r {
-		if c.Name == name {
-			(*r)[i].Value = clone(value)
-			return
-		}
+// withColumns returns the serialised row followed by more serialised
+// columns.
+func withColumns(row, more []byte) []byte {
+	switch {
+	case len(row) == 0:
+		return more
+	case len(more) == 0:
+		return row
 	}
-	*r = append(*r, ttwire.Column{Name: name, Value: append([]byte{}, value...)})
+	return append(append(append([]byte{}, row...), 0), more...)
 }
 
-// encode serialises the row; nil when a name or value holds a NUL byte,
-// which the serialised form cannot carry.
-func (r row) encode() []byte {
-	b, err := ttwire.EncodeColumns(r)
-	if err != nil {
-		return nil
+// argsRow serialises alternating names and values; an unpaired last item
+// is dropped. ok is false when an item holds a NUL byte.
+func argsRow(args [][]byte) (row []byte, ok bool) {
+	cols := make([]ttwire.Column, 0, len(args)/2)
+	for i := 0; i+1 < len(args); i += 2 {
+		cols = append(cols, ttwire.Column{Name: string(args[i]), Value: args[i+1]})
 	}
-	return b
+	row, err := ttwire.EncodeColumns(cols)
+	return row, err == nil
 }
 
-// pairs returns the row as alternating names and values.
-func (r row) pairs() [][]byte {
-	out := make([][]byte, 0, 2*len(r))
-	for _, c := range r {
-		out = append(out, []byte(c.Name), clone(c.Value))
-	}
-	return out
-}
-
-// internalSize is the size of Tokyo Cabinet's own row encoding, which TT
-// reports as a table's vsiz: per column a varnum name length, the name, a
-// varnum value length and the value.
-func (r row) internalSize() int {
+// internalSize is the size of Tokyo Cabinet's own encoding of a stored row,
+// which TT reports as a table's vsiz: per column a varnum name length, the
+// name, a varnum value length and the value.
+func internalSize(row []byte) int {
 	n := 0
-	for _, c := range r {
+	for _, c := range ttwire.DecodeColumns(row) {
 		n += varnumSize(len(c.Name)) + len(c.Name) + varnumSize(len(c.Value)) + len(c.Value)
 	}
 	return n
@@ -151,64 +125,50 @@ func varnumSize(n int) int {
 	return size
 }
 
-// row reads the live row of key; found is false when there is none.
-func (x *op) row(key []byte) (row, bool) {
-	v, found := x.value(key)
-	if !found {
-		return nil, false
-	}
-	return parseRow(v), true
-}
-
-// putRow runs a put-family write on a table. raw is the value as sent, for
-// putshl, which works on the serialised form.
+// putRow runs a put-family write of the serialised row raw on a table.
 //
 // Tokyo Cabinet refuses a column named "" in put, putkeep and putcat, and
 // aborts the whole process when a written column with an empty value has a
 // lexical or decimal index (see checkIndexed).
-func (x *op) putRow(mode PutMode, key []byte, r row, width int32, raw []byte) bool {
+func (x *op) putRow(mode PutMode, key, raw []byte, width int32) bool {
 	if len(key) == 0 {
 		return false
 	}
-	if mode != PutShl {
-		if _, ok := r.get(""); ok {
-			return false
-		}
+	cols := ttwire.DecodeColumns(raw)
+	if _, ok := column(cols, ""); ok && mode != PutShl {
+		return false
 	}
-	old, found := x.row(key)
-	store := func(r row) bool {
-		b := r.encode()
-		return b != nil && x.set(key, b)
-	}
+	old, found := x.value(key)
 	switch mode {
 	case PutOver:
-		x.checkIndexed(r)
-		return store(r)
+		x.checkIndexed(cols)
+		return x.set(key, raw)
 	case PutKeep:
 		if found {
 			return false
 		}
-		x.checkIndexed(r)
-		return store(r)
+		x.checkIndexed(cols)
+		return x.set(key, raw)
 	case PutCat:
-		var added row
-		for _, c := range r {
-			if _, ok := old.get(c.Name); !ok {
-				old.set(c.Name, c.Value)
+		have := ttwire.DecodeColumns(old)
+		var added []ttwire.Column
+		for _, c := range cols {
+			if _, ok := column(have, c.Name); !ok {
 				added = append(added, c)
 			}
 		}
 		x.checkIndexed(added)
-		return store(old)
-	default: // PutShl
-		nv := concat(old.encode(), raw)
+		more, err := ttwire.EncodeColumns(added)
+		return err == nil && x.set(key, withColumns(old, more))
+	default: // PutShl works on the serialised form.
+		nv := concat(old, raw)
 		if found && len(nv) > int(width) {
 			nv = nv[len(nv)-int(width):]
 		}
 		if !found {
 			nv = raw
 		}
-		return x.set(key, parseRow(nv).encode())
+		return x.set(key, nv)
 	}
 }
 
@@ -228,10 +188,15 @@ func indexName(typ backend.IndexType) string {
 }
 
 // checkIndexed marks the server aborted when a column about to be written
-// has an empty value and a lexical or decimal index.
-func (x *op) checkIndexed(cols row) {
+// has an empty value and a lexical or decimal index. Of a name given twice,
+// the last value is the one written.
+func (x *op) checkIndexed(cols []ttwire.Column) {
+	last := make(map[string][]byte, len(cols))
 	for _, c := range cols {
-		if typ, ok := x.indexes[c.Name]; ok && len(c.Value) == 0 && assertingIndex(typ) {
+		last[c.Name] = c.Value
+	}
+	for _, c := range cols {
+		if typ, ok := x.indexes[c.Name]; ok && len(last[c.Name]) == 0 && assertingIndex(typ) {
 			x.aborted = "column " + strconv.Quote(c.Name) + " has a " + indexName(typ) + " index and the row gives it an empty value"
 			return
 		}

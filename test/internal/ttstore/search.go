@@ -184,10 +184,9 @@ func (x *op) search(s search) ([][]byte, bool) {
 	ok := true
 	out := [][]byte{}
 	for _, k := range keys {
-		var r row
+		var row []byte
 		if s.get && !s.count {
-			v, _ := x.value(k)
-			r = parseRow(v)
+			row, _ = x.value(k)
 		}
 		if s.out && !x.del(k) {
 			ok = false
@@ -195,7 +194,7 @@ func (x *op) search(s search) ([][]byte, bool) {
 		switch {
 		case s.count:
 		case s.get:
-			out = append(out, project(k, r, s.cols))
+			out = append(out, project(k, row, s.cols))
 		default:
 			out = append(out, k)
 		}
@@ -278,23 +277,26 @@ func (x *op) reorder(keys [][]byte, q query) [][]byte {
 	return out
 }
 
-// project serialises a row for a search with "get": every column after the
-// primary key under the empty name, or only the listed columns (the empty
-// name standing for the primary key).
-func project(key []byte, r row, cols []string) []byte {
-	var p row
+// project serialises a stored row for a search with "get": every column
+// after the primary key under the empty name, or only the listed columns
+// (the empty name standing for the primary key), each once.
+func project(key, row []byte, cols []string) []byte {
+	stored := ttwire.DecodeColumns(row)
+	var p []ttwire.Column
 	if cols == nil {
-		p = append(row{{Name: "", Value: key}}, r...)
-		return p.encode()
+		p = append([]ttwire.Column{{Name: "", Value: key}}, stored...)
 	}
 	for _, c := range cols {
-		if c == "" {
-			p.set("", key)
-		} else if v, ok := r.get(c); ok {
-			p.set(c, v)
+		v, ok := key, true
+		if c != "" {
+			v, ok = column(stored, c)
+		}
+		if _, dup := column(p, c); ok && !dup {
+			p = append(p, ttwire.Column{Name: c, Value: v})
 		}
 	}
-	return p.encode()
+	b, _ := ttwire.EncodeColumns(p)
+	return b
 }
 
 // hintElement is the element a "hint" directive adds: 00 00 "[[HINT]]\n"

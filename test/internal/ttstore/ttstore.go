@@ -41,6 +41,7 @@ import (
 
 	"github.com/ktgrpc/ktgrpc/backend"
 	"github.com/ktgrpc/ktgrpc/backend/embedded"
+	"github.com/ktgrpc/ktgrpc/backend/tt/ttwire"
 )
 
 // Type is the Tokyo Cabinet database type a DB emulates.
@@ -348,7 +349,7 @@ func (x *op) put(mode PutMode, key, value []byte, width int32) bool {
 		key = x.genKey(key)
 	}
 	if x.typ == Table {
-		return x.putRow(mode, key, parseRow(value), width, value)
+		return x.putRow(mode, key, value, width)
 	}
 	cur, found := x.value(key)
 	switch mode {
@@ -448,7 +449,7 @@ func (t *DB) VSiz(ctx context.Context, key []byte) (size int, found bool, err er
 			return
 		}
 		if x.typ == Table {
-			size = parseRow(v).internalSize()
+			size = internalSize(v)
 		} else {
 			size = len(v)
 		}
@@ -543,11 +544,10 @@ func (t *DB) AddInt(ctx context.Context, key []byte, num int32) (sum int32, ok b
 func (x *op) addInt(key []byte, num int32) (int32, bool) {
 	key = x.genKey(key)
 	if x.typ == Table {
-		r, _ := x.row(key)
-		cur, _ := r.get(numColumn)
+		row, _ := x.value(key)
+		cur, _ := column(ttwire.DecodeColumns(row), numColumn)
 		sum := int32(atoi(string(cur))) + num
-		r.set(numColumn, []byte(strconv.FormatInt(int64(sum), 10)))
-		return sum, x.set(key, r.encode()) && sum != math.MinInt32
+		return sum, x.set(key, withColumns(row, []byte(numColumn+"\x00"+strconv.FormatInt(int64(sum), 10)))) && sum != math.MinInt32
 	}
 	cur, found := x.value(key)
 	var sum int32
@@ -579,11 +579,10 @@ func (t *DB) AddDouble(ctx context.Context, key []byte, num float64) (sum float6
 func (x *op) addDouble(key []byte, num float64) (float64, bool) {
 	key = x.genKey(key)
 	if x.typ == Table {
-		r, _ := x.row(key)
-		cur, _ := r.get(numColumn)
+		row, _ := x.value(key)
+		cur, _ := column(ttwire.DecodeColumns(row), numColumn)
 		sum := atof(string(cur)) + num
-		r.set(numColumn, []byte(strconv.FormatFloat(sum, 'f', -1, 64)))
-		return sum, x.set(key, r.encode())
+		return sum, x.set(key, withColumns(row, []byte(numColumn+"\x00"+strconv.FormatFloat(sum, 'f', -1, 64))))
 	}
 	cur, found := x.value(key)
 	var sum float64
