@@ -316,7 +316,7 @@ func (s *Store) sweep(d *database, limit int) (removed int, err error) {
 }
 
 // Status describes a database: Count and Size (key plus value bytes) of its
-// live records, and Fields "count", "size", "type" ("tree" or "hash"),
+// live records, and Fields "count", "size", "type" ("tree", "hash" or "table"),
 // "name" and "index".
 func (s *Store) Status(ctx context.Context, db string) (backend.Status, error) {
 	d, err := s.database(db)
