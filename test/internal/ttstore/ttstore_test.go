@@ -501,3 +501,27 @@ func TestTableEmptyColumnName(t *testing.T) {
 		t.Error("the row was stored")
 	}
 }
+
+// A table's rows are the Store's: what TT's put writes, the Store's table
+// calls read and search, and the other way round.
+func TestTTTableIsTheStoresTable(t *testing.T) {
+	s, db := ttNew(t, Table)
+	ctx := context.Background()
+	ttPut(t, db, PutOver, "u1", "name\x00alice\x00age\x0030", 0)
+	cols, found, err := s.TableGet(ctx, "0", []byte("u1"))
+	if err != nil || !found || string(cols["name"]) != "alice" || string(cols["age"]) != "30" {
+		t.Errorf("Store.TableGet of a TT row = %q, %v, %v", cols, found, err)
+	}
+	if _, err := s.TablePut(ctx, "0", []byte("u2"), map[string][]byte{"name": []byte("bob")}, backend.PutOverwrite); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := ttMisc(t, db, "search", ttQ("addcond", "name", "STRBW", "b")); !slices.Equal(got, []string{"u2"}) {
+		t.Errorf("TT search for a Store row = %q", got)
+	}
+	if got, _ := ttMisc(t, db, "genuid"); !slices.Equal(got, []string{"1"}) {
+		t.Errorf("genuid = %q", got)
+	}
+	if id, err := s.TableGenerateID(ctx, "0"); err != nil || id != 2 {
+		t.Errorf("Store.TableGenerateID after genuid = %d, %v; want 2: one counter", id, err)
+	}
+}
