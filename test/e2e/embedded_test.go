@@ -910,7 +910,7 @@ func TestEmbeddedSubscribe(t *testing.T) {
 
 // Scripts need another backend; Table calls need a table database, which
 // the default tree database "main" is not (embedded_table_test.go has one).
-func TestEmbeddedScriptAndTableNeedOtherBackends(t *testing.T) {
+func TestEmbeddedScriptNeedsAnotherBackendAndTableATable(t *testing.T) {
 	e := newEmbEnv(t, server.Options{})
 	ctx := t.Context()
 	_, err := e.script.Call(ctx, &ktgrpcv1.CallRequest{Name: "echo"})
