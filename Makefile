@@ -12,7 +12,9 @@ MODULES := . gen gen/gateway clients/go
 LISTEN  ?= 127.0.0.1:7878
 # HTTP/JSON beside gRPC for `make run`; HTTP_LISTEN= turns it off.
 HTTP_LISTEN ?= 127.0.0.1:7879
-BACKEND ?= embedded:
+# The embedded store's two tree databases "0" and "1", and a table
+# database "users" for the Table service.
+BACKEND ?= embedded:?dbs=0,1,users:table
 # -race needs cgo; the machine image ships gcc.
 TESTFLAGS ?= -race -count=1 -timeout 8m
 # Debian's python3 carries python3-grpcio; a pyenv python3 on PATH may not.
@@ -26,7 +28,7 @@ APT_PKGS  := protobuf-compiler protobuf-compiler-grpc python3-grpcio python3-pro
 
 ## run: start the gateway on $(LISTEN) (HTTP/JSON on $(HTTP_LISTEN)) with backend $(BACKEND)
 run:
-	$(GO) run ./cmd/ktgrpc serve --listen $(LISTEN) --http-listen '$(HTTP_LISTEN)' --backend $(BACKEND)
+	$(GO) run ./cmd/ktgrpc serve --listen $(LISTEN) --http-listen '$(HTTP_LISTEN)' --backend '$(BACKEND)'
 
 ## build: build the binary into bin/, stamped with the VCS revision (ktgrpc version)
 # The toolchain cannot read the revision in a linked git worktree; the

@@ -42,8 +42,9 @@ type Capabilities struct {
 	// Ordered says DB keeps keys in order (a tree or B+ tree): reverse scans,
 	// backward cursor moves and key-ordered results are checked.
 	Ordered bool
-	// Table says DB is a Tokyo Tyrant table database: the Tabler checks run
-	// and the key/value checks that a table cannot hold are left out.
+	// Table says DB is a table database (Tokyo Tyrant's, or the embedded
+	// store's Table kind): the Tabler checks run and the key/value checks
+	// that a table cannot hold are left out.
 	Table bool
 	// Cursor says OpenCursor works on DB (Tokyo Tyrant needs a B+ tree).
 	Cursor bool
@@ -84,7 +85,7 @@ type test struct {
 }
 
 func kvOnly(c Capabilities) bool { return !c.Table }
-func ktOnly(c Capabilities) bool { return c.Family == KT }
+func ktOnly(c Capabilities) bool { return c.Family == KT && !c.Table }
 func ttOnly(c Capabilities) bool { return c.Family == TT }
 
 // Run runs the suite against the backend that open returns.
@@ -144,7 +145,7 @@ func tests() []test {
 		{"KeysOnlyScanHasNoExpiry", testKeysOnlyExpiry, kvOnly},
 		{"AppendKeepLastNewRecord", testKeepLastNew, kvOnly},
 		{"TTIncrementFailureValue", testIncrementMinInt32, func(c Capabilities) bool { return ttOnly(c) && !c.Table }},
-		{"TTTableEmptyValueGuard", testEmptyValueGuard, func(c Capabilities) bool { return c.Table }},
+		{"TTTableEmptyValueGuard", testEmptyValueGuard, func(c Capabilities) bool { return ttOnly(c) && c.Table }},
 		{"TTTableEmptyColumnName", testEmptyColumnName, func(c Capabilities) bool { return c.Table }},
 		{"TTTableSearchNumbers", testTableNumbers, func(c Capabilities) bool { return c.Table }},
 	}

@@ -100,7 +100,7 @@ func (c *cursor) step(d *database, r record, now time.Time) {
 }
 
 func (c *cursor) unordered(op string) error {
-	return fmt.Errorf("embedded: cursor %s on database %q: it is a hash database, which has no backward order: %w", op, c.d.name, backend.ErrUnsupported)
+	return fmt.Errorf("embedded: cursor %s on database %q: it is a %s database, which has no backward order: %w", op, c.d.name, c.d.kind, backend.ErrUnsupported)
 }
 
 // Jump moves to the first record at or after key; nil means the first
@@ -117,7 +117,7 @@ func (c *cursor) Jump(ctx context.Context, key []byte) (ok bool, err error) {
 // JumpBack moves to the last record at or before key; nil means the last
 // record.
 func (c *cursor) JumpBack(ctx context.Context, key []byte) (ok bool, err error) {
-	if c.d.kind == Hash {
+	if !c.d.kind.ordered() {
 		return false, c.unordered("jump_back")
 	}
 	err = c.read(ctx, func(d *database, now time.Time) error {
@@ -144,7 +144,7 @@ func (c *cursor) Step(ctx context.Context) (ok bool, err error) {
 // StepBack moves to the previous record: the last one before the cursor's
 // key, even if the cursor's own record has gone meanwhile.
 func (c *cursor) StepBack(ctx context.Context) (ok bool, err error) {
-	if c.d.kind == Hash {
+	if !c.d.kind.ordered() {
 		return false, c.unordered("step_back")
 	}
 	err = c.read(ctx, func(d *database, now time.Time) error {
@@ -213,7 +213,11 @@ func (c *cursor) SetValue(ctx context.Context, value []byte, exp backend.Expiry,
 		if !found {
 			return nil
 		}
-		nr := t.store(r.key, own(value), exp)
+		v, err := kvValue(t.d, "cursor set_value", r.key, value, exp)
+		if err != nil {
+			return err
+		}
+		nr := t.store(r.key, v, exp)
 		ok = true
 		if step {
 			c.step(t.d, nr, t.now)

@@ -55,16 +55,24 @@ type database struct {
 	recs *btree.BTreeG[record]
 	exps *btree.BTreeG[expiryEntry]
 	size int64 // key and value bytes of every stored record, expired or not
+
+	// table is the state of a Table database beyond its rows; nil for the
+	// other kinds.
+	table *tableState
 }
 
 func newDatabase(index int, name string, kind Kind) *database {
-	return &database{
+	d := &database{
 		index: index,
 		name:  name,
 		kind:  kind,
 		recs:  btree.NewG(btreeDegree, lessRecord),
 		exps:  btree.NewG(btreeDegree, lessExpiry),
 	}
+	if kind == Table {
+		d.table = newTableState()
+	}
+	return d
 }
 
 // get returns the stored record for key, expired or not.
@@ -109,11 +117,15 @@ func (d *database) del(key []byte) (record, bool) {
 	return old, true
 }
 
-// clear removes every record.
+// clear removes every record. A table keeps its indexes and restarts its
+// generated ids from 1, as Tokyo Cabinet's vanish does.
 func (d *database) clear() {
 	d.recs = btree.NewG(btreeDegree, lessRecord)
 	d.exps = btree.NewG(btreeDegree, lessExpiry)
 	d.size = 0
+	if d.table != nil {
+		d.table.uid = 0
+	}
 }
 
 // stats counts the live records and their bytes at now. Only the records

@@ -5,7 +5,9 @@
 // A Store holds one or more databases, each an ordered B-tree. A Tree database
 // supports every operation; a Hash database refuses backward cursor moves and
 // reverse scans, like Kyoto Tycoon's hash databases, so that clients do not
-// come to depend on an order the real servers do not give.
+// come to depend on an order the real servers do not give. A Table database
+// holds rows of named columns with Tokyo Tyrant's table semantics
+// (backend.Tabler; see table.go).
 //
 // Expired records are invisible to every read (Get, Check, Scan, cursors,
 // MatchKeys, counts) from the moment they expire. A background sweep, and

@@ -63,6 +63,9 @@ func (s *Store) increment(ctx context.Context, db string, key []byte, num, initi
 	if err != nil {
 		return 0, false, err
 	}
+	if err := notTable(d, "increment", "counters"); err != nil {
+		return 0, false, err
+	}
 	err = s.update(ctx, d, "increment", func(t *txn) error {
 		cur, found, purged := t.lookup(key)
 		switch {
@@ -145,6 +148,9 @@ func (s *Store) incrementDouble(ctx context.Context, db string, key []byte, num,
 	}
 	dstart, err := toDecimal("increment_double initial value plus amount", initial+num)
 	if err != nil {
+		return 0, false, err
+	}
+	if err := notTable(d, "increment_double", "numbers"); err != nil {
 		return 0, false, err
 	}
 	err = s.update(ctx, d, "increment_double", func(t *txn) error {

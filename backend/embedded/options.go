@@ -36,6 +36,9 @@ const (
 	// Hash is an unordered database: backward cursor moves and reverse scans
 	// are refused with backend.ErrUnsupported.
 	Hash
+	// Table is a database of rows of named columns with Tokyo Tyrant's
+	// table semantics (backend.Tabler). It is unordered like Hash.
+	Table
 )
 
 // String returns the kind's name as Status and Databases report it.
@@ -45,6 +48,8 @@ func (k Kind) String() string {
 		return "tree"
 	case Hash:
 		return "hash"
+	case Table:
+		return "table"
 	default:
 		return "kind(" + strconv.Itoa(int(k)) + ")"
 	}
@@ -57,9 +62,15 @@ func parseKind(s string) (Kind, bool) {
 		return Tree, true
 	case "hash":
 		return Hash, true
+	case "table":
+		return Table, true
 	}
 	return 0, false
 }
+
+// ordered reports whether the kind keeps a backward order for cursors and
+// reverse scans.
+func (k Kind) ordered() bool { return k == Tree }
 
 // DBConfig describes one database of a Store.
 type DBConfig struct {
@@ -67,7 +78,7 @@ type DBConfig struct {
 	// in decimal. A name made of digits must be the database's own index, so
 	// that a number always means the same database.
 	Name string
-	// Kind is Tree (the zero value) or Hash.
+	// Kind is Tree (the zero value), Hash or Table.
 	Kind Kind
 }
 
@@ -106,8 +117,9 @@ type Options struct {
 // Open creates a Store from an embedded URL:
 //
 //	embedded:                       two Tree databases named "0" and "1"
-//	embedded:?dbs=users,cache:hash  databases named by position; ":hash" or
-//	                                ":tree" sets the kind (default tree)
+//	embedded:?dbs=users,cache:hash  databases named by position; ":hash",
+//	                                ":tree" or ":table" sets the kind
+//	                                (default tree)
 //	embedded:?log_bytes=16MiB       memory bound of the update log
 //	                                (Options.LogBytes; B, KiB, MiB, GiB or
 //	                                KB, MB, GB; default 64MiB)
@@ -172,7 +184,7 @@ func Open(u *url.URL) (*Store, error) {
 }
 
 // parseDBs reads the dbs parameter: comma-separated names, each optionally
-// followed by ":tree" or ":hash".
+// followed by ":tree", ":hash" or ":table".
 func parseDBs(v string) ([]DBConfig, error) {
 	if v == "" {
 		return nil, fmt.Errorf("embedded: dbs is empty; list database names like dbs=users,cache:hash: %w", backend.ErrInvalid)
@@ -183,7 +195,7 @@ func parseDBs(v string) ([]DBConfig, error) {
 		if at := strings.LastIndexByte(item, ':'); at >= 0 {
 			k, ok := parseKind(item[at+1:])
 			if !ok {
-				return nil, fmt.Errorf("embedded: database %q has unknown kind %q (want tree or hash): %w", item[:at], item[at+1:], backend.ErrInvalid)
+				return nil, fmt.Errorf("embedded: database %q has unknown kind %q (want tree, hash or table): %w", item[:at], item[at+1:], backend.ErrInvalid)
 			}
 			name, kind = item[:at], k
 		}

@@ -26,6 +26,10 @@ func TestOpen(t *testing.T) {
 		{"embedded:?dbs=a:tree", []backend.DatabaseInfo{
 			{Index: 0, Name: "a", Backend: "embedded", Kind: "tree", Healthy: true},
 		}},
+		{"embedded:?dbs=kv,users:table", []backend.DatabaseInfo{
+			{Index: 0, Name: "kv", Backend: "embedded", Kind: "tree", Healthy: true},
+			{Index: 1, Name: "users", Backend: "embedded", Kind: "table", Healthy: true},
+		}},
 		{"embedded://?dbs=0,1:hash", []backend.DatabaseInfo{
 			{Index: 0, Name: "0", Backend: "embedded", Kind: "tree", Healthy: true},
 			{Index: 1, Name: "1", Backend: "embedded", Kind: "hash", Healthy: true},

@@ -58,8 +58,12 @@ func (s *Store) Set(ctx context.Context, db string, key, value []byte, exp backe
 	if err != nil {
 		return err
 	}
+	v, err := kvValue(d, "set", key, value, exp)
+	if err != nil {
+		return err
+	}
 	return s.update(ctx, d, "set", func(t *txn) error {
-		t.store(own(key), own(value), exp)
+		t.store(own(key), v, exp)
 		return nil
 	})
 }
@@ -74,6 +78,12 @@ func (s *Store) SetBulk(ctx context.Context, db string, entries []backend.Entry,
 	if err != nil {
 		return 0, err
 	}
+	values := make([][]byte, len(entries))
+	for i, e := range entries {
+		if values[i], err = kvValue(d, "set_bulk", e.Key, e.Value, e.Expiry); err != nil {
+			return 0, err
+		}
+	}
 	if opts.Atomic {
 		if _, err := backend.AtomicExpiry(entries); err != nil {
 			return 0, fmt.Errorf("embedded: %w", err)
@@ -85,7 +95,7 @@ func (s *Store) SetBulk(ctx context.Context, db string, entries []backend.Entry,
 		err := s.update(ctx, d, "set_bulk", func(t *txn) error {
 			for i, e := range entries {
 				if last[string(e.Key)] == i {
-					t.store(own(e.Key), own(e.Value), e.Expiry)
+					t.store(own(e.Key), values[i], e.Expiry)
 				}
 			}
 			return nil
@@ -96,9 +106,9 @@ func (s *Store) SetBulk(ctx context.Context, db string, entries []backend.Entry,
 		return int64(len(last)), nil
 	}
 	var n int64
-	for _, e := range entries {
+	for i, e := range entries {
 		err := s.update(ctx, d, "set_bulk", func(t *txn) error {
-			t.store(own(e.Key), own(e.Value), e.Expiry)
+			t.store(own(e.Key), values[i], e.Expiry)
 			return nil
 		})
 		if err != nil {
@@ -115,11 +125,15 @@ func (s *Store) Add(ctx context.Context, db string, key, value []byte, exp backe
 	if err != nil {
 		return false, err
 	}
+	v, err := kvValue(d, "add", key, value, exp)
+	if err != nil {
+		return false, err
+	}
 	err = s.update(ctx, d, "add", func(t *txn) error {
 		if _, found, _ := t.lookup(key); found {
 			return nil
 		}
-		t.store(own(key), own(value), exp)
+		t.store(own(key), v, exp)
 		applied = true
 		return nil
 	})
@@ -132,6 +146,10 @@ func (s *Store) Replace(ctx context.Context, db string, key, value []byte, exp b
 	if err != nil {
 		return false, err
 	}
+	v, err := kvValue(d, "replace", key, value, exp)
+	if err != nil {
+		return false, err
+	}
 	err = s.update(ctx, d, "replace", func(t *txn) error {
 		old, found, purged := t.lookup(key)
 		if !found {
@@ -140,7 +158,7 @@ func (s *Store) Replace(ctx context.Context, db string, key, value []byte, exp b
 			}
 			return nil
 		}
-		t.store(old.key, own(value), exp)
+		t.store(old.key, v, exp)
 		applied = true
 		return nil
 	})
@@ -155,6 +173,9 @@ func (s *Store) Replace(ctx context.Context, db string, key, value []byte, exp b
 func (s *Store) Append(ctx context.Context, db string, key, value []byte, exp backend.Expiry, keepLast int) error {
 	d, err := s.database(db)
 	if err != nil {
+		return err
+	}
+	if err := notTable(d, "append", "byte strings to append to"); err != nil {
 		return err
 	}
 	if keepLast < 0 {
@@ -279,6 +300,12 @@ func (s *Store) CompareAndSwap(ctx context.Context, db string, key, oldValue, ne
 	if err != nil {
 		return false, err
 	}
+	var v []byte
+	if newValue != nil {
+		if v, err = kvValue(d, "cas", key, newValue, exp); err != nil {
+			return false, err
+		}
+	}
 	err = s.update(ctx, d, "cas", func(t *txn) error {
 		cur, found, purged := t.lookup(key)
 		match := (oldValue == nil && !found) || (oldValue != nil && found && bytes.Equal(cur.value, oldValue))
@@ -291,39 +318,10 @@ func (s *Store) CompareAndSwap(ctx context.Context, db string, key, oldValue, ne
 		if newValue == nil {
 			t.remove(key)
 		} else {
-			t.store(own(key), own(newValue), exp)
+			t.store(own(key), v, exp)
 		}
 		swapped = true
 		return nil
 	})
 	return swapped, err
-}
-
-// Modify atomically rewrites one record: fn receives the live value (nil
-// and found=false when there is none; old is a copy fn may keep) and
-// returns the new value and whether to write it. A write stores the value
-// with exp and logs an OpSet; an error from fn is returned and nothing is
-// written. It serves read-modify-write commands that the Backend interface
-// does not have, such as Tokyo Tyrant's addint.
-func (s *Store) Modify(ctx context.Context, db string, key []byte, exp backend.Expiry, fn func(old []byte, found bool) (value []byte, write bool, err error)) error {
-	d, err := s.database(db)
-	if err != nil {
-		return err
-	}
-	return s.update(ctx, d, "modify", func(t *txn) error {
-		cur, found, purged := t.lookup(key)
-		var old []byte
-		if found {
-			old = own(cur.value)
-		}
-		value, write, err := fn(old, found)
-		if err != nil || !write {
-			if purged {
-				t.logRemove(key)
-			}
-			return err
-		}
-		t.store(own(key), own(value), exp)
-		return nil
-	})
 }

@@ -313,32 +313,6 @@ func TestCompareAndSwap(t *testing.T) {
 	}
 }
 
-func TestModify(t *testing.T) {
-	s, _ := newStore(t, Options{})
-	double := func(old []byte, found bool) ([]byte, bool, error) {
-		if !found {
-			return []byte("1"), true, nil
-		}
-		return append(old, old...), true, nil
-	}
-	for _, want := range []string{"1", "11", "1111"} {
-		if err := s.Modify(ctx, "", []byte("k"), backend.Expiry{}, double); err != nil {
-			t.Fatal(err)
-		}
-		if got, _ := mustGet(t, s, "", "k"); got != want {
-			t.Errorf("after Modify: %q; want %q", got, want)
-		}
-	}
-	boom := errors.New("boom")
-	err := s.Modify(ctx, "", []byte("k"), backend.Expiry{}, func([]byte, bool) ([]byte, bool, error) { return []byte("no"), true, boom })
-	if !errors.Is(err, boom) {
-		t.Errorf("Modify err = %v; want fn's error", err)
-	}
-	if got, _ := mustGet(t, s, "", "k"); got != "1111" {
-		t.Errorf("a failed Modify wrote %q", got)
-	}
-}
-
 func TestStatusReportClear(t *testing.T) {
 	s, _ := newStore(t, Options{Databases: []DBConfig{{Name: "t"}, {Name: "h", Kind: Hash}}})
 	mustSet(t, s, "t", "ab", "cde", backend.Expiry{})

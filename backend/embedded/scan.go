@@ -26,7 +26,7 @@ const scanBatchBytes = 4 << 20
 // each batch is a copy, and the next one resumes after the last key handed
 // out, so records written meanwhile are seen or not depending on where they
 // fall.
-// Reverse scans of a Hash database fail with backend.ErrUnsupported.
+// Reverse scans of a Hash or Table database fail with backend.ErrUnsupported.
 func (s *Store) Scan(ctx context.Context, db string, opts backend.ScanOptions, fn func(batch []backend.Record) error) error {
 	d, err := s.database(db)
 	if err != nil {
@@ -38,8 +38,8 @@ func (s *Store) Scan(ctx context.Context, db string, opts backend.ScanOptions, f
 	if opts.BatchSize < 0 {
 		return fmt.Errorf("embedded: scan batch size %d is negative (0 means %d): %w", opts.BatchSize, DefaultScanBatch, backend.ErrInvalid)
 	}
-	if opts.Reverse && d.kind == Hash {
-		return fmt.Errorf("embedded: reverse scan of database %q: it is a hash database, which has no order: %w", d.name, backend.ErrUnsupported)
+	if opts.Reverse && !d.kind.ordered() {
+		return fmt.Errorf("embedded: reverse scan of database %q: it is a %s database, which has no order: %w", d.name, d.kind, backend.ErrUnsupported)
 	}
 	batchSize := opts.BatchSize
 	if batchSize == 0 {

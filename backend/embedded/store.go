@@ -96,8 +96,8 @@ func newWithTicks(opts Options, ticks <-chan time.Time) (*Store, error) {
 		if name == "" {
 			name = strconv.Itoa(i)
 		}
-		if c.Kind != Tree && c.Kind != Hash {
-			return nil, fmt.Errorf("embedded: database %q has unknown kind %d (want Tree or Hash): %w", name, int(c.Kind), backend.ErrInvalid)
+		if c.Kind != Tree && c.Kind != Hash && c.Kind != Table {
+			return nil, fmt.Errorf("embedded: database %q has unknown kind %d (want Tree, Hash or Table): %w", name, int(c.Kind), backend.ErrInvalid)
 		}
 		if isDecimal(name) && name != strconv.Itoa(i) {
 			return nil, fmt.Errorf("embedded: database %d is named %q, which would read as another database's index; use a name that is not a number: %w", i, name, backend.ErrInvalid)
@@ -316,7 +316,7 @@ func (s *Store) sweep(d *database, limit int) (removed int, err error) {
 }
 
 // Status describes a database: Count and Size (key plus value bytes) of its
-// live records, and Fields "count", "size", "type" ("tree" or "hash"),
+// live records, and Fields "count", "size", "type" ("tree", "hash" or "table"),
 // "name" and "index".
 func (s *Store) Status(ctx context.Context, db string) (backend.Status, error) {
 	d, err := s.database(db)

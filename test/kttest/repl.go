@@ -80,7 +80,7 @@ func (c *conn) binReplication() bool {
 	var msg []byte
 	pos, maxRead, withheld := ts, uint64(0), 0
 	for {
-		events, wake, err := s.store.ReadLog(s.ctx, pos, replBatch)
+		events, wake, err := s.ulogReader.ReadLog(s.ctx, pos, replBatch)
 		if err != nil {
 			return false
 		}
@@ -174,7 +174,7 @@ func (s *Server) ulogFiles() ([]ulogFile, error) {
 	files := []ulogFile{{id: id, size: ulogHeaderSize}}
 	var msg []byte
 	for {
-		events, _, err := s.store.ReadLog(s.ctx, pos, replBatch)
+		events, _, err := s.ulogReader.ReadLog(s.ctx, pos, replBatch)
 		if err != nil {
 			return nil, err
 		}

@@ -36,6 +36,7 @@ import (
 
 	"github.com/ktgrpc/ktgrpc/backend/embedded"
 	"github.com/ktgrpc/ktgrpc/backend/kt/ktwire"
+	"github.com/ktgrpc/ktgrpc/test/internal/ktstore"
 	"github.com/ktgrpc/ktgrpc/test/testclock"
 	"github.com/ktgrpc/ktgrpc/test/testserver"
 	"github.com/ktgrpc/ktgrpc/test/workerpool"
@@ -193,6 +194,9 @@ type Server struct {
 	signals  *signalHub
 	counters counters
 
+	// ulogReader reads the store's update log for replication and
+	// ulog_list.
+	ulogReader *ktstore.Log
 	// ulim is the update-log file size limit, 0 for one file.
 	ulim int64
 	// ulogMu guards the removal state of the update log: the newest
@@ -305,6 +309,7 @@ func New(opts ...Option) (*Server, error) {
 	s.store, s.ln = store, ln
 	s.started = s.now()
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.ulogReader = ktstore.NewLog(s.ctx, store)
 	return s, nil
 }
 

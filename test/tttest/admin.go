@@ -10,8 +10,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/ktgrpc/ktgrpc/backend/embedded"
 	"github.com/ktgrpc/ktgrpc/backend/tt/ttwire"
+	"github.com/ktgrpc/ktgrpc/test/internal/ttstore"
 )
 
 // extLockCount is the number of record mutexes ext's lock options pick
@@ -36,7 +36,7 @@ func (s *Server) builtinExts() map[string]ExtFunc {
 		},
 		"fail": func(key, value []byte) ([]byte, bool) { return nil, false },
 		"put": func(key, value []byte) ([]byte, bool) {
-			ok, err := s.db.Put(s.ctx, embedded.TTPutOver, key, value, 0)
+			ok, err := s.db.Put(s.ctx, ttstore.PutOver, key, value, 0)
 			if err != nil || !ok {
 				return nil, false
 			}

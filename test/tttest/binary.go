@@ -3,18 +3,18 @@ package tttest
 import (
 	"errors"
 
-	"github.com/ktgrpc/ktgrpc/backend/embedded"
 	"github.com/ktgrpc/ktgrpc/backend/tt/ttwire"
+	"github.com/ktgrpc/ktgrpc/test/internal/ttstore"
 )
 
 // binaryCommands maps each command to its handler, which gets the decoded
 // request and answers it.
 var binaryCommands = map[ttwire.Command]func(*conn, *ttwire.Request) (bool, error){
-	ttwire.CmdPut:       func(c *conn, r *ttwire.Request) (bool, error) { return c.putFamily(r, embedded.TTPutOver) },
-	ttwire.CmdPutKeep:   func(c *conn, r *ttwire.Request) (bool, error) { return c.putFamily(r, embedded.TTPutKeep) },
-	ttwire.CmdPutCat:    func(c *conn, r *ttwire.Request) (bool, error) { return c.putFamily(r, embedded.TTPutCat) },
-	ttwire.CmdPutShl:    func(c *conn, r *ttwire.Request) (bool, error) { return c.putFamily(r, embedded.TTPutShl) },
-	ttwire.CmdPutNR:     func(c *conn, r *ttwire.Request) (bool, error) { return c.putFamily(r, embedded.TTPutOver) },
+	ttwire.CmdPut:       func(c *conn, r *ttwire.Request) (bool, error) { return c.putFamily(r, ttstore.PutOver) },
+	ttwire.CmdPutKeep:   func(c *conn, r *ttwire.Request) (bool, error) { return c.putFamily(r, ttstore.PutKeep) },
+	ttwire.CmdPutCat:    func(c *conn, r *ttwire.Request) (bool, error) { return c.putFamily(r, ttstore.PutCat) },
+	ttwire.CmdPutShl:    func(c *conn, r *ttwire.Request) (bool, error) { return c.putFamily(r, ttstore.PutShl) },
+	ttwire.CmdPutNR:     func(c *conn, r *ttwire.Request) (bool, error) { return c.putFamily(r, ttstore.PutOver) },
 	ttwire.CmdOut:       (*conn).out,
 	ttwire.CmdGet:       (*conn).get,
 	ttwire.CmdMGet:      (*conn).mget,
@@ -64,7 +64,7 @@ func (c *conn) serveBinary() (bool, error) {
 
 // putFamily serves put, putkeep, putcat, putshl and putnr. putnr never
 // replies.
-func (c *conn) putFamily(r *ttwire.Request, mode embedded.TTPutMode) (bool, error) {
+func (c *conn) putFamily(r *ttwire.Request, mode ttstore.PutMode) (bool, error) {
 	ok := false
 	if !c.masked(r.Cmd) {
 		var err error
@@ -113,7 +113,7 @@ func (c *conn) get(r *ttwire.Request) (bool, error) {
 
 // mget answers for the keys read before an invalid key length, if any.
 func (c *conn) mget(r *ttwire.Request) (bool, error) {
-	var found []embedded.TTKV
+	var found []ttstore.KV
 	if !c.masked(r.Cmd) {
 		var err error
 		if found, err = c.s.db.MGet(c.s.ctx, r.Keys); err != nil {

@@ -4,12 +4,12 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/ktgrpc/ktgrpc/backend/embedded"
+	"github.com/ktgrpc/ktgrpc/test/internal/ttstore"
 )
 
 // config is a server configuration: what ttserver's command line decides.
 type config struct {
-	typ embedded.TTType
+	typ ttstore.Type
 	// path is the database file name that stat reports.
 	path string
 	// ulog is true when the server keeps an update log (-ulog with a sid).
@@ -25,14 +25,14 @@ type config struct {
 // configs are the server configurations of the golden transcripts
 // (shared/golden/README.md, "Server configurations").
 var configs = map[string]config{
-	"tt-hash":      {typ: embedded.TTHash, path: "casket.tch", ulog: true, sid: 1, ext: true},
-	"tt-btree":     {typ: embedded.TTBTree, path: "casket.tcb", ulog: true, sid: 1, ext: true},
-	"tt-table":     {typ: embedded.TTTable, path: "casket.tct", ulog: true, sid: 1, ext: true},
-	"tt-noulog":    {typ: embedded.TTHash, path: "casket.tch", sid: 1, ext: true},
-	"tt-nosid":     {typ: embedded.TTHash, path: "casket.tch", ext: true},
-	"tt-noext":     {typ: embedded.TTHash, path: "casket.tch", ulog: true, sid: 1},
-	"tt-masked":    {typ: embedded.TTHash, path: "casket.tch", ulog: true, sid: 1, ext: true, mask: maskAllOrg},
-	"tt-mask-repl": {typ: embedded.TTHash, path: "casket.tch", ulog: true, sid: 1, ext: true, mask: maskOf(cmdRepl)},
+	"tt-hash":      {typ: ttstore.Hash, path: "casket.tch", ulog: true, sid: 1, ext: true},
+	"tt-btree":     {typ: ttstore.BTree, path: "casket.tcb", ulog: true, sid: 1, ext: true},
+	"tt-table":     {typ: ttstore.Table, path: "casket.tct", ulog: true, sid: 1, ext: true},
+	"tt-noulog":    {typ: ttstore.Hash, path: "casket.tch", sid: 1, ext: true},
+	"tt-nosid":     {typ: ttstore.Hash, path: "casket.tch", ext: true},
+	"tt-noext":     {typ: ttstore.Hash, path: "casket.tch", ulog: true, sid: 1},
+	"tt-masked":    {typ: ttstore.Hash, path: "casket.tch", ulog: true, sid: 1, ext: true, mask: maskAllOrg},
+	"tt-mask-repl": {typ: ttstore.Hash, path: "casket.tch", ulog: true, sid: 1, ext: true, mask: maskOf(cmdRepl)},
 }
 
 func configNames() string {

@@ -5,8 +5,8 @@ import (
 	"math"
 	"time"
 
-	"github.com/ktgrpc/ktgrpc/backend/embedded"
 	"github.com/ktgrpc/ktgrpc/backend/tt/ttwire"
+	"github.com/ktgrpc/ktgrpc/test/internal/ttstore"
 )
 
 // replBatch is how many log records a stream reads per turn.
@@ -110,16 +110,16 @@ func (c *conn) stream(ctx context.Context, ts uint64, sid uint32, seen uint64) e
 }
 
 // logCommands are the commands of the logged operations.
-var logCommands = map[embedded.TTOp]ttwire.Command{
-	embedded.TTOpPut: ttwire.CmdPut, embedded.TTOpPutKeep: ttwire.CmdPutKeep, embedded.TTOpPutCat: ttwire.CmdPutCat,
-	embedded.TTOpPutShl: ttwire.CmdPutShl, embedded.TTOpOut: ttwire.CmdOut, embedded.TTOpAddInt: ttwire.CmdAddInt,
-	embedded.TTOpAddDouble: ttwire.CmdAddDouble, embedded.TTOpSync: ttwire.CmdSync, embedded.TTOpOptimize: ttwire.CmdOptimize,
-	embedded.TTOpVanish: ttwire.CmdVanish, embedded.TTOpMisc: ttwire.CmdMisc,
+var logCommands = map[ttstore.Op]ttwire.Command{
+	ttstore.OpPut: ttwire.CmdPut, ttstore.OpPutKeep: ttwire.CmdPutKeep, ttstore.OpPutCat: ttwire.CmdPutCat,
+	ttstore.OpPutShl: ttwire.CmdPutShl, ttstore.OpOut: ttwire.CmdOut, ttstore.OpAddInt: ttwire.CmdAddInt,
+	ttstore.OpAddDouble: ttwire.CmdAddDouble, ttstore.OpSync: ttwire.CmdSync, ttstore.OpOptimize: ttwire.CmdOptimize,
+	ttstore.OpVanish: ttwire.CmdVanish, ttstore.OpMisc: ttwire.CmdMisc,
 }
 
 // logPayload appends a logged operation as TT writes it: the binary request
 // that ran it, then the result byte.
-func logPayload(dst []byte, r embedded.TTLogRecord) ([]byte, error) {
+func logPayload(dst []byte, r ttstore.LogRecord) ([]byte, error) {
 	req := ttwire.Request{
 		Cmd: logCommands[r.Op], Key: r.Key, Value: r.Value, Width: r.Width, Int: r.Int,
 		Double: ttwire.PackDouble(r.Double), Params: string(r.Params), Name: r.Name, Args: r.Args,

@@ -3,7 +3,7 @@
 // port and serves TT's binary protocol (magic 0xC8, every command from put
 // to repl), a memcached and HTTP subset, and TT's replication stream, on an
 // in-process embedded.Store viewed as a Tokyo Cabinet hash, B+ tree or
-// table database.
+// table database (test/internal/ttstore).
 //
 // The server answers byte for byte like ttserver 1.1.41 in the
 // configurations of the recorded golden transcripts (WithConfig), including
@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/ktgrpc/ktgrpc/backend/embedded"
+	"github.com/ktgrpc/ktgrpc/test/internal/ttstore"
 	"github.com/ktgrpc/ktgrpc/test/testclock"
 	"github.com/ktgrpc/ktgrpc/test/testserver"
 	"github.com/ktgrpc/ktgrpc/test/workerpool"
@@ -69,7 +70,7 @@ type Server struct {
 	replInterval time.Duration
 
 	store *embedded.Store
-	db    *embedded.TTDB
+	db    *ttstore.DB
 	dir   string
 	// ownDir is true when the server made dir and removes it on Close.
 	ownDir bool
@@ -252,12 +253,8 @@ func New(opts ...Option) (*Server, error) {
 		}
 		s.dir, s.ownDir = dir, true
 	}
-	kind := embedded.Hash
-	if cfg.typ == embedded.TTBTree {
-		kind = embedded.Tree
-	}
 	store, err := embedded.New(embedded.Options{
-		Databases:     []embedded.DBConfig{{Name: "0", Kind: kind}},
+		Databases:     []embedded.DBConfig{{Name: "0", Kind: cfg.typ.Kind()}},
 		Now:           s.clock.Now,
 		SweepInterval: -1,
 		ServerID:      max(cfg.sid, 1),
@@ -267,7 +264,7 @@ func New(opts ...Option) (*Server, error) {
 		s.removeDir()
 		return nil, fmt.Errorf("tttest: open the store: %w", err)
 	}
-	db, err := store.OpenTT("0", embedded.TTOptions{Type: cfg.typ, ServerID: cfg.sid})
+	db, err := ttstore.Open(store, "0", ttstore.Options{Type: cfg.typ, ServerID: cfg.sid, Now: s.clock.Now})
 	if err != nil {
 		store.Close()
 		s.cancel()
@@ -330,7 +327,7 @@ func (s *Server) Addr() string { return s.lis.Addr().String() }
 func (s *Server) Store() *embedded.Store { return s.store }
 
 // TT returns the TT view of the store the server uses.
-func (s *Server) TT() *embedded.TTDB { return s.db }
+func (s *Server) TT() *ttstore.DB { return s.db }
 
 // ConnCount returns the number of open client connections.
 func (s *Server) ConnCount() int {

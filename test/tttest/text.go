@@ -9,8 +9,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/ktgrpc/ktgrpc/backend/embedded"
 	"github.com/ktgrpc/ktgrpc/backend/tt/ttwire"
+	"github.com/ktgrpc/ktgrpc/test/internal/ttstore"
 )
 
 // maxLineSize bounds a text request line or HTTP header line.
@@ -176,10 +176,10 @@ func (c *conn) mcStore(cmd string, key, value []byte) (bool, error) {
 	switch cmd {
 	case "set":
 		c.count(cmdPut)
-		return db.Put(ctx, embedded.TTPutOver, key, value, 0)
+		return db.Put(ctx, ttstore.PutOver, key, value, 0)
 	case "add":
 		c.count(cmdPutKeep)
-		return db.Put(ctx, embedded.TTPutKeep, key, value, 0)
+		return db.Put(ctx, ttstore.PutKeep, key, value, 0)
 	}
 	cur, found, err := db.Get(ctx, key)
 	if err != nil || !found {
@@ -188,12 +188,12 @@ func (c *conn) mcStore(cmd string, key, value []byte) (bool, error) {
 	switch cmd {
 	case "append":
 		c.count(cmdPutCat)
-		return db.Put(ctx, embedded.TTPutCat, key, value, 0)
+		return db.Put(ctx, ttstore.PutCat, key, value, 0)
 	case "prepend":
 		value = append(append([]byte{}, value...), cur...)
 	}
 	c.count(cmdPut)
-	return db.Put(ctx, embedded.TTPutOver, key, value, 0)
+	return db.Put(ctx, ttstore.PutOver, key, value, 0)
 }
 
 // mcIncr adds to or subtracts from a decimal record, stopping at 0, and
@@ -213,7 +213,7 @@ func (c *conn) mcIncr(key []byte, delta uint64, decr bool) (uint64, bool, error)
 	default:
 		n -= delta
 	}
-	if _, err := db.Put(ctx, embedded.TTPutOver, key, []byte(strconv.FormatUint(n, 10)), 0); err != nil {
+	if _, err := db.Put(ctx, ttstore.PutOver, key, []byte(strconv.FormatUint(n, 10)), 0); err != nil {
 		return 0, false, err
 	}
 	return n, true, nil
@@ -266,12 +266,12 @@ func (c *conn) serveHTTP(method, target, version string) (bool, error) {
 		}
 		return c.httpReply(200, "application/octet-stream", v, closeAfter, method)
 	case "PUT":
-		mode, cmd := embedded.TTPutOver, cmdPut
+		mode, cmd := ttstore.PutOver, cmdPut
 		switch header["x-tt-pdmode"] {
 		case "1":
-			mode, cmd = embedded.TTPutKeep, cmdPutKeep
+			mode, cmd = ttstore.PutKeep, cmdPutKeep
 		case "2":
-			mode, cmd = embedded.TTPutCat, cmdPutCat
+			mode, cmd = ttstore.PutCat, cmdPutCat
 		}
 		c.count(cmd)
 		ok, err := db.Put(ctx, mode, []byte(key), body, 0)

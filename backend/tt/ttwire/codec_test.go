@@ -336,15 +336,14 @@ func TestTTNamesByName(t *testing.T) {
 		want   int
 		ok     bool
 	}{
-		{ttwire.CondOpByName, "streq", ttwire.OpStrEq, true},
-		{ttwire.CondOpByName, "NumBt", ttwire.OpNumBT, true},
-		{ttwire.CondOpByName, ">=", ttwire.OpNumGE, true},
-		{ttwire.CondOpByName, "~streq", 0, false},
+		{ttwire.ParseCondOp, "streq", ttwire.OpStrEq, true},
+		{ttwire.ParseCondOp, "NumBt", ttwire.OpNumBT, true},
+		{ttwire.ParseCondOp, ">=", ttwire.OpNumGE, true},
+		{ttwire.ParseCondOp, "~streq", ttwire.OpStrEq | ttwire.FlagNegate, true},
 		// Only ASCII letters fold: U+017F is not an 's' to the server.
-		{ttwire.CondOpByName, "\u017ftreq", 0, false},
-		{ttwire.OrderTypeByName, "numdesc", ttwire.OrderNumDesc, true},
-		{ttwire.OrderTypeByName, "3", 0, false},
-		{ttwire.MSTypeByName, "AndNot", ttwire.MSDiff, true},
+		{ttwire.ParseCondOp, "\u017ftreq", 0, false},
+		{ttwire.ParseOrderType, "numdesc", ttwire.OrderNumDesc, true},
+		{ttwire.ParseMSType, "AndNot", ttwire.MSDiff, true},
 	} {
 		if got, ok := tc.lookup(tc.name); got != tc.want || ok != tc.ok {
 			t.Errorf("lookup(%q) = %d, %v; want %d, %v", tc.name, got, ok, tc.want, tc.ok)

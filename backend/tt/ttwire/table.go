@@ -245,27 +245,6 @@ func upperASCII(s string) string {
 	return string(b)
 }
 
-// CondOpByName returns the operator an addcond operator name stands for,
-// in any case and without the "~", "!" and "+" prefixes (see ParseCondOp
-// for whole tokens).
-func CondOpByName(name string) (int, bool) {
-	v, ok := condNames[upperASCII(name)]
-	return v, ok
-}
-
-// OrderTypeByName returns the setorder type a name stands for, in any case.
-func OrderTypeByName(name string) (int, bool) {
-	v, ok := orderNames[upperASCII(name)]
-	return v, ok
-}
-
-// MSTypeByName returns the metasearch set operation a name stands for, in
-// any case.
-func MSTypeByName(name string) (int, bool) {
-	v, ok := msNames[upperASCII(name)]
-	return v, ok
-}
-
 // ParseCondOp reads an addcond operator token as the server does: an
 // optional "~" or "!" (negate), an optional "+" (no index), then a name
 // (any case) or a decimal number, which may carry the flags itself.

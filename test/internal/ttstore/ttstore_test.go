@@ -1,4 +1,4 @@
-package embedded
+package ttstore
 
 import (
 	"bytes"
@@ -13,29 +13,27 @@ import (
 	"time"
 
 	"github.com/ktgrpc/ktgrpc/backend"
+	"github.com/ktgrpc/ktgrpc/backend/embedded"
 )
 
 // ttNew opens a one-database store on a fixed clock and its TT view.
-func ttNew(t *testing.T, typ TTType) (*Store, *TTDB) {
+func ttNew(t *testing.T, typ Type) (*embedded.Store, *DB) {
 	t.Helper()
-	kind := Hash
-	if typ == TTBTree {
-		kind = Tree
-	}
 	now := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	s, err := New(Options{Databases: []DBConfig{{Name: "0", Kind: kind}}, Now: func() time.Time { return now }, SweepInterval: -1})
+	clock := func() time.Time { return now }
+	s, err := embedded.New(embedded.Options{Databases: []embedded.DBConfig{{Name: "0", Kind: typ.Kind()}}, Now: clock, SweepInterval: -1})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	t.Cleanup(func() { s.Close() })
-	db, err := s.OpenTT("0", TTOptions{Type: typ})
+	db, err := Open(s, "0", Options{Type: typ, Now: clock})
 	if err != nil {
-		t.Fatalf("OpenTT: %v", err)
+		t.Fatalf("Open: %v", err)
 	}
 	return s, db
 }
 
-func ttPut(t *testing.T, db *TTDB, mode TTPutMode, key, value string, width int32) bool {
+func ttPut(t *testing.T, db *DB, mode PutMode, key, value string, width int32) bool {
 	t.Helper()
 	ok, err := db.Put(context.Background(), mode, []byte(key), []byte(value), width)
 	if err != nil {
@@ -44,7 +42,7 @@ func ttPut(t *testing.T, db *TTDB, mode TTPutMode, key, value string, width int3
 	return ok
 }
 
-func ttGet(t *testing.T, db *TTDB, key string) (string, bool) {
+func ttGet(t *testing.T, db *DB, key string) (string, bool) {
 	t.Helper()
 	v, found, err := db.Get(context.Background(), []byte(key))
 	if err != nil {
@@ -53,7 +51,7 @@ func ttGet(t *testing.T, db *TTDB, key string) (string, bool) {
 	return string(v), found
 }
 
-func ttMisc(t *testing.T, db *TTDB, name string, args ...string) ([]string, bool) {
+func ttMisc(t *testing.T, db *DB, name string, args ...string) ([]string, bool) {
 	t.Helper()
 	bargs := make([][]byte, len(args))
 	for i, a := range args {
@@ -70,7 +68,7 @@ func ttMisc(t *testing.T, db *TTDB, name string, args ...string) ([]string, bool
 	return out, ok
 }
 
-func ttRecords(t *testing.T, db *TTDB) []TTLogRecord {
+func ttRecords(t *testing.T, db *DB) []LogRecord {
 	t.Helper()
 	recs, err := db.ReadLog(context.Background(), 0, 1<<20)
 	if err != nil {
@@ -80,20 +78,20 @@ func ttRecords(t *testing.T, db *TTDB) []TTLogRecord {
 }
 
 func TestTTPutFamily(t *testing.T) {
-	_, db := ttNew(t, TTHash)
-	if !ttPut(t, db, TTPutKeep, "k", "first", 0) || ttPut(t, db, TTPutKeep, "k", "second", 0) {
+	_, db := ttNew(t, Hash)
+	if !ttPut(t, db, PutKeep, "k", "first", 0) || ttPut(t, db, PutKeep, "k", "second", 0) {
 		t.Fatal("putkeep: want success on a new key, failure on an existing one")
 	}
-	ttPut(t, db, TTPutCat, "k", "+", 0)
-	ttPut(t, db, TTPutCat, "new", "abc", 0)
-	ttPut(t, db, TTPutShl, "k", "XY", 4)
-	ttPut(t, db, TTPutShl, "whole", "12345", 2)
+	ttPut(t, db, PutCat, "k", "+", 0)
+	ttPut(t, db, PutCat, "new", "abc", 0)
+	ttPut(t, db, PutShl, "k", "XY", 4)
+	ttPut(t, db, PutShl, "whole", "12345", 2)
 	for key, want := range map[string]string{"k": "t+XY", "new": "abc", "whole": "12345"} {
 		if got, _ := ttGet(t, db, key); got != want {
 			t.Errorf("%s = %q, want %q", key, got, want)
 		}
 	}
-	if ttPut(t, db, TTPutShl, "k", "x", -1) {
+	if ttPut(t, db, PutShl, "k", "x", -1) {
 		t.Error("putshl with a negative width succeeded")
 	}
 	var failed []bool
@@ -107,7 +105,7 @@ func TestTTPutFamily(t *testing.T) {
 }
 
 func TestTTAddIntNativeOrder(t *testing.T) {
-	s, db := ttNew(t, TTHash)
+	s, db := ttNew(t, Hash)
 	ctx := context.Background()
 	if sum, ok, _ := db.AddInt(ctx, []byte("n"), 3); !ok || sum != 3 {
 		t.Fatalf("addint on a missing key = %d, %v; want 3, true", sum, ok)
@@ -120,7 +118,7 @@ func TestTTAddIntNativeOrder(t *testing.T) {
 		t.Errorf("stored %x, want little-endian fe ff ff ff", rec.Value)
 	}
 	db.AddInt(ctx, []byte("n"), 0)
-	ttPut(t, db, TTPutOver, "s", "abc", 0)
+	ttPut(t, db, PutOver, "s", "abc", 0)
 	if _, ok, _ := db.AddInt(ctx, []byte("s"), 1); ok {
 		t.Error("addint on a 3-byte value succeeded")
 	}
@@ -131,18 +129,18 @@ func TestTTAddIntNativeOrder(t *testing.T) {
 	if got := math.Float64frombits(binary.LittleEndian.Uint64(rec.Value)); got != 2.5 {
 		t.Errorf("stored double %x, want 2.5 little-endian", rec.Value)
 	}
-	var ops []TTOp
+	var ops []Op
 	for _, r := range ttRecords(t, db) {
 		ops = append(ops, r.Op)
 	}
-	want := []TTOp{TTOpAddInt, TTOpAddInt, TTOpPut, TTOpAddInt, TTOpAddDouble}
+	want := []Op{OpAddInt, OpAddInt, OpPut, OpAddInt, OpAddDouble}
 	if !slices.Equal(ops, want) {
 		t.Errorf("logged %v, want %v (adding 0 is not logged)", ops, want)
 	}
 }
 
-func TestTTBTreeDuplicates(t *testing.T) {
-	s, db := ttNew(t, TTBTree)
+func TestBTreeDuplicates(t *testing.T) {
+	s, db := ttNew(t, BTree)
 	ctx := context.Background()
 	ttMisc(t, db, "put", "k", "v1")
 	ttMisc(t, db, "putdup", "k", "v2")
@@ -192,7 +190,7 @@ func TestTTBTreeDuplicates(t *testing.T) {
 }
 
 func TestTTRangeRegexGetPart(t *testing.T) {
-	_, db := ttNew(t, TTBTree)
+	_, db := ttNew(t, BTree)
 	ttMisc(t, db, "putlist", "a", "1", "b", "2", "c", "3", "d", "4", "apple", "red")
 	cases := []struct {
 		name string
@@ -215,27 +213,27 @@ func TestTTRangeRegexGetPart(t *testing.T) {
 			t.Errorf("%s %q = %q, %v; want %q, %v", c.name, c.args, got, ok, c.want, c.ok)
 		}
 	}
-	_, hash := ttNew(t, TTHash)
+	_, hash := ttNew(t, Hash)
 	if _, ok := ttMisc(t, hash, "range"); ok {
 		t.Error("range on a hash database succeeded")
 	}
 }
 
-func TestTTTableRows(t *testing.T) {
-	_, db := ttNew(t, TTTable)
+func TestTableRows(t *testing.T) {
+	_, db := ttNew(t, Table)
 	ctx := context.Background()
-	ttPut(t, db, TTPutOver, "p1", "name\x00alice\x00age\x0030\x00dangling", 0)
+	ttPut(t, db, PutOver, "p1", "name\x00alice\x00age\x0030\x00dangling", 0)
 	if v, _ := ttGet(t, db, "p1"); v != "name\x00alice\x00age\x0030" {
 		t.Errorf("get = %q: the unpaired name should be dropped", v)
 	}
 	if n, _, _ := db.VSiz(ctx, []byte("p1")); n != 18 {
 		t.Errorf("vsiz = %d, want 18 (Tokyo Cabinet's row size)", n)
 	}
-	ttPut(t, db, TTPutCat, "p1", "age\x0099\x00city\x00tokyo", 0)
+	ttPut(t, db, PutCat, "p1", "age\x0099\x00city\x00tokyo", 0)
 	if got, _ := ttMisc(t, db, "get", "p1"); !slices.Equal(got, []string{"name", "alice", "age", "30", "city", "tokyo"}) {
 		t.Errorf("after putcat: %q (existing columns stay)", got)
 	}
-	ttPut(t, db, TTPutOver, "", "a\x00b", 0)
+	ttPut(t, db, PutOver, "", "a\x00b", 0)
 	db.AddInt(ctx, nil, 4)
 	keys, _ := db.FwmKeys(ctx, nil, -1)
 	if want := [][]byte{[]byte("1"), []byte("2"), []byte("p1")}; !slices.EqualFunc(keys, want, bytes.Equal) {
@@ -253,7 +251,7 @@ func TestTTTableRows(t *testing.T) {
 }
 
 func TestTTSetIndex(t *testing.T) {
-	_, db := ttNew(t, TTTable)
+	_, db := ttNew(t, Table)
 	for _, c := range []struct {
 		args []string
 		ok   bool
@@ -275,8 +273,8 @@ func TestTTSetIndex(t *testing.T) {
 }
 
 // ttSearchDB is a table with four users.
-func ttSearchDB(t *testing.T) *TTDB {
-	_, db := ttNew(t, TTTable)
+func ttSearchDB(t *testing.T) *DB {
+	_, db := ttNew(t, Table)
 	for _, r := range [][]string{
 		{"u1", "name", "alice", "age", "30", "city", "tokyo", "tags", "a b,c"},
 		{"u2", "name", "bob", "age", "25", "city", "osaka"},
@@ -360,13 +358,13 @@ func TestTTSearchActions(t *testing.T) {
 }
 
 func TestTTIterator(t *testing.T) {
-	_, db := ttNew(t, TTHash)
+	_, db := ttNew(t, Hash)
 	ctx := context.Background()
 	if _, _, ok, _ := db.IterNext(ctx); ok {
 		t.Error("iternext on an empty database succeeded")
 	}
 	for _, k := range []string{"b", "a", "c"} {
-		ttPut(t, db, TTPutOver, k, k+k, 0)
+		ttPut(t, db, PutOver, k, k+k, 0)
 	}
 	db.IterInitAt(ctx, []byte("b"))
 	k, v, _, _ := db.IterNext(ctx)
@@ -386,7 +384,7 @@ func TestTTIterator(t *testing.T) {
 }
 
 func TestTTLogAndRedo(t *testing.T) {
-	_, db := ttNew(t, TTHash)
+	_, db := ttNew(t, Hash)
 	ctx := context.Background()
 	seq := db.LogSeq()
 	wait := db.WaitLog(seq)
@@ -398,19 +396,19 @@ func TestTTLogAndRedo(t *testing.T) {
 	}
 	db.Misc(ctx, "get", [][]byte{[]byte("k")}, true)
 	ttMisc(t, db, "nosuch")
-	ttPut(t, db, TTPutKeep, "k", "w", 0)
+	ttPut(t, db, PutKeep, "k", "w", 0)
 	recs := ttRecords(t, db)
 	if len(recs) != 3 || recs[0].Name != "putlist" || !recs[1].Failed || recs[1].Name != "nosuch" || !recs[2].Failed {
 		t.Fatalf("log %+v: want putlist, failed nosuch, failed putkeep (the no-log get left out)", recs)
 	}
-	if recs[0].OriginSID != DefaultServerID || recs[0].TS == 0 {
+	if recs[0].OriginSID != embedded.DefaultServerID || recs[0].TS == 0 {
 		t.Errorf("record origin %d ts %d", recs[0].OriginSID, recs[0].TS)
 	}
 	// Replaying the failed putkeep fails again: consistent.
 	if ok, err := db.Redo(ctx, recs[2], 7); err != nil || !ok {
 		t.Errorf("redo of a failed putkeep: consistent=%v err=%v", ok, err)
 	}
-	ttPut(t, db, TTPutOver, "gone", "x", 0)
+	ttPut(t, db, PutOver, "gone", "x", 0)
 	db.Out(ctx, []byte("gone"))
 	recs = ttRecords(t, db)
 	out := recs[len(recs)-1]
@@ -418,7 +416,7 @@ func TestTTLogAndRedo(t *testing.T) {
 		t.Error("redo of a successful out on a missing key reported consistent")
 	}
 	last := ttRecords(t, db)
-	if r := last[len(last)-1]; r.MasterSID != 7 || r.Op != TTOpOut || !r.Failed {
+	if r := last[len(last)-1]; r.MasterSID != 7 || r.Op != OpOut || !r.Failed {
 		t.Errorf("redo logged %+v, want a failed out from master 7", r)
 	}
 	if tail, _ := db.ReadLog(ctx, last[len(last)-2].Seq, 10); len(tail) != 1 {
@@ -427,38 +425,41 @@ func TestTTLogAndRedo(t *testing.T) {
 }
 
 func TestTTLogCapacity(t *testing.T) {
-	s, err := New(Options{SweepInterval: -1})
+	s, err := embedded.New(embedded.Options{Databases: []embedded.DBConfig{{Name: "0", Kind: embedded.Hash}}, SweepInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	db, err := s.OpenTT("0", TTOptions{LogCapacity: 2})
+	db, err := Open(s, "0", Options{LogCapacity: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := range 5 {
-		ttPut(t, db, TTPutOver, fmt.Sprint(i), "v", 0)
+		ttPut(t, db, PutOver, fmt.Sprint(i), "v", 0)
 	}
 	recs := ttRecords(t, db)
 	if len(recs) != 2 || recs[0].Seq != 4 || string(recs[1].Key) != "4" {
 		t.Errorf("retained %+v, want the newest two", recs)
 	}
-	if _, err := s.OpenTT("nosuch", TTOptions{}); err == nil {
-		t.Error("OpenTT of an unknown database succeeded")
+	if _, err := Open(s, "nosuch", Options{}); err == nil {
+		t.Error("Open of an unknown database succeeded")
 	}
-	if _, err := s.OpenTT("0", TTOptions{Type: 42}); err == nil {
-		t.Error("OpenTT with an unknown type succeeded")
+	if _, err := Open(s, "0", Options{Type: 42}); err == nil {
+		t.Error("Open with an unknown type succeeded")
+	}
+	if _, err := Open(s, "0", Options{Type: Table}); err == nil {
+		t.Error("Open of a hash database as a table succeeded")
 	}
 }
 
 // An empty value meeting a lexical or decimal index aborts Tokyo Cabinet,
 // in either order; from then on nothing answers.
-func TestTTTableAbort(t *testing.T) {
+func TestTableAbort(t *testing.T) {
 	ctx := context.Background()
 	for _, order := range []string{"index first", "row first"} {
 		t.Run(order, func(t *testing.T) {
-			_, db := ttNew(t, TTTable)
-			ttPut(t, db, TTPutOver, "1", "age\x00", 0)
+			_, db := ttNew(t, Table)
+			ttPut(t, db, PutOver, "1", "age\x00", 0)
 			if _, ok := ttMisc(t, db, "setindex", "text", "0"); !ok {
 				t.Fatal("setindex text lexical failed")
 			}
@@ -468,27 +469,27 @@ func TestTTTableAbort(t *testing.T) {
 			}
 			var err error
 			if order == "index first" {
-				_, err = db.Put(ctx, TTPutOver, []byte("24"), []byte("text\x00"), 0)
+				_, err = db.Put(ctx, PutOver, []byte("24"), []byte("text\x00"), 0)
 			} else {
 				_, _, err = db.Misc(ctx, "setindex", [][]byte{[]byte("age"), []byte("1")}, false)
 			}
-			if !errors.Is(err, ErrTTAborted) || !errors.Is(err, backend.ErrUnavailable) {
-				t.Fatalf("the write that trips the assertion: %v, want ErrTTAborted", err)
+			if !errors.Is(err, ErrAborted) || !errors.Is(err, backend.ErrUnavailable) {
+				t.Fatalf("the write that trips the assertion: %v, want ErrAborted", err)
 			}
 			if db.Aborted() == "" {
 				t.Error("Aborted() does not say why")
 			}
-			if _, _, err := db.Get(ctx, []byte("1")); !errors.Is(err, ErrTTAborted) {
-				t.Errorf("a read after the abort: %v, want ErrTTAborted", err)
+			if _, _, err := db.Get(ctx, []byte("1")); !errors.Is(err, ErrAborted) {
+				t.Errorf("a read after the abort: %v, want ErrAborted", err)
 			}
 		})
 	}
 }
 
 // Tokyo Cabinet refuses a column named "" in put, putkeep and putcat.
-func TestTTTableEmptyColumnName(t *testing.T) {
-	_, db := ttNew(t, TTTable)
-	for _, mode := range []TTPutMode{TTPutOver, TTPutKeep, TTPutCat} {
+func TestTableEmptyColumnName(t *testing.T) {
+	_, db := ttNew(t, Table)
+	for _, mode := range []PutMode{PutOver, PutKeep, PutCat} {
 		if ok, err := db.Put(context.Background(), mode, []byte("k"), []byte("\x00v\x00a\x001"), 0); ok || err != nil {
 			t.Errorf("put mode %d with a column named \"\": %v, %v; want refused", mode, ok, err)
 		}
@@ -498,5 +499,29 @@ func TestTTTableEmptyColumnName(t *testing.T) {
 	}
 	if _, found := ttGet(t, db, "k"); found {
 		t.Error("the row was stored")
+	}
+}
+
+// A table's rows are the Store's: what TT's put writes, the Store's table
+// calls read and search, and the other way round.
+func TestTTTableIsTheStoresTable(t *testing.T) {
+	s, db := ttNew(t, Table)
+	ctx := context.Background()
+	ttPut(t, db, PutOver, "u1", "name\x00alice\x00age\x0030", 0)
+	cols, found, err := s.TableGet(ctx, "0", []byte("u1"))
+	if err != nil || !found || string(cols["name"]) != "alice" || string(cols["age"]) != "30" {
+		t.Errorf("Store.TableGet of a TT row = %q, %v, %v", cols, found, err)
+	}
+	if _, err := s.TablePut(ctx, "0", []byte("u2"), map[string][]byte{"name": []byte("bob")}, backend.PutOverwrite); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := ttMisc(t, db, "search", ttQ("addcond", "name", "STRBW", "b")); !slices.Equal(got, []string{"u2"}) {
+		t.Errorf("TT search for a Store row = %q", got)
+	}
+	if got, _ := ttMisc(t, db, "genuid"); !slices.Equal(got, []string{"1"}) {
+		t.Errorf("genuid = %q", got)
+	}
+	if id, err := s.TableGenerateID(ctx, "0"); err != nil || id != 2 {
+		t.Errorf("Store.TableGenerateID after genuid = %d, %v; want 2: one counter", id, err)
 	}
 }
