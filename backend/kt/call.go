@@ -4,17 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"os"
 	"slices"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/ktgrpc/ktgrpc/backend"
+	"github.com/ktgrpc/ktgrpc/backend/internal/connpool"
 	"github.com/ktgrpc/ktgrpc/backend/kt/ktwire"
 )
+
+// conn is a pooled connection.
+type conn = connpool.Conn
 
 // retry says whether a call may be sent again after its connection failed.
 type retry bool
@@ -108,12 +109,12 @@ func (b *Backend) rpc(ctx context.Context, proc string, p params, r retry) (*rep
 
 // readRPC reads one TSV-RPC response from c.
 func readRPC(c *conn, proc string) (*reply, error) {
-	resp, err := ktwire.ReadResponse(c.br, false)
+	resp, err := ktwire.ReadResponse(c.BR, false)
 	if err != nil {
 		return nil, err
 	}
 	if resp.Close {
-		c.broken = true
+		c.Broken = true
 	}
 	fields := ktwire.DecodeBody(resp)
 	switch resp.Status {
@@ -124,7 +125,7 @@ func readRPC(c *conn, proc string) (*reply, error) {
 	if msg == "" {
 		msg = string(resp.Body)
 	}
-	return nil, &appError{statusError(proc, resp.Status, msg)}
+	return nil, &connpool.AppError{Err: statusError(proc, resp.Status, msg)}
 }
 
 // rpcError is an RPC call that the server answered with a failure status.
@@ -171,48 +172,42 @@ func (b *Backend) rpcOK(ctx context.Context, proc string, p params, r retry) (*r
 	return rep, nil
 }
 
-// roundTrip sends req on a pooled connection and runs read on the reply.
-// Connections in an unknown state are discarded. An idempotent call that
-// failed on a stale reused connection is sent once more on a new one.
+// roundTrip sends req on a pooled connection and runs read on the reply
+// (read is nil for requests without one). Connections in an unknown state
+// are discarded; one whose caller gave up before the reply began is kept by
+// reading the reply in the background. An idempotent call that failed on a
+// stale reused connection is sent once more on a new one.
 func (b *Backend) roundTrip(ctx context.Context, op string, r retry, req []byte, read func(*conn) error) (err error) {
 	ctx, end := backend.StartRoundTrip(ctx, "kt", op)
 	defer func() { end(err) }()
 	ctx, cancel := b.callContext(ctx)
 	defer cancel()
 	ref := resolvedFrom(ctx)
-	fresh := false
-	for {
-		c, err := b.acquire(ctx, b.pool, op, ref, fresh)
-		if err != nil {
-			return err
-		}
-		got, reused := c.got, c.reused
-		wrote, err := c.exchange(ctx, b.opts.timeout, req, read)
-		if err != nil && wrote && read != nil && c.got == got && !c.peerGone &&
-			(ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded)) {
-			// The caller gave up before any of the reply arrived: the
-			// connection is in step, only early. Reading the reply in the
-			// background keeps it, rather than closing it and dialling
-			// another for the next call.
-			b.drainLate(c, req[0])
-		} else {
-			if c.broken {
-			}
-			b.pool.put(c)
-		}
-		if err == nil {
-			return nil
-		}
-		var ae *appError
-		if errors.As(err, &ae) {
-			return ae.err
-		}
-		if r == idempotent && reused && !fresh && ctx.Err() == nil && stale(wrote, err) {
-			fresh = true
-			continue
-		}
-		return b.connError(ctx, op, err)
+	call := connpool.Call{
+		Idempotent: bool(r),
+		Exchange: func(ctx context.Context, c *conn) (bool, error) {
+			return c.Exchange(ctx, connpool.Deadline(ctx, b.opts.timeout), req, read)
+		},
+		DrainTimeout: b.opts.timeout,
 	}
+	if ref != nil {
+		call.Acquire = func(ctx context.Context, fresh bool) (*conn, error) {
+			return b.acquire(ctx, b.pool, op, ref, fresh)
+		}
+	}
+	if read != nil {
+		first := req[0]
+		call.Drain = func(c *conn) error { return discardReply(c, first) }
+	}
+	err = b.pool.Do(ctx, &call)
+	var ae *connpool.AppError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ae):
+		return ae.Err
+	}
+	return b.connError(ctx, op, err)
 }
 
 // acquire takes a connection from p (a new one when fresh) for a request
@@ -220,25 +215,25 @@ func (b *Backend) roundTrip(ctx context.Context, op string, r retry, req []byte,
 // pool lost connections since ref was resolved, recheckDBs runs on the
 // connection first; a stale connection found that way is replaced, since
 // nothing of the call has been sent yet.
-func (b *Backend) acquire(ctx context.Context, p *pool, op string, ref *dbRef, fresh bool) (*conn, error) {
+func (b *Backend) acquire(ctx context.Context, p *connpool.Pool, op string, ref *dbRef, fresh bool) (*conn, error) {
 	for {
-		c, err := p.get(ctx, fresh)
+		c, err := p.Get(ctx, fresh)
 		if err != nil {
 			return nil, b.connError(ctx, op, err)
 		}
-		if ref == nil || b.pool.lost.Load() == ref.epoch {
+		if ref == nil || b.lost.Load() == ref.epoch {
 			return c, nil
 		}
 		wrote, err := b.recheckDBs(ctx, c, ref)
 		if err == nil {
 			return c, nil
 		}
-		p.put(c)
-		var ae *appError
+		p.Put(c)
+		var ae *connpool.AppError
 		if errors.As(err, &ae) {
-			return nil, ae.err
+			return nil, ae.Err
 		}
-		if !c.reused || fresh || ctx.Err() != nil || !stale(wrote, err) {
+		if !c.Reused || fresh || ctx.Err() != nil || !connpool.Stale(wrote, err) {
 			return nil, b.connError(ctx, op, err)
 		}
 		fresh = true
@@ -251,17 +246,17 @@ func (b *Backend) acquire(ctx context.Context, p *pool, op string, ref *dbRef, f
 // name another one. It compares ref's list with the server's: the cached
 // one if it was read after the last lost connection, otherwise one read on
 // c, the connection about to carry the request, and then cached. If the
-// lists differ the request must not be sent: the error (an *appError, c
+// lists differ the request must not be sent: the error (an *connpool.AppError, c
 // stays in step) is ErrUnavailable, and a retry of the call resolves the
 // database again.
 func (b *Backend) recheckDBs(ctx context.Context, c *conn, ref *dbRef) (wrote bool, err error) {
-	epoch := b.pool.lost.Load()
+	epoch := b.lost.Load()
 	b.dbs.mu.Lock()
 	list, listEpoch := b.dbs.list, b.dbs.epoch
 	b.dbs.mu.Unlock()
 	if list == nil || listEpoch != epoch {
 		var rep *reply
-		wrote, err = c.exchange(ctx, b.opts.timeout, ktwire.AppendRPCRequest(nil, "report", nil), func(c *conn) error {
+		wrote, err = c.Exchange(ctx, connpool.Deadline(ctx, b.opts.timeout), ktwire.AppendRPCRequest(nil, "report", nil), func(c *conn) error {
 			var err error
 			rep, err = readRPC(c, "report")
 			return err
@@ -270,13 +265,13 @@ func (b *Backend) recheckDBs(ctx context.Context, c *conn, ref *dbRef) (wrote bo
 			return wrote, err
 		}
 		if rep.logic() {
-			return true, &appError{fmt.Errorf("kt report: %w: server said %q (HTTP 450)", backend.ErrFailed, message(rep.fields))}
+			return true, &connpool.AppError{Err: fmt.Errorf("kt report: %w: server said %q (HTTP 450)", backend.ErrFailed, message(rep.fields))}
 		}
 		list = parseDBList(fieldMap(rep))
 		b.dbs.store(list, epoch)
 	}
 	if !slices.Equal(list, ref.list) {
-		return wrote, &appError{fmt.Errorf("kt on %s: %w: the server's databases changed (now %s; was it restarted?), so the request was not sent; a retry resolves the database again",
+		return wrote, &connpool.AppError{Err: fmt.Errorf("kt on %s: %w: the server's databases changed (now %s; was it restarted?), so the request was not sent; a retry resolves the database again",
 			b.addr, backend.ErrUnavailable, describeDBs(list))}
 	}
 	ref.epoch = epoch
@@ -295,13 +290,6 @@ func (b *Backend) callContext(ctx context.Context) (context.Context, context.Can
 		fmt.Errorf("no answer within the URL's timeout=%v: %w", b.opts.timeout, context.DeadlineExceeded))
 }
 
-// stale reports whether a failure looks like a connection the server had
-// already closed: the request could not be written, or the connection ended
-// before the first reply byte.
-func stale(wrote bool, err error) bool {
-	return !wrote || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
-}
-
 // connError classifies a failure to reach the server or to finish an
 // exchange: the context's end, a timeout, or the server being unavailable.
 func (b *Backend) connError(ctx context.Context, op string, err error) error {
@@ -311,7 +299,7 @@ func (b *Backend) connError(ctx context.Context, op string, err error) error {
 		}
 		return fmt.Errorf("kt %s on %s: %w", op, b.addr, ctxErr)
 	}
-	if errors.Is(err, errPoolClosed) {
+	if errors.Is(err, connpool.ErrClosed) {
 		return fmt.Errorf("kt %s on %s: %w: %w", op, b.addr, backend.ErrUnavailable, err)
 	}
 	var ne net.Error
@@ -329,47 +317,25 @@ func (b *Backend) connError(ctx context.Context, op string, err error) error {
 	return fmt.Errorf("kt %s on %s: %w: %v", op, b.addr, backend.ErrUnavailable, err)
 }
 
-// drainLate reads and drops the reply to a request whose caller gave up
-// before the reply began, then returns the connection to the pool; the
-// connection keeps its slot meanwhile. A reply that does not come within
-// the URL's timeout, or does not read cleanly, costs the connection as
-// before. first is the request's first byte, which names the reply's form.
-func (b *Backend) drainLate(c *conn, first byte) {
-	c.broken, c.peerGone = false, false
-	b.drains.Add(1)
-	go func() {
-		defer b.drains.Done()
-		_ = c.nc.SetDeadline(time.Now().Add(b.opts.timeout))
-		stop := context.AfterFunc(b.life, func() { _ = c.nc.SetDeadline(pastDeadline) })
-		err := discardReply(c, first)
-		if !stop() || err != nil || c.broken {
-			c.broken = true
-		} else {
-			b.pool.recovered.Add(1)
-		}
-		b.pool.put(c)
-	}()
-}
-
 // discardReply reads one reply to a request starting with first: a binary
 // reply for a binary request, an HTTP response otherwise.
 func discardReply(c *conn, first byte) error {
 	var err error
 	switch first {
 	case ktwire.MagicGetBulk:
-		_, err = ktwire.ReadGetBulkReply(c.br)
+		_, err = ktwire.ReadGetBulkReply(c.BR)
 	case ktwire.MagicSetBulk, ktwire.MagicRemoveBulk:
-		_, err = ktwire.ReadCountReply(c.br, first)
+		_, err = ktwire.ReadCountReply(c.BR, first)
 	case ktwire.MagicPlayScript:
-		_, err = ktwire.ReadPlayScriptReply(c.br)
+		_, err = ktwire.ReadPlayScriptReply(c.BR)
 	default:
 		if first >= 0x80 {
 			return fmt.Errorf("no reply reader for magic %#x", first)
 		}
 		var resp *ktwire.Response
-		resp, err = ktwire.ReadResponse(c.br, false)
+		resp, err = ktwire.ReadResponse(c.BR, false)
 		if err == nil && resp.Close {
-			c.broken = true
+			c.Broken = true
 		}
 	}
 	return err

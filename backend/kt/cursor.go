@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ktgrpc/ktgrpc/backend"
+	"github.com/ktgrpc/ktgrpc/backend/internal/connpool"
 	"github.com/ktgrpc/ktgrpc/backend/internal/keyrange"
 	"github.com/ktgrpc/ktgrpc/backend/kt/ktwire"
 )
@@ -61,7 +62,7 @@ func (b *Backend) openCursor(ctx context.Context, idx uint16, ref *dbRef) (*curs
 	return b.newCursor(idx, ref, b.cursorPool, c, true), nil
 }
 
-func (b *Backend) newCursor(idx uint16, ref *dbRef, p *pool, c *conn, slot bool) *cursor {
+func (b *Backend) newCursor(idx uint16, ref *dbRef, p *connpool.Pool, c *conn, slot bool) *cursor {
 	return &cursor{b: b, idx: idx, ref: ref, id: strconv.FormatInt(b.cursorIDs.Add(1), 10), p: p, c: c, slot: slot}
 }
 
@@ -74,7 +75,7 @@ type cursor struct {
 	id  string
 	// p is the pool c came from; slot is set when the cursor holds one of
 	// b.cursorSlots until Close.
-	p    *pool
+	p    *connpool.Pool
 	slot bool
 
 	mu sync.Mutex
@@ -118,10 +119,10 @@ func (k *cursor) call(ctx context.Context, ops ...op) (_ []*reply, err error) {
 	for {
 		replies := make([]*reply, len(ops))
 		var failed error
-		wrote, err := k.c.exchange(ctx, k.b.opts.timeout, req, func(c *conn) error {
+		wrote, err := k.c.Exchange(ctx, connpool.Deadline(ctx, k.b.opts.timeout), req, func(c *conn) error {
 			for i, o := range ops {
 				rep, err := readRPC(c, o.proc)
-				var ae *appError
+				var ae *connpool.AppError
 				switch {
 				case errors.As(err, &ae):
 					if failed == nil {
@@ -134,21 +135,21 @@ func (k *cursor) call(ctx context.Context, ops ...op) (_ []*reply, err error) {
 			}
 			return failed
 		})
-		var ae *appError
+		var ae *connpool.AppError
 		if err == nil || errors.As(err, &ae) {
 			k.used = true
-			if k.c.broken {
+			if k.c.Broken {
 				// The server announced a close, or a cancellation raced
 				// the reply: the connection, and the cursor, are gone.
 				k.drop(fmt.Errorf("kt cursor on %s: %w: its connection was closed, and the server's cursor with it; open a new cursor", k.b.addr, backend.ErrUnavailable))
 			}
 			if ae != nil {
-				return nil, k.unsupported(ae.err)
+				return nil, k.unsupported(ae.Err)
 			}
 			return replies, nil
 		}
-		retry := !k.used && k.c.reused && ctx.Err() == nil && stale(wrote, err)
-		k.p.put(k.c) // broken: closed and uncounted
+		retry := !k.used && k.c.Reused && ctx.Err() == nil && connpool.Stale(wrote, err)
+		k.p.Put(k.c) // broken: closed and uncounted
 		k.c = nil
 		err = k.b.connError(ctx, ops[0].proc, err)
 		if retry {
@@ -169,7 +170,7 @@ func (k *cursor) call(ctx context.Context, ops ...op) (_ []*reply, err error) {
 
 // drop releases a connection the server closed.
 func (k *cursor) drop(lost error) {
-	k.p.put(k.c)
+	k.p.Put(k.c)
 	k.c = nil
 	k.lost = lost
 }
@@ -332,9 +333,9 @@ func (k *cursor) Close() error {
 	defer k.mu.Unlock()
 	if k.c != nil {
 		if err != nil {
-			k.c.broken = true
+			k.c.Broken = true
 		}
-		k.p.put(k.c)
+		k.p.Put(k.c)
 		k.c = nil
 	}
 	k.lost = fmt.Errorf("kt cursor: %w: the cursor is closed", backend.ErrInvalid)

@@ -37,6 +37,7 @@ import (
 	"time"
 
 	"github.com/ktgrpc/ktgrpc/backend"
+	"github.com/ktgrpc/ktgrpc/backend/internal/connpool"
 )
 
 // DefaultPort is Kyoto Tycoon's default port, used when the URL has none.
@@ -71,24 +72,22 @@ type options struct {
 type Backend struct {
 	addr string
 	opts options
-	pool *pool
+	pool *connpool.Pool
 	// cursorPool holds the connections of open cursors (and of scans of
 	// unordered databases, which keep one cursor throughout), apart from
 	// pool, so that streams held open by their clients never make unary
 	// calls wait. cursorSlots, of the same size, is taken without waiting:
 	// a cursor over the limit fails at once with ErrExhausted.
-	cursorPool  *pool
+	cursorPool  *connpool.Pool
 	cursorSlots chan struct{}
 	// scanSlots bounds the call pool's connections that scans read batches
 	// on to half the pool, so that many scans at once leave room for
 	// calls.
 	scanSlots chan struct{}
-	lost      atomic.Int64 // shared by both pools; see pool.lost
+	lost      atomic.Int64 // shared by both pools; see connpool.Config.Lost
 	dbs       dbCache
 
 	cursorIDs atomic.Int64
-	// drains counts the goroutines reading late replies (see drainLate).
-	drains sync.WaitGroup
 
 	// life ends when the Backend is closed; it ends subscriptions.
 	life     context.Context
@@ -139,8 +138,8 @@ func Open(_ context.Context, u *url.URL) (*Backend, error) {
 		life:     life,
 		shutdown: shutdown,
 	}
-	b.pool = newPool(addr, opts.poolSize, opts.connectTimeout, &b.lost)
-	b.cursorPool = newPool(addr, opts.cursors, opts.connectTimeout, &b.lost)
+	b.pool = connpool.New(connpool.Config{Addr: addr, Size: opts.poolSize, ConnectTimeout: opts.connectTimeout, Lost: &b.lost})
+	b.cursorPool = connpool.New(connpool.Config{Addr: addr, Size: opts.cursors, ConnectTimeout: opts.connectTimeout, Lost: &b.lost})
 	b.cursorSlots = make(chan struct{}, opts.cursors)
 	b.scanSlots = make(chan struct{}, max(1, opts.poolSize/2))
 	return b, nil
@@ -258,9 +257,8 @@ func (b *Backend) Name() string { return "kt://" + b.addr }
 func (b *Backend) Close() error {
 	b.closeMu.Do(func() {
 		b.shutdown()
-		b.drains.Wait() // b.life's end cuts them short
-		b.pool.close()
-		b.cursorPool.close()
+		b.pool.Close()
+		b.cursorPool.Close()
 	})
 	return nil
 }
@@ -271,32 +269,20 @@ func (b *Backend) Ping(ctx context.Context) error {
 	return err
 }
 
-// PoolStats counts the connections of one of a Backend's pools. Replication
-// streams use connections of their own and are not counted.
-type PoolStats struct {
-	// Open is the number of connections open now, idle or in use.
-	Open int
-	// Idle is the number of open connections waiting in the pool.
-	Idle int
-	// InUse is the number of connections a call or a cursor holds.
-	InUse int
-	// Dials counts the connections opened so far: connection churn.
-	Dials int64
-	// Discards counts the connections closed because their state was
-	// unknown (an error, a timeout or a cancellation mid-request) or because
-	// the server closed them.
-	Discards int64
-	// Recovered counts the connections kept although a call gave up on
-	// them (its deadline expired while the server was still to answer):
-	// the late reply was read in the background and the connection
-	// returned to the pool instead of being closed and replaced.
-	Recovered int64
-}
+// PoolStats counts the connections of one of a Backend's pools.
+// Replication streams use connections of their own and are counted in
+// Streams, not Open.
+type PoolStats = connpool.Stats
 
-// Stats reports the call pool's connection counts; tests use it to show that
-// no connection leaks, and Dials shows connection churn.
-func (b *Backend) Stats() PoolStats { return b.pool.stats() }
+// PoolStats reports the call pool's connection counts; tests use it to show
+// that no connection leaks, and Dials shows connection churn.
+func (b *Backend) PoolStats() PoolStats { return b.pool.Stats() }
+
+// Stats is PoolStats.
+//
+// Deprecated: use PoolStats, the name both adapters use.
+func (b *Backend) Stats() PoolStats { return b.PoolStats() }
 
 // CursorStats reports the cursor pool's connection counts: InUse is the
 // number of cursors open.
-func (b *Backend) CursorStats() PoolStats { return b.cursorPool.stats() }
+func (b *Backend) CursorStats() PoolStats { return b.cursorPool.Stats() }

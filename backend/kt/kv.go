@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/ktgrpc/ktgrpc/backend"
+	"github.com/ktgrpc/ktgrpc/backend/internal/connpool"
 	"github.com/ktgrpc/ktgrpc/backend/kt/ktwire"
 )
 
@@ -50,7 +51,7 @@ func (b *Backend) binaryGet(ctx context.Context, op string, keys []ktwire.KeyRef
 
 // readGetBulk reads the reply to a binary get_bulk of keys.
 func readGetBulk(c *conn, op string, keys []ktwire.KeyRef) ([]ktwire.Record, error) {
-	recs, err := ktwire.ReadGetBulkReply(c.br)
+	recs, err := ktwire.ReadGetBulkReply(c.BR)
 	if err != nil {
 		return nil, binaryError(c, op, err)
 	}
@@ -84,8 +85,8 @@ func inRequestOrder(keys []ktwire.KeyRef, recs []ktwire.Record) bool {
 // a bulk command the server closes the connection, so it is not reused.
 func binaryError(c *conn, op string, err error) error {
 	if err == ktwire.ErrServer {
-		c.broken = true
-		return &appError{fmt.Errorf("kt %s: %w: the server answered the binary error byte 0xBF, which carries no detail (a database error, or a read-only server)", op, backend.ErrFailed)}
+		c.Broken = true
+		return &connpool.AppError{Err: fmt.Errorf("kt %s: %w: the server answered the binary error byte 0xBF, which carries no detail (a database error, or a read-only server)", op, backend.ErrFailed)}
 	}
 	return err
 }
@@ -189,7 +190,7 @@ func (b *Backend) SetBulk(ctx context.Context, db string, entries []backend.Entr
 	if !opts.NoReply {
 		read = func(c *conn) error {
 			var err error
-			hits, err = ktwire.ReadCountReply(c.br, ktwire.MagicSetBulk)
+			hits, err = ktwire.ReadCountReply(c.BR, ktwire.MagicSetBulk)
 			return binaryError(c, "set_bulk", err)
 		}
 	}
@@ -288,7 +289,7 @@ func (b *Backend) RemoveBulk(ctx context.Context, db string, keys [][]byte, atom
 	var hits uint32
 	err = b.roundTrip(ctx, "remove_bulk", once, ktwire.AppendRemoveBulk(nil, 0, refs), func(c *conn) error {
 		var err error
-		hits, err = ktwire.ReadCountReply(c.br, ktwire.MagicRemoveBulk)
+		hits, err = ktwire.ReadCountReply(c.BR, ktwire.MagicRemoveBulk)
 		return binaryError(c, "remove_bulk", err)
 	})
 	return int64(hits), err

@@ -84,7 +84,7 @@ func TestKTServerDown(t *testing.T) {
 	if err := b.Subscribe(ctx, backend.SubscribeOptions{}, func(backend.Update) error { return nil }); !errors.Is(err, backend.ErrUnavailable) {
 		t.Errorf("Subscribe = %v, want ErrUnavailable", err)
 	}
-	if s := b.Stats(); s.Open != 0 || s.InUse != 0 {
+	if s := b.PoolStats(); s.Open != 0 || s.InUse != 0 {
 		t.Errorf("failed dials hold connections: %+v", s)
 	}
 	b.Close()

@@ -5,12 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ktgrpc/ktgrpc/backend"
+	"github.com/ktgrpc/ktgrpc/backend/internal/connpool"
 	"github.com/ktgrpc/ktgrpc/backend/kt/ktwire"
 )
 
@@ -62,7 +62,7 @@ func (b *Backend) Subscribe(ctx context.Context, opts backend.SubscribeOptions, 
 		if parent.Err() != nil {
 			return parent.Err()
 		}
-		return fmt.Errorf("kt subscribe on %s: %w: %w", b.addr, backend.ErrUnavailable, errPoolClosed)
+		return fmt.Errorf("kt subscribe on %s: %w: %w", b.addr, backend.ErrUnavailable, connpool.ErrClosed)
 	}
 
 	filter, err := b.normalizeFilter(ctx, opts.Filter)
@@ -155,8 +155,7 @@ func (st *stream) session(ctx context.Context) (progressed bool, err error) {
 	if err := st.refresh(ctx); err != nil {
 		return false, err
 	}
-	d := net.Dialer{Timeout: b.opts.connectTimeout, KeepAlive: 30 * time.Second}
-	nc, err := d.DialContext(ctx, "tcp", b.addr)
+	nc, err := b.pool.DialStream(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -164,13 +163,13 @@ func (st *stream) session(ctx context.Context) (progressed bool, err error) {
 	// loop sets fresh deadlines, which would undo a past one.
 	stop := context.AfterFunc(ctx, func() { _ = nc.Close() })
 	defer stop()
-	defer nc.Close()
+	defer b.pool.ReleaseStream(nc)
 
 	_ = nc.SetDeadline(time.Now().Add(b.opts.timeout))
 	if _, err := nc.Write(ktwire.AppendReplicationRequest(nil, 0, st.pos, st.sid)); err != nil {
 		return false, err
 	}
-	br := bufio.NewReaderSize(nc, readBufferSize)
+	br := bufio.NewReaderSize(nc, 64<<10)
 	if err := ktwire.ReadReplicationAccept(br); err != nil {
 		if err == ktwire.ErrServer {
 			return false, errRefused
@@ -367,12 +366,11 @@ func logFileID(path string) uint64 {
 // retains: the first record of a replication session from the start. It
 // is 0 when the log holds none.
 func (b *Backend) oldestLogPosition(ctx context.Context) (uint64, error) {
-	d := net.Dialer{Timeout: b.opts.connectTimeout}
-	nc, err := d.DialContext(ctx, "tcp", b.addr)
+	nc, err := b.pool.DialStream(ctx)
 	if err != nil {
 		return 0, b.connError(ctx, "subscribe", err)
 	}
-	defer nc.Close()
+	defer b.pool.ReleaseStream(nc)
 	stop := context.AfterFunc(ctx, func() { _ = nc.Close() })
 	defer stop()
 	_ = nc.SetDeadline(time.Now().Add(b.opts.timeout))

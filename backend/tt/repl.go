@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ktgrpc/ktgrpc/backend"
+	"github.com/ktgrpc/ktgrpc/backend/internal/connpool"
 	"github.com/ktgrpc/ktgrpc/backend/tt/ttwire"
 )
 
@@ -201,9 +202,9 @@ func (b *Backend) Subscribe(ctx context.Context, opts backend.SubscribeOptions, 
 		case <-ctx.Done():
 			t.Stop()
 			return ctx.Err()
-		case <-b.pool.done:
+		case <-b.pool.Done():
 			t.Stop()
-			return b.classify(ctx, "repl", errClosed)
+			return b.classify(ctx, "repl", connpool.ErrClosed)
 		case <-t.C:
 		}
 		backoff = min(backoff*2, b.opts.ReplBackoff)
@@ -246,14 +247,14 @@ func (b *Backend) serverNow(ctx context.Context) (uint64, error) {
 // replSession runs one connection. started reports whether the handshake
 // completed. Errors from fn and refusals come back as *errPermanent.
 func (b *Backend) replSession(ctx context.Context, sid uint32, st *replState, filter backend.Filter, fn func(backend.Update) error) (started bool, err error) {
-	nc, err := b.pool.dialRaw(ctx)
+	nc, err := b.pool.DialStream(ctx)
 	if err != nil {
-		if errors.Is(err, errClosed) {
+		if errors.Is(err, connpool.ErrClosed) {
 			return false, &errPermanent{b.classify(ctx, "repl", err)}
 		}
 		return false, b.classify(ctx, "repl", err)
 	}
-	defer b.pool.releaseRaw(nc)
+	defer b.pool.ReleaseStream(nc)
 	stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	// Setting a deadline could undo the interrupt of a context that ended

@@ -133,6 +133,7 @@ import (
 	"time"
 
 	"github.com/ktgrpc/ktgrpc/backend"
+	"github.com/ktgrpc/ktgrpc/backend/internal/connpool"
 )
 
 // DefaultPort is ttserver's default port.
@@ -187,7 +188,7 @@ type Backend struct {
 	addr string
 	name string
 	opts Options
-	pool *pool
+	pool *connpool.Pool
 	// kind caches the database type: 0 until known.
 	kind atomic.Int32
 	// iterBusy is true while a cursor uses the server's shared iterator.
@@ -255,14 +256,9 @@ func New(addr string, opts Options) (*Backend, error) {
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		return nil, fmt.Errorf("tt: address %q: %v: %w", addr, err, backend.ErrInvalid)
 	}
-	dial := opts.Dialer
-	if dial == nil {
-		var nd net.Dialer
-		dial = nd.DialContext
-	}
 	b := &Backend{addr: addr, name: "tt://" + addr, opts: opts}
 	b.kind.Store(int32(k))
-	b.pool = newPool(addr, opts.PoolSize, opts.ConnectTimeout, dial)
+	b.pool = connpool.New(connpool.Config{Addr: addr, Size: opts.PoolSize, ConnectTimeout: opts.ConnectTimeout, Dial: opts.Dialer})
 	return b, nil
 }
 
@@ -375,13 +371,16 @@ func (b *Backend) Name() string { return b.name }
 // Close closes every pooled connection. Calls after Close answer
 // backend.ErrUnavailable.
 func (b *Backend) Close() error {
-	b.pool.close()
+	b.pool.Close()
 	return nil
 }
 
+// PoolStats counts a pool's connections.
+type PoolStats = connpool.Stats
+
 // PoolStats reports the pool's connections, for health pages and leak
 // tests.
-func (b *Backend) PoolStats() PoolStats { return b.pool.stats() }
+func (b *Backend) PoolStats() PoolStats { return b.pool.Stats() }
 
 // checkDB accepts the only database a server has.
 func checkDB(db string) error {
