@@ -186,9 +186,9 @@ func (b *Backend) roundTrip(ctx context.Context, op string, r retry, req []byte,
 	call := connpool.Call{
 		Idempotent: bool(r),
 		Exchange: func(ctx context.Context, c *conn) (bool, error) {
-			return c.Exchange(ctx, connpool.Deadline(ctx, b.opts.timeout), req, read)
+			return c.Exchange(ctx, connpool.Deadline(ctx, b.opts.Timeout), req, read)
 		},
-		DrainTimeout: b.opts.timeout,
+		DrainTimeout: b.opts.Timeout,
 	}
 	if ref != nil {
 		call.Acquire = func(ctx context.Context, fresh bool) (*conn, error) {
@@ -256,7 +256,7 @@ func (b *Backend) recheckDBs(ctx context.Context, c *conn, ref *dbRef) (wrote bo
 	b.dbs.mu.Unlock()
 	if list == nil || listEpoch != epoch {
 		var rep *reply
-		wrote, err = c.Exchange(ctx, connpool.Deadline(ctx, b.opts.timeout), ktwire.AppendRPCRequest(nil, "report", nil), func(c *conn) error {
+		wrote, err = c.Exchange(ctx, connpool.Deadline(ctx, b.opts.Timeout), ktwire.AppendRPCRequest(nil, "report", nil), func(c *conn) error {
 			var err error
 			rep, err = readRPC(c, "report")
 			return err
@@ -286,8 +286,8 @@ func (b *Backend) callContext(ctx context.Context) (context.Context, context.Can
 	if _, ok := ctx.Deadline(); ok {
 		return ctx, func() {}
 	}
-	return context.WithTimeoutCause(ctx, b.opts.timeout,
-		fmt.Errorf("no answer within the URL's timeout=%v: %w", b.opts.timeout, context.DeadlineExceeded))
+	return context.WithTimeoutCause(ctx, b.opts.Timeout,
+		fmt.Errorf("no answer within the URL's timeout=%v: %w", b.opts.Timeout, context.DeadlineExceeded))
 }
 
 // connError classifies a failure to reach the server or to finish an
@@ -309,7 +309,7 @@ func (b *Backend) connError(ctx context.Context, op string, err error) error {
 		if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
 			return fmt.Errorf("kt %s on %s: %w: %w", op, b.addr, backend.ErrTimeout, context.DeadlineExceeded)
 		}
-		return fmt.Errorf("kt %s on %s: %w: no answer within %v", op, b.addr, backend.ErrTimeout, b.opts.timeout)
+		return fmt.Errorf("kt %s on %s: %w: no answer within %v", op, b.addr, backend.ErrTimeout, b.opts.Timeout)
 	}
 	if errors.Is(err, ktwire.ErrProtocol) || errors.Is(err, ktwire.ErrBodyTooLarge) {
 		return fmt.Errorf("kt %s on %s: %w: %w", op, b.addr, backend.ErrFailed, err)

@@ -53,18 +53,15 @@ const (
 	DefaultMaxBackoff     = 10 * time.Second
 	DefaultReconnects     = 10
 	DefaultCursors        = 64
+	DefaultCoalesceWait   = 100 * time.Microsecond
+	DefaultCoalesceMax    = 64
 )
 
-// options are the settings parsed from the URL.
+// options are the settings parsed from the URL: the shared vocabulary
+// (see package connpool) and kt's own.
 type options struct {
-	poolSize       int
-	timeout        time.Duration
-	connectTimeout time.Duration
-	serverID       uint16
-	backoff        time.Duration
-	maxBackoff     time.Duration
-	reconnects     int
-	cursors        int
+	connpool.Options
+	cursors int
 }
 
 // Backend is a Kyoto Tycoon adapter. It implements backend.Backend,
@@ -106,26 +103,17 @@ var (
 //	kt://host[:port][?option=value&...]
 //
 // It fails only for a malformed URL; it does not contact the server. The
-// options are:
+// options shared with tt (pool, timeout, connect_timeout, sid, repl_*,
+// coalesce*) are described in the README's backend URL section; kt's
+// defaults are pool=16, sid=65535 (ids go up to 65535), repl_timeout equal
+// to timeout, repl_max_backoff=10s. kt's own option:
 //
-//	pool=N               most connections open at once for calls (16); scans
-//	                     of tree databases read batches on at most half
 //	cursors=N            most cursors open at once, each on a connection of
 //	                     its own outside the call pool (64); one more fails
 //	                     with ErrExhausted
-//	timeout=D            limit of a call whose context has no deadline (the
-//	                     wait for a pooled connection included), and of the
-//	                     silence tolerated on a replication stream (30s)
-//	connect_timeout=D    limit of one TCP connect (5s)
-//	sid=N                server id presented when subscribing, 1-65535 (65535);
-//	                     the server withholds changes that originated there
-//	backoff=D            first delay before re-opening a broken replication
-//	                     stream, doubled per failure (100ms)
-//	max_backoff=D        cap of that delay (10s)
-//	reconnects=N         failed re-openings in a row before Subscribe gives
-//	                     up with ErrUnavailable (10)
 //
-// Durations use Go syntax ("250ms", "1m"); a bare number means seconds.
+// The deprecated names backoff, max_backoff and reconnects are accepted
+// for repl_backoff, repl_max_backoff and repl_reconnects.
 func Open(_ context.Context, u *url.URL) (*Backend, error) {
 	addr, opts, err := parseURL(u)
 	if err != nil {
@@ -138,23 +126,27 @@ func Open(_ context.Context, u *url.URL) (*Backend, error) {
 		life:     life,
 		shutdown: shutdown,
 	}
-	b.pool = connpool.New(connpool.Config{Addr: addr, Size: opts.poolSize, ConnectTimeout: opts.connectTimeout, Lost: &b.lost})
-	b.cursorPool = connpool.New(connpool.Config{Addr: addr, Size: opts.cursors, ConnectTimeout: opts.connectTimeout, Lost: &b.lost})
+	b.pool = connpool.New(connpool.Config{Addr: addr, Size: opts.Pool, ConnectTimeout: opts.ConnectTimeout, Lost: &b.lost})
+	b.cursorPool = connpool.New(connpool.Config{Addr: addr, Size: opts.cursors, ConnectTimeout: opts.ConnectTimeout, Lost: &b.lost})
 	b.cursorSlots = make(chan struct{}, opts.cursors)
-	b.scanSlots = make(chan struct{}, max(1, opts.poolSize/2))
+	b.scanSlots = make(chan struct{}, max(1, opts.Pool/2))
 	return b, nil
 }
 
 func parseURL(u *url.URL) (string, options, error) {
 	opts := options{
-		poolSize:       DefaultPoolSize,
-		timeout:        DefaultTimeout,
-		connectTimeout: DefaultConnectTimeout,
-		serverID:       DefaultServerID,
-		backoff:        DefaultBackoff,
-		maxBackoff:     DefaultMaxBackoff,
-		reconnects:     DefaultReconnects,
-		cursors:        DefaultCursors,
+		Options: connpool.Options{
+			Pool:           DefaultPoolSize,
+			Timeout:        DefaultTimeout,
+			ConnectTimeout: DefaultConnectTimeout,
+			SID:            DefaultServerID,
+			ReplBackoff:    DefaultBackoff,
+			ReplMaxBackoff: DefaultMaxBackoff,
+			ReplReconnects: DefaultReconnects,
+			CoalesceWait:   DefaultCoalesceWait,
+			CoalesceMax:    DefaultCoalesceMax,
+		},
+		cursors: DefaultCursors,
 	}
 	bad := func(format string, args ...any) (string, options, error) {
 		return "", options{}, fmt.Errorf("kt URL %q: %s: %w", u.Redacted(), fmt.Sprintf(format, args...), backend.ErrInvalid)
@@ -183,70 +175,24 @@ func parseURL(u *url.URL) (string, options, error) {
 	} else if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
 		return bad("bad port %q", port)
 	}
-	q, err := url.ParseQuery(u.RawQuery)
+	err := connpool.ParseQuery(u, connpool.Limits{MaxSID: 65535}, &opts.Options, []string{"cursors"}, func(name, v string) (bool, error) {
+		if name != "cursors" {
+			return false, nil
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10000 {
+			return true, fmt.Errorf("cursors=%q: want a cursor count from 1 to 10000", v)
+		}
+		opts.cursors = n
+		return true, nil
+	})
 	if err != nil {
-		return bad("query: %v", err)
+		return bad("%v", err)
 	}
-	for name, values := range q {
-		if len(values) != 1 {
-			return bad("option %s given %d times", name, len(values))
-		}
-		v := values[0]
-		switch name {
-		case "pool":
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > 10000 {
-				return bad("pool=%q: want a connection count from 1 to 10000", v)
-			}
-			opts.poolSize = n
-		case "cursors":
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > 10000 {
-				return bad("cursors=%q: want a cursor count from 1 to 10000", v)
-			}
-			opts.cursors = n
-		case "timeout", "connect_timeout", "backoff", "max_backoff":
-			d, err := parseDuration(v)
-			if err != nil || d <= 0 {
-				return bad("%s=%q: want a positive duration such as 500ms or 30s", name, v)
-			}
-			switch name {
-			case "timeout":
-				opts.timeout = d
-			case "connect_timeout":
-				opts.connectTimeout = d
-			case "backoff":
-				opts.backoff = d
-			default:
-				opts.maxBackoff = d
-			}
-		case "sid":
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > 65535 {
-				return bad("sid=%q: want a server id from 1 to 65535", v)
-			}
-			opts.serverID = uint16(n)
-		case "reconnects":
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 {
-				return bad("reconnects=%q: want a count, 0 or more", v)
-			}
-			opts.reconnects = n
-		default:
-			return bad("unknown option %q (known: pool, cursors, timeout, connect_timeout, sid, backoff, max_backoff, reconnects)", name)
-		}
-	}
-	if opts.maxBackoff < opts.backoff {
-		opts.maxBackoff = opts.backoff
+	if opts.ReplTimeout == 0 {
+		opts.ReplTimeout = opts.Timeout
 	}
 	return net.JoinHostPort(host, port), opts, nil
-}
-
-func parseDuration(s string) (time.Duration, error) {
-	if n, err := strconv.ParseFloat(s, 64); err == nil {
-		return time.Duration(n * float64(time.Second)), nil
-	}
-	return time.ParseDuration(s)
 }
 
 // Name identifies the server, for example "kt://127.0.0.1:1978".

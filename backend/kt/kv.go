@@ -2,11 +2,9 @@ package kt
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"fmt"
 	"math"
-	"slices"
 	"strconv"
 
 	"github.com/ktgrpc/ktgrpc/backend"
@@ -509,69 +507,3 @@ func (b *Backend) incrementRefused(ctx context.Context, rep *reply, proc string,
 // formatFloat writes a float without an exponent, which KT's parser does
 // not read.
 func formatFloat(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
-
-// MatchKeys is RPC match_prefix, match_regex or match_similar. KT ranks the
-// keys in its reply; they are returned in that order.
-func (b *Backend) MatchKeys(ctx context.Context, db string, m backend.Match, limit int64) ([][]byte, error) {
-	if limit < 0 {
-		return nil, fmt.Errorf("kt match: %w: negative limit %d (0 means no limit)", backend.ErrInvalid, limit)
-	}
-	ctx, idx, err := b.resolveDB(ctx, db)
-	if err != nil {
-		return nil, err
-	}
-	var p params
-	p.db(idx)
-	var proc string
-	switch m.Kind {
-	case backend.MatchPrefix:
-		proc = "match_prefix"
-		p.add("prefix", m.Prefix)
-	case backend.MatchRegex:
-		proc = "match_regex"
-		p.str("regex", m.Regex)
-	case backend.MatchSimilar:
-		proc = "match_similar"
-		p.add("origin", m.Origin)
-		p.int("range", int64(max(m.MaxDistance, 0)))
-		if m.UTF8 {
-			p.flag("utf") // a presence flag: any value turns UTF-8 mode on
-		}
-	default:
-		return nil, fmt.Errorf("kt match: %w: unknown match kind %d", backend.ErrInvalid, m.Kind)
-	}
-	if limit > 0 {
-		p.int("max", limit)
-	}
-	rep, err := b.rpc(ctx, proc, p, idempotent)
-	if err != nil {
-		return nil, err
-	}
-	if rep.logic() {
-		if m.Kind == backend.MatchRegex {
-			return nil, fmt.Errorf("kt match_regex %q: %w: the server could not compile the expression (%s)", m.Regex, backend.ErrInvalid, message(rep.fields))
-		}
-		return nil, fmt.Errorf("kt %s: %w: server said %q (HTTP 450)", proc, backend.ErrFailed, message(rep.fields))
-	}
-	type ranked struct {
-		key  []byte
-		rank int64
-	}
-	var keys []ranked
-	for _, f := range rep.fields {
-		if len(f.Key) == 0 || f.Key[0] != '_' {
-			continue
-		}
-		rank, err := strconv.ParseInt(string(f.Value), 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("kt %s: %w: rank %q of key %q is not an integer", proc, backend.ErrFailed, f.Value, f.Key[1:])
-		}
-		keys = append(keys, ranked{f.Key[1:], rank})
-	}
-	slices.SortStableFunc(keys, func(a, b ranked) int { return cmp.Compare(a.rank, b.rank) })
-	out := make([][]byte, len(keys))
-	for i, k := range keys {
-		out[i] = k.key
-	}
-	return out, nil
-}

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"time"
 
 	"github.com/ktgrpc/ktgrpc/backend"
 	"github.com/ktgrpc/ktgrpc/backend/internal/connpool"
@@ -36,6 +35,8 @@ type conn = connpool.Conn
 func (b *Backend) do(ctx context.Context, op string, idempotent bool, reqs ...*ttwire.Request) (_ []*ttwire.Reply, err error) {
 	ctx, end := backend.StartRoundTrip(ctx, "tt", op)
 	defer func() { end(err) }()
+	ctx, cancel := b.callContext(ctx)
+	defer cancel()
 	var reps []*ttwire.Reply
 	call := connpool.Call{
 		Idempotent:   idempotent,
@@ -49,7 +50,7 @@ func (b *Backend) do(ctx context.Context, op string, idempotent bool, reqs ...*t
 				return false, &connpool.AppError{Err: &encodeError{err}}
 			}
 		}
-		return c.Exchange(ctx, b.deadline(ctx), c.Buf, func(c *conn) error {
+		return c.Exchange(ctx, connpool.Deadline(ctx, b.opts.Timeout), c.Buf, func(c *conn) error {
 			var err error
 			reps, err = readReplies(c.BR, reqs)
 			return err
@@ -72,14 +73,15 @@ func (b *Backend) do(ctx context.Context, op string, idempotent bool, reqs ...*t
 	return nil, b.classify(ctx, op, err)
 }
 
-// deadline is the deadline of an exchange: the timeout from now, or the
-// context's deadline when earlier.
-func (b *Backend) deadline(ctx context.Context) time.Time {
-	deadline := time.Now().Add(b.opts.Timeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
+// callContext bounds a call whose context has no deadline by the URL's
+// timeout. The bound covers the whole call: the wait for a pooled
+// connection, the dial and the exchange.
+func (b *Backend) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
 	}
-	return deadline
+	return context.WithTimeoutCause(ctx, b.opts.Timeout,
+		fmt.Errorf("no answer within the URL's timeout=%v: %w", b.opts.Timeout, context.DeadlineExceeded))
 }
 
 // one is do for a single request.
@@ -150,7 +152,7 @@ func (b *Backend) classify(ctx context.Context, op string, err error) error {
 		return fmt.Errorf("%s: %s: %w: %w", b.name, op, err, backend.ErrUnavailable)
 	case ctx.Err() != nil:
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return fmt.Errorf("%s: %s: no answer before the deadline: %w", b.name, op, backend.ErrTimeout)
+			return fmt.Errorf("%s: %s: no answer before the deadline (%v): %w", b.name, op, context.Cause(ctx), backend.ErrTimeout)
 		}
 		return fmt.Errorf("%s: %s: %w", b.name, op, ctx.Err())
 	case errors.Is(err, os.ErrDeadlineExceeded):

@@ -23,4 +23,28 @@
 //   - counts for metrics (Stats, Stats.Backend): open, idle, in use,
 //     streams, waits, dials, discards, recovered; the gateway exports them
 //     as the ktgrpc_backend_pool_* series.
+//
+// # URL options
+//
+// Options and ParseQuery are the backend URL vocabulary both adapters take,
+// one meaning per name (the README's "Backend URL options" section has the
+// defaults of each adapter):
+//
+//	pool              most connections open at once for calls
+//	timeout           limit of a call whose context has no deadline, the
+//	                  wait for a pooled connection included
+//	connect_timeout   limit of one TCP connect
+//	sid               server id presented when subscribing
+//	repl_timeout      silence tolerated on a replication stream
+//	repl_backoff      first pause before reopening a broken stream, doubled
+//	                  per failure
+//	repl_max_backoff  cap of that pause
+//	repl_reconnects   failed reopenings in a row before Subscribe gives up
+//	coalesce          on/off: merge concurrent single-key calls
+//	coalesce_wait     longest a call waits for others to join its batch
+//	coalesce_max      most calls in one batch
+//
+// Durations use Go syntax; a bare number means seconds. kt's deprecated
+// backoff, max_backoff and reconnects are read as repl_backoff,
+// repl_max_backoff and repl_reconnects.
 package connpool

@@ -16,10 +16,6 @@ import (
 	"github.com/ktgrpc/ktgrpc/backend/tt/ttwire"
 )
 
-// firstBackoff is the pause before the first replication reconnect; it
-// doubles up to Options.ReplBackoff.
-const firstBackoff = 100 * time.Millisecond
-
 // errPermanent marks a replication failure that reconnecting cannot cure.
 type errPermanent struct{ err error }
 
@@ -174,7 +170,7 @@ func (b *Backend) Subscribe(ctx context.Context, opts backend.SubscribeOptions, 
 	}
 	st := newReplState(after)
 	st.announce = opts.Now
-	backoff := min(firstBackoff, b.opts.ReplBackoff)
+	backoff := b.opts.ReplBackoff
 	streamed, failures := false, 0
 	for {
 		started, err := b.replSession(ctx, sid, st, filter, fn)
@@ -187,7 +183,7 @@ func (b *Backend) Subscribe(ctx context.Context, opts backend.SubscribeOptions, 
 		}
 		if started {
 			streamed, failures = true, 0
-			backoff = min(firstBackoff, b.opts.ReplBackoff)
+			backoff = b.opts.ReplBackoff
 		}
 		if !streamed {
 			return err
@@ -207,7 +203,7 @@ func (b *Backend) Subscribe(ctx context.Context, opts backend.SubscribeOptions, 
 			return b.classify(ctx, "repl", connpool.ErrClosed)
 		case <-t.C:
 		}
-		backoff = min(backoff*2, b.opts.ReplBackoff)
+		backoff = min(backoff*2, b.opts.ReplMaxBackoff)
 	}
 }
 

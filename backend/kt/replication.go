@@ -47,7 +47,7 @@ func (e *fnError) Error() string { return e.err.Error() }
 // at once. It returns ctx.Err() when ctx ends, and ErrUnsupported when the
 // server has no update log.
 func (b *Backend) Subscribe(ctx context.Context, opts backend.SubscribeOptions, fn func(backend.Update) error) error {
-	sid := b.opts.serverID
+	sid := uint16(b.opts.SID)
 	if opts.ServerID != 0 {
 		if opts.ServerID > 65535 {
 			return fmt.Errorf("kt subscribe: %w: server id %d does not fit KT's 16 bits", backend.ErrInvalid, opts.ServerID)
@@ -75,7 +75,7 @@ func (b *Backend) Subscribe(ctx context.Context, opts backend.SubscribeOptions, 
 			return err
 		}
 	}
-	backoff, failures, established := b.opts.backoff, 0, false
+	backoff, failures, established := b.opts.ReplBackoff, 0, false
 	for {
 		progressed, err := st.session(ctx)
 		if ctx.Err() != nil {
@@ -94,13 +94,13 @@ func (b *Backend) Subscribe(ctx context.Context, opts backend.SubscribeOptions, 
 			return fmt.Errorf("kt subscribe on %s at position %d: %w: %w", b.addr, st.pos, backend.ErrFailed, err)
 		}
 		if progressed {
-			established, failures, backoff = true, 0, b.opts.backoff
+			established, failures, backoff = true, 0, b.opts.ReplBackoff
 		}
 		if !established {
 			return b.connError(ctx, "subscribe", err)
 		}
 		failures++
-		if failures > b.opts.reconnects {
+		if failures > b.opts.ReplReconnects {
 			return fmt.Errorf("kt subscribe on %s: %w: the stream broke and %d attempts to reopen it from position %d failed; last error: %v", b.addr, backend.ErrUnavailable, failures-1, st.pos, err)
 		}
 		t := time.NewTimer(backoff)
@@ -110,7 +110,7 @@ func (b *Backend) Subscribe(ctx context.Context, opts backend.SubscribeOptions, 
 			return ended()
 		case <-t.C:
 		}
-		backoff = min(2*backoff, b.opts.maxBackoff)
+		backoff = min(2*backoff, b.opts.ReplMaxBackoff)
 	}
 }
 
@@ -165,7 +165,7 @@ func (st *stream) session(ctx context.Context) (progressed bool, err error) {
 	defer stop()
 	defer b.pool.ReleaseStream(nc)
 
-	_ = nc.SetDeadline(time.Now().Add(b.opts.timeout))
+	_ = nc.SetDeadline(time.Now().Add(b.opts.Timeout))
 	if _, err := nc.Write(ktwire.AppendReplicationRequest(nil, 0, st.pos, st.sid)); err != nil {
 		return false, err
 	}
@@ -180,7 +180,7 @@ func (st *stream) session(ctx context.Context) (progressed bool, err error) {
 	for {
 		// An idle master sends a NOP about every 0.1 s; silence for the
 		// whole timeout means the connection is dead.
-		_ = nc.SetReadDeadline(time.Now().Add(b.opts.timeout))
+		_ = nc.SetReadDeadline(time.Now().Add(b.opts.ReplTimeout))
 		f, err := ktwire.ReadFrame(br)
 		if err != nil {
 			return progressed, err
@@ -189,7 +189,7 @@ func (st *stream) session(ctx context.Context) (progressed bool, err error) {
 		var ev *backend.Event
 		switch f.Kind {
 		case ktwire.FrameNOP:
-			_ = nc.SetWriteDeadline(time.Now().Add(b.opts.timeout))
+			_ = nc.SetWriteDeadline(time.Now().Add(b.opts.Timeout))
 			if _, err := nc.Write(ack); err != nil {
 				return true, err
 			}
@@ -373,9 +373,9 @@ func (b *Backend) oldestLogPosition(ctx context.Context) (uint64, error) {
 	defer b.pool.ReleaseStream(nc)
 	stop := context.AfterFunc(ctx, func() { _ = nc.Close() })
 	defer stop()
-	_ = nc.SetDeadline(time.Now().Add(b.opts.timeout))
+	_ = nc.SetDeadline(time.Now().Add(b.opts.Timeout))
 	br := bufio.NewReader(nc)
-	if _, err = nc.Write(ktwire.AppendReplicationRequest(nil, 0, 0, b.opts.serverID)); err == nil {
+	if _, err = nc.Write(ktwire.AppendReplicationRequest(nil, 0, 0, uint16(b.opts.SID))); err == nil {
 		err = ktwire.ReadReplicationAccept(br)
 	}
 	if err != nil {
