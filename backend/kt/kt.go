@@ -53,6 +53,7 @@ const (
 	DefaultMaxBackoff     = 10 * time.Second
 	DefaultReconnects     = 10
 	DefaultCursors        = 64
+	DefaultCoalesce       = true
 	DefaultCoalesceWait   = 100 * time.Microsecond
 	DefaultCoalesceMax    = 64
 )
@@ -85,6 +86,10 @@ type Backend struct {
 	dbs       dbCache
 
 	cursorIDs atomic.Int64
+
+	// gets and sets merge concurrent calls (coalesce=on), or are nil.
+	gets *connpool.Batcher[getCall, getAnswer]
+	sets *connpool.Batcher[setCall, struct{}]
 
 	// life ends when the Backend is closed; it ends subscriptions.
 	life     context.Context
@@ -130,6 +135,7 @@ func Open(_ context.Context, u *url.URL) (*Backend, error) {
 	b.cursorPool = connpool.New(connpool.Config{Addr: addr, Size: opts.cursors, ConnectTimeout: opts.ConnectTimeout, Lost: &b.lost})
 	b.cursorSlots = make(chan struct{}, opts.cursors)
 	b.scanSlots = make(chan struct{}, max(1, opts.Pool/2))
+	b.startCoalescing()
 	return b, nil
 }
 
@@ -143,6 +149,7 @@ func parseURL(u *url.URL) (string, options, error) {
 			ReplBackoff:    DefaultBackoff,
 			ReplMaxBackoff: DefaultMaxBackoff,
 			ReplReconnects: DefaultReconnects,
+			Coalesce:       DefaultCoalesce,
 			CoalesceWait:   DefaultCoalesceWait,
 			CoalesceMax:    DefaultCoalesceMax,
 		},

@@ -22,6 +22,14 @@ func (b *Backend) Get(ctx context.Context, db string, key []byte) (backend.Recor
 	if err := checkSize("get", key, nil); err != nil {
 		return backend.Record{}, false, err
 	}
+	if b.gets != nil {
+		return b.coalescedGet(ctx, idx, key)
+	}
+	return b.getOne(ctx, idx, key)
+}
+
+// getOne reads one record on its own.
+func (b *Backend) getOne(ctx context.Context, idx uint16, key []byte) (backend.Record, bool, error) {
 	recs, err := b.binaryGet(ctx, "get", []ktwire.KeyRef{{DB: idx, Key: key}})
 	if err != nil || len(recs) == 0 {
 		return backend.Record{}, false, err
@@ -30,13 +38,7 @@ func (b *Backend) Get(ctx context.Context, db string, key []byte) (backend.Recor
 }
 
 func (b *Backend) binaryGet(ctx context.Context, op string, keys []ktwire.KeyRef) ([]backend.Record, error) {
-	req := ktwire.AppendGetBulk(nil, keys)
-	var recs []ktwire.Record
-	err := b.roundTrip(ctx, op, idempotent, req, func(c *conn) error {
-		var err error
-		recs, err = readGetBulk(c, op, keys)
-		return err
-	})
+	recs, err := b.binaryGetRecords(ctx, op, keys)
 	if err != nil {
 		return nil, err
 	}
@@ -45,6 +47,19 @@ func (b *Backend) binaryGet(ctx context.Context, op string, keys []ktwire.KeyRef
 		out[i] = backend.Record{Key: r.Key, Value: r.Value, ExpireTime: expireTime(r.XT)}
 	}
 	return out, nil
+}
+
+// binaryGetRecords runs a binary get_bulk of keys: the records found, in
+// request order.
+func (b *Backend) binaryGetRecords(ctx context.Context, op string, keys []ktwire.KeyRef) ([]ktwire.Record, error) {
+	req := ktwire.AppendGetBulk(nil, keys)
+	var recs []ktwire.Record
+	err := b.roundTrip(ctx, op, idempotent, req, func(c *conn) error {
+		var err error
+		recs, err = readGetBulk(c, op, keys)
+		return err
+	})
+	return recs, err
 }
 
 // readGetBulk reads the reply to a binary get_bulk of keys.
@@ -148,6 +163,9 @@ func underscored(name []byte) (string, bool) {
 // request is sent with the no-reply flag and its outcome is unknown.
 // Keys and values above 2^28 bytes are refused with ErrInvalid.
 func (b *Backend) Set(ctx context.Context, db string, key, value []byte, exp backend.Expiry, opts backend.WriteOptions) error {
+	if b.sets != nil && !opts.NoReply && len(key)+len(value) <= coalesceMaxBytes {
+		return b.coalescedSet(ctx, db, key, value, exp)
+	}
 	_, err := b.SetBulk(ctx, db, []backend.Entry{{Key: key, Value: value, Expiry: exp}}, backend.WriteOptions{NoReply: opts.NoReply})
 	return err
 }
@@ -178,30 +196,43 @@ func (b *Backend) SetBulk(ctx context.Context, db string, entries []backend.Entr
 		}
 		recs[i] = ktwire.Record{DB: idx, Key: e.Key, Value: e.Value, XT: xt}
 	}
-	flags := uint32(0)
-	if opts.NoReply {
-		flags = ktwire.FlagNoReply
-	}
-	req := ktwire.AppendSetBulk(nil, flags, recs)
-	var hits uint32
-	var read func(*conn) error
-	if !opts.NoReply {
-		read = func(c *conn) error {
-			var err error
-			hits, err = ktwire.ReadCountReply(c.BR, ktwire.MagicSetBulk)
-			return binaryError(c, "set_bulk", err)
-		}
-	}
-	if err := b.roundTrip(ctx, "set_bulk", once, req, read); err != nil {
+	return b.setRecords(ctx, idx, recs, opts.NoReply)
+}
+
+// setRecords runs a binary set_bulk of recs, all to database idx.
+func (b *Backend) setRecords(ctx context.Context, idx uint16, recs []ktwire.Record, noReply bool) (int64, error) {
+	hits, err := b.setBulk(ctx, recs, noReply)
+	if err != nil {
 		return 0, err
 	}
-	if !opts.NoReply && int(hits) != len(recs) {
+	if !noReply && int(hits) != len(recs) {
 		// A record fails only with 0xBF; one that is merely not counted
 		// went to a database index the server does not have (any more).
 		b.dbs.forget()
 		return int64(hits), fmt.Errorf("kt set_bulk on %s: %w: the server stored %d of %d records: it has no database %d (any more)", b.addr, backend.ErrInvalid, hits, len(recs), idx)
 	}
 	return int64(hits), nil
+}
+
+// setBulk runs a binary set_bulk of recs and returns the count the server
+// reports (0 with noReply).
+func (b *Backend) setBulk(ctx context.Context, recs []ktwire.Record, noReply bool) (uint32, error) {
+	flags := uint32(0)
+	if noReply {
+		flags = ktwire.FlagNoReply
+	}
+	req := ktwire.AppendSetBulk(nil, flags, recs)
+	var hits uint32
+	var read func(*conn) error
+	if !noReply {
+		read = func(c *conn) error {
+			var err error
+			hits, err = ktwire.ReadCountReply(c.BR, ktwire.MagicSetBulk)
+			return binaryError(c, "set_bulk", err)
+		}
+	}
+	err := b.roundTrip(ctx, "set_bulk", once, req, read)
+	return hits, err
 }
 
 // checkSize refuses keys and values the binary protocol cannot carry: the

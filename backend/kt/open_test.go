@@ -37,7 +37,7 @@ func TestKTOpenOptions(t *testing.T) {
 	b = mustOpen(t, "kt://[::1]:2000/?pool=3&cursors=5&timeout=250ms&connect_timeout=2&sid=7&backoff=1ms&max_backoff=5ms&reconnects=0")
 	want := options{Options: connpool.Options{Pool: 3, Timeout: 250 * time.Millisecond, ConnectTimeout: 2 * time.Second, SID: 7,
 		ReplBackoff: time.Millisecond, ReplMaxBackoff: 5 * time.Millisecond, ReplReconnects: 0, ReplTimeout: 250 * time.Millisecond,
-		CoalesceWait: DefaultCoalesceWait, CoalesceMax: DefaultCoalesceMax}, cursors: 5}
+		Coalesce: DefaultCoalesce, CoalesceWait: DefaultCoalesceWait, CoalesceMax: DefaultCoalesceMax}, cursors: 5}
 	if b.addr != "[::1]:2000" || b.opts != want {
 		t.Errorf("addr %q opts %+v, want %+v", b.addr, b.opts, want)
 	}

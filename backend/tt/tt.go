@@ -142,6 +142,10 @@ const DefaultReplSID = 1<<31 - 1
 // Subscribe tolerates unless the URL says otherwise.
 const DefaultReplReconnects = 10
 
+// DefaultCoalesce is whether a tt:// URL merges concurrent calls unless it
+// says otherwise (New takes Options.Coalesce as given).
+const DefaultCoalesce = true
+
 // Options are the adapter's settings; Open reads them from the URL.
 type Options struct {
 	PoolSize       int
@@ -181,6 +185,7 @@ func defaultOptions() Options {
 		ReplBackoff:    100 * time.Millisecond,
 		ReplMaxBackoff: 5 * time.Second,
 		ReplReconnects: DefaultReplReconnects,
+		Coalesce:       DefaultCoalesce,
 		CoalesceWait:   100 * time.Microsecond,
 		CoalesceMax:    64,
 	}
@@ -196,6 +201,9 @@ type Backend struct {
 	pool *connpool.Pool
 	// kind caches the database type: 0 until known.
 	kind atomic.Int32
+	// calls merges concurrent Gets, Sets and Removes (coalesce=on), or
+	// is nil.
+	calls *connpool.Batcher[call, answer]
 	// iterBusy is true while a cursor uses the server's shared iterator.
 	iterBusy atomic.Bool
 	// replSessionHook, when set (by tests), runs once a replication
@@ -273,6 +281,7 @@ func New(addr string, opts Options) (*Backend, error) {
 	b := &Backend{addr: addr, name: "tt://" + addr, opts: opts}
 	b.kind.Store(int32(k))
 	b.pool = connpool.New(connpool.Config{Addr: addr, Size: opts.PoolSize, ConnectTimeout: opts.ConnectTimeout, Dial: opts.Dialer})
+	b.startCoalescing()
 	return b, nil
 }
 

@@ -1,0 +1,77 @@
+package kt
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"strconv"
+	"testing"
+
+	"github.com/ktgrpc/ktgrpc/backend"
+	"github.com/ktgrpc/ktgrpc/backend/internal/connpool"
+	"github.com/ktgrpc/ktgrpc/test/kttest"
+)
+
+// benchKeys is how many records the benchmarks read and write.
+const benchKeys = 10000
+
+// benchServer is KT_ADDR (with KT_PID, the server's process, for its CPU
+// time) or an in-process kttest, whose CPU then counts as this process's.
+func benchServer(b *testing.B) (string, int) {
+	if addr := os.Getenv("KT_ADDR"); addr != "" {
+		pid, _ := strconv.Atoi(os.Getenv("KT_PID"))
+		return addr, pid
+	}
+	return kttest.Start(b).Addr(), 0
+}
+
+// BenchmarkKTCoalesce compares Get and Set with and without coalescing, at
+// 1, 16 and 64 concurrent callers, 100-byte values, side by side in one run.
+func BenchmarkKTCoalesce(b *testing.B) {
+	addr, pid := benchServer(b)
+	value := make([]byte, 100)
+	keys := make([][]byte, benchKeys)
+	for i := range keys {
+		keys[i] = fmt.Appendf(nil, "bench-%05d", i)
+	}
+	open := func(b *testing.B, coalesce string) *Backend {
+		u, _ := url.Parse("kt://" + addr + "?pool=16&coalesce=" + coalesce)
+		kb, err := Open(context.Background(), u)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = kb.Close() })
+		return kb
+	}
+	seed := open(b, "off")
+	if _, err := seed.SetBulk(context.Background(), "", entries(keys, value), backend.WriteOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	for _, op := range []string{"get", "set"} {
+		for _, c := range []int{1, 16, 64} {
+			for _, mode := range []string{"off", "on"} {
+				b.Run(fmt.Sprintf("%s/c=%d/coalesce=%s", op, c, mode), func(b *testing.B) {
+					kb := open(b, mode)
+					b.ReportAllocs()
+					connpool.RunConcurrent(b, c, pid, func(ctx context.Context, i int) error {
+						k := keys[i%len(keys)]
+						if op == "get" {
+							_, _, err := kb.Get(ctx, "", k)
+							return err
+						}
+						return kb.Set(ctx, "", k, value, backend.Expiry{}, backend.WriteOptions{})
+					})
+				})
+			}
+		}
+	}
+}
+
+func entries(keys [][]byte, value []byte) []backend.Entry {
+	out := make([]backend.Entry, len(keys))
+	for i, k := range keys {
+		out[i] = backend.Entry{Key: k, Value: value}
+	}
+	return out
+}

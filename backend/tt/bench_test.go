@@ -1,0 +1,62 @@
+package tt
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"testing"
+
+	"github.com/ktgrpc/ktgrpc/backend"
+	"github.com/ktgrpc/ktgrpc/backend/internal/connpool"
+	"github.com/ktgrpc/ktgrpc/test/tttest"
+)
+
+// BenchmarkTTCoalesce compares Get and Set with and without coalescing, at
+// 1, 16 and 64 concurrent callers, 100-byte values, side by side in one run,
+// on TT_ADDR (with TT_PID, the server's process, for its CPU time) or an
+// in-process tttest, whose CPU then counts as this process's.
+func BenchmarkTTCoalesce(b *testing.B) {
+	addr, kind := os.Getenv("TT_ADDR"), "auto"
+	pid, _ := strconv.Atoi(os.Getenv("TT_PID"))
+	if addr == "" {
+		addr, kind = tttest.Start(b, tttest.WithConfig("tt-hash")).Addr(), "hash"
+	}
+	value := make([]byte, 100)
+	keys := make([][]byte, 10000)
+	entries := make([]backend.Entry, len(keys))
+	for i := range keys {
+		keys[i] = fmt.Appendf(nil, "bench-%05d", i)
+		entries[i] = backend.Entry{Key: keys[i], Value: value}
+	}
+	open := func(b *testing.B, coalesce bool) *Backend {
+		tb, err := New(addr, Options{Kind: kind, PoolSize: 16, Coalesce: coalesce})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = tb.Close() })
+		return tb
+	}
+	if _, err := open(b, false).SetBulk(context.Background(), "", entries, backend.WriteOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	for _, op := range []string{"get", "set"} {
+		for _, c := range []int{1, 16, 64} {
+			for _, coalesce := range []bool{false, true} {
+				mode := map[bool]string{false: "off", true: "on"}[coalesce]
+				b.Run(fmt.Sprintf("%s/c=%d/coalesce=%s", op, c, mode), func(b *testing.B) {
+					tb := open(b, coalesce)
+					b.ReportAllocs()
+					connpool.RunConcurrent(b, c, pid, func(ctx context.Context, i int) error {
+						k := keys[i%len(keys)]
+						if op == "get" {
+							_, _, err := tb.Get(ctx, "", k)
+							return err
+						}
+						return tb.Set(ctx, "", k, value, backend.Expiry{}, backend.WriteOptions{})
+					})
+				})
+			}
+		}
+	}
+}
