@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/ktgrpc/ktgrpc/backend"
-	"github.com/ktgrpc/ktgrpc/backend/internal/connpool"
+	"github.com/ktgrpc/ktgrpc/backend/internal/connpool/pooltest"
 	"github.com/ktgrpc/ktgrpc/test/kttest"
 )
 
@@ -54,7 +54,7 @@ func BenchmarkKTCoalesce(b *testing.B) {
 				b.Run(fmt.Sprintf("%s/c=%d/coalesce=%s", op, c, mode), func(b *testing.B) {
 					kb := open(b, mode)
 					b.ReportAllocs()
-					connpool.RunConcurrent(b, c, pid, func(ctx context.Context, i int) error {
+					pooltest.RunConcurrent(b, c, pid, func(ctx context.Context, i int) error {
 						k := keys[i%len(keys)]
 						if op == "get" {
 							_, _, err := kb.Get(ctx, "", k)

@@ -11,15 +11,16 @@ import (
 
 	"github.com/ktgrpc/ktgrpc/backend"
 	"github.com/ktgrpc/ktgrpc/backend/internal/connpool"
+	"github.com/ktgrpc/ktgrpc/backend/internal/connpool/pooltest"
 	"github.com/ktgrpc/ktgrpc/backend/kt/ktwire"
 	"github.com/ktgrpc/ktgrpc/test/kttest"
 )
 
 // openTapped opens a Backend on srv whose pool dials through a tap.
-func openTapped(t *testing.T, addr, query string) (*Backend, *connpool.Tap) {
+func openTapped(t *testing.T, addr, query string) (*Backend, *pooltest.Tap) {
 	t.Helper()
 	b := mustOpen(t, "kt://"+addr+"?"+query)
-	tp := &connpool.Tap{}
+	tp := &pooltest.Tap{}
 	b.pool = connpool.New(connpool.Config{Addr: b.addr, Size: b.opts.Pool, ConnectTimeout: b.opts.ConnectTimeout, Dial: tp.Dial, Lost: &b.lost})
 	t.Cleanup(func() { _ = b.Close() })
 	return b, tp
@@ -53,7 +54,7 @@ func TestKTCoalescingMerges(t *testing.T) {
 			errs <- b.Set(ctx, "", fmt.Appendf(nil, "s%d", i), fmt.Appendf(nil, "x%d", i), backend.Expiry{}, backend.WriteOptions{})
 		}()
 	}
-	connpool.WaitPending(b.sets, 8)
+	pooltest.WaitPending(b.sets, 8)
 	release()
 	for range 9 {
 		if err := <-errs; err != nil {
@@ -86,7 +87,7 @@ func TestKTCoalescingMerges(t *testing.T) {
 	for i := 1; i < len(keys); i++ {
 		go get(i)
 	}
-	connpool.WaitPending(b.gets, len(keys)-1)
+	pooltest.WaitPending(b.gets, len(keys)-1)
 	release()
 	want := map[string]string{"k0": "v0", "s3": "x3", "k2": "v2", "s8": "x8"}
 	for i, k := range keys {
@@ -130,12 +131,12 @@ func TestKTCoalescingCancellationIsolated(t *testing.T) {
 	go func() {
 		gone <- b.Set(cctx, "", []byte("cancelled"), []byte("1"), backend.Expiry{}, backend.WriteOptions{})
 	}()
-	connpool.WaitPending(b.sets, 3)
+	pooltest.WaitPending(b.sets, 3)
 	cancel()
 	if err := <-gone; !errors.Is(err, context.Canceled) {
 		t.Fatalf("the cancelled Set: %v, want context.Canceled", err)
 	}
-	connpool.WaitPending(b.sets, 2)
+	pooltest.WaitPending(b.sets, 2)
 	release()
 	for range 3 {
 		if err := <-errs; err != nil {
@@ -159,7 +160,7 @@ func TestKTCoalescingCancellationIsolated(t *testing.T) {
 		answers <- err
 		found <- ok
 	}()
-	connpool.WaitPending(b.gets, 2)
+	pooltest.WaitPending(b.gets, 2)
 	held, releaseBatch := tp.Hold()
 	release()
 	<-held // the batch of b and c is being written
@@ -236,7 +237,7 @@ func TestKTCoalescedSetOutcomeUnknown(t *testing.T) {
 			for _, k := range []string{"b", "c", "d"} {
 				go func() { errs <- b.Set(ctx, "", []byte(k), []byte("v"), backend.Expiry{}, backend.WriteOptions{}) }()
 			}
-			connpool.WaitPending(b.sets, 3)
+			pooltest.WaitPending(b.sets, 3)
 			srv.replies <- ktwire.AppendCountReply(nil, ktwire.MagicSetBulk, 1)
 			if err := <-errs; err != nil {
 				t.Fatalf("the lone Set: %v", err)

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/ktgrpc/ktgrpc/backend"
-	"github.com/ktgrpc/ktgrpc/backend/internal/connpool"
+	"github.com/ktgrpc/ktgrpc/backend/internal/connpool/pooltest"
 	"github.com/ktgrpc/ktgrpc/test/tttest"
 )
 
@@ -47,7 +47,7 @@ func BenchmarkTTCoalesce(b *testing.B) {
 				b.Run(fmt.Sprintf("%s/c=%d/coalesce=%s", op, c, mode), func(b *testing.B) {
 					tb := open(b, coalesce)
 					b.ReportAllocs()
-					connpool.RunConcurrent(b, c, pid, func(ctx context.Context, i int) error {
+					pooltest.RunConcurrent(b, c, pid, func(ctx context.Context, i int) error {
 						k := keys[i%len(keys)]
 						if op == "get" {
 							_, _, err := tb.Get(ctx, "", k)

@@ -8,13 +8,13 @@ import (
 	"time"
 
 	"github.com/ktgrpc/ktgrpc/backend"
-	"github.com/ktgrpc/ktgrpc/backend/internal/connpool"
+	"github.com/ktgrpc/ktgrpc/backend/internal/connpool/pooltest"
 	"github.com/ktgrpc/ktgrpc/test/tttest"
 )
 
-func openTapped(t *testing.T) (*Backend, *connpool.Tap) {
+func openTapped(t *testing.T) (*Backend, *pooltest.Tap) {
 	t.Helper()
-	tp := &connpool.Tap{}
+	tp := &pooltest.Tap{}
 	b, err := New(tttest.Start(t, tttest.WithConfig("tt-hash")).Addr(), Options{
 		Kind: "hash", PoolSize: 4, Dialer: tp.Dial, Coalesce: true, CoalesceWait: time.Hour,
 	})
@@ -65,7 +65,7 @@ func TestTTCoalescingMerges(t *testing.T) {
 	for _, c := range calls {
 		go c()
 	}
-	connpool.WaitPending(b.calls, len(calls))
+	pooltest.WaitPending(b.calls, len(calls))
 	release()
 	want := map[string]result{
 		"get k0":       {value: "v-k0", ok: true},
@@ -112,7 +112,7 @@ func TestTTCoalescingCancellationIsolated(t *testing.T) {
 	go func() {
 		gone <- b.Set(cctx, "", []byte("cancelled"), []byte("1"), backend.Expiry{}, backend.WriteOptions{})
 	}()
-	connpool.WaitPending(b.calls, 2)
+	pooltest.WaitPending(b.calls, 2)
 	cancel()
 	if err := <-gone; !errors.Is(err, context.Canceled) {
 		t.Fatalf("the cancelled Set: %v", err)
@@ -134,7 +134,7 @@ func TestTTCoalescingCancellationIsolated(t *testing.T) {
 	cctx, cancel = context.WithCancel(ctx)
 	go func() { _, _, err := b.Get(cctx, "", []byte("b")); gone <- err }()
 	go func() { rec, _, err := b.Get(ctx, "", []byte("b")); errs <- err; values <- string(rec.Value) }()
-	connpool.WaitPending(b.calls, 2)
+	pooltest.WaitPending(b.calls, 2)
 	batchHeld, releaseBatch := tp.Hold()
 	release()
 	<-batchHeld
@@ -167,7 +167,7 @@ func TestTTCoalescedBatchFails(t *testing.T) {
 			errs <- b.Set(ctx, "", fmt.Appendf(nil, "k%d", i), []byte("v"), backend.Expiry{}, backend.WriteOptions{})
 		}()
 	}
-	connpool.WaitPending(b.calls, 3)
+	pooltest.WaitPending(b.calls, 3)
 	b.pool.Close() // the batch finds no connection
 	release()
 	<-errs // the lone Get, which raced the close

@@ -1,4 +1,4 @@
-package connpool
+package pooltest
 
 import (
 	"context"

@@ -1,4 +1,6 @@
-package connpool
+// Package pooltest helps the adapters' tests and benchmarks of package
+// connpool: a dialer that counts and holds requests, and CPU accounting.
+package pooltest
 
 import (
 	"context"
@@ -6,6 +8,8 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+
+	"github.com/ktgrpc/ktgrpc/backend/internal/connpool"
 )
 
 // Tap is a dialer for tests of the adapters: it counts the requests
@@ -61,7 +65,7 @@ func (c *tapConn) Write(b []byte) (int, error) {
 }
 
 // WaitPending waits until n calls are queued in bt, yielding meanwhile.
-func WaitPending[Req, Res any](bt *Batcher[Req, Res], n int) {
+func WaitPending[Req, Res any](bt *connpool.Batcher[Req, Res], n int) {
 	for bt.Stats().Pending != n {
 		runtime.Gosched()
 	}
