@@ -75,3 +75,45 @@ func entries(keys [][]byte, value []byte) []backend.Entry {
 	}
 	return out
 }
+
+// BenchmarkKTHotPath measures one caller's Get, Set and GetBulk of 100
+// keys, the adapter's own cost per call (profile it with -cpuprofile and
+// -memprofile; an in-process kttest's work shows there too).
+func BenchmarkKTHotPath(b *testing.B) {
+	addr, pid := benchServer(b)
+	u, _ := url.Parse("kt://" + addr + "?pool=4&coalesce=off")
+	kb, err := Open(context.Background(), u)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer kb.Close()
+	value := make([]byte, 100)
+	keys := make([][]byte, benchKeys)
+	for i := range keys {
+		keys[i] = fmt.Appendf(nil, "bench-%05d", i)
+	}
+	if _, err := kb.SetBulk(context.Background(), "", entries(keys, value), backend.WriteOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("get", func(b *testing.B) {
+		b.ReportAllocs()
+		pooltest.RunConcurrent(b, 1, pid, func(ctx context.Context, i int) error {
+			_, _, err := kb.Get(ctx, "", keys[i%len(keys)])
+			return err
+		})
+	})
+	b.Run("set", func(b *testing.B) {
+		b.ReportAllocs()
+		pooltest.RunConcurrent(b, 1, pid, func(ctx context.Context, i int) error {
+			return kb.Set(ctx, "", keys[i%len(keys)], value, backend.Expiry{}, backend.WriteOptions{})
+		})
+	})
+	b.Run("getbulk100", func(b *testing.B) {
+		b.ReportAllocs()
+		pooltest.RunConcurrent(b, 1, pid, func(ctx context.Context, i int) error {
+			start := (i * 100) % (len(keys) - 100)
+			_, err := kb.GetBulk(ctx, "", keys[start:start+100], false)
+			return err
+		})
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"slices"
 	"strconv"
 	"time"
@@ -177,37 +178,68 @@ func (b *Backend) rpcOK(ctx context.Context, proc string, p params, r retry) (*r
 // are discarded; one whose caller gave up before the reply began is kept by
 // reading the reply in the background. An idempotent call that failed on a
 // stale reused connection is sent once more on a new one.
-func (b *Backend) roundTrip(ctx context.Context, op string, r retry, req []byte, read func(*conn) error) (err error) {
+//
+// A call whose context has no deadline is bounded by the URL's timeout
+// from its start, the wait for a connection included (see callContext),
+// without a context of its own: the bound goes to the pool and the socket.
+func (b *Backend) roundTrip(ctx context.Context, op string, r retry, req []byte, read func(*conn) error) error {
 	ctx, end := backend.StartRoundTrip(ctx, "kt", op)
-	defer func() { end(err) }()
-	ctx, cancel := b.callContext(ctx)
-	defer cancel()
-	ref := resolvedFrom(ctx)
-	call := connpool.Call{
-		Idempotent: bool(r),
-		Exchange: func(ctx context.Context, c *conn) (bool, error) {
-			return c.Exchange(ctx, connpool.Deadline(ctx, b.opts.Timeout), req, read)
-		},
-		DrainTimeout: b.opts.Timeout,
+	// wait bounds the wait for a connection when ctx does not.
+	deadline, ok := ctx.Deadline()
+	var wait time.Time
+	if !ok {
+		deadline = time.Now().Add(b.opts.Timeout)
+		wait = deadline
 	}
-	if ref != nil {
-		call.Acquire = func(ctx context.Context, fresh bool) (*conn, error) {
-			return b.acquire(ctx, b.pool, op, ref, fresh)
-		}
+	rq := &request{b: b, op: op, req: req, read: read, deadline: deadline, wait: wait}
+	var err error
+	if ref := resolvedFrom(ctx); ref != nil {
+		err = b.pool.Do(ctx, wait, bool(r), b.opts.Timeout, &refRequest{request: rq, ref: ref})
+	} else {
+		err = b.pool.Do(ctx, wait, bool(r), b.opts.Timeout, rq)
 	}
-	if read != nil {
-		first := req[0]
-		call.Drain = func(c *conn) error { return discardReply(c, first) }
-	}
-	err = b.pool.Do(ctx, &call)
 	var ae *connpool.AppError
 	switch {
 	case err == nil:
-		return nil
 	case errors.As(err, &ae):
-		return ae.Err
+		err = ae.Err
+	case !ok && ctx.Err() == nil && (errors.Is(err, connpool.ErrWaitTimeout) || errors.Is(err, os.ErrDeadlineExceeded)):
+		err = fmt.Errorf("kt %s on %s: %w: %w", op, b.addr, backend.ErrTimeout, b.timeoutCause)
+	default:
+		err = b.connError(ctx, op, err)
 	}
-	return b.connError(ctx, op, err)
+	end(err)
+	return err
+}
+
+// request is one exchange of roundTrip (a connpool.Request).
+type request struct {
+	b        *Backend
+	op       string
+	req      []byte
+	read     func(*conn) error
+	deadline time.Time // of the exchange
+	wait     time.Time // of the wait for a connection (zero: ctx's end)
+}
+
+func (r *request) Exchange(ctx context.Context, c *conn) (bool, error) {
+	return c.Exchange(ctx, r.deadline, r.req, r.read)
+}
+
+func (r *request) HasReply() bool { return r.read != nil }
+
+func (r *request) Drain(c *conn) error { return discardReply(c, r.req[0]) }
+
+// refRequest is a request that names a database by an index resolved from
+// ref: its connection is taken by acquire, which checks that the index
+// still names the same database.
+type refRequest struct {
+	*request
+	ref *dbRef
+}
+
+func (r *refRequest) Acquire(ctx context.Context, fresh bool) (*conn, error) {
+	return r.b.acquire(ctx, r.b.pool, r.op, r.ref, fresh, r.wait)
 }
 
 // acquire takes a connection from p (a new one when fresh) for a request
@@ -215,16 +247,16 @@ func (b *Backend) roundTrip(ctx context.Context, op string, r retry, req []byte,
 // pool lost connections since ref was resolved, recheckDBs runs on the
 // connection first; a stale connection found that way is replaced, since
 // nothing of the call has been sent yet.
-func (b *Backend) acquire(ctx context.Context, p *connpool.Pool, op string, ref *dbRef, fresh bool) (*conn, error) {
+func (b *Backend) acquire(ctx context.Context, p *connpool.Pool, op string, ref *dbRef, fresh bool, deadline time.Time) (*conn, error) {
 	for {
-		c, err := p.Get(ctx, fresh)
+		c, err := p.GetUntil(ctx, fresh, deadline)
 		if err != nil {
 			return nil, b.connError(ctx, op, err)
 		}
 		if ref == nil || b.lost.Load() == ref.epoch {
 			return c, nil
 		}
-		wrote, err := b.recheckDBs(ctx, c, ref)
+		wrote, err := b.recheckDBs(ctx, c, ref, deadline)
 		if err == nil {
 			return c, nil
 		}
@@ -249,14 +281,17 @@ func (b *Backend) acquire(ctx context.Context, p *connpool.Pool, op string, ref 
 // lists differ the request must not be sent: the error (an *connpool.AppError, c
 // stays in step) is ErrUnavailable, and a retry of the call resolves the
 // database again.
-func (b *Backend) recheckDBs(ctx context.Context, c *conn, ref *dbRef) (wrote bool, err error) {
+func (b *Backend) recheckDBs(ctx context.Context, c *conn, ref *dbRef, deadline time.Time) (wrote bool, err error) {
+	if deadline.IsZero() {
+		deadline = connpool.Deadline(ctx, b.opts.Timeout)
+	}
 	epoch := b.lost.Load()
 	b.dbs.mu.Lock()
 	list, listEpoch := b.dbs.list, b.dbs.epoch
 	b.dbs.mu.Unlock()
 	if list == nil || listEpoch != epoch {
 		var rep *reply
-		wrote, err = c.Exchange(ctx, connpool.Deadline(ctx, b.opts.Timeout), ktwire.AppendRPCRequest(nil, "report", nil), func(c *conn) error {
+		wrote, err = c.Exchange(ctx, deadline, ktwire.AppendRPCRequest(nil, "report", nil), func(c *conn) error {
 			var err error
 			rep, err = readRPC(c, "report")
 			return err
@@ -286,8 +321,7 @@ func (b *Backend) callContext(ctx context.Context) (context.Context, context.Can
 	if _, ok := ctx.Deadline(); ok {
 		return ctx, func() {}
 	}
-	return context.WithTimeoutCause(ctx, b.opts.Timeout,
-		fmt.Errorf("no answer within the URL's timeout=%v: %w", b.opts.Timeout, context.DeadlineExceeded))
+	return context.WithTimeoutCause(ctx, b.opts.Timeout, b.timeoutCause)
 }
 
 // connError classifies a failure to reach the server or to finish an
@@ -298,6 +332,9 @@ func (b *Backend) connError(ctx context.Context, op string, err error) error {
 			return fmt.Errorf("kt %s on %s: %w: %w", op, b.addr, backend.ErrTimeout, context.Cause(ctx))
 		}
 		return fmt.Errorf("kt %s on %s: %w", op, b.addr, ctxErr)
+	}
+	if errors.Is(err, connpool.ErrWaitTimeout) {
+		return fmt.Errorf("kt %s on %s: %w: %w", op, b.addr, backend.ErrTimeout, b.timeoutCause)
 	}
 	if errors.Is(err, connpool.ErrClosed) {
 		return fmt.Errorf("kt %s on %s: %w: %w", op, b.addr, backend.ErrUnavailable, err)

@@ -60,8 +60,6 @@ func withRef(ctx context.Context, ref *dbRef) context.Context {
 }
 
 func (b *Backend) coalescedGet(ctx context.Context, idx uint16, key []byte) (backend.Record, bool, error) {
-	ctx, cancel := b.callContext(ctx)
-	defer cancel()
 	a, err := b.gets.Do(ctx, getCall{ref: resolvedFrom(ctx), key: ktwire.KeyRef{DB: idx, Key: bytes.Clone(key)}})
 	if err != nil {
 		return backend.Record{}, false, b.callerGone(ctx, "get", err)
@@ -121,8 +119,6 @@ func (b *Backend) coalescedSet(ctx context.Context, db string, key, value []byte
 	if err := checkSize("set_bulk", key, value); err != nil {
 		return err
 	}
-	ctx, cancel := b.callContext(ctx)
-	defer cancel()
 	// The call may go out after its caller has given up and reused the
 	// buffers: it owns copies.
 	buf := make([]byte, len(key)+len(value))

@@ -52,7 +52,7 @@ func (b *Backend) openCursor(ctx context.Context, idx uint16, ref *dbRef) (*curs
 	}
 	ctx, cancel := b.callContext(ctx)
 	defer cancel()
-	c, err := b.acquire(ctx, b.cursorPool, "open cursor", ref, false)
+	c, err := b.acquire(ctx, b.cursorPool, "open cursor", ref, false, time.Time{})
 	if err != nil {
 		<-b.cursorSlots
 		return nil, err
@@ -154,7 +154,7 @@ func (k *cursor) call(ctx context.Context, ops ...op) (_ []*reply, err error) {
 			// Nothing is lost yet: the server never answered for this
 			// cursor, so a new connection can take over (unless the
 			// server's databases changed meanwhile: see acquire).
-			c, gerr := k.b.acquire(ctx, k.p, ops[0].proc, k.ref, true)
+			c, gerr := k.b.acquire(ctx, k.p, ops[0].proc, k.ref, true, time.Time{})
 			if gerr == nil {
 				k.c = c
 				continue

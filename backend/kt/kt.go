@@ -87,6 +87,9 @@ type Backend struct {
 
 	cursorIDs atomic.Int64
 
+	// timeoutCause is the cause of a call that ran out of the URL's timeout.
+	timeoutCause error
+
 	// gets and sets merge concurrent calls (coalesce=on), or are nil.
 	gets *connpool.Batcher[getCall, getAnswer]
 	sets *connpool.Batcher[setCall, struct{}]
@@ -135,6 +138,7 @@ func Open(_ context.Context, u *url.URL) (*Backend, error) {
 	b.cursorPool = connpool.New(connpool.Config{Addr: addr, Size: opts.cursors, ConnectTimeout: opts.ConnectTimeout, Lost: &b.lost})
 	b.cursorSlots = make(chan struct{}, opts.cursors)
 	b.scanSlots = make(chan struct{}, max(1, opts.Pool/2))
+	b.timeoutCause = fmt.Errorf("no answer within the URL's timeout=%v: %w", opts.Timeout, context.DeadlineExceeded)
 	b.startCoalescing()
 	return b, nil
 }

@@ -30,11 +30,12 @@ func (b *Backend) Get(ctx context.Context, db string, key []byte) (backend.Recor
 
 // getOne reads one record on its own.
 func (b *Backend) getOne(ctx context.Context, idx uint16, key []byte) (backend.Record, bool, error) {
-	recs, err := b.binaryGet(ctx, "get", []ktwire.KeyRef{{DB: idx, Key: key}})
+	recs, err := b.binaryGetRecords(ctx, "get", []ktwire.KeyRef{{DB: idx, Key: key}})
 	if err != nil || len(recs) == 0 {
 		return backend.Record{}, false, err
 	}
-	return recs[0], true, nil
+	r := recs[0]
+	return backend.Record{Key: r.Key, Value: r.Value, ExpireTime: expireTime(r.XT)}, true, nil
 }
 
 func (b *Backend) binaryGet(ctx context.Context, op string, keys []ktwire.KeyRef) ([]backend.Record, error) {
@@ -52,7 +53,11 @@ func (b *Backend) binaryGet(ctx context.Context, op string, keys []ktwire.KeyRef
 // binaryGetRecords runs a binary get_bulk of keys: the records found, in
 // request order.
 func (b *Backend) binaryGetRecords(ctx context.Context, op string, keys []ktwire.KeyRef) ([]ktwire.Record, error) {
-	req := ktwire.AppendGetBulk(nil, keys)
+	size := 9
+	for _, k := range keys {
+		size += 6 + len(k.Key)
+	}
+	req := ktwire.AppendGetBulk(make([]byte, 0, size), keys)
 	var recs []ktwire.Record
 	err := b.roundTrip(ctx, op, idempotent, req, func(c *conn) error {
 		var err error
@@ -221,7 +226,11 @@ func (b *Backend) setBulk(ctx context.Context, recs []ktwire.Record, noReply boo
 	if noReply {
 		flags = ktwire.FlagNoReply
 	}
-	req := ktwire.AppendSetBulk(nil, flags, recs)
+	size := 9
+	for _, r := range recs {
+		size += 18 + len(r.Key) + len(r.Value)
+	}
+	req := ktwire.AppendSetBulk(make([]byte, 0, size), flags, recs)
 	var hits uint32
 	var read func(*conn) error
 	if !noReply {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/ktgrpc/ktgrpc/backend"
 	"github.com/ktgrpc/ktgrpc/backend/internal/keyrange"
@@ -112,7 +113,7 @@ func (s *scan) reposition(ctx context.Context) error {
 	case <-cctx.Done():
 		return s.b.connError(cctx, "scan", cctx.Err())
 	}
-	c, err := s.b.acquire(cctx, s.b.pool, "scan", s.ref, false)
+	c, err := s.b.acquire(cctx, s.b.pool, "scan", s.ref, false, time.Time{})
 	if err != nil {
 		<-s.b.scanSlots
 		return err

@@ -60,3 +60,50 @@ func BenchmarkTTCoalesce(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkTTHotPath measures one caller's Get, Set and GetBulk of 100
+// keys, the adapter's own cost per call (on TT_ADDR, allocations and
+// proc-cpu-us/op are the adapter's alone).
+func BenchmarkTTHotPath(b *testing.B) {
+	addr, kind := os.Getenv("TT_ADDR"), "auto"
+	pid, _ := strconv.Atoi(os.Getenv("TT_PID"))
+	if addr == "" {
+		addr, kind = tttest.Start(b, tttest.WithConfig("tt-hash")).Addr(), "hash"
+	}
+	tb, err := New(addr, Options{Kind: kind, PoolSize: 4})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tb.Close()
+	value := make([]byte, 100)
+	keys := make([][]byte, 10000)
+	entries := make([]backend.Entry, len(keys))
+	for i := range keys {
+		keys[i] = fmt.Appendf(nil, "bench-%05d", i)
+		entries[i] = backend.Entry{Key: keys[i], Value: value}
+	}
+	if _, err := tb.SetBulk(context.Background(), "", entries, backend.WriteOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("get", func(b *testing.B) {
+		b.ReportAllocs()
+		pooltest.RunConcurrent(b, 1, pid, func(ctx context.Context, i int) error {
+			_, _, err := tb.Get(ctx, "", keys[i%len(keys)])
+			return err
+		})
+	})
+	b.Run("set", func(b *testing.B) {
+		b.ReportAllocs()
+		pooltest.RunConcurrent(b, 1, pid, func(ctx context.Context, i int) error {
+			return tb.Set(ctx, "", keys[i%len(keys)], value, backend.Expiry{}, backend.WriteOptions{})
+		})
+	})
+	b.Run("getbulk100", func(b *testing.B) {
+		b.ReportAllocs()
+		pooltest.RunConcurrent(b, 1, pid, func(ctx context.Context, i int) error {
+			start := (i * 100) % (len(keys) - 100)
+			_, err := tb.GetBulk(ctx, "", keys[start:start+100], false)
+			return err
+		})
+	})
+}

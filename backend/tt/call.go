@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"time"
 
 	"github.com/ktgrpc/ktgrpc/backend"
 	"github.com/ktgrpc/ktgrpc/backend/internal/connpool"
@@ -32,56 +33,65 @@ type conn = connpool.Conn
 // do sends reqs on one connection, pipelined, and reads the reply of each
 // one that has a reply (putnr has none). Reads pass idempotent, which allows
 // one retry on a fresh connection when a pooled one turns out to be dead.
-func (b *Backend) do(ctx context.Context, op string, idempotent bool, reqs ...*ttwire.Request) (_ []*ttwire.Reply, err error) {
+func (b *Backend) do(ctx context.Context, op string, idempotent bool, reqs ...*ttwire.Request) ([]*ttwire.Reply, error) {
 	ctx, end := backend.StartRoundTrip(ctx, "tt", op)
-	defer func() { end(err) }()
-	ctx, cancel := b.callContext(ctx)
-	defer cancel()
-	var reps []*ttwire.Reply
-	call := connpool.Call{
-		Idempotent:   idempotent,
-		DrainTimeout: b.opts.Timeout,
+	// A call whose context has no deadline is bounded by the timeout from
+	// its start, the wait for a connection included, without a context of
+	// its own: the bound goes to the pool and the socket.
+	deadline, ok := ctx.Deadline()
+	var wait time.Time
+	if !ok {
+		deadline = time.Now().Add(b.opts.Timeout)
+		wait = deadline
 	}
-	call.Exchange = func(ctx context.Context, c *conn) (bool, error) {
-		c.Buf = c.Buf[:0]
-		for _, r := range reqs {
-			var err error
-			if c.Buf, err = ttwire.AppendRequest(c.Buf, r); err != nil {
-				return false, &connpool.AppError{Err: &encodeError{err}}
-			}
-		}
-		return c.Exchange(ctx, connpool.Deadline(ctx, b.opts.Timeout), c.Buf, func(c *conn) error {
-			var err error
-			reps, err = readReplies(c.BR, reqs)
-			return err
-		})
-	}
-	if hasReply(reqs) {
-		call.Drain = func(c *conn) error {
-			_, err := readReplies(c.BR, reqs)
-			return err
-		}
-	}
-	err = b.pool.Do(ctx, &call)
-	if err == nil {
-		return reps, nil
-	}
+	rq := &request{deadline: deadline, reqs: reqs}
+	err := b.pool.Do(ctx, wait, idempotent, b.opts.Timeout, rq)
 	var ee *encodeError
-	if errors.As(err, &ee) {
-		return nil, fmt.Errorf("%s: %s: %v: %w", b.name, op, ee.err, backend.ErrInvalid)
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		err = fmt.Errorf("%s: %s: %v: %w", b.name, op, ee.err, backend.ErrInvalid)
+	case !ok && ctx.Err() == nil && (errors.Is(err, connpool.ErrWaitTimeout) || errors.Is(err, os.ErrDeadlineExceeded)):
+		err = fmt.Errorf("%s: %s: %v: %w", b.name, op, b.timeoutCause, backend.ErrTimeout)
+	default:
+		err = b.classify(ctx, op, err)
 	}
-	return nil, b.classify(ctx, op, err)
+	end(err)
+	if err != nil {
+		return nil, err
+	}
+	return rq.reps, nil
 }
 
-// callContext bounds a call whose context has no deadline by the URL's
-// timeout. The bound covers the whole call: the wait for a pooled
-// connection, the dial and the exchange.
-func (b *Backend) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	if _, ok := ctx.Deadline(); ok {
-		return ctx, func() {}
+// request is one pipelined exchange of do (a connpool.Request).
+type request struct {
+	deadline time.Time
+	reqs     []*ttwire.Request
+	reps     []*ttwire.Reply
+}
+
+func (r *request) Exchange(ctx context.Context, c *conn) (bool, error) {
+	c.Buf = c.Buf[:0]
+	for _, q := range r.reqs {
+		var err error
+		if c.Buf, err = ttwire.AppendRequest(c.Buf, q); err != nil {
+			return false, &connpool.AppError{Err: &encodeError{err}}
+		}
 	}
-	return context.WithTimeoutCause(ctx, b.opts.Timeout,
-		fmt.Errorf("no answer within the URL's timeout=%v: %w", b.opts.Timeout, context.DeadlineExceeded))
+	return c.Exchange(ctx, r.deadline, c.Buf, r.read)
+}
+
+func (r *request) read(c *conn) error {
+	var err error
+	r.reps, err = readReplies(c.BR, r.reqs)
+	return err
+}
+
+func (r *request) HasReply() bool { return hasReply(r.reqs) }
+
+func (r *request) Drain(c *conn) error {
+	_, err := readReplies(c.BR, r.reqs)
+	return err
 }
 
 // one is do for a single request.

@@ -55,8 +55,6 @@ func opName(cmd ttwire.Command) string {
 // coalesced runs c through the batcher; the caller owns key and value only
 // until it returns, so they are copied.
 func (b *Backend) coalesced(ctx context.Context, c call) (answer, error) {
-	ctx, cancel := b.callContext(ctx)
-	defer cancel()
 	buf := make([]byte, len(c.key)+len(c.value))
 	copy(buf, c.key)
 	copy(buf[len(c.key):], c.value)

@@ -206,6 +206,8 @@ type Backend struct {
 	calls *connpool.Batcher[call, answer]
 	// iterBusy is true while a cursor uses the server's shared iterator.
 	iterBusy atomic.Bool
+	// timeoutCause is the cause of a call that ran out of the timeout.
+	timeoutCause error
 	// replSessionHook, when set (by tests), runs once a replication
 	// session has received the master's opening frame.
 	replSessionHook func()
@@ -281,6 +283,7 @@ func New(addr string, opts Options) (*Backend, error) {
 	b := &Backend{addr: addr, name: "tt://" + addr, opts: opts}
 	b.kind.Store(int32(k))
 	b.pool = connpool.New(connpool.Config{Addr: addr, Size: opts.PoolSize, ConnectTimeout: opts.ConnectTimeout, Dial: opts.Dialer})
+	b.timeoutCause = fmt.Errorf("no answer within the URL's timeout=%v: %w", opts.Timeout, context.DeadlineExceeded)
 	b.startCoalescing()
 	return b, nil
 }

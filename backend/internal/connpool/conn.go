@@ -10,6 +10,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/ktgrpc/ktgrpc/backend/internal/netcheck"
 )
 
 // Conn is one pooled connection. Between requests it holds no unread bytes;
@@ -41,6 +43,7 @@ type Conn struct {
 	// the connection (see Arm).
 	armMu  sync.Mutex
 	armGen uint64
+	probe  netcheck.Prober
 }
 
 // NewConn wraps nc, for tests of protocol readers that need no pool.
@@ -77,8 +80,12 @@ func (c *Conn) setDeadline(t time.Time) error {
 	return c.NC.SetDeadline(t)
 }
 
-func (c *Conn) clearDeadline() {
-	if !c.deadline.IsZero() {
+// clearPastDeadline removes a deadline that has passed, which would make
+// any read, the idle check's included, fail at once. One still ahead is
+// left: the next exchange sets its own, and not touching it spares a
+// deadline update per call.
+func (c *Conn) clearPastDeadline() {
+	if !c.deadline.IsZero() && !time.Now().Before(c.deadline) {
 		c.deadline = time.Time{}
 		_ = c.NC.SetDeadline(time.Time{})
 	}
@@ -197,53 +204,54 @@ func Stale(wrote bool, err error) bool {
 	return !wrote || PeerClosed(err)
 }
 
-// Call is one request for Pool.Do.
-type Call struct {
-	// Idempotent calls read only: one that failed on a reused connection
-	// that turns out stale is sent once more on a new connection, because
-	// the server may simply have closed the idle one. Other calls change
-	// state and are never repeated: the first attempt may have taken
-	// effect.
-	Idempotent bool
-	// Acquire, when set, takes the connection instead of Pool.Get (fresh
-	// asks for a new one); an error it returns is final.
-	Acquire func(ctx context.Context, fresh bool) (*Conn, error)
+// Request is one request for Pool.Do.
+type Request interface {
 	// Exchange sends the request on c and reads the reply.
-	Exchange func(ctx context.Context, c *Conn) (wrote bool, err error)
+	Exchange(ctx context.Context, c *Conn) (wrote bool, err error)
 	// Drain reads and drops the reply of a request whose caller gave up
-	// before the reply began (nil when the request has no reply); it has
-	// DrainTimeout for it.
-	Drain        func(c *Conn) error
-	DrainTimeout time.Duration
+	// before the reply began. It is called only when HasReply.
+	Drain(c *Conn) error
+	// HasReply reports whether the request is answered.
+	HasReply() bool
 }
 
-// Do runs call on a pooled connection. A connection in an unknown state is
+// Acquirer is a Request that takes its connection itself (fresh asks for a
+// new one); an error it returns is final.
+type Acquirer interface {
+	Acquire(ctx context.Context, fresh bool) (*Conn, error)
+}
+
+// Do runs r on a pooled connection; a wait for one ends at deadline (zero:
+// only at ctx's end) with ErrWaitTimeout. A connection in an unknown state is
 // discarded; one whose caller gave up before any of the reply arrived is
-// kept by reading the late reply in the background (see Recover). An
-// idempotent call that failed on a stale reused connection is sent once
-// more on a new one. The error is an *AppError when it is the call's
-// answer (the server's, or Acquire's), otherwise the raw failure for the
-// adapter to classify.
-func (p *Pool) Do(ctx context.Context, call *Call) error {
+// kept by reading the late reply in the background (see Recover), which
+// has drainTimeout to come. An idempotent request (it reads only) that
+// failed on a stale reused connection is sent once more on a new one;
+// other requests change state and are never repeated, since the first
+// attempt may have taken effect. The error is an *AppError when it is the
+// call's answer (the server's, or Acquire's), otherwise the raw failure
+// for the adapter to classify.
+func (p *Pool) Do(ctx context.Context, deadline time.Time, idempotent bool, drainTimeout time.Duration, r Request) error {
+	acq, _ := r.(Acquirer)
 	fresh := false
 	for {
 		var c *Conn
 		var err error
-		if call.Acquire != nil {
-			c, err = call.Acquire(ctx, fresh)
+		if acq != nil {
+			c, err = acq.Acquire(ctx, fresh)
 			if err != nil {
 				return &AppError{Err: err}
 			}
-		} else if c, err = p.Get(ctx, fresh); err != nil {
+		} else if c, err = p.GetUntil(ctx, fresh, deadline); err != nil {
 			return err
 		}
 		got, reused := c.got, c.Reused
-		wrote, err := call.Exchange(ctx, c)
-		if err != nil && wrote && call.Drain != nil && c.got == got && !c.PeerGone &&
+		wrote, err := r.Exchange(ctx, c)
+		if err != nil && wrote && c.got == got && !c.PeerGone && r.HasReply() &&
 			(ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded)) {
 			// The caller gave up before any of the reply arrived: the
 			// connection is in step, only early.
-			p.Recover(c, call.DrainTimeout, call.Drain)
+			p.Recover(c, drainTimeout, r.Drain)
 		} else {
 			p.Put(c)
 		}
@@ -254,7 +262,7 @@ func (p *Pool) Do(ctx context.Context, call *Call) error {
 		if errors.As(err, &ae) {
 			return err
 		}
-		if call.Idempotent && reused && !fresh && ctx.Err() == nil && Stale(wrote, err) {
+		if idempotent && reused && !fresh && ctx.Err() == nil && Stale(wrote, err) {
 			fresh = true
 			continue
 		}

@@ -11,11 +11,14 @@ import (
 	"time"
 
 	"github.com/ktgrpc/ktgrpc/backend"
-	"github.com/ktgrpc/ktgrpc/backend/internal/netcheck"
 )
 
 // ErrClosed is the cause of calls on a closed pool.
 var ErrClosed = errors.New("the backend is closed")
+
+// ErrWaitTimeout is the cause of a call whose deadline (given to GetUntil,
+// not its context's) passed while it waited for a connection.
+var ErrWaitTimeout = errors.New("no connection free before the call's deadline")
 
 // readBufferSize is the read buffer of a connection; replies larger than it
 // are read straight into their own slices.
@@ -109,6 +112,14 @@ func (p *Pool) Done() <-chan struct{} { return p.life.Done() }
 // kept waiting while others come and go. The caller hands the connection
 // back with Put.
 func (p *Pool) Get(ctx context.Context, fresh bool) (*Conn, error) {
+	return p.GetUntil(ctx, fresh, time.Time{})
+}
+
+// GetUntil is Get for a call bounded by deadline as well as by its context:
+// past it, a call still waiting for a connection gets ErrWaitTimeout. It
+// lets a call whose context has no deadline be bounded without a context
+// of its own (and its timer) when no wait is needed.
+func (p *Pool) GetUntil(ctx context.Context, fresh bool, deadline time.Time) (*Conn, error) {
 	// A call whose context already ended must not start, even when an idle
 	// connection would let it.
 	if err := ctx.Err(); err != nil {
@@ -134,12 +145,20 @@ func (p *Pool) Get(ctx context.Context, fresh bool) (*Conn, error) {
 			default:
 			}
 		}
+		var expired <-chan time.Time
 		if len(p.slots) == cap(p.slots) {
 			p.waits.Add(1)
+			if !deadline.IsZero() {
+				t := time.NewTimer(time.Until(deadline))
+				defer t.Stop()
+				expired = t.C
+			}
 		}
 		select {
+		case <-expired:
+			return nil, ErrWaitTimeout
 		case p.slots <- struct{}{}:
-			return p.dialSlot(ctx)
+			return p.dialSlot(ctx, deadline)
 		case c := <-p.idle:
 			switch {
 			case !c.healthy():
@@ -147,7 +166,7 @@ func (p *Pool) Get(ctx context.Context, fresh bool) (*Conn, error) {
 				p.discard(c)
 			case fresh:
 				_ = c.NC.Close()
-				return p.dialSlot(ctx)
+				return p.dialSlot(ctx, deadline)
 			default:
 				c.Reused = true
 				return c, nil
@@ -162,8 +181,8 @@ func (p *Pool) Get(ctx context.Context, fresh bool) (*Conn, error) {
 
 // dialSlot dials a connection for a slot the caller holds, and gives the
 // slot back when the dial fails.
-func (p *Pool) dialSlot(ctx context.Context) (*Conn, error) {
-	nc, err := p.dial(ctx)
+func (p *Pool) dialSlot(ctx context.Context, deadline time.Time) (*Conn, error) {
+	nc, err := p.dial(ctx, deadline)
 	if err != nil {
 		<-p.slots
 		return nil, err
@@ -174,10 +193,15 @@ func (p *Pool) dialSlot(ctx context.Context) (*Conn, error) {
 	return c, nil
 }
 
-func (p *Pool) dial(ctx context.Context) (net.Conn, error) {
-	dctx, cancel := ctx, context.CancelFunc(func() {})
+func (p *Pool) dial(ctx context.Context, deadline time.Time) (net.Conn, error) {
 	if p.timeout > 0 {
-		dctx, cancel = context.WithTimeout(ctx, p.timeout)
+		if d := time.Now().Add(p.timeout); deadline.IsZero() || d.Before(deadline) {
+			deadline = d
+		}
+	}
+	dctx, cancel := ctx, context.CancelFunc(func() {})
+	if !deadline.IsZero() {
+		dctx, cancel = context.WithDeadline(ctx, deadline)
 	}
 	defer cancel()
 	nc, err := p.dialer(dctx, "tcp", p.addr)
@@ -197,10 +221,6 @@ func (p *Pool) Put(c *Conn) {
 		p.discard(c)
 		return
 	}
-	// The last exchange's deadline has passed by the time the connection is
-	// next taken, and a read past its deadline fails at once, which the
-	// idle check would take for a dead connection.
-	c.clearDeadline()
 	if cap(c.Buf) > maxKeptBuffer {
 		c.Buf = nil
 	}
@@ -269,7 +289,7 @@ func (p *Pool) DialStream(ctx context.Context) (net.Conn, error) {
 		return nil, ErrClosed
 	default:
 	}
-	nc, err := p.dial(ctx)
+	nc, err := p.dial(ctx, time.Time{})
 	if err != nil {
 		return nil, err
 	}
@@ -392,7 +412,8 @@ func (s Stats) Backend() backend.PoolStats {
 // be buffered (the servers never speak unasked) and the peer must not have
 // closed it.
 func (c *Conn) healthy() bool {
-	return c.BR.Buffered() == 0 && netcheck.Idle(c.NC)
+	c.clearPastDeadline()
+	return c.BR.Buffered() == 0 && c.probe.Idle(c.NC)
 }
 
 // WaitRecovering waits until no late reply is being read in the background
