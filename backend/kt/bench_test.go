@@ -30,11 +30,7 @@ func benchServer(b *testing.B) (string, int) {
 // 1, 16 and 64 concurrent callers, 100-byte values, side by side in one run.
 func BenchmarkKTCoalesce(b *testing.B) {
 	addr, pid := benchServer(b)
-	value := make([]byte, 100)
-	keys := make([][]byte, benchKeys)
-	for i := range keys {
-		keys[i] = fmt.Appendf(nil, "bench-%05d", i)
-	}
+	keys, value := benchRecords()
 	open := func(b *testing.B, coalesce string) *Backend {
 		u, _ := url.Parse("kt://" + addr + "?pool=16&coalesce=" + coalesce)
 		kb, err := Open(context.Background(), u)
@@ -68,6 +64,15 @@ func BenchmarkKTCoalesce(b *testing.B) {
 	}
 }
 
+// benchRecords are the benchmarks' keys and their 100-byte value.
+func benchRecords() ([][]byte, []byte) {
+	keys := make([][]byte, benchKeys)
+	for i := range keys {
+		keys[i] = fmt.Appendf(nil, "bench-%05d", i)
+	}
+	return keys, make([]byte, 100)
+}
+
 func entries(keys [][]byte, value []byte) []backend.Entry {
 	out := make([]backend.Entry, len(keys))
 	for i, k := range keys {
@@ -87,11 +92,7 @@ func BenchmarkKTHotPath(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer kb.Close()
-	value := make([]byte, 100)
-	keys := make([][]byte, benchKeys)
-	for i := range keys {
-		keys[i] = fmt.Appendf(nil, "bench-%05d", i)
-	}
+	keys, value := benchRecords()
 	if _, err := kb.SetBulk(context.Background(), "", entries(keys, value), backend.WriteOptions{}); err != nil {
 		b.Fatal(err)
 	}

@@ -12,23 +12,30 @@ import (
 	"github.com/ktgrpc/ktgrpc/test/tttest"
 )
 
-// BenchmarkTTCoalesce compares Get and Set with and without coalescing, at
-// 1, 16 and 64 concurrent callers, 100-byte values, side by side in one run,
-// on TT_ADDR (with TT_PID, the server's process, for its CPU time) or an
-// in-process tttest, whose CPU then counts as this process's.
-func BenchmarkTTCoalesce(b *testing.B) {
-	addr, kind := os.Getenv("TT_ADDR"), "auto"
-	pid, _ := strconv.Atoi(os.Getenv("TT_PID"))
+// benchEnv is the server of the benchmarks, TT_ADDR (with TT_PID, the
+// server's process, for its CPU time) or an in-process tttest, whose CPU
+// then counts as this process's; and 10,000 records of 100 bytes.
+func benchEnv(b *testing.B) (addr, kind string, pid int, keys [][]byte, entries []backend.Entry) {
+	addr, kind = os.Getenv("TT_ADDR"), "auto"
+	pid, _ = strconv.Atoi(os.Getenv("TT_PID"))
 	if addr == "" {
 		addr, kind = tttest.Start(b, tttest.WithConfig("tt-hash")).Addr(), "hash"
 	}
 	value := make([]byte, 100)
-	keys := make([][]byte, 10000)
-	entries := make([]backend.Entry, len(keys))
+	keys = make([][]byte, 10000)
+	entries = make([]backend.Entry, len(keys))
 	for i := range keys {
 		keys[i] = fmt.Appendf(nil, "bench-%05d", i)
 		entries[i] = backend.Entry{Key: keys[i], Value: value}
 	}
+	return addr, kind, pid, keys, entries
+}
+
+// BenchmarkTTCoalesce compares Get and Set with and without coalescing, at
+// 1, 16 and 64 concurrent callers, 100-byte values, side by side in one run.
+func BenchmarkTTCoalesce(b *testing.B) {
+	addr, kind, pid, keys, entries := benchEnv(b)
+	value := entries[0].Value
 	open := func(b *testing.B, coalesce bool) *Backend {
 		tb, err := New(addr, Options{Kind: kind, PoolSize: 16, Coalesce: coalesce})
 		if err != nil {
@@ -65,23 +72,13 @@ func BenchmarkTTCoalesce(b *testing.B) {
 // keys, the adapter's own cost per call (on TT_ADDR, allocations and
 // proc-cpu-us/op are the adapter's alone).
 func BenchmarkTTHotPath(b *testing.B) {
-	addr, kind := os.Getenv("TT_ADDR"), "auto"
-	pid, _ := strconv.Atoi(os.Getenv("TT_PID"))
-	if addr == "" {
-		addr, kind = tttest.Start(b, tttest.WithConfig("tt-hash")).Addr(), "hash"
-	}
+	addr, kind, pid, keys, entries := benchEnv(b)
+	value := entries[0].Value
 	tb, err := New(addr, Options{Kind: kind, PoolSize: 4})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer tb.Close()
-	value := make([]byte, 100)
-	keys := make([][]byte, 10000)
-	entries := make([]backend.Entry, len(keys))
-	for i := range keys {
-		keys[i] = fmt.Appendf(nil, "bench-%05d", i)
-		entries[i] = backend.Entry{Key: keys[i], Value: value}
-	}
 	if _, err := tb.SetBulk(context.Background(), "", entries, backend.WriteOptions{}); err != nil {
 		b.Fatal(err)
 	}
