@@ -7,9 +7,11 @@ import (
 	"os"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/ktgrpc/ktgrpc/backend"
 	"github.com/ktgrpc/ktgrpc/backend/internal/connpool/pooltest"
+	"github.com/ktgrpc/ktgrpc/test/faultproxy"
 	"github.com/ktgrpc/ktgrpc/test/kttest"
 )
 
@@ -31,15 +33,7 @@ func benchServer(b *testing.B) (string, int) {
 func BenchmarkKTCoalesce(b *testing.B) {
 	addr, pid := benchServer(b)
 	keys, value := benchRecords()
-	open := func(b *testing.B, coalesce string) *Backend {
-		u, _ := url.Parse("kt://" + addr + "?pool=16&coalesce=" + coalesce)
-		kb, err := Open(context.Background(), u)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { _ = kb.Close() })
-		return kb
-	}
+	open := func(b *testing.B, coalesce string) *Backend { return mustOpenBench(b, addr, coalesce) }
 	seed := open(b, "off")
 	if _, err := seed.SetBulk(context.Background(), "", entries(keys, value), backend.WriteOptions{}); err != nil {
 		b.Fatal(err)
@@ -117,4 +111,40 @@ func BenchmarkKTHotPath(b *testing.B) {
 			return err
 		})
 	})
+}
+
+// BenchmarkKTCoalesceLatency is BenchmarkKTCoalesce's Gets behind a
+// loopback proxy that delays every chunk 500µs each way, as a backend
+// across a network would, where merging matters most.
+func BenchmarkKTCoalesceLatency(b *testing.B) {
+	addr, pid := benchServer(b)
+	p := faultproxy.Start(b, addr)
+	keys, value := benchRecords()
+	seed := mustOpenBench(b, addr, "off")
+	if _, err := seed.SetBulk(context.Background(), "", entries(keys, value), backend.WriteOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	p.SetDelay(500 * time.Microsecond)
+	for _, c := range []int{1, 16, 64} {
+		for _, mode := range []string{"off", "on"} {
+			b.Run(fmt.Sprintf("get/c=%d/coalesce=%s", c, mode), func(b *testing.B) {
+				kb := mustOpenBench(b, p.Addr(), mode)
+				b.ReportAllocs()
+				pooltest.RunConcurrent(b, c, pid, func(ctx context.Context, i int) error {
+					_, _, err := kb.Get(ctx, "", keys[i%len(keys)])
+					return err
+				})
+			})
+		}
+	}
+}
+
+func mustOpenBench(b *testing.B, addr, coalesce string) *Backend {
+	u, _ := url.Parse("kt://" + addr + "?pool=16&coalesce=" + coalesce)
+	kb, err := Open(context.Background(), u)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = kb.Close() })
+	return kb
 }
