@@ -254,3 +254,48 @@ func TestKTCoalescedSetOutcomeUnknown(t *testing.T) {
 		})
 	}
 }
+
+// Calls to several databases merge too: each record carries its database,
+// and the calls resolved from a database list go out apart from those to
+// database 0, so that a changed list fails only the calls that named it.
+func TestKTCoalescingAcrossDatabases(t *testing.T) {
+	srv := kttest.Start(t)
+	b, tp := openTapped(t, srv.Addr(), "coalesce=on&coalesce_wait=1h&pool=4")
+	ctx := t.Context()
+	for _, db := range []string{"", "1"} {
+		if err := b.Set(ctx, db, []byte("k"), []byte("in "+db), backend.Expiry{}, backend.WriteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := tp.Writes()
+	entered, release := tp.Hold()
+	type answer struct {
+		db, value string
+		err       error
+	}
+	answers := make(chan answer, 5)
+	get := func(db string) {
+		rec, _, err := b.Get(ctx, db, []byte("k"))
+		answers <- answer{db, string(rec.Value), err}
+	}
+	go get("")
+	<-entered
+	for _, db := range []string{"1", "", "%", "1"} {
+		go get(db)
+	}
+	pooltest.WaitPending(b.gets, 4)
+	release()
+	for range 5 {
+		a := <-answers
+		want := "in "
+		if a.db == "1" || a.db == "%" {
+			want = "in 1"
+		}
+		if a.err != nil || a.value != want {
+			t.Errorf("Get in %q: %q %v, want %q", a.db, a.value, a.err, want)
+		}
+	}
+	if n := tp.Writes() - before; n != 3 {
+		t.Errorf("five Gets took %d requests, want 3 (one alone, one per database list)", n)
+	}
+}
