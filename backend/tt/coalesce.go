@@ -2,6 +2,7 @@ package tt
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/ktgrpc/ktgrpc/backend"
@@ -110,8 +111,18 @@ func (b *Backend) callBatch(ctx context.Context, batch []*connpool.Item[call, an
 		err = fmt.Errorf("%s: %s: %d replies to %d requests: %w", b.name, op, len(reps), len(reqs), backend.ErrFailed)
 	}
 	if err != nil {
+		var reads []*connpool.Item[call, answer]
 		for _, it := range batch {
+			if writes && it.Req.cmd == ttwire.CmdGet && errors.Is(err, backend.ErrUnavailable) {
+				// Alone, a read that failed on a dead connection is
+				// retried; merged with writes it was not: retry it now.
+				reads = append(reads, it)
+				continue
+			}
 			it.Err = err
+		}
+		if len(reads) > 0 {
+			b.callBatch(ctx, reads)
 		}
 		return
 	}
