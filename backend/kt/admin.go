@@ -143,7 +143,7 @@ func (b *Backend) resolveDB(ctx context.Context, db string) (context.Context, ui
 		return 0, false
 	}
 	b.dbs.mu.Lock()
-	epoch := b.pool.lost.Load()
+	epoch := b.lost.Load()
 	list := b.dbs.current(epoch)
 	b.dbs.mu.Unlock()
 	if idx, ok := find(list); ok {
@@ -182,7 +182,7 @@ func isDigits(s string) bool {
 // count of lost connections before the call: one lost during it makes the
 // next resolution load again.
 func (b *Backend) loadDBs(ctx context.Context) (list []dbEntry, epoch int64, err error) {
-	epoch = b.pool.lost.Load()
+	epoch = b.lost.Load()
 	// The report names no database: it needs no check of an earlier
 	// resolution the context may carry.
 	report, err := b.Report(context.WithValue(ctx, dbRefKey{}, (*dbRef)(nil)))
@@ -216,7 +216,7 @@ func parseDBList(report map[string]string) []dbEntry {
 // dbType returns the database's type code, asking the server once.
 func (b *Backend) dbType(ctx context.Context, idx uint16) (int, error) {
 	b.dbs.mu.Lock()
-	b.dbs.current(b.pool.lost.Load())
+	b.dbs.current(b.lost.Load())
 	code, ok := b.dbs.types[idx]
 	b.dbs.mu.Unlock()
 	if ok {

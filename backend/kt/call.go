@@ -4,17 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"slices"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/ktgrpc/ktgrpc/backend"
+	"github.com/ktgrpc/ktgrpc/backend/internal/connpool"
 	"github.com/ktgrpc/ktgrpc/backend/kt/ktwire"
 )
+
+// conn is a pooled connection.
+type conn = connpool.Conn
 
 // retry says whether a call may be sent again after its connection failed.
 type retry bool
@@ -108,12 +110,12 @@ func (b *Backend) rpc(ctx context.Context, proc string, p params, r retry) (*rep
 
 // readRPC reads one TSV-RPC response from c.
 func readRPC(c *conn, proc string) (*reply, error) {
-	resp, err := ktwire.ReadResponse(c.br, false)
+	resp, err := ktwire.ReadResponse(c.BR, false)
 	if err != nil {
 		return nil, err
 	}
 	if resp.Close {
-		c.broken = true
+		c.Broken = true
 	}
 	fields := ktwire.DecodeBody(resp)
 	switch resp.Status {
@@ -124,7 +126,7 @@ func readRPC(c *conn, proc string) (*reply, error) {
 	if msg == "" {
 		msg = string(resp.Body)
 	}
-	return nil, &appError{statusError(proc, resp.Status, msg)}
+	return nil, &connpool.AppError{Err: statusError(proc, resp.Status, msg)}
 }
 
 // rpcError is an RPC call that the server answered with a failure status.
@@ -171,48 +173,73 @@ func (b *Backend) rpcOK(ctx context.Context, proc string, p params, r retry) (*r
 	return rep, nil
 }
 
-// roundTrip sends req on a pooled connection and runs read on the reply.
-// Connections in an unknown state are discarded. An idempotent call that
-// failed on a stale reused connection is sent once more on a new one.
-func (b *Backend) roundTrip(ctx context.Context, op string, r retry, req []byte, read func(*conn) error) (err error) {
+// roundTrip sends req on a pooled connection and runs read on the reply
+// (read is nil for requests without one). Connections in an unknown state
+// are discarded; one whose caller gave up before the reply began is kept by
+// reading the reply in the background. An idempotent call that failed on a
+// stale reused connection is sent once more on a new one.
+//
+// A call whose context has no deadline is bounded by the URL's timeout
+// from its start, the wait for a connection included (see callContext),
+// without a context of its own: the bound goes to the pool and the socket.
+func (b *Backend) roundTrip(ctx context.Context, op string, r retry, req []byte, read func(*conn) error) error {
 	ctx, end := backend.StartRoundTrip(ctx, "kt", op)
-	defer func() { end(err) }()
-	ctx, cancel := b.callContext(ctx)
-	defer cancel()
-	ref := resolvedFrom(ctx)
-	fresh := false
-	for {
-		c, err := b.acquire(ctx, b.pool, op, ref, fresh)
-		if err != nil {
-			return err
-		}
-		got, reused := c.got, c.reused
-		wrote, err := c.exchange(ctx, b.opts.timeout, req, read)
-		if err != nil && wrote && read != nil && c.got == got && !c.peerGone &&
-			(ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded)) {
-			// The caller gave up before any of the reply arrived: the
-			// connection is in step, only early. Reading the reply in the
-			// background keeps it, rather than closing it and dialling
-			// another for the next call.
-			b.drainLate(c, req[0])
-		} else {
-			if c.broken {
-			}
-			b.pool.put(c)
-		}
-		if err == nil {
-			return nil
-		}
-		var ae *appError
-		if errors.As(err, &ae) {
-			return ae.err
-		}
-		if r == idempotent && reused && !fresh && ctx.Err() == nil && stale(wrote, err) {
-			fresh = true
-			continue
-		}
-		return b.connError(ctx, op, err)
+	// wait bounds the wait for a connection when ctx does not.
+	deadline, ok := ctx.Deadline()
+	var wait time.Time
+	if !ok {
+		deadline = time.Now().Add(b.opts.Timeout)
+		wait = deadline
 	}
+	rq := &request{b: b, op: op, req: req, read: read, deadline: deadline, wait: wait}
+	var err error
+	if ref := resolvedFrom(ctx); ref != nil {
+		err = b.pool.Do(ctx, wait, bool(r), b.opts.Timeout, &refRequest{request: rq, ref: ref})
+	} else {
+		err = b.pool.Do(ctx, wait, bool(r), b.opts.Timeout, rq)
+	}
+	var ae *connpool.AppError
+	switch {
+	case err == nil:
+	case errors.As(err, &ae):
+		err = ae.Err
+	case !ok && ctx.Err() == nil && (errors.Is(err, connpool.ErrWaitTimeout) || errors.Is(err, os.ErrDeadlineExceeded)):
+		err = fmt.Errorf("kt %s on %s: %w: %w", op, b.addr, backend.ErrTimeout, b.timeoutCause)
+	default:
+		err = b.connError(ctx, op, err)
+	}
+	end(err)
+	return err
+}
+
+// request is one exchange of roundTrip (a connpool.Request).
+type request struct {
+	b        *Backend
+	op       string
+	req      []byte
+	read     func(*conn) error
+	deadline time.Time // of the exchange
+	wait     time.Time // of the wait for a connection (zero: ctx's end)
+}
+
+func (r *request) Exchange(ctx context.Context, c *conn) (bool, error) {
+	return c.Exchange(ctx, r.deadline, r.req, r.read)
+}
+
+func (r *request) HasReply() bool { return r.read != nil }
+
+func (r *request) Drain(c *conn) error { return discardReply(c, r.req[0]) }
+
+// refRequest is a request that names a database by an index resolved from
+// ref: its connection is taken by acquire, which checks that the index
+// still names the same database.
+type refRequest struct {
+	*request
+	ref *dbRef
+}
+
+func (r *refRequest) Acquire(ctx context.Context, fresh bool) (*conn, error) {
+	return r.b.acquire(ctx, r.b.pool, r.op, r.ref, fresh, r.wait)
 }
 
 // acquire takes a connection from p (a new one when fresh) for a request
@@ -220,25 +247,25 @@ func (b *Backend) roundTrip(ctx context.Context, op string, r retry, req []byte,
 // pool lost connections since ref was resolved, recheckDBs runs on the
 // connection first; a stale connection found that way is replaced, since
 // nothing of the call has been sent yet.
-func (b *Backend) acquire(ctx context.Context, p *pool, op string, ref *dbRef, fresh bool) (*conn, error) {
+func (b *Backend) acquire(ctx context.Context, p *connpool.Pool, op string, ref *dbRef, fresh bool, deadline time.Time) (*conn, error) {
 	for {
-		c, err := p.get(ctx, fresh)
+		c, err := p.GetUntil(ctx, fresh, deadline)
 		if err != nil {
 			return nil, b.connError(ctx, op, err)
 		}
-		if ref == nil || b.pool.lost.Load() == ref.epoch {
+		if ref == nil || b.lost.Load() == ref.epoch {
 			return c, nil
 		}
-		wrote, err := b.recheckDBs(ctx, c, ref)
+		wrote, err := b.recheckDBs(ctx, c, ref, deadline)
 		if err == nil {
 			return c, nil
 		}
-		p.put(c)
-		var ae *appError
+		p.Put(c)
+		var ae *connpool.AppError
 		if errors.As(err, &ae) {
-			return nil, ae.err
+			return nil, ae.Err
 		}
-		if !c.reused || fresh || ctx.Err() != nil || !stale(wrote, err) {
+		if !c.Reused || fresh || ctx.Err() != nil || !connpool.Stale(wrote, err) {
 			return nil, b.connError(ctx, op, err)
 		}
 		fresh = true
@@ -251,17 +278,20 @@ func (b *Backend) acquire(ctx context.Context, p *pool, op string, ref *dbRef, f
 // name another one. It compares ref's list with the server's: the cached
 // one if it was read after the last lost connection, otherwise one read on
 // c, the connection about to carry the request, and then cached. If the
-// lists differ the request must not be sent: the error (an *appError, c
+// lists differ the request must not be sent: the error (an *connpool.AppError, c
 // stays in step) is ErrUnavailable, and a retry of the call resolves the
 // database again.
-func (b *Backend) recheckDBs(ctx context.Context, c *conn, ref *dbRef) (wrote bool, err error) {
-	epoch := b.pool.lost.Load()
+func (b *Backend) recheckDBs(ctx context.Context, c *conn, ref *dbRef, deadline time.Time) (wrote bool, err error) {
+	if deadline.IsZero() {
+		deadline = connpool.Deadline(ctx, b.opts.Timeout)
+	}
+	epoch := b.lost.Load()
 	b.dbs.mu.Lock()
 	list, listEpoch := b.dbs.list, b.dbs.epoch
 	b.dbs.mu.Unlock()
 	if list == nil || listEpoch != epoch {
 		var rep *reply
-		wrote, err = c.exchange(ctx, b.opts.timeout, ktwire.AppendRPCRequest(nil, "report", nil), func(c *conn) error {
+		wrote, err = c.Exchange(ctx, deadline, ktwire.AppendRPCRequest(nil, "report", nil), func(c *conn) error {
 			var err error
 			rep, err = readRPC(c, "report")
 			return err
@@ -270,13 +300,13 @@ func (b *Backend) recheckDBs(ctx context.Context, c *conn, ref *dbRef) (wrote bo
 			return wrote, err
 		}
 		if rep.logic() {
-			return true, &appError{fmt.Errorf("kt report: %w: server said %q (HTTP 450)", backend.ErrFailed, message(rep.fields))}
+			return true, &connpool.AppError{Err: fmt.Errorf("kt report: %w: server said %q (HTTP 450)", backend.ErrFailed, message(rep.fields))}
 		}
 		list = parseDBList(fieldMap(rep))
 		b.dbs.store(list, epoch)
 	}
 	if !slices.Equal(list, ref.list) {
-		return wrote, &appError{fmt.Errorf("kt on %s: %w: the server's databases changed (now %s; was it restarted?), so the request was not sent; a retry resolves the database again",
+		return wrote, &connpool.AppError{Err: fmt.Errorf("kt on %s: %w: the server's databases changed (now %s; was it restarted?), so the request was not sent; a retry resolves the database again",
 			b.addr, backend.ErrUnavailable, describeDBs(list))}
 	}
 	ref.epoch = epoch
@@ -291,15 +321,7 @@ func (b *Backend) callContext(ctx context.Context) (context.Context, context.Can
 	if _, ok := ctx.Deadline(); ok {
 		return ctx, func() {}
 	}
-	return context.WithTimeoutCause(ctx, b.opts.timeout,
-		fmt.Errorf("no answer within the URL's timeout=%v: %w", b.opts.timeout, context.DeadlineExceeded))
-}
-
-// stale reports whether a failure looks like a connection the server had
-// already closed: the request could not be written, or the connection ended
-// before the first reply byte.
-func stale(wrote bool, err error) bool {
-	return !wrote || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+	return context.WithTimeoutCause(ctx, b.opts.Timeout, b.timeoutCause)
 }
 
 // connError classifies a failure to reach the server or to finish an
@@ -311,7 +333,10 @@ func (b *Backend) connError(ctx context.Context, op string, err error) error {
 		}
 		return fmt.Errorf("kt %s on %s: %w", op, b.addr, ctxErr)
 	}
-	if errors.Is(err, errPoolClosed) {
+	if errors.Is(err, connpool.ErrWaitTimeout) {
+		return fmt.Errorf("kt %s on %s: %w: %w", op, b.addr, backend.ErrTimeout, b.timeoutCause)
+	}
+	if errors.Is(err, connpool.ErrClosed) {
 		return fmt.Errorf("kt %s on %s: %w: %w", op, b.addr, backend.ErrUnavailable, err)
 	}
 	var ne net.Error
@@ -321,34 +346,12 @@ func (b *Backend) connError(ctx context.Context, op string, err error) error {
 		if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
 			return fmt.Errorf("kt %s on %s: %w: %w", op, b.addr, backend.ErrTimeout, context.DeadlineExceeded)
 		}
-		return fmt.Errorf("kt %s on %s: %w: no answer within %v", op, b.addr, backend.ErrTimeout, b.opts.timeout)
+		return fmt.Errorf("kt %s on %s: %w: no answer within %v", op, b.addr, backend.ErrTimeout, b.opts.Timeout)
 	}
 	if errors.Is(err, ktwire.ErrProtocol) || errors.Is(err, ktwire.ErrBodyTooLarge) {
 		return fmt.Errorf("kt %s on %s: %w: %w", op, b.addr, backend.ErrFailed, err)
 	}
 	return fmt.Errorf("kt %s on %s: %w: %v", op, b.addr, backend.ErrUnavailable, err)
-}
-
-// drainLate reads and drops the reply to a request whose caller gave up
-// before the reply began, then returns the connection to the pool; the
-// connection keeps its slot meanwhile. A reply that does not come within
-// the URL's timeout, or does not read cleanly, costs the connection as
-// before. first is the request's first byte, which names the reply's form.
-func (b *Backend) drainLate(c *conn, first byte) {
-	c.broken, c.peerGone = false, false
-	b.drains.Add(1)
-	go func() {
-		defer b.drains.Done()
-		_ = c.nc.SetDeadline(time.Now().Add(b.opts.timeout))
-		stop := context.AfterFunc(b.life, func() { _ = c.nc.SetDeadline(pastDeadline) })
-		err := discardReply(c, first)
-		if !stop() || err != nil || c.broken {
-			c.broken = true
-		} else {
-			b.pool.recovered.Add(1)
-		}
-		b.pool.put(c)
-	}()
 }
 
 // discardReply reads one reply to a request starting with first: a binary
@@ -357,19 +360,19 @@ func discardReply(c *conn, first byte) error {
 	var err error
 	switch first {
 	case ktwire.MagicGetBulk:
-		_, err = ktwire.ReadGetBulkReply(c.br)
+		_, err = ktwire.ReadGetBulkReply(c.BR)
 	case ktwire.MagicSetBulk, ktwire.MagicRemoveBulk:
-		_, err = ktwire.ReadCountReply(c.br, first)
+		_, err = ktwire.ReadCountReply(c.BR, first)
 	case ktwire.MagicPlayScript:
-		_, err = ktwire.ReadPlayScriptReply(c.br)
+		_, err = ktwire.ReadPlayScriptReply(c.BR)
 	default:
 		if first >= 0x80 {
 			return fmt.Errorf("no reply reader for magic %#x", first)
 		}
 		var resp *ktwire.Response
-		resp, err = ktwire.ReadResponse(c.br, false)
+		resp, err = ktwire.ReadResponse(c.BR, false)
 		if err == nil && resp.Close {
-			c.broken = true
+			c.Broken = true
 		}
 	}
 	return err

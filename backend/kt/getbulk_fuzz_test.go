@@ -1,9 +1,9 @@
 package kt
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
+	"github.com/ktgrpc/ktgrpc/backend/internal/connpool"
 	"io"
 	"testing"
 
@@ -44,13 +44,13 @@ func FuzzKTAdapterGetBulk(f *testing.F) {
 	f.Add([]byte{ktwire.MagicError})
 	f.Add([]byte{ktwire.MagicGetBulk, 0xFF, 0xFF, 0xFF, 0xFF})
 	f.Fuzz(func(t *testing.T, reply []byte) {
-		c := &conn{br: bufio.NewReader(bytes.NewReader(reply))}
+		c := connpool.NewConn(nil, bytes.NewReader(reply))
 		recs, err := readGetBulk(c, "get_bulk", keys)
 		if err != nil {
-			var ae *appError
+			var ae *connpool.AppError
 			switch {
 			case errors.As(err, &ae):
-				if !c.broken {
+				if !c.Broken {
 					t.Fatal("the binary error reply left the connection in the pool")
 				}
 			case errors.Is(err, ktwire.ErrProtocol), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):

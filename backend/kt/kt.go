@@ -37,6 +37,7 @@ import (
 	"time"
 
 	"github.com/ktgrpc/ktgrpc/backend"
+	"github.com/ktgrpc/ktgrpc/backend/internal/connpool"
 )
 
 // DefaultPort is Kyoto Tycoon's default port, used when the URL has none.
@@ -52,18 +53,16 @@ const (
 	DefaultMaxBackoff     = 10 * time.Second
 	DefaultReconnects     = 10
 	DefaultCursors        = 64
+	DefaultCoalesce       = true
+	DefaultCoalesceWait   = 100 * time.Microsecond
+	DefaultCoalesceMax    = 64
 )
 
-// options are the settings parsed from the URL.
+// options are the settings parsed from the URL: the shared vocabulary
+// (see package connpool) and kt's own.
 type options struct {
-	poolSize       int
-	timeout        time.Duration
-	connectTimeout time.Duration
-	serverID       uint16
-	backoff        time.Duration
-	maxBackoff     time.Duration
-	reconnects     int
-	cursors        int
+	connpool.Options
+	cursors int
 }
 
 // Backend is a Kyoto Tycoon adapter. It implements backend.Backend,
@@ -71,24 +70,29 @@ type options struct {
 type Backend struct {
 	addr string
 	opts options
-	pool *pool
+	pool *connpool.Pool
 	// cursorPool holds the connections of open cursors (and of scans of
 	// unordered databases, which keep one cursor throughout), apart from
 	// pool, so that streams held open by their clients never make unary
 	// calls wait. cursorSlots, of the same size, is taken without waiting:
 	// a cursor over the limit fails at once with ErrExhausted.
-	cursorPool  *pool
+	cursorPool  *connpool.Pool
 	cursorSlots chan struct{}
 	// scanSlots bounds the call pool's connections that scans read batches
 	// on to half the pool, so that many scans at once leave room for
 	// calls.
 	scanSlots chan struct{}
-	lost      atomic.Int64 // shared by both pools; see pool.lost
+	lost      atomic.Int64 // shared by both pools; see connpool.Config.Lost
 	dbs       dbCache
 
 	cursorIDs atomic.Int64
-	// drains counts the goroutines reading late replies (see drainLate).
-	drains sync.WaitGroup
+
+	// timeoutCause is the cause of a call that ran out of the URL's timeout.
+	timeoutCause error
+
+	// gets and sets merge concurrent calls (coalesce=on), or are nil.
+	gets *connpool.Batcher[getCall, getAnswer]
+	sets *connpool.Batcher[setCall, struct{}]
 
 	// life ends when the Backend is closed; it ends subscriptions.
 	life     context.Context
@@ -107,26 +111,17 @@ var (
 //	kt://host[:port][?option=value&...]
 //
 // It fails only for a malformed URL; it does not contact the server. The
-// options are:
+// options shared with tt (pool, timeout, connect_timeout, sid, repl_*,
+// coalesce*) are described in the README's backend URL section; kt's
+// defaults are pool=16, sid=65535 (ids go up to 65535), repl_timeout equal
+// to timeout, repl_max_backoff=10s. kt's own option:
 //
-//	pool=N               most connections open at once for calls (16); scans
-//	                     of tree databases read batches on at most half
 //	cursors=N            most cursors open at once, each on a connection of
 //	                     its own outside the call pool (64); one more fails
 //	                     with ErrExhausted
-//	timeout=D            limit of a call whose context has no deadline (the
-//	                     wait for a pooled connection included), and of the
-//	                     silence tolerated on a replication stream (30s)
-//	connect_timeout=D    limit of one TCP connect (5s)
-//	sid=N                server id presented when subscribing, 1-65535 (65535);
-//	                     the server withholds changes that originated there
-//	backoff=D            first delay before re-opening a broken replication
-//	                     stream, doubled per failure (100ms)
-//	max_backoff=D        cap of that delay (10s)
-//	reconnects=N         failed re-openings in a row before Subscribe gives
-//	                     up with ErrUnavailable (10)
 //
-// Durations use Go syntax ("250ms", "1m"); a bare number means seconds.
+// The deprecated names backoff, max_backoff and reconnects are accepted
+// for repl_backoff, repl_max_backoff and repl_reconnects.
 func Open(_ context.Context, u *url.URL) (*Backend, error) {
 	addr, opts, err := parseURL(u)
 	if err != nil {
@@ -139,23 +134,30 @@ func Open(_ context.Context, u *url.URL) (*Backend, error) {
 		life:     life,
 		shutdown: shutdown,
 	}
-	b.pool = newPool(addr, opts.poolSize, opts.connectTimeout, &b.lost)
-	b.cursorPool = newPool(addr, opts.cursors, opts.connectTimeout, &b.lost)
+	b.pool = connpool.New(connpool.Config{Addr: addr, Size: opts.Pool, ConnectTimeout: opts.ConnectTimeout, Lost: &b.lost})
+	b.cursorPool = connpool.New(connpool.Config{Addr: addr, Size: opts.cursors, ConnectTimeout: opts.ConnectTimeout, Lost: &b.lost})
 	b.cursorSlots = make(chan struct{}, opts.cursors)
-	b.scanSlots = make(chan struct{}, max(1, opts.poolSize/2))
+	b.scanSlots = make(chan struct{}, max(1, opts.Pool/2))
+	b.timeoutCause = fmt.Errorf("no answer within the URL's timeout=%v: %w", opts.Timeout, context.DeadlineExceeded)
+	b.startCoalescing()
 	return b, nil
 }
 
 func parseURL(u *url.URL) (string, options, error) {
 	opts := options{
-		poolSize:       DefaultPoolSize,
-		timeout:        DefaultTimeout,
-		connectTimeout: DefaultConnectTimeout,
-		serverID:       DefaultServerID,
-		backoff:        DefaultBackoff,
-		maxBackoff:     DefaultMaxBackoff,
-		reconnects:     DefaultReconnects,
-		cursors:        DefaultCursors,
+		Options: connpool.Options{
+			Pool:           DefaultPoolSize,
+			Timeout:        DefaultTimeout,
+			ConnectTimeout: DefaultConnectTimeout,
+			SID:            DefaultServerID,
+			ReplBackoff:    DefaultBackoff,
+			ReplMaxBackoff: DefaultMaxBackoff,
+			ReplReconnects: DefaultReconnects,
+			Coalesce:       DefaultCoalesce,
+			CoalesceWait:   DefaultCoalesceWait,
+			CoalesceMax:    DefaultCoalesceMax,
+		},
+		cursors: DefaultCursors,
 	}
 	bad := func(format string, args ...any) (string, options, error) {
 		return "", options{}, fmt.Errorf("kt URL %q: %s: %w", u.Redacted(), fmt.Sprintf(format, args...), backend.ErrInvalid)
@@ -184,70 +186,24 @@ func parseURL(u *url.URL) (string, options, error) {
 	} else if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
 		return bad("bad port %q", port)
 	}
-	q, err := url.ParseQuery(u.RawQuery)
+	err := connpool.ParseQuery(u, connpool.Limits{MaxSID: 65535}, &opts.Options, []string{"cursors"}, func(name, v string) (bool, error) {
+		if name != "cursors" {
+			return false, nil
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10000 {
+			return true, fmt.Errorf("cursors=%q: want a cursor count from 1 to 10000", v)
+		}
+		opts.cursors = n
+		return true, nil
+	})
 	if err != nil {
-		return bad("query: %v", err)
+		return bad("%v", err)
 	}
-	for name, values := range q {
-		if len(values) != 1 {
-			return bad("option %s given %d times", name, len(values))
-		}
-		v := values[0]
-		switch name {
-		case "pool":
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > 10000 {
-				return bad("pool=%q: want a connection count from 1 to 10000", v)
-			}
-			opts.poolSize = n
-		case "cursors":
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > 10000 {
-				return bad("cursors=%q: want a cursor count from 1 to 10000", v)
-			}
-			opts.cursors = n
-		case "timeout", "connect_timeout", "backoff", "max_backoff":
-			d, err := parseDuration(v)
-			if err != nil || d <= 0 {
-				return bad("%s=%q: want a positive duration such as 500ms or 30s", name, v)
-			}
-			switch name {
-			case "timeout":
-				opts.timeout = d
-			case "connect_timeout":
-				opts.connectTimeout = d
-			case "backoff":
-				opts.backoff = d
-			default:
-				opts.maxBackoff = d
-			}
-		case "sid":
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > 65535 {
-				return bad("sid=%q: want a server id from 1 to 65535", v)
-			}
-			opts.serverID = uint16(n)
-		case "reconnects":
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 {
-				return bad("reconnects=%q: want a count, 0 or more", v)
-			}
-			opts.reconnects = n
-		default:
-			return bad("unknown option %q (known: pool, cursors, timeout, connect_timeout, sid, backoff, max_backoff, reconnects)", name)
-		}
-	}
-	if opts.maxBackoff < opts.backoff {
-		opts.maxBackoff = opts.backoff
+	if opts.ReplTimeout == 0 {
+		opts.ReplTimeout = opts.Timeout
 	}
 	return net.JoinHostPort(host, port), opts, nil
-}
-
-func parseDuration(s string) (time.Duration, error) {
-	if n, err := strconv.ParseFloat(s, 64); err == nil {
-		return time.Duration(n * float64(time.Second)), nil
-	}
-	return time.ParseDuration(s)
 }
 
 // Name identifies the server, for example "kt://127.0.0.1:1978".
@@ -258,9 +214,8 @@ func (b *Backend) Name() string { return "kt://" + b.addr }
 func (b *Backend) Close() error {
 	b.closeMu.Do(func() {
 		b.shutdown()
-		b.drains.Wait() // b.life's end cuts them short
-		b.pool.close()
-		b.cursorPool.close()
+		b.pool.Close()
+		b.cursorPool.Close()
 	})
 	return nil
 }
@@ -271,32 +226,20 @@ func (b *Backend) Ping(ctx context.Context) error {
 	return err
 }
 
-// PoolStats counts the connections of one of a Backend's pools. Replication
-// streams use connections of their own and are not counted.
-type PoolStats struct {
-	// Open is the number of connections open now, idle or in use.
-	Open int
-	// Idle is the number of open connections waiting in the pool.
-	Idle int
-	// InUse is the number of connections a call or a cursor holds.
-	InUse int
-	// Dials counts the connections opened so far: connection churn.
-	Dials int64
-	// Discards counts the connections closed because their state was
-	// unknown (an error, a timeout or a cancellation mid-request) or because
-	// the server closed them.
-	Discards int64
-	// Recovered counts the connections kept although a call gave up on
-	// them (its deadline expired while the server was still to answer):
-	// the late reply was read in the background and the connection
-	// returned to the pool instead of being closed and replaced.
-	Recovered int64
-}
+// PoolStats counts the connections of one of a Backend's pools.
+// Replication streams use connections of their own and are counted in
+// Streams, not Open.
+type PoolStats = connpool.Stats
 
-// Stats reports the call pool's connection counts; tests use it to show that
-// no connection leaks, and Dials shows connection churn.
-func (b *Backend) Stats() PoolStats { return b.pool.stats() }
+// PoolStats reports the call pool's connection counts; tests use it to show
+// that no connection leaks, and Dials shows connection churn.
+func (b *Backend) PoolStats() PoolStats { return b.pool.Stats() }
+
+// Stats is PoolStats.
+//
+// Deprecated: use PoolStats, the name both adapters use.
+func (b *Backend) Stats() PoolStats { return b.PoolStats() }
 
 // CursorStats reports the cursor pool's connection counts: InUse is the
 // number of cursors open.
-func (b *Backend) CursorStats() PoolStats { return b.cursorPool.stats() }
+func (b *Backend) CursorStats() PoolStats { return b.cursorPool.Stats() }

@@ -2,14 +2,13 @@ package kt
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"fmt"
 	"math"
-	"slices"
 	"strconv"
 
 	"github.com/ktgrpc/ktgrpc/backend"
+	"github.com/ktgrpc/ktgrpc/backend/internal/connpool"
 	"github.com/ktgrpc/ktgrpc/backend/kt/ktwire"
 )
 
@@ -23,21 +22,24 @@ func (b *Backend) Get(ctx context.Context, db string, key []byte) (backend.Recor
 	if err := checkSize("get", key, nil); err != nil {
 		return backend.Record{}, false, err
 	}
-	recs, err := b.binaryGet(ctx, "get", []ktwire.KeyRef{{DB: idx, Key: key}})
+	if b.gets != nil {
+		return b.coalescedGet(ctx, idx, key)
+	}
+	return b.getOne(ctx, idx, key)
+}
+
+// getOne reads one record on its own.
+func (b *Backend) getOne(ctx context.Context, idx uint16, key []byte) (backend.Record, bool, error) {
+	recs, err := b.binaryGetRecords(ctx, "get", []ktwire.KeyRef{{DB: idx, Key: key}})
 	if err != nil || len(recs) == 0 {
 		return backend.Record{}, false, err
 	}
-	return recs[0], true, nil
+	r := recs[0]
+	return backend.Record{Key: r.Key, Value: r.Value, ExpireTime: expireTime(r.XT)}, true, nil
 }
 
 func (b *Backend) binaryGet(ctx context.Context, op string, keys []ktwire.KeyRef) ([]backend.Record, error) {
-	req := ktwire.AppendGetBulk(nil, keys)
-	var recs []ktwire.Record
-	err := b.roundTrip(ctx, op, idempotent, req, func(c *conn) error {
-		var err error
-		recs, err = readGetBulk(c, op, keys)
-		return err
-	})
+	recs, err := b.binaryGetRecords(ctx, op, keys)
 	if err != nil {
 		return nil, err
 	}
@@ -48,9 +50,26 @@ func (b *Backend) binaryGet(ctx context.Context, op string, keys []ktwire.KeyRef
 	return out, nil
 }
 
+// binaryGetRecords runs a binary get_bulk of keys: the records found, in
+// request order.
+func (b *Backend) binaryGetRecords(ctx context.Context, op string, keys []ktwire.KeyRef) ([]ktwire.Record, error) {
+	size := 9
+	for _, k := range keys {
+		size += 6 + len(k.Key)
+	}
+	req := ktwire.AppendGetBulk(make([]byte, 0, size), keys)
+	var recs []ktwire.Record
+	err := b.roundTrip(ctx, op, idempotent, req, func(c *conn) error {
+		var err error
+		recs, err = readGetBulk(c, op, keys)
+		return err
+	})
+	return recs, err
+}
+
 // readGetBulk reads the reply to a binary get_bulk of keys.
 func readGetBulk(c *conn, op string, keys []ktwire.KeyRef) ([]ktwire.Record, error) {
-	recs, err := ktwire.ReadGetBulkReply(c.br)
+	recs, err := ktwire.ReadGetBulkReply(c.BR)
 	if err != nil {
 		return nil, binaryError(c, op, err)
 	}
@@ -84,8 +103,8 @@ func inRequestOrder(keys []ktwire.KeyRef, recs []ktwire.Record) bool {
 // a bulk command the server closes the connection, so it is not reused.
 func binaryError(c *conn, op string, err error) error {
 	if err == ktwire.ErrServer {
-		c.broken = true
-		return &appError{fmt.Errorf("kt %s: %w: the server answered the binary error byte 0xBF, which carries no detail (a database error, or a read-only server)", op, backend.ErrFailed)}
+		c.Broken = true
+		return &connpool.AppError{Err: fmt.Errorf("kt %s: %w: the server answered the binary error byte 0xBF, which carries no detail (a database error, or a read-only server)", op, backend.ErrFailed)}
 	}
 	return err
 }
@@ -149,6 +168,9 @@ func underscored(name []byte) (string, bool) {
 // request is sent with the no-reply flag and its outcome is unknown.
 // Keys and values above 2^28 bytes are refused with ErrInvalid.
 func (b *Backend) Set(ctx context.Context, db string, key, value []byte, exp backend.Expiry, opts backend.WriteOptions) error {
+	if b.sets != nil && !opts.NoReply && len(key)+len(value) <= coalesceMaxBytes {
+		return b.coalescedSet(ctx, db, key, value, exp)
+	}
 	_, err := b.SetBulk(ctx, db, []backend.Entry{{Key: key, Value: value, Expiry: exp}}, backend.WriteOptions{NoReply: opts.NoReply})
 	return err
 }
@@ -179,30 +201,47 @@ func (b *Backend) SetBulk(ctx context.Context, db string, entries []backend.Entr
 		}
 		recs[i] = ktwire.Record{DB: idx, Key: e.Key, Value: e.Value, XT: xt}
 	}
-	flags := uint32(0)
-	if opts.NoReply {
-		flags = ktwire.FlagNoReply
-	}
-	req := ktwire.AppendSetBulk(nil, flags, recs)
-	var hits uint32
-	var read func(*conn) error
-	if !opts.NoReply {
-		read = func(c *conn) error {
-			var err error
-			hits, err = ktwire.ReadCountReply(c.br, ktwire.MagicSetBulk)
-			return binaryError(c, "set_bulk", err)
-		}
-	}
-	if err := b.roundTrip(ctx, "set_bulk", once, req, read); err != nil {
+	return b.setRecords(ctx, idx, recs, opts.NoReply)
+}
+
+// setRecords runs a binary set_bulk of recs, all to database idx.
+func (b *Backend) setRecords(ctx context.Context, idx uint16, recs []ktwire.Record, noReply bool) (int64, error) {
+	hits, err := b.setBulk(ctx, recs, noReply)
+	if err != nil {
 		return 0, err
 	}
-	if !opts.NoReply && int(hits) != len(recs) {
+	if !noReply && int(hits) != len(recs) {
 		// A record fails only with 0xBF; one that is merely not counted
 		// went to a database index the server does not have (any more).
 		b.dbs.forget()
 		return int64(hits), fmt.Errorf("kt set_bulk on %s: %w: the server stored %d of %d records: it has no database %d (any more)", b.addr, backend.ErrInvalid, hits, len(recs), idx)
 	}
 	return int64(hits), nil
+}
+
+// setBulk runs a binary set_bulk of recs and returns the count the server
+// reports (0 with noReply).
+func (b *Backend) setBulk(ctx context.Context, recs []ktwire.Record, noReply bool) (uint32, error) {
+	flags := uint32(0)
+	if noReply {
+		flags = ktwire.FlagNoReply
+	}
+	size := 9
+	for _, r := range recs {
+		size += 18 + len(r.Key) + len(r.Value)
+	}
+	req := ktwire.AppendSetBulk(make([]byte, 0, size), flags, recs)
+	var hits uint32
+	var read func(*conn) error
+	if !noReply {
+		read = func(c *conn) error {
+			var err error
+			hits, err = ktwire.ReadCountReply(c.BR, ktwire.MagicSetBulk)
+			return binaryError(c, "set_bulk", err)
+		}
+	}
+	err := b.roundTrip(ctx, "set_bulk", once, req, read)
+	return hits, err
 }
 
 // checkSize refuses keys and values the binary protocol cannot carry: the
@@ -288,7 +327,7 @@ func (b *Backend) RemoveBulk(ctx context.Context, db string, keys [][]byte, atom
 	var hits uint32
 	err = b.roundTrip(ctx, "remove_bulk", once, ktwire.AppendRemoveBulk(nil, 0, refs), func(c *conn) error {
 		var err error
-		hits, err = ktwire.ReadCountReply(c.br, ktwire.MagicRemoveBulk)
+		hits, err = ktwire.ReadCountReply(c.BR, ktwire.MagicRemoveBulk)
 		return binaryError(c, "remove_bulk", err)
 	})
 	return int64(hits), err
@@ -508,69 +547,3 @@ func (b *Backend) incrementRefused(ctx context.Context, rep *reply, proc string,
 // formatFloat writes a float without an exponent, which KT's parser does
 // not read.
 func formatFloat(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
-
-// MatchKeys is RPC match_prefix, match_regex or match_similar. KT ranks the
-// keys in its reply; they are returned in that order.
-func (b *Backend) MatchKeys(ctx context.Context, db string, m backend.Match, limit int64) ([][]byte, error) {
-	if limit < 0 {
-		return nil, fmt.Errorf("kt match: %w: negative limit %d (0 means no limit)", backend.ErrInvalid, limit)
-	}
-	ctx, idx, err := b.resolveDB(ctx, db)
-	if err != nil {
-		return nil, err
-	}
-	var p params
-	p.db(idx)
-	var proc string
-	switch m.Kind {
-	case backend.MatchPrefix:
-		proc = "match_prefix"
-		p.add("prefix", m.Prefix)
-	case backend.MatchRegex:
-		proc = "match_regex"
-		p.str("regex", m.Regex)
-	case backend.MatchSimilar:
-		proc = "match_similar"
-		p.add("origin", m.Origin)
-		p.int("range", int64(max(m.MaxDistance, 0)))
-		if m.UTF8 {
-			p.flag("utf") // a presence flag: any value turns UTF-8 mode on
-		}
-	default:
-		return nil, fmt.Errorf("kt match: %w: unknown match kind %d", backend.ErrInvalid, m.Kind)
-	}
-	if limit > 0 {
-		p.int("max", limit)
-	}
-	rep, err := b.rpc(ctx, proc, p, idempotent)
-	if err != nil {
-		return nil, err
-	}
-	if rep.logic() {
-		if m.Kind == backend.MatchRegex {
-			return nil, fmt.Errorf("kt match_regex %q: %w: the server could not compile the expression (%s)", m.Regex, backend.ErrInvalid, message(rep.fields))
-		}
-		return nil, fmt.Errorf("kt %s: %w: server said %q (HTTP 450)", proc, backend.ErrFailed, message(rep.fields))
-	}
-	type ranked struct {
-		key  []byte
-		rank int64
-	}
-	var keys []ranked
-	for _, f := range rep.fields {
-		if len(f.Key) == 0 || f.Key[0] != '_' {
-			continue
-		}
-		rank, err := strconv.ParseInt(string(f.Value), 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("kt %s: %w: rank %q of key %q is not an integer", proc, backend.ErrFailed, f.Value, f.Key[1:])
-		}
-		keys = append(keys, ranked{f.Key[1:], rank})
-	}
-	slices.SortStableFunc(keys, func(a, b ranked) int { return cmp.Compare(a.rank, b.rank) })
-	out := make([][]byte, len(keys))
-	for i, k := range keys {
-		out[i] = k.key
-	}
-	return out, nil
-}

@@ -3,6 +3,7 @@ package kt
 import (
 	"context"
 	"errors"
+	"github.com/ktgrpc/ktgrpc/backend/internal/connpool"
 	"net/url"
 	"testing"
 	"time"
@@ -30,17 +31,26 @@ func TestKTOpenOptions(t *testing.T) {
 	if b.addr != "localhost:1978" || b.Name() != "kt://localhost:1978" {
 		t.Errorf("default port: addr %q name %q", b.addr, b.Name())
 	}
-	if b.opts.poolSize != DefaultPoolSize || b.opts.timeout != DefaultTimeout || b.opts.serverID != DefaultServerID {
+	if b.opts.Pool != DefaultPoolSize || b.opts.Timeout != DefaultTimeout || b.opts.SID != DefaultServerID {
 		t.Errorf("defaults: %+v", b.opts)
 	}
 	b = mustOpen(t, "kt://[::1]:2000/?pool=3&cursors=5&timeout=250ms&connect_timeout=2&sid=7&backoff=1ms&max_backoff=5ms&reconnects=0")
-	want := options{poolSize: 3, timeout: 250 * time.Millisecond, connectTimeout: 2 * time.Second, serverID: 7,
-		backoff: time.Millisecond, maxBackoff: 5 * time.Millisecond, reconnects: 0, cursors: 5}
+	want := options{Options: connpool.Options{Pool: 3, Timeout: 250 * time.Millisecond, ConnectTimeout: 2 * time.Second, SID: 7,
+		ReplBackoff: time.Millisecond, ReplMaxBackoff: 5 * time.Millisecond, ReplReconnects: 0, ReplTimeout: 250 * time.Millisecond,
+		Coalesce: DefaultCoalesce, CoalesceWait: DefaultCoalesceWait, CoalesceMax: DefaultCoalesceMax}, cursors: 5}
 	if b.addr != "[::1]:2000" || b.opts != want {
 		t.Errorf("addr %q opts %+v, want %+v", b.addr, b.opts, want)
 	}
+	// The shared names mean what the deprecated ones did.
+	b = mustOpen(t, "kt://[::1]:2000/?pool=3&cursors=5&timeout=250ms&connect_timeout=2&sid=7&repl_backoff=1ms&repl_max_backoff=5ms&repl_reconnects=0&repl_timeout=250ms")
+	if b.opts != want {
+		t.Errorf("shared names: opts %+v, want %+v", b.opts, want)
+	}
 	for _, bad := range []string{
-		"kt://host:1978?poolsize=3",    // unknown option
+		"kt://host:1978?poolsize=3",                 // unknown option
+		"kt://host:1978?backoff=1s&repl_backoff=2s", // an alias and its name
+		"kt://host:1978?coalesce=yes",
+		"kt://host:1978?coalesce_max=1",
 		"kt://host:1978?pool=0",        // out of range
 		"kt://host:1978?cursors=0",     // out of range
 		"kt://host:1978?pool=2&pool=3", // repeated
@@ -84,7 +94,7 @@ func TestKTServerDown(t *testing.T) {
 	if err := b.Subscribe(ctx, backend.SubscribeOptions{}, func(backend.Update) error { return nil }); !errors.Is(err, backend.ErrUnavailable) {
 		t.Errorf("Subscribe = %v, want ErrUnavailable", err)
 	}
-	if s := b.Stats(); s.Open != 0 || s.InUse != 0 {
+	if s := b.PoolStats(); s.Open != 0 || s.InUse != 0 {
 		t.Errorf("failed dials hold connections: %+v", s)
 	}
 	b.Close()

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/ktgrpc/ktgrpc/backend"
+	"github.com/ktgrpc/ktgrpc/backend/internal/connpool"
 	"github.com/ktgrpc/ktgrpc/backend/kt/ktwire"
 )
 
@@ -78,10 +79,10 @@ func (b *Backend) binaryScript(ctx context.Context, name string, args []backend.
 	var results []ktwire.Pair
 	err := b.roundTrip(ctx, "play_script", once, ktwire.AppendPlayScript(nil, 0, name, in), func(c *conn) error {
 		var err error
-		results, err = ktwire.ReadPlayScriptReply(c.br)
+		results, err = ktwire.ReadPlayScriptReply(c.BR)
 		if err == ktwire.ErrServer {
 			// The connection stays open after a script failure.
-			return &appError{fmt.Errorf("kt play_script %q: %w: the procedure failed, does not exist, or scripting is off (the binary protocol gives no detail; names of letters and digits only get a precise answer over RPC)", name, backend.ErrFailed)}
+			return &connpool.AppError{Err: fmt.Errorf("kt play_script %q: %w: the procedure failed, does not exist, or scripting is off (the binary protocol gives no detail; names of letters and digits only get a precise answer over RPC)", name, backend.ErrFailed)}
 		}
 		return err
 	})

@@ -88,7 +88,7 @@ func runSuite(t *testing.T, tg target) {
 			e := &suiteEnv{t: t, tg: tg, ctx: ctx, ns: fmt.Sprintf("kt-suite/%d/%s/", run, tc.name)}
 			e.b = e.open(tg.addr, "")
 			tc.fn(e)
-			if s := e.b.Stats(); s.InUse != 0 {
+			if s := e.b.PoolStats(); s.InUse != 0 {
 				t.Errorf("connections still in use after the test: %+v", s)
 			}
 			if tg.kt != nil {
@@ -247,7 +247,7 @@ func testLargeValue(e *suiteEnv) {
 	wantErr(t, "Set of a value above 2^28 bytes", err, backend.ErrInvalid)
 	_, _, err = b.Get(ctx, "", huge)
 	wantErr(t, "Get of a key above 2^28 bytes", err, backend.ErrInvalid)
-	if s := b.Stats(); s.Discards != 0 {
+	if s := b.PoolStats(); s.Discards != 0 {
 		t.Errorf("refused requests cost connections: %+v", s)
 	}
 }
@@ -677,7 +677,7 @@ func testScan(e *suiteEnv) {
 			added = "p/ex" // reverse: before f
 		}
 		err := one.Scan(ctx, "%", backend.ScanOptions{Prefix: prefix, BatchSize: 2, Reverse: reverse}, func(recs []backend.Record) error {
-			if st := one.Stats(); st.InUse != 0 {
+			if st := one.PoolStats(); st.InUse != 0 {
 				return fmt.Errorf("the scan holds a connection while its caller takes a batch: %+v", st)
 			}
 			for _, r := range recs {
@@ -739,13 +739,13 @@ func testScript(e *suiteEnv) {
 	wantErr(t, "empty name", err, backend.ErrInvalid)
 	// Names RPC refuses go through the binary protocol, which keeps the
 	// connection after a failure.
-	before := b.Stats()
+	before := b.PoolStats()
 	_, _, err = b.CallScript(ctx, "no_such.proc", nil, backend.LockNone)
 	wantErr(t, "binary unknown procedure", err, backend.ErrFailed)
 	if err != nil && !strings.Contains(err.Error(), "no_such.proc") {
 		t.Errorf("the binary failure does not name the procedure: %v", err)
 	}
-	if after := b.Stats(); after.Discards != before.Discards {
+	if after := b.PoolStats(); after.Discards != before.Discards {
 		t.Errorf("a script failure discarded the connection: %+v -> %+v", before, after)
 	}
 	_, ok, err = b.CallScript(ctx, "put", []backend.Pair{{Key: []byte("key"), Value: e.key("via-lua")}, {Key: []byte("value"), Value: []byte("lua")}}, backend.LockNone)
@@ -944,7 +944,7 @@ func testKilledMidRequest(e *suiteEnv) {
 	if n != 2 {
 		t.Errorf("counter = %d, want 2: the killed increment must not be retried", n)
 	}
-	if s := b.Stats(); s.Discards != 1 || s.Open != 1 || s.Dials != 2 {
+	if s := b.PoolStats(); s.Discards != 1 || s.Open != 1 || s.Dials != 2 {
 		t.Errorf("stats after the kill: %+v", s)
 	}
 }
@@ -969,7 +969,7 @@ func testStaleRetry(e *suiteEnv) {
 	if err := b.Ping(ctx); err != nil {
 		t.Errorf("Ping after the server dropped the idle connections: %v", err)
 	}
-	if s := b.Stats(); s.Discards != 2 || s.Open != 1 {
+	if s := b.PoolStats(); s.Discards != 2 || s.Open != 1 {
 		t.Errorf("stats: %+v", s)
 	}
 }
@@ -997,8 +997,8 @@ func testCancelMidReply(e *suiteEnv) {
 	// Nothing of either reply came: the connections wait for their late
 	// replies, which a dead connection never brings.
 	p.DropAll()
-	b.drains.Wait()
-	if s := b.Stats(); s.Discards != 2 || s.InUse != 0 || s.Open != 0 || s.Recovered != 0 {
+	b.pool.WaitRecovering()
+	if s := b.PoolStats(); s.Discards != 2 || s.InUse != 0 || s.Open != 0 || s.Recovered != 0 {
 		t.Errorf("connections whose late reply never came must be discarded: %+v", s)
 	}
 	e.must(b.Ping(e.ctx))
@@ -1026,13 +1026,13 @@ func testLateReplyKeepsConnection(e *suiteEnv) {
 		err := call(ctx)
 		cancel()
 		wantErr(t, "a call past its deadline", err, backend.ErrTimeout)
-		b.drains.Wait()
+		b.pool.WaitRecovering()
 	}
 	p.SetDelay(0)
 	if rec, ok, err := b.Get(e.ctx, "", e.key("k")); err != nil || !ok || string(rec.Value) != "v" {
 		t.Errorf("Get after the late replies: %q %v %v", rec.Value, ok, err)
 	}
-	if s := b.Stats(); s.Dials != 1 || s.Discards != 0 || s.Recovered != 3 {
+	if s := b.PoolStats(); s.Dials != 1 || s.Discards != 0 || s.Recovered != 3 {
 		t.Errorf("late replies: %+v; want one connection, kept three times", s)
 	}
 }
@@ -1049,11 +1049,11 @@ func testBinaryErrorReply(e *suiteEnv) {
 	if f.Request[0] != 0xB8 {
 		t.Errorf("Set sent %x, want a binary set_bulk", f.Request)
 	}
-	if s := b.Stats(); s.Discards != 1 || s.Open != 0 {
+	if s := b.PoolStats(); s.Discards != 1 || s.Open != 0 {
 		t.Errorf("the connection after 0xBF must be discarded: %+v", s)
 	}
 	defer func() {
-		if s := b.Stats(); s.Open != 1 || s.Dials != 2 {
+		if s := b.PoolStats(); s.Open != 1 || s.Dials != 2 {
 			t.Errorf("no-reply writes must not cost connections: %+v", s)
 		}
 	}()
@@ -1083,7 +1083,7 @@ func testPoolBounded(e *suiteEnv) {
 			if _, _, err := b.Get(ctx, "", k); err != nil {
 				errs <- err
 			}
-			if s := b.Stats(); s.Open > 2 {
+			if s := b.PoolStats(); s.Open > 2 {
 				errs <- fmt.Errorf("%d connections open with pool=2", s.Open)
 			}
 		}()
@@ -1093,7 +1093,7 @@ func testPoolBounded(e *suiteEnv) {
 	for err := range errs {
 		t.Error(err)
 	}
-	s := b.Stats()
+	s := b.PoolStats()
 	if s.InUse != 0 || s.Open > 2 || s.Dials > 2 || s.Discards != 0 {
 		t.Errorf("after 40 calls on pool=2: %+v", s)
 	}
@@ -1121,7 +1121,7 @@ func testPoolBounded(e *suiteEnv) {
 	e.must(err)
 	e.must(c2.Close())
 	e.must(c3.Close())
-	s = b.Stats()
+	s = b.PoolStats()
 	cs := b.CursorStats()
 	if s.InUse != 0 || s.Open > 2 || cs.InUse != 0 || cs.Open > 2 {
 		t.Errorf("after the cursors: calls %+v, cursors %+v", s, cs)
@@ -1130,13 +1130,13 @@ func testPoolBounded(e *suiteEnv) {
 		// The server sees exactly the connections the pools keep (and no
 		// others from this test's backend, which is the only client
 		// besides the suite's own idle one).
-		open := s.Open + cs.Open + e.b.Stats().Open + e.b.CursorStats().Open
+		open := s.Open + cs.Open + e.b.PoolStats().Open + e.b.CursorStats().Open
 		if err := e.tg.kt.WaitConnCount(ctx, open); err != nil {
 			t.Error(err)
 		}
 	}
 	e.must(b.Close())
-	if s := b.Stats(); s.Open != 0 {
+	if s := b.PoolStats(); s.Open != 0 {
 		t.Errorf("after Close: %+v", s)
 	}
 	_, _, err = b.Get(ctx, "", []byte("k"))
@@ -1157,7 +1157,7 @@ func testPoolWaitBounded(e *suiteEnv) {
 	if _, _, err := b.Get(context.Background(), "", e.key("k")); err != nil {
 		t.Errorf("Get while a cursor is open on pool=1: %v", err)
 	}
-	held, err := b.pool.get(ctx, false)
+	held, err := b.pool.Get(ctx, false)
 	e.must(err)
 	done := make(chan error, 1)
 	go func() {
@@ -1173,7 +1173,7 @@ func testPoolWaitBounded(e *suiteEnv) {
 	case <-ctx.Done():
 		t.Fatal("Get without a deadline waited for a connection past the URL's timeout")
 	}
-	b.pool.put(held)
+	b.pool.Put(held)
 	e.must(cur.Close())
 	if _, _, err := b.Get(context.Background(), "", e.key("k")); err != nil {
 		t.Errorf("Get once the connection is back: %v", err)

@@ -10,18 +10,19 @@ import (
 // newest idle connection, so that a test can rely on the pool seeing it
 // dead without sleeping.
 func (b *Backend) WaitIdleClosedForTest(d time.Duration) error {
-	b.pool.mu.Lock()
-	if len(b.pool.idle) == 0 {
-		b.pool.mu.Unlock()
+	c, ok := b.pool.TakeIdle()
+	if !ok {
 		return fmt.Errorf("no idle connection")
 	}
-	c := b.pool.idle[len(b.pool.idle)-1]
-	b.pool.mu.Unlock()
-	if err := c.nc.SetReadDeadline(time.Now().Add(d)); err != nil {
+	defer func() {
+		_ = c.NC.SetReadDeadline(time.Time{})
+		b.pool.Put(c)
+	}()
+	if err := c.NC.SetReadDeadline(time.Now().Add(d)); err != nil {
 		return err
 	}
 	var p [1]byte
-	n, err := c.nc.Read(p[:])
+	n, err := c.NC.Read(p[:])
 	if n != 0 || err != io.EOF {
 		return fmt.Errorf("idle connection: read %d bytes, %v", n, err)
 	}

@@ -334,6 +334,7 @@ func TestTTOpenURL(t *testing.T) {
 		"tt://h:1?kind=auto&iterator=none",
 		"tt://h:1?repl_reconnects=0",
 		"tt://h:1?repl_reconnects=100",
+		"tt://h:1?timeout=1&repl_backoff=10ms&repl_max_backoff=1s&coalesce=off&coalesce_wait=50us&coalesce_max=32",
 	}
 	for _, s := range good {
 		u, _ := url.Parse(s)
@@ -356,7 +357,7 @@ func TestTTOpenURL(t *testing.T) {
 		"tt://h:1?pool=0":                     "pool",
 		"tt://h:1?pool=x":                     "pool",
 		"tt://h:1?timeout=-1s":                "timeout",
-		"tt://h:1?timeout=1":                  "timeout",
+		"tt://h:1?timeout=0":                  "timeout",
 		"tt://h:1?kind=tree":                  "kind",
 		"tt://h:1?sid=0":                      "sid",
 		"tt://h:1?sid=1&sid=2":                "2 times",

@@ -19,6 +19,13 @@ func (b *Backend) Get(ctx context.Context, db string, key []byte) (backend.Recor
 	if err := checkDB(db); err != nil {
 		return backend.Record{}, false, err
 	}
+	if b.calls != nil {
+		a, err := b.coalesced(ctx, call{cmd: ttwire.CmdGet, key: key})
+		if err != nil || !a.ok {
+			return backend.Record{}, false, err
+		}
+		return backend.Record{Key: key, Value: a.value}, true, nil
+	}
 	rep, err := b.one(ctx, "get", true, &ttwire.Request{Cmd: ttwire.CmdGet, Key: key})
 	if err != nil || !rep.OK() {
 		return backend.Record{}, false, err
@@ -56,6 +63,16 @@ func (b *Backend) Set(ctx context.Context, db string, key, value []byte, exp bac
 	if opts.NoReply {
 		_, err := b.do(ctx, "putnr", false, &ttwire.Request{Cmd: ttwire.CmdPutNR, Key: key, Value: value})
 		return err
+	}
+	if b.calls != nil && len(key)+len(value) <= coalesceMaxBytes {
+		a, err := b.coalesced(ctx, call{cmd: ttwire.CmdPut, key: key, value: value})
+		if err != nil {
+			return err
+		}
+		if !a.ok {
+			return b.refused("put")
+		}
+		return nil
 	}
 	rep, err := b.one(ctx, "put", false, &ttwire.Request{Cmd: ttwire.CmdPut, Key: key, Value: value})
 	if err != nil {
@@ -163,6 +180,10 @@ func (b *Backend) Append(ctx context.Context, db string, key, value []byte, exp 
 func (b *Backend) Remove(ctx context.Context, db string, key []byte) (bool, error) {
 	if err := checkDB(db); err != nil {
 		return false, err
+	}
+	if b.calls != nil && len(key) <= coalesceMaxBytes {
+		a, err := b.coalesced(ctx, call{cmd: ttwire.CmdOut, key: key})
+		return a.ok, err
 	}
 	rep, err := b.one(ctx, "out", false, &ttwire.Request{Cmd: ttwire.CmdOut, Key: key})
 	if err != nil {

@@ -20,8 +20,11 @@ func TestTTPoolCountsWaits(t *testing.T) {
 	if st := b.BackendPoolStats(); st.Size != 1 || st.Waits != 0 {
 		t.Fatalf("stats before any call: %+v", st)
 	}
-	// Take the only slot, as a call in progress would.
-	b.pool.slots <- struct{}{}
+	// Take the only connection, as a call in progress would.
+	held, err := b.pool.Get(t.Context(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
 	done := make(chan error, 1)
 	go func() {
 		_, _, err := b.Get(t.Context(), "", []byte("k"))
@@ -30,7 +33,7 @@ func TestTTPoolCountsWaits(t *testing.T) {
 	for b.BackendPoolStats().Waits == 0 {
 		runtime.Gosched()
 	}
-	<-b.pool.slots
+	b.pool.Put(held)
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}

@@ -7,29 +7,23 @@
 //
 //	tt://host[:port][?option=value&...]
 //
-// The port defaults to 1978. Options:
+// The port defaults to 1978. The options shared with kt (pool, timeout,
+// connect_timeout, sid, repl_*, coalesce*) are described in the README's
+// backend URL section; tt's defaults are pool=8, sid=2147483647 (which no
+// real server uses, so nothing is withheld), repl_timeout=60s (the master
+// sends a NOP every second), repl_max_backoff=5s. tt's own options:
 //
-//	pool             most connections open at once (default 8, 1..1024);
-//	                 callers wait for a free one, bounded by their context
-//	timeout          deadline of one request when the caller's context has
-//	                 no earlier one (default 30s)
-//	connect_timeout  deadline of one TCP connect (default 5s)
 //	kind             the database type: auto (default: read from stat's
 //	                 "type" line on first use), hash, btree, table,
 //	                 memory-hash, memory-tree, fixed
 //	iterator         none (default) or shared: let cursors on hash and
 //	                 table databases use the server's iterator, which every
 //	                 client of the server shares (see OpenCursor)
-//	sid              server id presented by Subscribe when the caller
-//	                 passes 0 (default 2147483647, which no real server uses,
-//	                 so nothing is withheld)
-//	repl_timeout     a replication stream silent this long is reconnected
-//	                 (default 60s; the master sends a NOP every second)
-//	repl_backoff     longest pause between replication reconnects
-//	                 (default 5s; the first is 100ms, doubling)
-//	repl_reconnects  failed replication reconnects in a row before
-//	                 Subscribe gives up with backend.ErrUnavailable
-//	                 (default 10; 0 gives up when the stream first breaks)
+//
+// repl_backoff once named the longest pause between replication
+// reconnects; that is repl_max_backoff now, and repl_backoff the first
+// pause, as on kt. Given without repl_max_backoff, repl_backoff keeps its
+// old meaning (deprecated).
 //
 // Open does not connect: a server that is down makes calls answer
 // backend.ErrUnavailable until it is back, and Ping reports it.
@@ -133,6 +127,7 @@ import (
 	"time"
 
 	"github.com/ktgrpc/ktgrpc/backend"
+	"github.com/ktgrpc/ktgrpc/backend/internal/connpool"
 )
 
 // DefaultPort is ttserver's default port.
@@ -147,6 +142,10 @@ const DefaultReplSID = 1<<31 - 1
 // Subscribe tolerates unless the URL says otherwise.
 const DefaultReplReconnects = 10
 
+// DefaultCoalesce is whether a tt:// URL merges concurrent calls unless it
+// says otherwise (New takes Options.Coalesce as given).
+const DefaultCoalesce = true
+
 // Options are the adapter's settings; Open reads them from the URL.
 type Options struct {
 	PoolSize       int
@@ -156,11 +155,19 @@ type Options struct {
 	Kind        string
 	ReplSID     uint32
 	ReplTimeout time.Duration
-	ReplBackoff time.Duration
+	// ReplBackoff is the first pause before reopening a broken replication
+	// stream, doubled per failure up to ReplMaxBackoff.
+	ReplBackoff    time.Duration
+	ReplMaxBackoff time.Duration
 	// ReplReconnects is how many failed reconnects in a row Subscribe
 	// tolerates before giving up; 0 takes the default
 	// (DefaultReplReconnects) and a negative value allows none.
 	ReplReconnects int
+	// Coalesce merges concurrent single-key calls (see coalesce.go);
+	// CoalesceWait and CoalesceMax bound a batch (0 takes the default).
+	Coalesce     bool
+	CoalesceWait time.Duration
+	CoalesceMax  int
 	// SharedIterator lets OpenCursor use the server's iterator on
 	// databases without ordered lookup (see OpenCursor).
 	SharedIterator bool
@@ -175,8 +182,12 @@ func defaultOptions() Options {
 		ConnectTimeout: 5 * time.Second,
 		ReplSID:        DefaultReplSID,
 		ReplTimeout:    60 * time.Second,
-		ReplBackoff:    5 * time.Second,
+		ReplBackoff:    100 * time.Millisecond,
+		ReplMaxBackoff: 5 * time.Second,
 		ReplReconnects: DefaultReplReconnects,
+		Coalesce:       DefaultCoalesce,
+		CoalesceWait:   100 * time.Microsecond,
+		CoalesceMax:    64,
 	}
 }
 
@@ -187,11 +198,16 @@ type Backend struct {
 	addr string
 	name string
 	opts Options
-	pool *pool
+	pool *connpool.Pool
 	// kind caches the database type: 0 until known.
 	kind atomic.Int32
+	// calls merges concurrent Gets, Sets and Removes (coalesce=on), or
+	// is nil.
+	calls *connpool.Batcher[call, answer]
 	// iterBusy is true while a cursor uses the server's shared iterator.
 	iterBusy atomic.Bool
+	// timeoutCause is the cause of a call that ran out of the timeout.
+	timeoutCause error
 	// replSessionHook, when set (by tests), runs once a replication
 	// session has received the master's opening frame.
 	replSessionHook func()
@@ -236,13 +252,22 @@ func New(addr string, opts Options) (*Backend, error) {
 	if opts.ReplBackoff == 0 {
 		opts.ReplBackoff = d.ReplBackoff
 	}
+	if opts.ReplMaxBackoff == 0 {
+		opts.ReplMaxBackoff = max(d.ReplMaxBackoff, opts.ReplBackoff)
+	}
 	if opts.ReplReconnects == 0 {
 		opts.ReplReconnects = d.ReplReconnects
 	}
-	if opts.PoolSize < 1 || opts.PoolSize > 1024 {
-		return nil, fmt.Errorf("tt: pool size %d out of range 1..1024: %w", opts.PoolSize, backend.ErrInvalid)
+	if opts.CoalesceWait == 0 {
+		opts.CoalesceWait = d.CoalesceWait
 	}
-	if opts.Timeout < 0 || opts.ConnectTimeout < 0 || opts.ReplTimeout < 0 || opts.ReplBackoff < 0 {
+	if opts.CoalesceMax == 0 {
+		opts.CoalesceMax = d.CoalesceMax
+	}
+	if opts.PoolSize < 1 || opts.PoolSize > 10000 {
+		return nil, fmt.Errorf("tt: pool size %d out of range 1..10000: %w", opts.PoolSize, backend.ErrInvalid)
+	}
+	if opts.Timeout < 0 || opts.ConnectTimeout < 0 || opts.ReplTimeout < 0 || opts.ReplBackoff < 0 || opts.ReplMaxBackoff < 0 || opts.CoalesceWait < 0 {
 		return nil, fmt.Errorf("tt: timeouts must be positive: %w", backend.ErrInvalid)
 	}
 	k := kindUnknown
@@ -255,14 +280,11 @@ func New(addr string, opts Options) (*Backend, error) {
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		return nil, fmt.Errorf("tt: address %q: %v: %w", addr, err, backend.ErrInvalid)
 	}
-	dial := opts.Dialer
-	if dial == nil {
-		var nd net.Dialer
-		dial = nd.DialContext
-	}
 	b := &Backend{addr: addr, name: "tt://" + addr, opts: opts}
 	b.kind.Store(int32(k))
-	b.pool = newPool(addr, opts.PoolSize, opts.ConnectTimeout, dial)
+	b.pool = connpool.New(connpool.Config{Addr: addr, Size: opts.PoolSize, ConnectTimeout: opts.ConnectTimeout, Dial: opts.Dialer})
+	b.timeoutCause = fmt.Errorf("no answer within the URL's timeout=%v: %w", opts.Timeout, context.DeadlineExceeded)
+	b.startCoalescing()
 	return b, nil
 }
 
@@ -293,45 +315,38 @@ func parseURL(u *url.URL) (string, Options, error) {
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
 		return bad("port %q out of range", port)
 	}
-	q, err := url.ParseQuery(u.RawQuery)
-	if err != nil {
-		return bad("query: %v", err)
+	so := connpool.Options{
+		Pool:           opts.PoolSize,
+		Timeout:        opts.Timeout,
+		ConnectTimeout: opts.ConnectTimeout,
+		SID:            opts.ReplSID,
+		ReplTimeout:    opts.ReplTimeout,
+		ReplBackoff:    opts.ReplBackoff,
+		ReplMaxBackoff: opts.ReplMaxBackoff,
+		ReplReconnects: opts.ReplReconnects,
+		Coalesce:       opts.Coalesce,
+		CoalesceWait:   opts.CoalesceWait,
+		CoalesceMax:    opts.CoalesceMax,
 	}
-	for name, vals := range q {
-		if len(vals) != 1 {
-			return bad("option %s given %d times", name, len(vals))
+	q := u.Query()
+	if q.Has("repl_backoff") && !q.Has("repl_max_backoff") {
+		// The deprecated meaning: the longest pause.
+		u2 := *u
+		q.Set("repl_max_backoff", q.Get("repl_backoff"))
+		q.Del("repl_backoff")
+		if len(u.Query()["repl_backoff"]) > 1 {
+			return bad("option repl_backoff given %d times", len(u.Query()["repl_backoff"]))
 		}
-		v := vals[0]
-		var err error
+		u2.RawQuery = q.Encode()
+		u = &u2
+	}
+	err := connpool.ParseQuery(u, connpool.Limits{MaxSID: math.MaxUint32}, &so, []string{"kind", "iterator"}, func(name, v string) (bool, error) {
 		switch name {
-		case "pool":
-			opts.PoolSize, err = strconv.Atoi(v)
-			if err == nil && (opts.PoolSize < 1 || opts.PoolSize > 1024) {
-				err = fmt.Errorf("want 1..1024")
-			}
-		case "timeout":
-			opts.Timeout, err = positiveDuration(v)
-		case "connect_timeout":
-			opts.ConnectTimeout, err = positiveDuration(v)
-		case "repl_timeout":
-			opts.ReplTimeout, err = positiveDuration(v)
-		case "repl_backoff":
-			opts.ReplBackoff, err = positiveDuration(v)
-		case "repl_reconnects":
-			n, perr := strconv.Atoi(v)
-			if perr != nil || n < 0 || n > math.MaxInt32 {
-				err = fmt.Errorf("want a count from 0 to %d", math.MaxInt32)
-			}
-			// Options take 0 as the default; negative means none.
-			opts.ReplReconnects = n
-			if n == 0 {
-				opts.ReplReconnects = -1
-			}
 		case "kind":
-			opts.Kind = v
 			if _, ok := kindFromOption(v); !ok && v != "auto" {
-				err = fmt.Errorf("want auto, hash, btree, table, memory-hash, memory-tree or fixed")
+				return true, fmt.Errorf("kind=%q: want auto, hash, btree, table, memory-hash, memory-tree or fixed", v)
 			}
+			opts.Kind = v
 		case "iterator":
 			switch v {
 			case "none":
@@ -339,34 +354,26 @@ func parseURL(u *url.URL) (string, Options, error) {
 			case "shared":
 				opts.SharedIterator = true
 			default:
-				err = fmt.Errorf("want none or shared")
+				return true, fmt.Errorf("iterator=%q: want none or shared", v)
 			}
-		case "sid":
-			var n uint64
-			n, err = strconv.ParseUint(v, 10, 32)
-			if err == nil && n == 0 {
-				err = fmt.Errorf("the server refuses id 0")
-			}
-			opts.ReplSID = uint32(n)
 		default:
-			return bad("unknown option %q (known: pool, timeout, connect_timeout, kind, iterator, sid, repl_timeout, repl_backoff, repl_reconnects)", name)
+			return false, nil
 		}
-		if err != nil {
-			return bad("option %s=%q: %v", name, v, err)
-		}
+		return true, nil
+	})
+	if err != nil {
+		return bad("%v", err)
+	}
+	opts.PoolSize, opts.Timeout, opts.ConnectTimeout = so.Pool, so.Timeout, so.ConnectTimeout
+	opts.ReplSID, opts.ReplTimeout = so.SID, so.ReplTimeout
+	opts.ReplBackoff, opts.ReplMaxBackoff = so.ReplBackoff, so.ReplMaxBackoff
+	opts.Coalesce, opts.CoalesceWait, opts.CoalesceMax = so.Coalesce, so.CoalesceWait, so.CoalesceMax
+	// Options take 0 as the default; negative means none.
+	opts.ReplReconnects = so.ReplReconnects
+	if opts.ReplReconnects == 0 {
+		opts.ReplReconnects = -1
 	}
 	return net.JoinHostPort(host, port), opts, nil
-}
-
-func positiveDuration(s string) (time.Duration, error) {
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, err
-	}
-	if d <= 0 {
-		return 0, fmt.Errorf("must be positive")
-	}
-	return d, nil
 }
 
 // Name identifies the adapter in messages: "tt://host:port".
@@ -375,13 +382,16 @@ func (b *Backend) Name() string { return b.name }
 // Close closes every pooled connection. Calls after Close answer
 // backend.ErrUnavailable.
 func (b *Backend) Close() error {
-	b.pool.close()
+	b.pool.Close()
 	return nil
 }
 
+// PoolStats counts a pool's connections.
+type PoolStats = connpool.Stats
+
 // PoolStats reports the pool's connections, for health pages and leak
 // tests.
-func (b *Backend) PoolStats() PoolStats { return b.pool.stats() }
+func (b *Backend) PoolStats() PoolStats { return b.pool.Stats() }
 
 // checkDB accepts the only database a server has.
 func checkDB(db string) error {

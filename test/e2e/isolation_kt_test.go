@@ -124,7 +124,7 @@ func TestKTIdleCursorsAndStalledScansDoNotStarveCalls(t *testing.T) {
 			setCtx, setCancel := context.WithTimeout(ctx, 2*time.Second)
 			defer setCancel()
 			if _, err := kv.Set(setCtx, &ktgrpcv1.SetRequest{Db: "%", Key: []byte(ns + "during"), Value: []byte("x")}); err != nil {
-				t.Fatalf("KV.Set with 100 idle cursors and 100 stalled scans: %v (calls %+v, cursors %+v)", err, b.Stats(), b.CursorStats())
+				t.Fatalf("KV.Set with 100 idle cursors and 100 stalled scans: %v (calls %+v, cursors %+v)", err, b.PoolStats(), b.CursorStats())
 			}
 			if got, err := kv.Get(setCtx, &ktgrpcv1.GetRequest{Db: "%", Key: []byte(ns + "during")}); err != nil || string(got.GetValue()) != "x" {
 				t.Fatalf("KV.Get after it: %v %v", got, err)
@@ -260,7 +260,7 @@ func TestKTDeadlineSweepKeepsConnections(t *testing.T) {
 			for _, err := range bad {
 				t.Error(err)
 			}
-			s := b.Stats()
+			s := b.PoolStats()
 			t.Logf("%d of 640 calls expired; pool %+v", expired, s)
 			if expired < 64 {
 				t.Fatalf("only %d of 640 calls expired; the sweep shows nothing", expired)

@@ -128,7 +128,7 @@ func (e *ktEnv) noLeaks() {
 	if err := e.server.WaitCursorCount(e.ctx, 0); err != nil {
 		e.t.Errorf("server cursors: %v", err)
 	}
-	s, cs := e.b.Stats(), e.b.CursorStats()
+	s, cs := e.b.PoolStats(), e.b.CursorStats()
 	if s.InUse != 0 || cs.InUse != 0 {
 		e.t.Errorf("connections still in use: calls %+v, cursors %+v", s, cs)
 	}
@@ -543,7 +543,7 @@ func TestKTPoolLeaksNoConnections(t *testing.T) {
 			t.Errorf("stream end: %v", err)
 		}
 	}
-	s, cs := e.b.Stats(), e.b.CursorStats()
+	s, cs := e.b.PoolStats(), e.b.CursorStats()
 	if s.Open > 3 || s.Open < 1 || cs.Open > 3 {
 		t.Errorf("pool=3&cursors=3 opened calls %+v, cursors %+v", s, cs)
 	}

@@ -8,3 +8,9 @@ import "net"
 // usable; a stale one shows up as a failed request instead, which idempotent
 // reads retry once.
 func Idle(net.Conn) bool { return true }
+
+// Prober is Idle for one connection.
+type Prober struct{}
+
+// Idle is the package's Idle.
+func (*Prober) Idle(net.Conn) bool { return true }

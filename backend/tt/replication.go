@@ -12,12 +12,9 @@ import (
 	"time"
 
 	"github.com/ktgrpc/ktgrpc/backend"
+	"github.com/ktgrpc/ktgrpc/backend/internal/connpool"
 	"github.com/ktgrpc/ktgrpc/backend/tt/ttwire"
 )
-
-// firstBackoff is the pause before the first replication reconnect; it
-// doubles up to Options.ReplBackoff.
-const firstBackoff = 100 * time.Millisecond
 
 // errPermanent marks a replication failure that reconnecting cannot cure.
 type errPermanent struct{ err error }
@@ -173,7 +170,7 @@ func (b *Backend) Subscribe(ctx context.Context, opts backend.SubscribeOptions, 
 	}
 	st := newReplState(after)
 	st.announce = opts.Now
-	backoff := min(firstBackoff, b.opts.ReplBackoff)
+	backoff := b.opts.ReplBackoff
 	streamed, failures := false, 0
 	for {
 		started, err := b.replSession(ctx, sid, st, filter, fn)
@@ -186,7 +183,7 @@ func (b *Backend) Subscribe(ctx context.Context, opts backend.SubscribeOptions, 
 		}
 		if started {
 			streamed, failures = true, 0
-			backoff = min(firstBackoff, b.opts.ReplBackoff)
+			backoff = b.opts.ReplBackoff
 		}
 		if !streamed {
 			return err
@@ -201,12 +198,12 @@ func (b *Backend) Subscribe(ctx context.Context, opts backend.SubscribeOptions, 
 		case <-ctx.Done():
 			t.Stop()
 			return ctx.Err()
-		case <-b.pool.done:
+		case <-b.pool.Done():
 			t.Stop()
-			return b.classify(ctx, "repl", errClosed)
+			return b.classify(ctx, "repl", connpool.ErrClosed)
 		case <-t.C:
 		}
-		backoff = min(backoff*2, b.opts.ReplBackoff)
+		backoff = min(backoff*2, b.opts.ReplMaxBackoff)
 	}
 }
 
@@ -246,14 +243,14 @@ func (b *Backend) serverNow(ctx context.Context) (uint64, error) {
 // replSession runs one connection. started reports whether the handshake
 // completed. Errors from fn and refusals come back as *errPermanent.
 func (b *Backend) replSession(ctx context.Context, sid uint32, st *replState, filter backend.Filter, fn func(backend.Update) error) (started bool, err error) {
-	nc, err := b.pool.dialRaw(ctx)
+	nc, err := b.pool.DialStream(ctx)
 	if err != nil {
-		if errors.Is(err, errClosed) {
+		if errors.Is(err, connpool.ErrClosed) {
 			return false, &errPermanent{b.classify(ctx, "repl", err)}
 		}
 		return false, b.classify(ctx, "repl", err)
 	}
-	defer b.pool.releaseRaw(nc)
+	defer b.pool.ReleaseStream(nc)
 	stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	// Setting a deadline could undo the interrupt of a context that ended

@@ -5,12 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ktgrpc/ktgrpc/backend"
+	"github.com/ktgrpc/ktgrpc/backend/internal/connpool"
 	"github.com/ktgrpc/ktgrpc/backend/kt/ktwire"
 )
 
@@ -47,7 +47,7 @@ func (e *fnError) Error() string { return e.err.Error() }
 // at once. It returns ctx.Err() when ctx ends, and ErrUnsupported when the
 // server has no update log.
 func (b *Backend) Subscribe(ctx context.Context, opts backend.SubscribeOptions, fn func(backend.Update) error) error {
-	sid := b.opts.serverID
+	sid := uint16(b.opts.SID)
 	if opts.ServerID != 0 {
 		if opts.ServerID > 65535 {
 			return fmt.Errorf("kt subscribe: %w: server id %d does not fit KT's 16 bits", backend.ErrInvalid, opts.ServerID)
@@ -62,7 +62,7 @@ func (b *Backend) Subscribe(ctx context.Context, opts backend.SubscribeOptions, 
 		if parent.Err() != nil {
 			return parent.Err()
 		}
-		return fmt.Errorf("kt subscribe on %s: %w: %w", b.addr, backend.ErrUnavailable, errPoolClosed)
+		return fmt.Errorf("kt subscribe on %s: %w: %w", b.addr, backend.ErrUnavailable, connpool.ErrClosed)
 	}
 
 	filter, err := b.normalizeFilter(ctx, opts.Filter)
@@ -75,7 +75,7 @@ func (b *Backend) Subscribe(ctx context.Context, opts backend.SubscribeOptions, 
 			return err
 		}
 	}
-	backoff, failures, established := b.opts.backoff, 0, false
+	backoff, failures, established := b.opts.ReplBackoff, 0, false
 	for {
 		progressed, err := st.session(ctx)
 		if ctx.Err() != nil {
@@ -94,13 +94,13 @@ func (b *Backend) Subscribe(ctx context.Context, opts backend.SubscribeOptions, 
 			return fmt.Errorf("kt subscribe on %s at position %d: %w: %w", b.addr, st.pos, backend.ErrFailed, err)
 		}
 		if progressed {
-			established, failures, backoff = true, 0, b.opts.backoff
+			established, failures, backoff = true, 0, b.opts.ReplBackoff
 		}
 		if !established {
 			return b.connError(ctx, "subscribe", err)
 		}
 		failures++
-		if failures > b.opts.reconnects {
+		if failures > b.opts.ReplReconnects {
 			return fmt.Errorf("kt subscribe on %s: %w: the stream broke and %d attempts to reopen it from position %d failed; last error: %v", b.addr, backend.ErrUnavailable, failures-1, st.pos, err)
 		}
 		t := time.NewTimer(backoff)
@@ -110,7 +110,7 @@ func (b *Backend) Subscribe(ctx context.Context, opts backend.SubscribeOptions, 
 			return ended()
 		case <-t.C:
 		}
-		backoff = min(2*backoff, b.opts.maxBackoff)
+		backoff = min(2*backoff, b.opts.ReplMaxBackoff)
 	}
 }
 
@@ -155,8 +155,7 @@ func (st *stream) session(ctx context.Context) (progressed bool, err error) {
 	if err := st.refresh(ctx); err != nil {
 		return false, err
 	}
-	d := net.Dialer{Timeout: b.opts.connectTimeout, KeepAlive: 30 * time.Second}
-	nc, err := d.DialContext(ctx, "tcp", b.addr)
+	nc, err := b.pool.DialStream(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -164,13 +163,13 @@ func (st *stream) session(ctx context.Context) (progressed bool, err error) {
 	// loop sets fresh deadlines, which would undo a past one.
 	stop := context.AfterFunc(ctx, func() { _ = nc.Close() })
 	defer stop()
-	defer nc.Close()
+	defer b.pool.ReleaseStream(nc)
 
-	_ = nc.SetDeadline(time.Now().Add(b.opts.timeout))
+	_ = nc.SetDeadline(time.Now().Add(b.opts.Timeout))
 	if _, err := nc.Write(ktwire.AppendReplicationRequest(nil, 0, st.pos, st.sid)); err != nil {
 		return false, err
 	}
-	br := bufio.NewReaderSize(nc, readBufferSize)
+	br := bufio.NewReaderSize(nc, 64<<10)
 	if err := ktwire.ReadReplicationAccept(br); err != nil {
 		if err == ktwire.ErrServer {
 			return false, errRefused
@@ -181,7 +180,7 @@ func (st *stream) session(ctx context.Context) (progressed bool, err error) {
 	for {
 		// An idle master sends a NOP about every 0.1 s; silence for the
 		// whole timeout means the connection is dead.
-		_ = nc.SetReadDeadline(time.Now().Add(b.opts.timeout))
+		_ = nc.SetReadDeadline(time.Now().Add(b.opts.ReplTimeout))
 		f, err := ktwire.ReadFrame(br)
 		if err != nil {
 			return progressed, err
@@ -190,7 +189,7 @@ func (st *stream) session(ctx context.Context) (progressed bool, err error) {
 		var ev *backend.Event
 		switch f.Kind {
 		case ktwire.FrameNOP:
-			_ = nc.SetWriteDeadline(time.Now().Add(b.opts.timeout))
+			_ = nc.SetWriteDeadline(time.Now().Add(b.opts.Timeout))
 			if _, err := nc.Write(ack); err != nil {
 				return true, err
 			}
@@ -367,17 +366,16 @@ func logFileID(path string) uint64 {
 // retains: the first record of a replication session from the start. It
 // is 0 when the log holds none.
 func (b *Backend) oldestLogPosition(ctx context.Context) (uint64, error) {
-	d := net.Dialer{Timeout: b.opts.connectTimeout}
-	nc, err := d.DialContext(ctx, "tcp", b.addr)
+	nc, err := b.pool.DialStream(ctx)
 	if err != nil {
 		return 0, b.connError(ctx, "subscribe", err)
 	}
-	defer nc.Close()
+	defer b.pool.ReleaseStream(nc)
 	stop := context.AfterFunc(ctx, func() { _ = nc.Close() })
 	defer stop()
-	_ = nc.SetDeadline(time.Now().Add(b.opts.timeout))
+	_ = nc.SetDeadline(time.Now().Add(b.opts.Timeout))
 	br := bufio.NewReader(nc)
-	if _, err = nc.Write(ktwire.AppendReplicationRequest(nil, 0, 0, b.opts.serverID)); err == nil {
+	if _, err = nc.Write(ktwire.AppendReplicationRequest(nil, 0, 0, uint16(b.opts.SID))); err == nil {
 		err = ktwire.ReadReplicationAccept(br)
 	}
 	if err != nil {

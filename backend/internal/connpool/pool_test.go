@@ -1,0 +1,136 @@
+package connpool
+
+import (
+	"context"
+	"net"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// listen starts a server that accepts connections and holds them open
+// until the test ends.
+func listen(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				_ = c.Close()
+			}
+		}()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// A fresh connection is what a call asks for after a stale one failed. With
+// every slot taken by idle connections it must not wait for a slot that
+// nobody frees: an idle connection gives its slot up.
+func TestFreshTakesAnIdleSlot(t *testing.T) {
+	p := New(Config{Addr: listen(t), Size: 1, ConnectTimeout: 5 * time.Second})
+	defer p.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	first, err := p.Get(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Put(first)
+	again, err := p.Get(ctx, false)
+	if err != nil || again != first || !again.Reused {
+		t.Fatalf("the idle connection was not reused: %v", err)
+	}
+	p.Put(again)
+	fresh, err := p.Get(ctx, true)
+	if err != nil {
+		t.Fatalf("fresh connection with the only slot idle: %v", err)
+	}
+	if fresh == first || fresh.Reused {
+		t.Error("fresh returned the idle connection")
+	}
+	if s := p.Stats(); s.Open != 1 || s.Idle != 0 || s.Dials != 2 || s.Discards != 0 {
+		t.Errorf("stats: %+v", s)
+	}
+	if _, err := first.NC.Write([]byte{0}); err == nil {
+		t.Error("the idle connection that gave up its slot is still open")
+	}
+	p.Put(fresh)
+}
+
+// A call that finds every connection in use waits, and the pool counts it.
+func TestCountsWaits(t *testing.T) {
+	p := New(Config{Addr: listen(t), Size: 1})
+	defer p.Close()
+	held, err := p.Get(t.Context(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan *Conn, 1)
+	go func() {
+		c, err := p.Get(t.Context(), false)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- c
+	}()
+	for p.Stats().Waits == 0 {
+		runtime.Gosched()
+	}
+	p.Put(held)
+	if c := <-got; c != held {
+		t.Error("the waiting call did not get the connection handed back")
+	}
+	if st := p.Stats(); st.Waits != 1 || st.Dials != 1 || st.Open != 1 || st.InUse != 1 {
+		t.Fatalf("stats after one wait: %+v", st)
+	}
+}
+
+// A broken connection is closed on Put and its slot freed; after Close,
+// Get fails with ErrClosed and connections handed back are closed.
+func TestBrokenAndClose(t *testing.T) {
+	p := New(Config{Addr: listen(t), Size: 2})
+	c, err := p.Get(t.Context(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Broken, c.PeerGone = true, true
+	p.Put(c)
+	if st := p.Stats(); st.Open != 0 || st.Discards != 1 || p.Lost() != 1 {
+		t.Fatalf("after a broken Put: %+v lost %d", st, p.Lost())
+	}
+	c, err = p.Get(t.Context(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := p.DialStream(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := p.Stats(); st.Streams != 1 || st.Open != 1 {
+		t.Fatalf("with a stream: %+v", st)
+	}
+	p.Close()
+	if _, err := p.Get(t.Context(), false); err != ErrClosed {
+		t.Fatalf("Get after Close: %v", err)
+	}
+	if _, err := nc.Write([]byte{0}); err == nil {
+		t.Error("Close left a stream's connection open")
+	}
+	p.ReleaseStream(nc)
+	p.Put(c)
+	if st := p.Stats(); st.Open != 0 || st.Streams != 0 {
+		t.Fatalf("after Close: %+v", st)
+	}
+}
