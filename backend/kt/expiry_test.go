@@ -2,12 +2,12 @@ package kt
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ktgrpc/ktgrpc/backend"
 	"github.com/ktgrpc/ktgrpc/test/kttest"
+	"github.com/ktgrpc/ktgrpc/test/testclock"
 )
 
 // An expiration time is the first instant a record is gone, on the way in
@@ -17,7 +17,7 @@ import (
 func TestKTExpiresWhenAsked(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	clock := &testClock{now: time.Unix(1800000000, 500_000_000)}
+	clock := testclock.NewManual(time.Unix(1800000000, 500_000_000))
 	srv := kttest.Start(t, kttest.WithClock(clock.Now))
 	b := mustOpen(t, "kt://"+srv.Addr())
 	at := time.Unix(1800000100, 0)
@@ -46,37 +46,20 @@ func TestKTExpiresWhenAsked(t *testing.T) {
 	if info, _, err := b.Check(ctx, "%", []byte("rpc")); err != nil || !info.ExpireTime.Equal(at) {
 		t.Errorf("RPC read of the expiration: %v %v; want %v", info.ExpireTime, err, at)
 	}
-	clock.set(time.Unix(1800000010, 400_000_000)) // 9.9 s after the TTL was set
+	clock.Set(time.Unix(1800000010, 400_000_000)) // 9.9 s after the TTL was set
 	if !visible("ttl") {
 		t.Error("the TTL ended early")
 	}
-	clock.set(time.Unix(1800000012, 500_000_000))
+	clock.Set(time.Unix(1800000012, 500_000_000))
 	if visible("ttl") {
 		t.Error("the TTL of 10 s still holds 12 s later")
 	}
-	clock.set(at.Add(-time.Nanosecond))
+	clock.Set(at.Add(-time.Nanosecond))
 	if !visible("at") {
 		t.Error("the record is gone before its expiration time")
 	}
-	clock.set(at)
+	clock.Set(at)
 	if visible("at") || visible("rpc") {
 		t.Error("the record is still visible at its expiration time")
 	}
-}
-
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
 }

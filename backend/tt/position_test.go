@@ -14,6 +14,7 @@ import (
 	"github.com/ktgrpc/ktgrpc/backend"
 	"github.com/ktgrpc/ktgrpc/backend/tt"
 	"github.com/ktgrpc/ktgrpc/backend/tt/ttwire"
+	"github.com/ktgrpc/ktgrpc/test/testclock"
 	"github.com/ktgrpc/ktgrpc/test/tttest"
 )
 
@@ -197,7 +198,7 @@ func TestTTPositionsClockBack(t *testing.T) {
 // written together share a timestamp, and a consumer that checkpoints the
 // middle one and resumes gets exactly the later ones.
 func TestTTPositionsSameMicrosecond(t *testing.T) {
-	clock := tttest.NewManualClock(time.Unix(1_700_000_000, 0))
+	clock := testclock.NewManual(time.Unix(1_700_000_000, 0))
 	srv := tttest.Start(t, tttest.WithClock(clock))
 	b := fixture{addr: srv.Addr(), srv: srv}.open(t, "")
 	ctx := ctxT(t)
@@ -248,7 +249,7 @@ func TestTTPositionsSameMicrosecond(t *testing.T) {
 // TestTTPositionsAdmin: Restore and SetMaster take positions and hand the
 // server the microsecond, P/1000.
 func TestTTPositionsAdmin(t *testing.T) {
-	clock := tttest.NewManualClock(time.Unix(1_700_000_000, 0))
+	clock := testclock.NewManual(time.Unix(1_700_000_000, 0))
 	srv := tttest.Start(t, tttest.WithClock(clock))
 	b := fixture{addr: srv.Addr(), srv: srv}.open(t, "")
 	ctx := ctxT(t)
@@ -295,7 +296,7 @@ func TestTTPositionsAdmin(t *testing.T) {
 // ReplReconnects failed attempts in a row, and a successful one starts the
 // count again.
 func TestTTReplicationReconnectLimit(t *testing.T) {
-	clock := tttest.NewManualClock(time.Unix(1_700_000_000, 0))
+	clock := testclock.NewManual(time.Unix(1_700_000_000, 0))
 	srv := tttest.Start(t, tttest.WithClock(clock))
 	// Dials 1 and 3 connect; the others fail.
 	var dials atomic.Int32

@@ -16,6 +16,7 @@ import (
 	"github.com/ktgrpc/ktgrpc/backend"
 	"github.com/ktgrpc/ktgrpc/backend/tt"
 	"github.com/ktgrpc/ktgrpc/backend/tt/ttwire"
+	"github.com/ktgrpc/ktgrpc/test/testclock"
 	"github.com/ktgrpc/ktgrpc/test/tttest"
 )
 
@@ -261,7 +262,7 @@ func TestTTReplication(t *testing.T) {
 // either repeat or lose records. Positions go on counting within the
 // microsecond across the reconnect.
 func TestTTReplicationReconnect(t *testing.T) {
-	clock := tttest.NewManualClock(time.Unix(1_700_000_000, 0))
+	clock := testclock.NewManual(time.Unix(1_700_000_000, 0))
 	srv := tttest.Start(t, tttest.WithClock(clock))
 	b := fixture{addr: srv.Addr(), srv: srv}.open(t, "")
 	ctx := ctxT(t)
@@ -326,7 +327,7 @@ func TestTTReplicationReconnect(t *testing.T) {
 }
 
 func TestTTReplicationNow(t *testing.T) {
-	clock := tttest.NewManualClock(time.Unix(1_700_000_000, 0))
+	clock := testclock.NewManual(time.Unix(1_700_000_000, 0))
 	srv := tttest.Start(t, tttest.WithClock(clock))
 	b := fixture{addr: srv.Addr(), srv: srv}.open(t, "")
 	ctx := ctxT(t)

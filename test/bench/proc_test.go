@@ -57,7 +57,9 @@ func runChild(role string) error {
 		if err != nil {
 			return err
 		}
-		s.Start()
+		if err := s.Start(); err != nil {
+			return err
+		}
 		addr, close = s.Addr(), func() { s.Close() }
 	case "tttest":
 		s, err := tttest.New()

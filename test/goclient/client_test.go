@@ -6,7 +6,6 @@ import (
 	"iter"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,32 +17,14 @@ import (
 	"github.com/ktgrpc/ktgrpc/clients/go/ktgrpc"
 	"github.com/ktgrpc/ktgrpc/server"
 	"github.com/ktgrpc/ktgrpc/test/gatewaytest"
+	"github.com/ktgrpc/ktgrpc/test/testclock"
 )
-
-// clock is a settable time source for the embedded store, so that expiry
-// is tested by moving time instead of waiting for it.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // newClient starts a gateway on a fresh embedded store with databases "0"
 // (tree), "1" (tree) and "cache" (hash), and returns a client over it.
-func newClient(t *testing.T) (*ktgrpc.Client, *clock) {
+func newClient(t *testing.T) (*ktgrpc.Client, *testclock.Manual) {
 	t.Helper()
-	clk := &clock{now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	clk := testclock.NewManual(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
 	store, err := embedded.New(embedded.Options{
 		Databases: []embedded.DBConfig{
 			{Name: "0"}, {Name: "1"}, {Name: "cache", Kind: embedded.Hash},

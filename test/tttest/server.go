@@ -120,14 +120,6 @@ type options struct {
 // "time" line and the replication heartbeat all read it.
 type Clock = testclock.Clock
 
-// ManualClock is the clock tests move by hand, testclock.Manual under the
-// name the adapter's tests (backend/tt) still use.
-type ManualClock = testclock.Manual
-
-// NewManualClock returns a ManualClock that reads start until advanced, as
-// testclock.NewManual does.
-func NewManualClock(start time.Time) *ManualClock { return testclock.NewManual(start) }
-
 // WithConfig selects one of the configurations of the golden transcripts:
 // "tt-hash" (the default), "tt-btree", "tt-table", "tt-noulog",
 // "tt-nosid", "tt-noext", "tt-masked" and "tt-mask-repl". They set the
