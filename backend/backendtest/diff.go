@@ -393,7 +393,7 @@ func randomQuery(r *rand.Rand) backend.Query {
 		q.Conditions = append(q.Conditions, backend.Condition{Column: tableCols[r.IntN(len(tableCols))], Op: op, Expr: expr, Negate: r.IntN(5) == 0})
 	}
 	if r.IntN(2) == 0 {
-		q.HasOrder, q.OrderColumn, q.Order = true, tableCols[r.IntN(len(tableCols))], backend.OrderType(r.IntN(4))
+		q.HasOrder, q.OrderColumn, q.Order = true, tableCols[r.IntN(len(tableCols))], []backend.OrderType{backend.OrderStrAsc, backend.OrderStrDesc, backend.OrderNumAsc, backend.OrderNumDesc}[r.IntN(4)]
 	}
 	if r.IntN(3) == 0 {
 		q.Limit, q.Offset = int64(1+r.IntN(3)), int64(r.IntN(2))
