@@ -5,10 +5,13 @@ import (
 	"time"
 )
 
-// Scripter is implemented by backends that run server-side procedures.
+// Scripter is implemented by backends that run server-side procedures
+// (CapScripts).
 type Scripter interface {
 	// CallScript runs the named procedure. succeeded is false when the
-	// procedure reported a logical failure.
+	// procedure reported a logical failure. A lock other than LockNone
+	// needs CapScriptLocks; backends without it refuse one with
+	// ErrUnsupported rather than run the procedure unlocked.
 	CallScript(ctx context.Context, name string, args []Pair, lock LockMode) (results []Pair, succeeded bool, err error)
 }
 
@@ -34,7 +37,7 @@ const (
 	LockGlobal
 )
 
-// Tabler is implemented by backends with table databases.
+// Tabler is implemented by backends with table databases (CapTables).
 type Tabler interface {
 	TablePut(ctx context.Context, db string, key []byte, cols map[string][]byte, mode PutMode) (applied bool, err error)
 	TableGet(ctx context.Context, db string, key []byte) (cols map[string][]byte, found bool, err error)
@@ -161,7 +164,8 @@ const (
 	IndexVoid
 )
 
-// TTAdmin is implemented by backends with Tokyo Tyrant's maintenance calls.
+// TTAdmin is implemented by backends with Tokyo Tyrant's maintenance calls
+// (CapMaintenance).
 type TTAdmin interface {
 	Optimize(ctx context.Context, db string, params string) error
 	Copy(ctx context.Context, db string, path string) error
@@ -173,7 +177,7 @@ type TTAdmin interface {
 }
 
 // KTAdmin is implemented by backends with Kyoto Tycoon's replication
-// maintenance calls.
+// maintenance calls (CapReplicationAdmin).
 type KTAdmin interface {
 	// TuneReplication sets the master; position 0 and interval 0 keep the
 	// current values.

@@ -80,23 +80,16 @@ func (a *adminService) Databases(ctx context.Context, _ *ktgrpcv1.DatabasesReque
 	return &ktgrpcv1.DatabasesResponse{Databases: out}, nil
 }
 
-// ttAdmin returns the backend's Tokyo Tyrant maintenance calls, or an
-// Unimplemented status naming the backend that has them.
+// ttAdmin returns the backend's maintenance calls, or the Unimplemented
+// status naming the capability.
 func (a *adminService) ttAdmin(call string) (backend.TTAdmin, error) {
-	if t, ok := a.s.b.(backend.TTAdmin); ok {
-		return t, nil
-	}
-	return nil, status.Errorf(codes.Unimplemented,
-		"%s is a Tokyo Tyrant call and needs a tt:// backend; %s has none", call, a.s.b.Name())
+	return feature[backend.TTAdmin](a.s, backend.CapMaintenance, "Admin."+call)
 }
 
-// ktAdmin is ttAdmin for Kyoto Tycoon's replication maintenance calls.
+// ktAdmin returns the backend's replication administration calls, or the
+// Unimplemented status naming the capability.
 func (a *adminService) ktAdmin(call string) (backend.KTAdmin, error) {
-	if k, ok := a.s.b.(backend.KTAdmin); ok {
-		return k, nil
-	}
-	return nil, status.Errorf(codes.Unimplemented,
-		"%s is a Kyoto Tycoon call and needs a kt:// backend; %s has none", call, a.s.b.Name())
+	return feature[backend.KTAdmin](a.s, backend.CapReplicationAdmin, "Admin."+call)
 }
 
 func (a *adminService) Optimize(ctx context.Context, req *ktgrpcv1.OptimizeRequest) (*ktgrpcv1.OptimizeResponse, error) {
@@ -245,4 +238,13 @@ func (a *adminService) ReplicationStatus(context.Context, *ktgrpcv1.ReplicationS
 		EventsDropped:        st.EventsDropped,
 		UpstreamReconnects:   st.UpstreamReconnects,
 	}, nil
+}
+
+func (a *adminService) Capabilities(context.Context, *ktgrpcv1.CapabilitiesRequest) (*ktgrpcv1.CapabilitiesResponse, error) {
+	all := backend.AllCapabilities()
+	out := make([]*ktgrpcv1.Capability, len(all))
+	for i, c := range all {
+		out[i] = &ktgrpcv1.Capability{Name: string(c), Description: c.Describe(), Offered: backend.Has(a.s.b, c)}
+	}
+	return &ktgrpcv1.CapabilitiesResponse{Backend: a.s.b.Name(), Capabilities: out}, nil
 }

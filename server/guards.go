@@ -93,6 +93,7 @@ func methodRights() map[string]access.Rights {
 		ktgrpcv1.Table_SetIndex_FullMethodName:          a,
 		ktgrpcv1.Admin_Status_FullMethodName:            r,
 		ktgrpcv1.Admin_Databases_FullMethodName:         r,
+		ktgrpcv1.Admin_Capabilities_FullMethodName:      r,
 		ktgrpcv1.Admin_Report_FullMethodName:            r,
 		ktgrpcv1.Admin_ListUpdateLogs_FullMethodName:    rp,
 		ktgrpcv1.Replication_Subscribe_FullMethodName:   rp,

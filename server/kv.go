@@ -94,7 +94,11 @@ func (k *kvService) Replace(ctx context.Context, req *ktgrpcv1.ReplaceRequest) (
 	if err != nil {
 		return nil, err
 	}
-	applied, err := k.s.b.Replace(ctx, req.GetDb(), req.GetKey(), req.GetValue(), exp)
+	atomic, err := feature[backend.Atomic](k.s, backend.CapAtomic, "KV.Replace")
+	if err != nil {
+		return nil, err
+	}
+	applied, err := atomic.Replace(ctx, req.GetDb(), req.GetKey(), req.GetValue(), exp)
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -156,7 +160,11 @@ func (k *kvService) Seize(ctx context.Context, req *ktgrpcv1.SeizeRequest) (*ktg
 	if err := k.s.checkKey("key", req.GetKey()); err != nil {
 		return nil, err
 	}
-	rec, found, err := k.s.b.Seize(ctx, req.GetDb(), req.GetKey())
+	atomic, err := feature[backend.Atomic](k.s, backend.CapAtomic, "KV.Seize")
+	if err != nil {
+		return nil, err
+	}
+	rec, found, err := atomic.Seize(ctx, req.GetDb(), req.GetKey())
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -183,7 +191,11 @@ func (k *kvService) CompareAndSwap(ctx context.Context, req *ktgrpcv1.CompareAnd
 	if err != nil {
 		return nil, err
 	}
-	swapped, err := k.s.b.CompareAndSwap(ctx, req.GetDb(), req.GetKey(), req.OldValue, req.NewValue, exp)
+	atomic, err := feature[backend.Atomic](k.s, backend.CapAtomic, "KV.CompareAndSwap")
+	if err != nil {
+		return nil, err
+	}
+	swapped, err := atomic.CompareAndSwap(ctx, req.GetDb(), req.GetKey(), req.OldValue, req.NewValue, exp)
 	if err != nil {
 		return nil, toStatus(err)
 	}

@@ -4,9 +4,6 @@ import (
 	"context"
 	"strings"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
 	"github.com/ktgrpc/ktgrpc/backend"
 	ktgrpcv1 "github.com/ktgrpc/ktgrpc/gen/ktgrpc/v1"
 )
@@ -84,14 +81,10 @@ func indexTypes() map[ktgrpcv1.IndexType]backend.IndexType {
 	}
 }
 
-// tabler returns the backend's table calls, or Unimplemented naming the
-// backend that has them.
-func (t *tableService) tabler() (backend.Tabler, error) {
-	if tb, ok := t.s.b.(backend.Tabler); ok {
-		return tb, nil
-	}
-	return nil, status.Errorf(codes.Unimplemented,
-		"table databases need a Tokyo Tyrant (tt://) backend serving a table database; %s has none", t.s.b.Name())
+// tabler returns the backend's table calls, or the Unimplemented status
+// naming the capability.
+func (t *tableService) tabler(call string) (backend.Tabler, error) {
+	return feature[backend.Tabler](t.s, backend.CapTables, "Table."+call)
 }
 
 // checkColumn enforces the API's rule on column names; protobuf has already
@@ -104,7 +97,7 @@ func checkColumn(field, name string) error {
 }
 
 func (t *tableService) Put(ctx context.Context, req *ktgrpcv1.TablePutRequest) (*ktgrpcv1.TablePutResponse, error) {
-	tb, err := t.tabler()
+	tb, err := t.tabler("Put")
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +127,7 @@ func (t *tableService) Put(ctx context.Context, req *ktgrpcv1.TablePutRequest) (
 }
 
 func (t *tableService) Get(ctx context.Context, req *ktgrpcv1.TableGetRequest) (*ktgrpcv1.TableGetResponse, error) {
-	tb, err := t.tabler()
+	tb, err := t.tabler("Get")
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +145,7 @@ func (t *tableService) Get(ctx context.Context, req *ktgrpcv1.TableGetRequest) (
 }
 
 func (t *tableService) Search(ctx context.Context, req *ktgrpcv1.TableSearchRequest) (*ktgrpcv1.TableSearchResponse, error) {
-	tb, err := t.tabler()
+	tb, err := t.tabler("Search")
 	if err != nil {
 		return nil, err
 	}
@@ -225,7 +218,7 @@ func toQuery(req *ktgrpcv1.TableSearchRequest) (backend.Query, error) {
 }
 
 func (t *tableService) SetIndex(ctx context.Context, req *ktgrpcv1.TableSetIndexRequest) (*ktgrpcv1.TableSetIndexResponse, error) {
-	tb, err := t.tabler()
+	tb, err := t.tabler("SetIndex")
 	if err != nil {
 		return nil, err
 	}
@@ -244,7 +237,7 @@ func (t *tableService) SetIndex(ctx context.Context, req *ktgrpcv1.TableSetIndex
 }
 
 func (t *tableService) GenerateID(ctx context.Context, req *ktgrpcv1.TableGenerateIDRequest) (*ktgrpcv1.TableGenerateIDResponse, error) {
-	tb, err := t.tabler()
+	tb, err := t.tabler("GenerateID")
 	if err != nil {
 		return nil, err
 	}

@@ -157,7 +157,7 @@ var indexedColumns = []string{"name", "age", "n", "s", "text", "other", "city", 
 // dropIndexes removes every index on indexedColumns.
 func dropIndexes(t *testing.T, ctx context.Context, b backend.Backend, db string) {
 	t.Helper()
-	tb, ok := b.(backend.Tabler)
+	tb, ok := feature[backend.Tabler](b, backend.CapTables)
 	if !ok {
 		return
 	}
@@ -224,4 +224,11 @@ func (e *env) wantValue(key, want []byte) {
 	case want != nil && string(r.Value) != string(want):
 		e.t.Errorf("Get(%q) = %q, want %q", key, r.Value, want)
 	}
+}
+
+// feature returns b as the feature interface T when b lists capability c,
+// as the gateway finds it.
+func feature[T any](b backend.Backend, c backend.Capability) (T, bool) {
+	f, err := backend.Use[T](b, c, "backendtest")
+	return f, err == nil
 }

@@ -210,9 +210,9 @@ func testAdmin(e *env) {
 }
 
 func testScript(e *env) {
-	s, ok := e.b.(backend.Scripter)
+	s, ok := feature[backend.Scripter](e.b, backend.CapScripts)
 	if !ok {
-		e.t.Fatalf("%T has an echo script configured but is not a backend.Scripter", e.b)
+		e.t.Fatalf("%T has an echo script configured but does not list backend.CapScripts", e.b)
 	}
 	args := []backend.Pair{{Key: []byte("k"), Value: []byte("v\x00\xff\t\n")}}
 	res, ok, err := s.CallScript(e.ctx, e.caps.EchoScript, args, backend.LockNone)
@@ -229,7 +229,7 @@ func testScript(e *env) {
 }
 
 func testNoTable(e *env) {
-	tb, ok := e.b.(backend.Tabler)
+	tb, ok := feature[backend.Tabler](e.b, backend.CapTables)
 	if !ok {
 		return
 	}
