@@ -49,7 +49,7 @@ func (a *adminService) Synchronize(ctx context.Context, req *ktgrpcv1.Synchroniz
 
 func (a *adminService) Vacuum(ctx context.Context, req *ktgrpcv1.VacuumRequest) (*ktgrpcv1.VacuumResponse, error) {
 	if req.GetSteps() < 0 {
-		return nil, invalidf("steps must not be negative, got %d; 0 means a full vacuum", req.GetSteps())
+		return nil, invalidField("steps", "steps must not be negative, got %d; 0 means a full vacuum", req.GetSteps())
 	}
 	if err := a.s.b.Vacuum(ctx, req.GetDb(), req.GetSteps()); err != nil {
 		return nil, toStatus(err)
@@ -109,7 +109,7 @@ func (a *adminService) Copy(ctx context.Context, req *ktgrpcv1.CopyRequest) (*kt
 		return nil, err
 	}
 	if req.GetPath() == "" {
-		return nil, invalidf("path must not be empty: name the destination on the backend's host")
+		return nil, invalidField("path", "path must not be empty: name the destination on the backend's host")
 	}
 	if err := tt.Copy(ctx, req.GetDb(), req.GetPath()); err != nil {
 		return nil, toStatus(err)
@@ -123,7 +123,7 @@ func (a *adminService) Restore(ctx context.Context, req *ktgrpcv1.RestoreRequest
 		return nil, err
 	}
 	if req.GetPath() == "" {
-		return nil, invalidf("path must not be empty: name the update-log directory on the backend's host")
+		return nil, invalidField("path", "path must not be empty: name the update-log directory on the backend's host")
 	}
 	if err := tt.Restore(ctx, req.GetDb(), req.GetPath(), req.GetPosition(), req.GetCheckConsistency()); err != nil {
 		return nil, toStatus(err)
@@ -152,7 +152,7 @@ func (a *adminService) Misc(ctx context.Context, req *ktgrpcv1.MiscRequest) (*kt
 		return nil, err
 	}
 	if req.GetName() == "" {
-		return nil, invalidf("name must not be empty: name the misc function, such as \"putlist\"")
+		return nil, invalidField("name", "name must not be empty: name the misc function, such as \"putlist\"")
 	}
 	results, succeeded, err := tt.Misc(ctx, req.GetDb(), req.GetName(), req.GetArgs(), req.GetNoUpdateLog())
 	if err != nil {
@@ -173,10 +173,10 @@ func (a *adminService) TuneReplication(ctx context.Context, req *ktgrpcv1.TuneRe
 	var interval time.Duration
 	if iv := req.GetInterval(); iv != nil {
 		if err := iv.CheckValid(); err != nil {
-			return nil, invalidf("interval: %v", err)
+			return nil, invalidField("interval", "interval: %v", err)
 		}
 		if interval = iv.AsDuration(); interval < 0 {
-			return nil, invalidf("interval must not be negative, got %v; 0 keeps the current interval", interval)
+			return nil, invalidField("interval", "interval must not be negative, got %v; 0 keeps the current interval", interval)
 		}
 	}
 	if err := kt.TuneReplication(ctx, req.GetHost(), port, req.GetPosition(), interval); err != nil {
@@ -216,10 +216,10 @@ func (a *adminService) RemoveUpdateLogs(ctx context.Context, req *ktgrpcv1.Remov
 // needs no port.
 func checkPort(host string, port uint32) (int, error) {
 	if port > math.MaxUint16 {
-		return 0, invalidf("port must be at most %d, got %d", math.MaxUint16, port)
+		return 0, invalidField("port", "port must be at most %d, got %d", math.MaxUint16, port)
 	}
 	if host != "" && port == 0 {
-		return 0, invalidf("port must be set when host is %q", host)
+		return 0, invalidField("port", "port must be set when host is %q", host)
 	}
 	return int(port), nil
 }

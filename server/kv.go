@@ -226,10 +226,10 @@ func (k *kvService) IncrementDouble(ctx context.Context, req *ktgrpcv1.Increment
 		return nil, err
 	}
 	if d := req.GetDelta(); math.IsNaN(d) || math.IsInf(d, 0) {
-		return nil, invalidf("delta must be a finite number, got %v", d)
+		return nil, invalidField("delta", "delta must be a finite number, got %v", d)
 	}
 	if req.Initial != nil && (math.IsNaN(*req.Initial) || math.IsInf(*req.Initial, 0)) {
-		return nil, invalidf("initial must be a finite number, got %v", *req.Initial)
+		return nil, invalidField("initial", "initial must be a finite number, got %v", *req.Initial)
 	}
 	if req.Initial != nil && req.GetMustExist() {
 		return nil, initialWithMustExist()
@@ -248,7 +248,7 @@ func (k *kvService) IncrementDouble(ctx context.Context, req *ktgrpcv1.Increment
 
 func (k *kvService) MatchKeys(ctx context.Context, req *ktgrpcv1.MatchKeysRequest) (*ktgrpcv1.MatchKeysResponse, error) {
 	if req.GetLimit() < 0 {
-		return nil, invalidf("limit must not be negative, got %d; 0 means no limit", req.GetLimit())
+		return nil, invalidField("limit", "limit must not be negative, got %d; 0 means no limit", req.GetLimit())
 	}
 	var m backend.Match
 	// The backend owns the regular-expression syntax (RE2 here, Kyoto
@@ -256,24 +256,24 @@ func (k *kvService) MatchKeys(ctx context.Context, req *ktgrpcv1.MatchKeysReques
 	switch p := req.GetPattern().(type) {
 	case *ktgrpcv1.MatchKeysRequest_Prefix:
 		if len(p.Prefix) == 0 {
-			return nil, invalidf("prefix must not be empty; use Cursor.Scan to list every key")
+			return nil, invalidField("prefix", "prefix must not be empty; use Cursor.Scan to list every key")
 		}
 		if len(p.Prefix) > k.s.opts.MaxKeySize {
-			return nil, invalidf("prefix is %d bytes; the limit is %d bytes", len(p.Prefix), k.s.opts.MaxKeySize)
+			return nil, invalidField("prefix", "prefix is %d bytes; the limit is %d bytes", len(p.Prefix), k.s.opts.MaxKeySize)
 		}
 		m = backend.Match{Kind: backend.MatchPrefix, Prefix: p.Prefix}
 	case *ktgrpcv1.MatchKeysRequest_Regex:
 		if p.Regex == "" {
-			return nil, invalidf("regex must not be empty; use Cursor.Scan to list every key")
+			return nil, invalidField("regex", "regex must not be empty; use Cursor.Scan to list every key")
 		}
 		m = backend.Match{Kind: backend.MatchRegex, Regex: p.Regex}
 	case *ktgrpcv1.MatchKeysRequest_Similar:
 		sim := p.Similar
 		if sim == nil || len(sim.GetOrigin()) == 0 {
-			return nil, invalidf("similar.origin must not be empty")
+			return nil, invalidField("similar.origin", "similar.origin must not be empty")
 		}
 		if len(sim.GetOrigin()) > k.s.opts.MaxKeySize {
-			return nil, invalidf("similar.origin is %d bytes; the limit is %d bytes", len(sim.GetOrigin()), k.s.opts.MaxKeySize)
+			return nil, invalidField("similar.origin", "similar.origin is %d bytes; the limit is %d bytes", len(sim.GetOrigin()), k.s.opts.MaxKeySize)
 		}
 		dist := int(sim.GetMaxDistance())
 		if dist == 0 {
@@ -281,7 +281,7 @@ func (k *kvService) MatchKeys(ctx context.Context, req *ktgrpcv1.MatchKeysReques
 		}
 		m = backend.Match{Kind: backend.MatchSimilar, Origin: sim.GetOrigin(), MaxDistance: dist, UTF8: sim.GetUtf8()}
 	default:
-		return nil, invalidf("pattern must be set: one of prefix, regex or similar")
+		return nil, invalidField("pattern", "pattern must be set: one of prefix, regex or similar")
 	}
 	keys, err := k.s.b.MatchKeys(ctx, req.GetDb(), m, req.GetLimit())
 	if err != nil {
@@ -294,7 +294,7 @@ func (k *kvService) MatchKeys(ctx context.Context, req *ktgrpcv1.MatchKeysReques
 // used: must_exist leaves a missing record missing, so the caller has
 // misunderstood one of the two fields.
 func initialWithMustExist() error {
-	return invalidf("initial has no effect with must_exist, which never creates the record; set one of them")
+	return invalidField("initial", "initial has no effect with must_exist, which never creates the record; set one of them")
 }
 
 // checkWrite validates the key, value and expiration of a write; prefix names
