@@ -4,10 +4,12 @@ import (
 	"context"
 	"regexp"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/ktgrpc/ktgrpc/backend"
 	"github.com/ktgrpc/ktgrpc/clients/go/rpctypes"
@@ -48,6 +50,37 @@ func TestEveryMissingCapabilityIsOneShape(t *testing.T) {
 		{"KV.Seize", "atomic", func(ctx context.Context) error { _, err := kv.Seize(ctx, &ktgrpcv1.SeizeRequest{Key: k}); return err }},
 		{"KV.CompareAndSwap", "atomic", func(ctx context.Context) error {
 			_, err := kv.CompareAndSwap(ctx, &ktgrpcv1.CompareAndSwapRequest{Key: k, NewValue: k})
+			return err
+		}},
+		{"ttl", "expiry", func(ctx context.Context) error {
+			_, err := kv.Set(ctx, &ktgrpcv1.SetRequest{Key: k, Expiration: &ktgrpcv1.SetRequest_Ttl{Ttl: durationpb.New(time.Minute)}})
+			return err
+		}},
+		{"records[1].expire_time", "expiry", func(ctx context.Context) error {
+			_, err := kv.SetBulk(ctx, &ktgrpcv1.SetBulkRequest{Records: []*ktgrpcv1.SetBulkRequest_Entry{
+				{Key: k}, {Key: k, Expiration: &ktgrpcv1.SetBulkRequest_Entry_ExpireTime{ExpireTime: timestamppb.New(time.Unix(2e9, 0))}},
+			}})
+			return err
+		}},
+		{"KV.Append with keep_last", "append_keep_last", func(ctx context.Context) error {
+			_, err := kv.Append(ctx, &ktgrpcv1.AppendRequest{Key: k, Value: k, KeepLast: 4})
+			return err
+		}},
+		{"KV.Increment with must_exist", "increment_options", func(ctx context.Context) error {
+			_, err := kv.Increment(ctx, &ktgrpcv1.IncrementRequest{Key: k, Delta: 1, MustExist: true})
+			return err
+		}},
+		{"KV.IncrementDouble with a non-zero initial", "increment_options", func(ctx context.Context) error {
+			initial := 1.5
+			_, err := kv.IncrementDouble(ctx, &ktgrpcv1.IncrementDoubleRequest{Key: k, Delta: 1, Initial: &initial})
+			return err
+		}},
+		{"KV.MatchKeys by regex", "match_regex", func(ctx context.Context) error {
+			_, err := kv.MatchKeys(ctx, &ktgrpcv1.MatchKeysRequest{Pattern: &ktgrpcv1.MatchKeysRequest_Regex{Regex: "a"}})
+			return err
+		}},
+		{"KV.MatchKeys by similarity", "match_similar", func(ctx context.Context) error {
+			_, err := kv.MatchKeys(ctx, &ktgrpcv1.MatchKeysRequest{Pattern: &ktgrpcv1.MatchKeysRequest_Similar{Similar: &ktgrpcv1.Similarity{Origin: k}}})
 			return err
 		}},
 		{"Script.Call", "scripts", func(ctx context.Context) error {

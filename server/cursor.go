@@ -221,7 +221,7 @@ func (s *Server) checkCursorRequest(req *ktgrpcv1.OpenRequest) (backend.Expiry, 
 		if err := s.checkValue("value", req.GetValue()); err != nil {
 			return backend.Expiry{}, err
 		}
-		return toExpiry("", req)
+		return s.expiry("", req)
 	default:
 		if _, known := ktgrpcv1.CursorOperation_name[int32(op)]; !known {
 			return backend.Expiry{}, invalidField("operation", "operation %d is not a known CursorOperation", op)

@@ -110,6 +110,11 @@ func (k *kvService) Append(ctx context.Context, req *ktgrpcv1.AppendRequest) (*k
 	if err != nil {
 		return nil, err
 	}
+	if req.GetKeepLast() > 0 {
+		if err := k.s.require(backend.CapAppendKeepLast, "KV.Append with keep_last"); err != nil {
+			return nil, err
+		}
+	}
 	err = k.s.b.Append(ctx, req.GetDb(), req.GetKey(), req.GetValue(), exp, int(req.GetKeepLast()))
 	if err != nil {
 		return nil, toStatus(err)
@@ -187,7 +192,7 @@ func (k *kvService) CompareAndSwap(ctx context.Context, req *ktgrpcv1.CompareAnd
 	if err := k.s.checkValue("new_value", req.NewValue); err != nil {
 		return nil, err
 	}
-	exp, err := toExpiry("", req)
+	exp, err := k.s.expiry("", req)
 	if err != nil {
 		return nil, err
 	}
@@ -209,8 +214,11 @@ func (k *kvService) Increment(ctx context.Context, req *ktgrpcv1.IncrementReques
 	if req.Initial != nil && req.GetMustExist() {
 		return nil, initialWithMustExist()
 	}
-	exp, err := toExpiry("", req)
+	exp, err := k.s.expiry("", req)
 	if err != nil {
+		return nil, err
+	}
+	if err := k.s.checkIncrement("KV.Increment", req.GetMustExist(), req.GetInitial() != 0); err != nil {
 		return nil, err
 	}
 	opts := backend.IncrementOptions{Initial: req.Initial, MustExist: req.GetMustExist(), Expiry: exp}
@@ -234,8 +242,11 @@ func (k *kvService) IncrementDouble(ctx context.Context, req *ktgrpcv1.Increment
 	if req.Initial != nil && req.GetMustExist() {
 		return nil, initialWithMustExist()
 	}
-	exp, err := toExpiry("", req)
+	exp, err := k.s.expiry("", req)
 	if err != nil {
+		return nil, err
+	}
+	if err := k.s.checkIncrement("KV.IncrementDouble", req.GetMustExist(), req.GetInitial() != 0); err != nil {
 		return nil, err
 	}
 	opts := backend.IncrementDoubleOptions{Initial: req.Initial, MustExist: req.GetMustExist(), Expiry: exp}
@@ -266,6 +277,9 @@ func (k *kvService) MatchKeys(ctx context.Context, req *ktgrpcv1.MatchKeysReques
 		if p.Regex == "" {
 			return nil, invalidField("regex", "regex must not be empty; use Cursor.Scan to list every key")
 		}
+		if err := k.s.require(backend.CapMatchRegex, "KV.MatchKeys by regex"); err != nil {
+			return nil, err
+		}
 		m = backend.Match{Kind: backend.MatchRegex, Regex: p.Regex}
 	case *ktgrpcv1.MatchKeysRequest_Similar:
 		sim := p.Similar
@@ -278,6 +292,9 @@ func (k *kvService) MatchKeys(ctx context.Context, req *ktgrpcv1.MatchKeysReques
 		dist := int(sim.GetMaxDistance())
 		if dist == 0 {
 			dist = 1
+		}
+		if err := k.s.require(backend.CapMatchSimilar, "KV.MatchKeys by similarity"); err != nil {
+			return nil, err
 		}
 		m = backend.Match{Kind: backend.MatchSimilar, Origin: sim.GetOrigin(), MaxDistance: dist, UTF8: sim.GetUtf8()}
 	default:
@@ -306,5 +323,30 @@ func (s *Server) checkWrite(prefix string, key, value []byte, r expirer) (backen
 	if err := s.checkValue(prefix+"value", value); err != nil {
 		return backend.Expiry{}, err
 	}
-	return toExpiry(prefix, r)
+	return s.expiry(prefix, r)
+}
+
+// expiry converts a request's expiration like toExpiry, and refuses one
+// when the backend's records do not expire, naming the field that set it.
+func (s *Server) expiry(prefix string, r expirer) (backend.Expiry, error) {
+	exp, err := toExpiry(prefix, r)
+	if err != nil || exp.Never() {
+		return exp, err
+	}
+	field := prefix + "expire_time"
+	if exp.TTL != 0 {
+		field = prefix + "ttl"
+	}
+	return exp, s.require(backend.CapExpiry, field)
+}
+
+// checkIncrement refuses the increment options the backend cannot honour.
+func (s *Server) checkIncrement(call string, mustExist, nonZeroInitial bool) error {
+	switch {
+	case mustExist:
+		return s.require(backend.CapIncrementOptions, call+" with must_exist")
+	case nonZeroInitial:
+		return s.require(backend.CapIncrementOptions, call+" with a non-zero initial")
+	}
+	return nil
 }

@@ -5,9 +5,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/ktgrpc/ktgrpc/clients/go/rpctypes"
 	ktgrpcv1 "github.com/ktgrpc/ktgrpc/gen/ktgrpc/v1"
@@ -67,6 +69,8 @@ func TestCapabilitiesKT(t *testing.T) {
 	wantCapabilityMissing(t, err, "tables", "Table.Get")
 	_, err = e.admin.Optimize(e.ctx, &ktgrpcv1.OptimizeRequest{})
 	wantCapabilityMissing(t, err, "maintenance", "Admin.Optimize")
+	_, err = e.kv.Append(e.ctx, &ktgrpcv1.AppendRequest{Key: []byte("k"), Value: []byte("v"), KeepLast: 1})
+	wantCapabilityMissing(t, err, "append_keep_last", "KV.Append with keep_last")
 }
 
 func TestCapabilitiesTT(t *testing.T) {
@@ -82,6 +86,10 @@ func TestCapabilitiesTT(t *testing.T) {
 			wantCapabilityMissing(t, err, "atomic", "KV.Seize")
 			_, err = e.admin.ListUpdateLogs(ctx, &ktgrpcv1.ListUpdateLogsRequest{})
 			wantCapabilityMissing(t, err, "replication_admin", "Admin.ListUpdateLogs")
+			_, err = e.kv.Set(ctx, &ktgrpcv1.SetRequest{Key: []byte("k"), Expiration: &ktgrpcv1.SetRequest_Ttl{Ttl: durationpb.New(time.Minute)}})
+			wantCapabilityMissing(t, err, "expiry", "ttl")
+			_, err = e.kv.MatchKeys(ctx, &ktgrpcv1.MatchKeysRequest{Pattern: &ktgrpcv1.MatchKeysRequest_Regex{Regex: "k"}})
+			wantCapabilityMissing(t, err, "match_regex", "KV.MatchKeys by regex")
 		})
 	}
 }
