@@ -131,6 +131,7 @@ func tests() []test {
 		{"Cursor", testCursor, func(c Capabilities) bool { return c.Cursor && !c.Table }},
 		{"Subscribe", testSubscribe, func(c Capabilities) bool { return c.Subscribe && !c.Table }},
 		{"Admin", testAdmin, nil},
+		{"CapabilitiesHonest", testCapabilitiesHonest, kvOnly},
 		{"Script", testScript, func(c Capabilities) bool { return c.EchoScript != "" }},
 		{"Table", testTable, func(c Capabilities) bool { return c.Table }},
 		{"TableRefusesWithoutTable", testNoTable, func(c Capabilities) bool { return !c.Table }},
