@@ -257,3 +257,37 @@ func TestEveryStatusCarriesErrorInfo(t *testing.T) {
 		t.Fatalf("ErrorInfo of a recovered panic = %v", ei)
 	}
 }
+
+// Callers without gRPC read the same reason: the HTTP/JSON answer carries
+// the ErrorInfo (and the BadRequest of a field error) in its details.
+func TestHTTPJSONErrorsCarryReasons(t *testing.T) {
+	srv, _ := gatewaytest.StartServer(t, newStore(t), quiet)
+	base := startHTTP(t, srv)
+	for _, tc := range []struct {
+		path, body, reason, field string
+	}{
+		{"/v1/kv/get", `{}`, "INVALID_ARGUMENT", "key"},
+		{"/v1/script/call", `{"name":"x"}`, "CAPABILITY_MISSING", ""},
+	} {
+		_, out := post(t, t.Context(), base, tc.path, "", tc.body)
+		details, _ := out["details"].([]any)
+		var reason, field string
+		for _, d := range details {
+			m, _ := d.(map[string]any)
+			switch m["@type"] {
+			case "type.googleapis.com/google.rpc.ErrorInfo":
+				if m["domain"] == rpctypes.Domain {
+					reason, _ = m["reason"].(string)
+				}
+			case "type.googleapis.com/google.rpc.BadRequest":
+				vs, _ := m["fieldViolations"].([]any)
+				if len(vs) == 1 {
+					field, _ = vs[0].(map[string]any)["field"].(string)
+				}
+			}
+		}
+		if reason != tc.reason || field != tc.field {
+			t.Errorf("POST %s %s: details %v; want reason %q and field %q", tc.path, tc.body, details, tc.reason, tc.field)
+		}
+	}
+}
