@@ -119,10 +119,8 @@ func feature[T any](s *Server, c backend.Capability, call string) (T, error) {
 // require is feature for a capability that is an option of a core call:
 // nil when the backend lists c, else the UNIMPLEMENTED status.
 func (s *Server) require(c backend.Capability, call string) error {
-	if backend.Has(s.b, c) {
-		return nil
-	}
-	return toStatus(backend.Unsupported(s.b, c, call))
+	_, err := feature[backend.Backend](s, c, call)
+	return err
 }
 
 // withErrorInfo gives a status that names no reason its code's default

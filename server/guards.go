@@ -356,7 +356,7 @@ func (g *guard) streamsPerConnection(srv any, ss grpc.ServerStream, info *grpc.S
 	}
 	defer n.Add(-1)
 	if max := int64(g.opts.Limits.MaxStreamsPerConnection); n.Add(1) > max {
-		return status.Errorf(codes.ResourceExhausted, "this connection already has the gateway's limit (--max-streams-per-connection) of %d streams open; end one or open another connection", max)
+		return limitExceeded("max-streams-per-connection", "this connection already has the gateway's limit (--max-streams-per-connection) of %d streams open; end one or open another connection", max)
 	}
 	return handler(srv, ss)
 }
