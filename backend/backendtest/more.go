@@ -226,6 +226,16 @@ func testScript(e *env) {
 	if err == nil && ok {
 		e.t.Error("calling a missing procedure succeeded")
 	}
+	// A lock is held where the backend lists CapScriptLocks and refused
+	// elsewhere, never silently dropped.
+	_, ok, err = s.CallScript(e.ctx, e.caps.EchoScript, args, backend.LockRecord)
+	if backend.Has(e.b, backend.CapScriptLocks) {
+		if err != nil || !ok {
+			e.t.Errorf("CallScript(%s) with a record lock = %v, %v", e.caps.EchoScript, ok, err)
+		}
+	} else {
+		e.wantErr("CallScript with a record lock on a backend without script locks", err, backend.ErrUnsupported)
+	}
 }
 
 func testNoTable(e *env) {
