@@ -14,9 +14,9 @@ PYTHON    ?= /usr/bin/python3
 NODE_DEPS := clients/node/node_modules/.package-lock.json
 APT_PKGS  := protobuf-compiler protobuf-compiler-grpc python3-grpcio python3-protobuf \
              python3-setuptools python3-wheel python3-venv python3-pytest python3-msgpack \
-             curl nginx libnginx-mod-http-lua lua-cjson
+             curl nginx libnginx-mod-http-lua lua-cjson openssl
 
-.PHONY: run build static test deps breaking lint vet staticcheck generate check-generated gotest real test-python test-node examples bench clean
+.PHONY: run build static test deps breaking lint vet staticcheck generate check-generated gotest real test-python test-node examples bench bench-compare clean
 
 ## run: start the gateway on $(LISTEN) (HTTP/JSON on $(HTTP_LISTEN)) with backend $(BACKEND)
 run:
@@ -100,9 +100,18 @@ examples: deps
 	$(PYTHON) clients/python/example/example.py $(LISTEN)
 	node clients/node/example/example.js $(LISTEN)
 
-## bench: run the Go benchmarks (compare runs with benchstat)
+## bench: run the Go benchmarks (compare runs with benchstat), but for bench-compare's
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) test -run '^$$' -bench . -skip '^BenchmarkCompare$$' -benchmem ./...
+
+## bench-compare: the side-by-side benchmark of docs/performance.md: the bare gRPC floor, the
+## gateway on every backend, the adapters without gRPC, the wire, KV.Pipeline; prints the table
+## and the goals' ratios. KT_ADDR/TT_ADDR add real servers (only keys under ktgrpc-bench: are
+## written, then removed), KTGRPC_BENCH_QUERY="coalesce=off;coalesce=on" runs each backend
+## URL query in turn, KTGRPC_BENCH_DELAY sets the delaying proxy's latency (0: none)
+BENCHTIME ?= 1s
+bench-compare:
+	$(GO) test -run '^$$' -bench '^BenchmarkCompare$$' -benchtime $(BENCHTIME) -timeout 30m ./test/bench
 
 clean:
 	rm -rf bin

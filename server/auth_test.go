@@ -34,6 +34,7 @@ func wantRights() map[string]access.Rights {
 		"/ktgrpc.v1.KV/Set": w, "/ktgrpc.v1.KV/SetBulk": w, "/ktgrpc.v1.KV/Add": w, "/ktgrpc.v1.KV/Replace": w,
 		"/ktgrpc.v1.KV/Append": w, "/ktgrpc.v1.KV/Remove": w, "/ktgrpc.v1.KV/RemoveBulk": w, "/ktgrpc.v1.KV/Seize": w,
 		"/ktgrpc.v1.KV/CompareAndSwap": w, "/ktgrpc.v1.KV/Increment": w, "/ktgrpc.v1.KV/IncrementDouble": w,
+		"/ktgrpc.v1.KV/Pipeline": r,
 		"/ktgrpc.v1.Cursor/Scan": r, "/ktgrpc.v1.Cursor/Open": r,
 		"/ktgrpc.v1.Script/Call": w,
 		"/ktgrpc.v1.Table/Get":   r, "/ktgrpc.v1.Table/Search": r, "/ktgrpc.v1.Table/Put": w,

@@ -80,7 +80,10 @@ func methodRights() map[string]access.Rights {
 		ktgrpcv1.KV_CompareAndSwap_FullMethodName:  w,
 		ktgrpcv1.KV_Increment_FullMethodName:       w,
 		ktgrpcv1.KV_IncrementDouble_FullMethodName: w,
-		ktgrpcv1.Cursor_Scan_FullMethodName:        r,
+		// Each request also needs its own unary call's right, checked
+		// per request.
+		ktgrpcv1.KV_Pipeline_FullMethodName: r,
+		ktgrpcv1.Cursor_Scan_FullMethodName: r,
 		// Open's writing operations also need Write, checked per message.
 		ktgrpcv1.Cursor_Open_FullMethodName: r,
 		// A script may write.
@@ -378,11 +381,18 @@ func (g *guard) authSelector() selector.Matcher {
 
 // unaryGuards are the interceptors that check callers and limits, in order.
 func (s *Server) unaryGuards(obs *observability) []grpc.UnaryServerInterceptor {
-	g := s.guard
 	var out []grpc.UnaryServerInterceptor
 	if s.opts.Access != nil {
-		out = append(out, selector.UnaryServerInterceptor(auth.UnaryServerInterceptor(g.authenticate), g.authSelector()))
+		out = append(out, selector.UnaryServerInterceptor(auth.UnaryServerInterceptor(s.guard.authenticate), s.guard.authSelector()))
 	}
+	return append(out, s.unaryChecks(obs)...)
+}
+
+// unaryChecks are the unaryGuards that follow authentication; KV.Pipeline
+// applies them to each request it carries, as to the unary call.
+func (s *Server) unaryChecks(obs *observability) []grpc.UnaryServerInterceptor {
+	g := s.guard
+	var out []grpc.UnaryServerInterceptor
 	if s.opts.Access != nil || s.opts.ReadOnly {
 		out = append(out, g.unaryRights)
 	}

@@ -103,6 +103,11 @@ type Options struct {
 	// Subscribe's say where to resume), and what the stream holds released:
 	// its backend cursor, its hub subscription (0: DefaultStallTimeout).
 	StallTimeout time.Duration
+	// PipelineDepth is the most requests one KV.Pipeline stream has in
+	// progress or waiting to be sent at once; beyond it the gateway stops
+	// reading the stream until an answer has been sent
+	// (0: DefaultPipelineDepth).
+	PipelineDepth int
 }
 
 func (o Options) withDefaults() Options {
@@ -129,6 +134,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.StallTimeout <= 0 {
 		o.StallTimeout = DefaultStallTimeout
+	}
+	if o.PipelineDepth <= 0 {
+		o.PipelineDepth = DefaultPipelineDepth
 	}
 	if o.Keepalive == nil {
 		ka := DefaultKeepalive()
@@ -165,6 +173,8 @@ type Server struct {
 	guard  *guard
 	limits *streamLimits
 	codec  *requestCodec
+	// pipeline runs the requests of KV.Pipeline streams.
+	pipeline *pipelineOps
 
 	// encodings shares the marshalling of replicated events among the
 	// streams that send them.
@@ -211,6 +221,7 @@ func New(b backend.Backend, opts Options) *Server {
 
 	obs := s.newObservability()
 	unary, stream := s.interceptors(obs)
+	s.pipeline = s.pipelineInterceptors(obs)
 	s.grpc = grpc.NewServer(append(append(opts.transportOptions(), obs.serverOptions()...),
 		grpc.MaxRecvMsgSize(opts.MaxMessageSize),
 		grpc.MaxSendMsgSize(opts.MaxMessageSize),

@@ -121,6 +121,7 @@ func TestUsageErrors(t *testing.T) {
 		{"serve empty hub window", nil, []string{"serve", "--hub-window-events", "0"}, "--hub-window-events, --hub-window-bytes, --hub-subscriber-buffer and --hub-catch-up-readers must be at least 1"},
 		{"serve no cursor streams", nil, []string{"serve", "--max-cursor-streams", "0"}, "--max-cursor-streams 0"},
 		{"serve no stall timeout", nil, []string{"serve", "--stall-timeout", "0s"}, "--stall-timeout 0s must be positive"},
+		{"serve no pipeline depth", nil, []string{"serve", "--pipeline-depth", "0"}, "--pipeline-depth 0 must be at least 1"},
 		{"client cert without key", nil, []string{"get", "--tls-cert", "c.pem", "k"}, "--tls-cert and --tls-key go together"},
 		{"client key env without cert", map[string]string{"KTGRPC_CLIENT_TLS_KEY": "k.pem"}, []string{"get", "k"}, "--tls-cert and --tls-key go together"},
 		{"tls off with a CA", map[string]string{"KTGRPC_TLS_CA": "ca.pem"}, []string{"get", "--tls=false", "k"}, "--tls=false contradicts"},

@@ -40,6 +40,7 @@ type serveConfig struct {
 	cursorStreams   int
 	cursorsPerConn  int
 	stallTimeout    time.Duration
+	pipelineDepth   int
 }
 
 // hubFlags tune the replication hub.
@@ -106,6 +107,7 @@ Backends:
 	fs.IntVar(&cfg.cursorStreams, "max-cursor-streams", server.DefaultMaxCursorStreams, "at most `n` Cursor.Open (with a cursor open) and Cursor.Scan streams on the gateway; more are RESOURCE_EXHAUSTED")
 	fs.IntVar(&cfg.cursorsPerConn, "max-cursor-streams-per-conn", server.DefaultMaxCursorStreamsPerConn, "at most `n` of those streams on one client connection")
 	fs.DurationVar(&cfg.stallTimeout, "stall-timeout", server.DefaultStallTimeout, "end a cursor, scan, Subscribe or Watch stream whose client has taken no message for this long, freeing its backend cursor or hub subscription")
+	fs.IntVar(&cfg.pipelineDepth, "pipeline-depth", server.DefaultPipelineDepth, "a KV.Pipeline stream has at most `n` requests in progress or answers waiting to be sent; beyond that the gateway reads no more of it, and flow control holds its client")
 	envflag.Describe(fs, envPrefix, nil)
 
 	pos, err := parseArgs(fs, args)
@@ -133,6 +135,8 @@ Backends:
 		return cfg, usagef("--hub-window-events, --hub-window-bytes, --hub-subscriber-buffer and --hub-catch-up-readers must be at least 1")
 	case cfg.cursorStreams < 1 || cfg.cursorsPerConn < 1:
 		return cfg, usagef("--max-cursor-streams %d and --max-cursor-streams-per-conn %d must be at least 1", cfg.cursorStreams, cfg.cursorsPerConn)
+	case cfg.pipelineDepth < 1:
+		return cfg, usagef("--pipeline-depth %d must be at least 1", cfg.pipelineDepth)
 	case cfg.stallTimeout <= 0:
 		return cfg, usagef("--stall-timeout %v must be positive", cfg.stallTimeout)
 	case cfg.maxStreams > math.MaxUint32:
@@ -210,6 +214,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		MaxCursorStreams:        cfg.cursorStreams,
 		MaxCursorStreamsPerConn: cfg.cursorsPerConn,
 		StallTimeout:            cfg.stallTimeout,
+		PipelineDepth:           cfg.pipelineDepth,
 		Hub: hub.Options{
 			WindowEvents:     cfg.hub.windowEvents,
 			WindowBytes:      int64(cfg.hub.windowBytes),

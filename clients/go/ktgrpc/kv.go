@@ -53,7 +53,12 @@ func (c *Client) GetRecord(ctx context.Context, key string, opts ...Option) (Rec
 // Set stores value under key, overwriting any existing record. It reads
 // WithDB, WithTTL, WithExpireAt and WithNoReply.
 func (c *Client) Set(ctx context.Context, key string, value []byte, opts ...Option) error {
-	s := c.settings(opts)
+	_, err := c.kv.Set(ctx, c.settings(opts).setRequest(key, value))
+	return wrapErr("Set", err)
+}
+
+// setRequest is the request of Set.
+func (s settings) setRequest(key string, value []byte) *ktgrpcv1.SetRequest {
 	req := &ktgrpcv1.SetRequest{Db: s.db, Key: []byte(key), Value: value, NoReply: s.noReply}
 	switch ttl, at := s.expiration(); {
 	case ttl != nil:
@@ -61,8 +66,7 @@ func (c *Client) Set(ctx context.Context, key string, value []byte, opts ...Opti
 	case at != nil:
 		req.Expiration = &ktgrpcv1.SetRequest_ExpireTime{ExpireTime: at}
 	}
-	_, err := c.kv.Set(ctx, req)
-	return wrapErr("Set", err)
+	return req
 }
 
 // SetString is Set for a string value.

@@ -203,3 +203,49 @@ test("an ErrorInfo detail gives the error its reason, domain and metadata", () =
   assert.ok(e instanceof NotFoundError);
   assert.deepEqual([e.code, e.rawMessage, e.reason, e.domain, e.metadata], ["NOT_FOUND", "m", "KEY_MISSING", "ktgrpc", { key: "k" }]);
 });
+
+test("TLS: a client that trusts the gateway's CA talks to it; a plaintext client cannot", async (t) => {
+  const { execFileSync } = await import("node:child_process");
+  const { mkdtemp, readFile, writeFile } = await import("node:fs/promises");
+  const { tmpdir } = await import("node:os");
+  try {
+    execFileSync("openssl", ["version"], { stdio: "ignore" });
+  } catch {
+    t.skip("openssl not found");
+    return;
+  }
+  const dir = await mkdtemp(`${tmpdir()}/ktgrpc-tls-`);
+  const f = (n) => `${dir}/${n}`;
+  const openssl = (...args) => execFileSync("openssl", args, { stdio: "ignore" });
+  await writeFile(f("ext"), "subjectAltName=DNS:gateway.test\n");
+  openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+    "-keyout", f("ca.key"), "-out", f("ca.pem"), "-subj", "/CN=test CA", "-days", "1");
+  openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+    "-keyout", f("gw.key"), "-out", f("gw.csr"), "-subj", "/CN=gateway.test");
+  openssl("x509", "-req", "-in", f("gw.csr"), "-CA", f("ca.pem"), "-CAkey", f("ca.key"), "-CAcreateserial",
+    "-out", f("gw.pem"), "-days", "1", "-extfile", f("ext"));
+  const secured = await startGateway({ args: ["--tls-cert", f("gw.pem"), "--tls-key", f("gw.key")] });
+  const ok = secured.client({ ca: await readFile(f("ca.pem")), serverName: "gateway.test", timeoutMs: 10000 });
+  const plain = secured.client({ timeoutMs: 10000 });
+  const untrusting = secured.client({ tls: true, serverName: "gateway.test", timeoutMs: 10000 });
+  try {
+    await ok.set("k", "over tls");
+    assert.equal(await ok.getString("k"), "over tls");
+    await assert.rejects(plain.get("k"), KtgrpcError);
+    await assert.rejects(untrusting.get("k"), KtgrpcError);
+  } finally {
+    ok.close();
+    plain.close();
+    untrusting.close();
+    await secured.stop();
+  }
+});
+
+test("CommonJS callers can require the package", async () => {
+  const { execFileSync } = await import("node:child_process");
+  const out = execFileSync(process.execPath, ["-e", `
+    const { Client, KtgrpcError, text } = require("@ktgrpc/client");
+    console.log(typeof Client, typeof KtgrpcError, text(new Uint8Array([104, 105])));
+  `], { cwd: new URL("..", import.meta.url), encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+  assert.equal(out.trim(), "function function hi");
+});

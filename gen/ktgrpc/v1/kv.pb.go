@@ -9,6 +9,7 @@ package ktgrpcv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	anypb "google.golang.org/protobuf/types/known/anypb"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
@@ -2262,6 +2263,420 @@ func (x *MatchKeysResponse) GetKeys() [][]byte {
 	return nil
 }
 
+// PipelineRequest is one request on a KV.Pipeline stream.
+type PipelineRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The client's name for this request, repeated in its answer. It must not
+	// be the id of a request still waiting for its answer on the same stream
+	// (INVALID_ARGUMENT); it may be reused once that answer has arrived.
+	Id uint64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The operation. Exactly one must be set.
+	//
+	// Types that are valid to be assigned to Op:
+	//
+	//	*PipelineRequest_Get
+	//	*PipelineRequest_Set
+	//	*PipelineRequest_Remove
+	//	*PipelineRequest_GetBulk
+	//	*PipelineRequest_SetBulk
+	//	*PipelineRequest_RemoveBulk
+	Op            isPipelineRequest_Op `protobuf_oneof:"op"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PipelineRequest) Reset() {
+	*x = PipelineRequest{}
+	mi := &file_ktgrpc_v1_kv_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PipelineRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PipelineRequest) ProtoMessage() {}
+
+func (x *PipelineRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ktgrpc_v1_kv_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PipelineRequest.ProtoReflect.Descriptor instead.
+func (*PipelineRequest) Descriptor() ([]byte, []int) {
+	return file_ktgrpc_v1_kv_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *PipelineRequest) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *PipelineRequest) GetOp() isPipelineRequest_Op {
+	if x != nil {
+		return x.Op
+	}
+	return nil
+}
+
+func (x *PipelineRequest) GetGet() *GetRequest {
+	if x != nil {
+		if x, ok := x.Op.(*PipelineRequest_Get); ok {
+			return x.Get
+		}
+	}
+	return nil
+}
+
+func (x *PipelineRequest) GetSet() *SetRequest {
+	if x != nil {
+		if x, ok := x.Op.(*PipelineRequest_Set); ok {
+			return x.Set
+		}
+	}
+	return nil
+}
+
+func (x *PipelineRequest) GetRemove() *RemoveRequest {
+	if x != nil {
+		if x, ok := x.Op.(*PipelineRequest_Remove); ok {
+			return x.Remove
+		}
+	}
+	return nil
+}
+
+func (x *PipelineRequest) GetGetBulk() *GetBulkRequest {
+	if x != nil {
+		if x, ok := x.Op.(*PipelineRequest_GetBulk); ok {
+			return x.GetBulk
+		}
+	}
+	return nil
+}
+
+func (x *PipelineRequest) GetSetBulk() *SetBulkRequest {
+	if x != nil {
+		if x, ok := x.Op.(*PipelineRequest_SetBulk); ok {
+			return x.SetBulk
+		}
+	}
+	return nil
+}
+
+func (x *PipelineRequest) GetRemoveBulk() *RemoveBulkRequest {
+	if x != nil {
+		if x, ok := x.Op.(*PipelineRequest_RemoveBulk); ok {
+			return x.RemoveBulk
+		}
+	}
+	return nil
+}
+
+type isPipelineRequest_Op interface {
+	isPipelineRequest_Op()
+}
+
+type PipelineRequest_Get struct {
+	// Get reads one record, as KV.Get.
+	Get *GetRequest `protobuf:"bytes,2,opt,name=get,proto3,oneof"`
+}
+
+type PipelineRequest_Set struct {
+	// Set stores a record, as KV.Set.
+	Set *SetRequest `protobuf:"bytes,3,opt,name=set,proto3,oneof"`
+}
+
+type PipelineRequest_Remove struct {
+	// Remove deletes a record, as KV.Remove.
+	Remove *RemoveRequest `protobuf:"bytes,4,opt,name=remove,proto3,oneof"`
+}
+
+type PipelineRequest_GetBulk struct {
+	// GetBulk reads many records, as KV.GetBulk.
+	GetBulk *GetBulkRequest `protobuf:"bytes,5,opt,name=get_bulk,json=getBulk,proto3,oneof"`
+}
+
+type PipelineRequest_SetBulk struct {
+	// SetBulk stores many records, as KV.SetBulk.
+	SetBulk *SetBulkRequest `protobuf:"bytes,6,opt,name=set_bulk,json=setBulk,proto3,oneof"`
+}
+
+type PipelineRequest_RemoveBulk struct {
+	// RemoveBulk deletes many records, as KV.RemoveBulk.
+	RemoveBulk *RemoveBulkRequest `protobuf:"bytes,7,opt,name=remove_bulk,json=removeBulk,proto3,oneof"`
+}
+
+func (*PipelineRequest_Get) isPipelineRequest_Op() {}
+
+func (*PipelineRequest_Set) isPipelineRequest_Op() {}
+
+func (*PipelineRequest_Remove) isPipelineRequest_Op() {}
+
+func (*PipelineRequest_GetBulk) isPipelineRequest_Op() {}
+
+func (*PipelineRequest_SetBulk) isPipelineRequest_Op() {}
+
+func (*PipelineRequest_RemoveBulk) isPipelineRequest_Op() {}
+
+// PipelineResponse answers one PipelineRequest.
+type PipelineResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The id of the request answered.
+	Id uint64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The outcome: the unary call's response, or the status it would have
+	// ended with.
+	//
+	// Types that are valid to be assigned to Result:
+	//
+	//	*PipelineResponse_Error
+	//	*PipelineResponse_Get
+	//	*PipelineResponse_Set
+	//	*PipelineResponse_Remove
+	//	*PipelineResponse_GetBulk
+	//	*PipelineResponse_SetBulk
+	//	*PipelineResponse_RemoveBulk
+	Result        isPipelineResponse_Result `protobuf_oneof:"result"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PipelineResponse) Reset() {
+	*x = PipelineResponse{}
+	mi := &file_ktgrpc_v1_kv_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PipelineResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PipelineResponse) ProtoMessage() {}
+
+func (x *PipelineResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ktgrpc_v1_kv_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PipelineResponse.ProtoReflect.Descriptor instead.
+func (*PipelineResponse) Descriptor() ([]byte, []int) {
+	return file_ktgrpc_v1_kv_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *PipelineResponse) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *PipelineResponse) GetResult() isPipelineResponse_Result {
+	if x != nil {
+		return x.Result
+	}
+	return nil
+}
+
+func (x *PipelineResponse) GetError() *RequestStatus {
+	if x != nil {
+		if x, ok := x.Result.(*PipelineResponse_Error); ok {
+			return x.Error
+		}
+	}
+	return nil
+}
+
+func (x *PipelineResponse) GetGet() *GetResponse {
+	if x != nil {
+		if x, ok := x.Result.(*PipelineResponse_Get); ok {
+			return x.Get
+		}
+	}
+	return nil
+}
+
+func (x *PipelineResponse) GetSet() *SetResponse {
+	if x != nil {
+		if x, ok := x.Result.(*PipelineResponse_Set); ok {
+			return x.Set
+		}
+	}
+	return nil
+}
+
+func (x *PipelineResponse) GetRemove() *RemoveResponse {
+	if x != nil {
+		if x, ok := x.Result.(*PipelineResponse_Remove); ok {
+			return x.Remove
+		}
+	}
+	return nil
+}
+
+func (x *PipelineResponse) GetGetBulk() *GetBulkResponse {
+	if x != nil {
+		if x, ok := x.Result.(*PipelineResponse_GetBulk); ok {
+			return x.GetBulk
+		}
+	}
+	return nil
+}
+
+func (x *PipelineResponse) GetSetBulk() *SetBulkResponse {
+	if x != nil {
+		if x, ok := x.Result.(*PipelineResponse_SetBulk); ok {
+			return x.SetBulk
+		}
+	}
+	return nil
+}
+
+func (x *PipelineResponse) GetRemoveBulk() *RemoveBulkResponse {
+	if x != nil {
+		if x, ok := x.Result.(*PipelineResponse_RemoveBulk); ok {
+			return x.RemoveBulk
+		}
+	}
+	return nil
+}
+
+type isPipelineResponse_Result interface {
+	isPipelineResponse_Result()
+}
+
+type PipelineResponse_Error struct {
+	// Why the request failed; the code and message are those the unary
+	// call would have returned.
+	Error *RequestStatus `protobuf:"bytes,2,opt,name=error,proto3,oneof"`
+}
+
+type PipelineResponse_Get struct {
+	// The answer to a get.
+	Get *GetResponse `protobuf:"bytes,3,opt,name=get,proto3,oneof"`
+}
+
+type PipelineResponse_Set struct {
+	// The answer to a set.
+	Set *SetResponse `protobuf:"bytes,4,opt,name=set,proto3,oneof"`
+}
+
+type PipelineResponse_Remove struct {
+	// The answer to a remove.
+	Remove *RemoveResponse `protobuf:"bytes,5,opt,name=remove,proto3,oneof"`
+}
+
+type PipelineResponse_GetBulk struct {
+	// The answer to a get_bulk.
+	GetBulk *GetBulkResponse `protobuf:"bytes,6,opt,name=get_bulk,json=getBulk,proto3,oneof"`
+}
+
+type PipelineResponse_SetBulk struct {
+	// The answer to a set_bulk.
+	SetBulk *SetBulkResponse `protobuf:"bytes,7,opt,name=set_bulk,json=setBulk,proto3,oneof"`
+}
+
+type PipelineResponse_RemoveBulk struct {
+	// The answer to a remove_bulk.
+	RemoveBulk *RemoveBulkResponse `protobuf:"bytes,8,opt,name=remove_bulk,json=removeBulk,proto3,oneof"`
+}
+
+func (*PipelineResponse_Error) isPipelineResponse_Result() {}
+
+func (*PipelineResponse_Get) isPipelineResponse_Result() {}
+
+func (*PipelineResponse_Set) isPipelineResponse_Result() {}
+
+func (*PipelineResponse_Remove) isPipelineResponse_Result() {}
+
+func (*PipelineResponse_GetBulk) isPipelineResponse_Result() {}
+
+func (*PipelineResponse_SetBulk) isPipelineResponse_Result() {}
+
+func (*PipelineResponse_RemoveBulk) isPipelineResponse_Result() {}
+
+// RequestStatus is the failure of one request inside a stream. Its fields
+// are numbered as google.rpc.Status's, so its bytes decode as one.
+type RequestStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The gRPC status code (google.rpc.Code), never 0.
+	Code int32 `protobuf:"varint,1,opt,name=code,proto3" json:"code,omitempty"`
+	// A message a person can act on.
+	Message string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	// Details, as in google.rpc.Status.
+	Details       []*anypb.Any `protobuf:"bytes,3,rep,name=details,proto3" json:"details,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestStatus) Reset() {
+	*x = RequestStatus{}
+	mi := &file_ktgrpc_v1_kv_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestStatus) ProtoMessage() {}
+
+func (x *RequestStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_ktgrpc_v1_kv_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestStatus.ProtoReflect.Descriptor instead.
+func (*RequestStatus) Descriptor() ([]byte, []int) {
+	return file_ktgrpc_v1_kv_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *RequestStatus) GetCode() int32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *RequestStatus) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *RequestStatus) GetDetails() []*anypb.Any {
+	if x != nil {
+		return x.Details
+	}
+	return nil
+}
+
 // Entry is one record to store.
 type SetBulkRequest_Entry struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2282,7 +2697,7 @@ type SetBulkRequest_Entry struct {
 
 func (x *SetBulkRequest_Entry) Reset() {
 	*x = SetBulkRequest_Entry{}
-	mi := &file_ktgrpc_v1_kv_proto_msgTypes[31]
+	mi := &file_ktgrpc_v1_kv_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2294,7 +2709,7 @@ func (x *SetBulkRequest_Entry) String() string {
 func (*SetBulkRequest_Entry) ProtoMessage() {}
 
 func (x *SetBulkRequest_Entry) ProtoReflect() protoreflect.Message {
-	mi := &file_ktgrpc_v1_kv_proto_msgTypes[31]
+	mi := &file_ktgrpc_v1_kv_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2371,7 +2786,7 @@ var File_ktgrpc_v1_kv_proto protoreflect.FileDescriptor
 
 const file_ktgrpc_v1_kv_proto_rawDesc = "" +
 	"\n" +
-	"\x12ktgrpc/v1/kv.proto\x12\tktgrpc.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16ktgrpc/v1/common.proto\".\n" +
+	"\x12ktgrpc/v1/kv.proto\x12\tktgrpc.v1\x1a\x19google/protobuf/any.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16ktgrpc/v1/common.proto\".\n" +
 	"\n" +
 	"GetRequest\x12\x0e\n" +
 	"\x02db\x18\x01 \x01(\tR\x02db\x12\x10\n" +
@@ -2539,7 +2954,32 @@ const file_ktgrpc_v1_kv_proto_rawDesc = "" +
 	"\fmax_distance\x18\x02 \x01(\rR\vmaxDistance\x12\x12\n" +
 	"\x04utf8\x18\x03 \x01(\bR\x04utf8\"'\n" +
 	"\x11MatchKeysResponse\x12\x12\n" +
-	"\x04keys\x18\x01 \x03(\fR\x04keys2\xee\a\n" +
+	"\x04keys\x18\x01 \x03(\fR\x04keys\"\xe2\x02\n" +
+	"\x0fPipelineRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12)\n" +
+	"\x03get\x18\x02 \x01(\v2\x15.ktgrpc.v1.GetRequestH\x00R\x03get\x12)\n" +
+	"\x03set\x18\x03 \x01(\v2\x15.ktgrpc.v1.SetRequestH\x00R\x03set\x122\n" +
+	"\x06remove\x18\x04 \x01(\v2\x18.ktgrpc.v1.RemoveRequestH\x00R\x06remove\x126\n" +
+	"\bget_bulk\x18\x05 \x01(\v2\x19.ktgrpc.v1.GetBulkRequestH\x00R\agetBulk\x126\n" +
+	"\bset_bulk\x18\x06 \x01(\v2\x19.ktgrpc.v1.SetBulkRequestH\x00R\asetBulk\x12?\n" +
+	"\vremove_bulk\x18\a \x01(\v2\x1c.ktgrpc.v1.RemoveBulkRequestH\x00R\n" +
+	"removeBulkB\x04\n" +
+	"\x02op\"\x9f\x03\n" +
+	"\x10PipelineResponse\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x120\n" +
+	"\x05error\x18\x02 \x01(\v2\x18.ktgrpc.v1.RequestStatusH\x00R\x05error\x12*\n" +
+	"\x03get\x18\x03 \x01(\v2\x16.ktgrpc.v1.GetResponseH\x00R\x03get\x12*\n" +
+	"\x03set\x18\x04 \x01(\v2\x16.ktgrpc.v1.SetResponseH\x00R\x03set\x123\n" +
+	"\x06remove\x18\x05 \x01(\v2\x19.ktgrpc.v1.RemoveResponseH\x00R\x06remove\x127\n" +
+	"\bget_bulk\x18\x06 \x01(\v2\x1a.ktgrpc.v1.GetBulkResponseH\x00R\agetBulk\x127\n" +
+	"\bset_bulk\x18\a \x01(\v2\x1a.ktgrpc.v1.SetBulkResponseH\x00R\asetBulk\x12@\n" +
+	"\vremove_bulk\x18\b \x01(\v2\x1d.ktgrpc.v1.RemoveBulkResponseH\x00R\n" +
+	"removeBulkB\b\n" +
+	"\x06result\"m\n" +
+	"\rRequestStatus\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x12.\n" +
+	"\adetails\x18\x03 \x03(\v2\x14.google.protobuf.AnyR\adetails2\xb7\b\n" +
 	"\x02KV\x124\n" +
 	"\x03Get\x12\x15.ktgrpc.v1.GetRequest\x1a\x16.ktgrpc.v1.GetResponse\x12@\n" +
 	"\aGetBulk\x12\x19.ktgrpc.v1.GetBulkRequest\x1a\x1a.ktgrpc.v1.GetBulkResponse\x124\n" +
@@ -2556,7 +2996,8 @@ const file_ktgrpc_v1_kv_proto_rawDesc = "" +
 	"\x0eCompareAndSwap\x12 .ktgrpc.v1.CompareAndSwapRequest\x1a!.ktgrpc.v1.CompareAndSwapResponse\x12F\n" +
 	"\tIncrement\x12\x1b.ktgrpc.v1.IncrementRequest\x1a\x1c.ktgrpc.v1.IncrementResponse\x12X\n" +
 	"\x0fIncrementDouble\x12!.ktgrpc.v1.IncrementDoubleRequest\x1a\".ktgrpc.v1.IncrementDoubleResponse\x12F\n" +
-	"\tMatchKeys\x12\x1b.ktgrpc.v1.MatchKeysRequest\x1a\x1c.ktgrpc.v1.MatchKeysResponseB\x8e\x01\n" +
+	"\tMatchKeys\x12\x1b.ktgrpc.v1.MatchKeysRequest\x1a\x1c.ktgrpc.v1.MatchKeysResponse\x12G\n" +
+	"\bPipeline\x12\x1a.ktgrpc.v1.PipelineRequest\x1a\x1b.ktgrpc.v1.PipelineResponse(\x010\x01B\x8e\x01\n" +
 	"\rcom.ktgrpc.v1B\aKvProtoP\x01Z/github.com/ktgrpc/ktgrpc/gen/ktgrpc/v1;ktgrpcv1\xa2\x02\x03KXX\xaa\x02\tKtgrpc.V1\xca\x02\tKtgrpc\\V1\xe2\x02\x15Ktgrpc\\V1\\GPBMetadata\xea\x02\n" +
 	"Ktgrpc::V1b\x06proto3"
 
@@ -2572,7 +3013,7 @@ func file_ktgrpc_v1_kv_proto_rawDescGZIP() []byte {
 	return file_ktgrpc_v1_kv_proto_rawDescData
 }
 
-var file_ktgrpc_v1_kv_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
+var file_ktgrpc_v1_kv_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_ktgrpc_v1_kv_proto_goTypes = []any{
 	(*GetRequest)(nil),              // 0: ktgrpc.v1.GetRequest
 	(*GetResponse)(nil),             // 1: ktgrpc.v1.GetResponse
@@ -2605,69 +3046,89 @@ var file_ktgrpc_v1_kv_proto_goTypes = []any{
 	(*MatchKeysRequest)(nil),        // 28: ktgrpc.v1.MatchKeysRequest
 	(*Similarity)(nil),              // 29: ktgrpc.v1.Similarity
 	(*MatchKeysResponse)(nil),       // 30: ktgrpc.v1.MatchKeysResponse
-	(*SetBulkRequest_Entry)(nil),    // 31: ktgrpc.v1.SetBulkRequest.Entry
-	(*timestamppb.Timestamp)(nil),   // 32: google.protobuf.Timestamp
-	(*Record)(nil),                  // 33: ktgrpc.v1.Record
-	(*durationpb.Duration)(nil),     // 34: google.protobuf.Duration
+	(*PipelineRequest)(nil),         // 31: ktgrpc.v1.PipelineRequest
+	(*PipelineResponse)(nil),        // 32: ktgrpc.v1.PipelineResponse
+	(*RequestStatus)(nil),           // 33: ktgrpc.v1.RequestStatus
+	(*SetBulkRequest_Entry)(nil),    // 34: ktgrpc.v1.SetBulkRequest.Entry
+	(*timestamppb.Timestamp)(nil),   // 35: google.protobuf.Timestamp
+	(*Record)(nil),                  // 36: ktgrpc.v1.Record
+	(*durationpb.Duration)(nil),     // 37: google.protobuf.Duration
+	(*anypb.Any)(nil),               // 38: google.protobuf.Any
 }
 var file_ktgrpc_v1_kv_proto_depIdxs = []int32{
-	32, // 0: ktgrpc.v1.GetResponse.expire_time:type_name -> google.protobuf.Timestamp
-	33, // 1: ktgrpc.v1.GetBulkResponse.records:type_name -> ktgrpc.v1.Record
-	34, // 2: ktgrpc.v1.SetRequest.ttl:type_name -> google.protobuf.Duration
-	32, // 3: ktgrpc.v1.SetRequest.expire_time:type_name -> google.protobuf.Timestamp
-	31, // 4: ktgrpc.v1.SetBulkRequest.records:type_name -> ktgrpc.v1.SetBulkRequest.Entry
-	34, // 5: ktgrpc.v1.AddRequest.ttl:type_name -> google.protobuf.Duration
-	32, // 6: ktgrpc.v1.AddRequest.expire_time:type_name -> google.protobuf.Timestamp
-	34, // 7: ktgrpc.v1.ReplaceRequest.ttl:type_name -> google.protobuf.Duration
-	32, // 8: ktgrpc.v1.ReplaceRequest.expire_time:type_name -> google.protobuf.Timestamp
-	34, // 9: ktgrpc.v1.AppendRequest.ttl:type_name -> google.protobuf.Duration
-	32, // 10: ktgrpc.v1.AppendRequest.expire_time:type_name -> google.protobuf.Timestamp
-	32, // 11: ktgrpc.v1.CheckResponse.expire_time:type_name -> google.protobuf.Timestamp
-	32, // 12: ktgrpc.v1.SeizeResponse.expire_time:type_name -> google.protobuf.Timestamp
-	34, // 13: ktgrpc.v1.CompareAndSwapRequest.ttl:type_name -> google.protobuf.Duration
-	32, // 14: ktgrpc.v1.CompareAndSwapRequest.expire_time:type_name -> google.protobuf.Timestamp
-	34, // 15: ktgrpc.v1.IncrementRequest.ttl:type_name -> google.protobuf.Duration
-	32, // 16: ktgrpc.v1.IncrementRequest.expire_time:type_name -> google.protobuf.Timestamp
-	34, // 17: ktgrpc.v1.IncrementDoubleRequest.ttl:type_name -> google.protobuf.Duration
-	32, // 18: ktgrpc.v1.IncrementDoubleRequest.expire_time:type_name -> google.protobuf.Timestamp
+	35, // 0: ktgrpc.v1.GetResponse.expire_time:type_name -> google.protobuf.Timestamp
+	36, // 1: ktgrpc.v1.GetBulkResponse.records:type_name -> ktgrpc.v1.Record
+	37, // 2: ktgrpc.v1.SetRequest.ttl:type_name -> google.protobuf.Duration
+	35, // 3: ktgrpc.v1.SetRequest.expire_time:type_name -> google.protobuf.Timestamp
+	34, // 4: ktgrpc.v1.SetBulkRequest.records:type_name -> ktgrpc.v1.SetBulkRequest.Entry
+	37, // 5: ktgrpc.v1.AddRequest.ttl:type_name -> google.protobuf.Duration
+	35, // 6: ktgrpc.v1.AddRequest.expire_time:type_name -> google.protobuf.Timestamp
+	37, // 7: ktgrpc.v1.ReplaceRequest.ttl:type_name -> google.protobuf.Duration
+	35, // 8: ktgrpc.v1.ReplaceRequest.expire_time:type_name -> google.protobuf.Timestamp
+	37, // 9: ktgrpc.v1.AppendRequest.ttl:type_name -> google.protobuf.Duration
+	35, // 10: ktgrpc.v1.AppendRequest.expire_time:type_name -> google.protobuf.Timestamp
+	35, // 11: ktgrpc.v1.CheckResponse.expire_time:type_name -> google.protobuf.Timestamp
+	35, // 12: ktgrpc.v1.SeizeResponse.expire_time:type_name -> google.protobuf.Timestamp
+	37, // 13: ktgrpc.v1.CompareAndSwapRequest.ttl:type_name -> google.protobuf.Duration
+	35, // 14: ktgrpc.v1.CompareAndSwapRequest.expire_time:type_name -> google.protobuf.Timestamp
+	37, // 15: ktgrpc.v1.IncrementRequest.ttl:type_name -> google.protobuf.Duration
+	35, // 16: ktgrpc.v1.IncrementRequest.expire_time:type_name -> google.protobuf.Timestamp
+	37, // 17: ktgrpc.v1.IncrementDoubleRequest.ttl:type_name -> google.protobuf.Duration
+	35, // 18: ktgrpc.v1.IncrementDoubleRequest.expire_time:type_name -> google.protobuf.Timestamp
 	29, // 19: ktgrpc.v1.MatchKeysRequest.similar:type_name -> ktgrpc.v1.Similarity
-	34, // 20: ktgrpc.v1.SetBulkRequest.Entry.ttl:type_name -> google.protobuf.Duration
-	32, // 21: ktgrpc.v1.SetBulkRequest.Entry.expire_time:type_name -> google.protobuf.Timestamp
-	0,  // 22: ktgrpc.v1.KV.Get:input_type -> ktgrpc.v1.GetRequest
-	2,  // 23: ktgrpc.v1.KV.GetBulk:input_type -> ktgrpc.v1.GetBulkRequest
-	4,  // 24: ktgrpc.v1.KV.Set:input_type -> ktgrpc.v1.SetRequest
-	6,  // 25: ktgrpc.v1.KV.SetBulk:input_type -> ktgrpc.v1.SetBulkRequest
-	8,  // 26: ktgrpc.v1.KV.Add:input_type -> ktgrpc.v1.AddRequest
-	10, // 27: ktgrpc.v1.KV.Replace:input_type -> ktgrpc.v1.ReplaceRequest
-	12, // 28: ktgrpc.v1.KV.Append:input_type -> ktgrpc.v1.AppendRequest
-	14, // 29: ktgrpc.v1.KV.Remove:input_type -> ktgrpc.v1.RemoveRequest
-	16, // 30: ktgrpc.v1.KV.RemoveBulk:input_type -> ktgrpc.v1.RemoveBulkRequest
-	18, // 31: ktgrpc.v1.KV.Check:input_type -> ktgrpc.v1.CheckRequest
-	20, // 32: ktgrpc.v1.KV.Seize:input_type -> ktgrpc.v1.SeizeRequest
-	22, // 33: ktgrpc.v1.KV.CompareAndSwap:input_type -> ktgrpc.v1.CompareAndSwapRequest
-	24, // 34: ktgrpc.v1.KV.Increment:input_type -> ktgrpc.v1.IncrementRequest
-	26, // 35: ktgrpc.v1.KV.IncrementDouble:input_type -> ktgrpc.v1.IncrementDoubleRequest
-	28, // 36: ktgrpc.v1.KV.MatchKeys:input_type -> ktgrpc.v1.MatchKeysRequest
-	1,  // 37: ktgrpc.v1.KV.Get:output_type -> ktgrpc.v1.GetResponse
-	3,  // 38: ktgrpc.v1.KV.GetBulk:output_type -> ktgrpc.v1.GetBulkResponse
-	5,  // 39: ktgrpc.v1.KV.Set:output_type -> ktgrpc.v1.SetResponse
-	7,  // 40: ktgrpc.v1.KV.SetBulk:output_type -> ktgrpc.v1.SetBulkResponse
-	9,  // 41: ktgrpc.v1.KV.Add:output_type -> ktgrpc.v1.AddResponse
-	11, // 42: ktgrpc.v1.KV.Replace:output_type -> ktgrpc.v1.ReplaceResponse
-	13, // 43: ktgrpc.v1.KV.Append:output_type -> ktgrpc.v1.AppendResponse
-	15, // 44: ktgrpc.v1.KV.Remove:output_type -> ktgrpc.v1.RemoveResponse
-	17, // 45: ktgrpc.v1.KV.RemoveBulk:output_type -> ktgrpc.v1.RemoveBulkResponse
-	19, // 46: ktgrpc.v1.KV.Check:output_type -> ktgrpc.v1.CheckResponse
-	21, // 47: ktgrpc.v1.KV.Seize:output_type -> ktgrpc.v1.SeizeResponse
-	23, // 48: ktgrpc.v1.KV.CompareAndSwap:output_type -> ktgrpc.v1.CompareAndSwapResponse
-	25, // 49: ktgrpc.v1.KV.Increment:output_type -> ktgrpc.v1.IncrementResponse
-	27, // 50: ktgrpc.v1.KV.IncrementDouble:output_type -> ktgrpc.v1.IncrementDoubleResponse
-	30, // 51: ktgrpc.v1.KV.MatchKeys:output_type -> ktgrpc.v1.MatchKeysResponse
-	37, // [37:52] is the sub-list for method output_type
-	22, // [22:37] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	0,  // 20: ktgrpc.v1.PipelineRequest.get:type_name -> ktgrpc.v1.GetRequest
+	4,  // 21: ktgrpc.v1.PipelineRequest.set:type_name -> ktgrpc.v1.SetRequest
+	14, // 22: ktgrpc.v1.PipelineRequest.remove:type_name -> ktgrpc.v1.RemoveRequest
+	2,  // 23: ktgrpc.v1.PipelineRequest.get_bulk:type_name -> ktgrpc.v1.GetBulkRequest
+	6,  // 24: ktgrpc.v1.PipelineRequest.set_bulk:type_name -> ktgrpc.v1.SetBulkRequest
+	16, // 25: ktgrpc.v1.PipelineRequest.remove_bulk:type_name -> ktgrpc.v1.RemoveBulkRequest
+	33, // 26: ktgrpc.v1.PipelineResponse.error:type_name -> ktgrpc.v1.RequestStatus
+	1,  // 27: ktgrpc.v1.PipelineResponse.get:type_name -> ktgrpc.v1.GetResponse
+	5,  // 28: ktgrpc.v1.PipelineResponse.set:type_name -> ktgrpc.v1.SetResponse
+	15, // 29: ktgrpc.v1.PipelineResponse.remove:type_name -> ktgrpc.v1.RemoveResponse
+	3,  // 30: ktgrpc.v1.PipelineResponse.get_bulk:type_name -> ktgrpc.v1.GetBulkResponse
+	7,  // 31: ktgrpc.v1.PipelineResponse.set_bulk:type_name -> ktgrpc.v1.SetBulkResponse
+	17, // 32: ktgrpc.v1.PipelineResponse.remove_bulk:type_name -> ktgrpc.v1.RemoveBulkResponse
+	38, // 33: ktgrpc.v1.RequestStatus.details:type_name -> google.protobuf.Any
+	37, // 34: ktgrpc.v1.SetBulkRequest.Entry.ttl:type_name -> google.protobuf.Duration
+	35, // 35: ktgrpc.v1.SetBulkRequest.Entry.expire_time:type_name -> google.protobuf.Timestamp
+	0,  // 36: ktgrpc.v1.KV.Get:input_type -> ktgrpc.v1.GetRequest
+	2,  // 37: ktgrpc.v1.KV.GetBulk:input_type -> ktgrpc.v1.GetBulkRequest
+	4,  // 38: ktgrpc.v1.KV.Set:input_type -> ktgrpc.v1.SetRequest
+	6,  // 39: ktgrpc.v1.KV.SetBulk:input_type -> ktgrpc.v1.SetBulkRequest
+	8,  // 40: ktgrpc.v1.KV.Add:input_type -> ktgrpc.v1.AddRequest
+	10, // 41: ktgrpc.v1.KV.Replace:input_type -> ktgrpc.v1.ReplaceRequest
+	12, // 42: ktgrpc.v1.KV.Append:input_type -> ktgrpc.v1.AppendRequest
+	14, // 43: ktgrpc.v1.KV.Remove:input_type -> ktgrpc.v1.RemoveRequest
+	16, // 44: ktgrpc.v1.KV.RemoveBulk:input_type -> ktgrpc.v1.RemoveBulkRequest
+	18, // 45: ktgrpc.v1.KV.Check:input_type -> ktgrpc.v1.CheckRequest
+	20, // 46: ktgrpc.v1.KV.Seize:input_type -> ktgrpc.v1.SeizeRequest
+	22, // 47: ktgrpc.v1.KV.CompareAndSwap:input_type -> ktgrpc.v1.CompareAndSwapRequest
+	24, // 48: ktgrpc.v1.KV.Increment:input_type -> ktgrpc.v1.IncrementRequest
+	26, // 49: ktgrpc.v1.KV.IncrementDouble:input_type -> ktgrpc.v1.IncrementDoubleRequest
+	28, // 50: ktgrpc.v1.KV.MatchKeys:input_type -> ktgrpc.v1.MatchKeysRequest
+	31, // 51: ktgrpc.v1.KV.Pipeline:input_type -> ktgrpc.v1.PipelineRequest
+	1,  // 52: ktgrpc.v1.KV.Get:output_type -> ktgrpc.v1.GetResponse
+	3,  // 53: ktgrpc.v1.KV.GetBulk:output_type -> ktgrpc.v1.GetBulkResponse
+	5,  // 54: ktgrpc.v1.KV.Set:output_type -> ktgrpc.v1.SetResponse
+	7,  // 55: ktgrpc.v1.KV.SetBulk:output_type -> ktgrpc.v1.SetBulkResponse
+	9,  // 56: ktgrpc.v1.KV.Add:output_type -> ktgrpc.v1.AddResponse
+	11, // 57: ktgrpc.v1.KV.Replace:output_type -> ktgrpc.v1.ReplaceResponse
+	13, // 58: ktgrpc.v1.KV.Append:output_type -> ktgrpc.v1.AppendResponse
+	15, // 59: ktgrpc.v1.KV.Remove:output_type -> ktgrpc.v1.RemoveResponse
+	17, // 60: ktgrpc.v1.KV.RemoveBulk:output_type -> ktgrpc.v1.RemoveBulkResponse
+	19, // 61: ktgrpc.v1.KV.Check:output_type -> ktgrpc.v1.CheckResponse
+	21, // 62: ktgrpc.v1.KV.Seize:output_type -> ktgrpc.v1.SeizeResponse
+	23, // 63: ktgrpc.v1.KV.CompareAndSwap:output_type -> ktgrpc.v1.CompareAndSwapResponse
+	25, // 64: ktgrpc.v1.KV.Increment:output_type -> ktgrpc.v1.IncrementResponse
+	27, // 65: ktgrpc.v1.KV.IncrementDouble:output_type -> ktgrpc.v1.IncrementDoubleResponse
+	30, // 66: ktgrpc.v1.KV.MatchKeys:output_type -> ktgrpc.v1.MatchKeysResponse
+	32, // 67: ktgrpc.v1.KV.Pipeline:output_type -> ktgrpc.v1.PipelineResponse
+	52, // [52:68] is the sub-list for method output_type
+	36, // [36:52] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_ktgrpc_v1_kv_proto_init() }
@@ -2710,6 +3171,23 @@ func file_ktgrpc_v1_kv_proto_init() {
 		(*MatchKeysRequest_Similar)(nil),
 	}
 	file_ktgrpc_v1_kv_proto_msgTypes[31].OneofWrappers = []any{
+		(*PipelineRequest_Get)(nil),
+		(*PipelineRequest_Set)(nil),
+		(*PipelineRequest_Remove)(nil),
+		(*PipelineRequest_GetBulk)(nil),
+		(*PipelineRequest_SetBulk)(nil),
+		(*PipelineRequest_RemoveBulk)(nil),
+	}
+	file_ktgrpc_v1_kv_proto_msgTypes[32].OneofWrappers = []any{
+		(*PipelineResponse_Error)(nil),
+		(*PipelineResponse_Get)(nil),
+		(*PipelineResponse_Set)(nil),
+		(*PipelineResponse_Remove)(nil),
+		(*PipelineResponse_GetBulk)(nil),
+		(*PipelineResponse_SetBulk)(nil),
+		(*PipelineResponse_RemoveBulk)(nil),
+	}
+	file_ktgrpc_v1_kv_proto_msgTypes[34].OneofWrappers = []any{
 		(*SetBulkRequest_Entry_Ttl)(nil),
 		(*SetBulkRequest_Entry_ExpireTime)(nil),
 	}
@@ -2719,7 +3197,7 @@ func file_ktgrpc_v1_kv_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ktgrpc_v1_kv_proto_rawDesc), len(file_ktgrpc_v1_kv_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   32,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -34,6 +34,7 @@ const (
 	KV_Increment_FullMethodName       = "/ktgrpc.v1.KV/Increment"
 	KV_IncrementDouble_FullMethodName = "/ktgrpc.v1.KV/IncrementDouble"
 	KV_MatchKeys_FullMethodName       = "/ktgrpc.v1.KV/MatchKeys"
+	KV_Pipeline_FullMethodName        = "/ktgrpc.v1.KV/Pipeline"
 )
 
 // KVClient is the client API for KV service.
@@ -100,6 +101,19 @@ type KVClient interface {
 	// MatchKeys lists the keys that match a prefix, a regular expression or are
 	// similar to an origin key.
 	MatchKeys(ctx context.Context, in *MatchKeysRequest, opts ...grpc.CallOption) (*MatchKeysResponse, error)
+	// Pipeline carries many Get, Set, Remove and bulk requests over one
+	// stream, escaping the per-call cost of unary calls. Each request carries
+	// an id the client chooses; each answer carries the id of its request and
+	// comes as soon as the request completes, so answers may come out of
+	// order. A request's own failure is its answer's `error`: it ends no other
+	// request and not the stream. The gateway works on a bounded number of
+	// requests per stream at once (the serve flag --pipeline-depth); beyond
+	// it, it stops reading the stream, so a client that sends without reading
+	// answers is slowed by flow control. The requests need the rights of the
+	// matching unary calls (read for gets, write for the rest), are checked
+	// by the same rules, and count against the same rate limit. Closing the
+	// sending side ends the stream once every answer has been sent.
+	Pipeline(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[PipelineRequest, PipelineResponse], error)
 }
 
 type kVClient struct {
@@ -260,6 +274,19 @@ func (c *kVClient) MatchKeys(ctx context.Context, in *MatchKeysRequest, opts ...
 	return out, nil
 }
 
+func (c *kVClient) Pipeline(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[PipelineRequest, PipelineResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &KV_ServiceDesc.Streams[0], KV_Pipeline_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[PipelineRequest, PipelineResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type KV_PipelineClient = grpc.BidiStreamingClient[PipelineRequest, PipelineResponse]
+
 // KVServer is the server API for KV service.
 // All implementations must embed UnimplementedKVServer
 // for forward compatibility.
@@ -324,6 +351,19 @@ type KVServer interface {
 	// MatchKeys lists the keys that match a prefix, a regular expression or are
 	// similar to an origin key.
 	MatchKeys(context.Context, *MatchKeysRequest) (*MatchKeysResponse, error)
+	// Pipeline carries many Get, Set, Remove and bulk requests over one
+	// stream, escaping the per-call cost of unary calls. Each request carries
+	// an id the client chooses; each answer carries the id of its request and
+	// comes as soon as the request completes, so answers may come out of
+	// order. A request's own failure is its answer's `error`: it ends no other
+	// request and not the stream. The gateway works on a bounded number of
+	// requests per stream at once (the serve flag --pipeline-depth); beyond
+	// it, it stops reading the stream, so a client that sends without reading
+	// answers is slowed by flow control. The requests need the rights of the
+	// matching unary calls (read for gets, write for the rest), are checked
+	// by the same rules, and count against the same rate limit. Closing the
+	// sending side ends the stream once every answer has been sent.
+	Pipeline(grpc.BidiStreamingServer[PipelineRequest, PipelineResponse]) error
 	mustEmbedUnimplementedKVServer()
 }
 
@@ -378,6 +418,9 @@ func (UnimplementedKVServer) IncrementDouble(context.Context, *IncrementDoubleRe
 }
 func (UnimplementedKVServer) MatchKeys(context.Context, *MatchKeysRequest) (*MatchKeysResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method MatchKeys not implemented")
+}
+func (UnimplementedKVServer) Pipeline(grpc.BidiStreamingServer[PipelineRequest, PipelineResponse]) error {
+	return status.Error(codes.Unimplemented, "method Pipeline not implemented")
 }
 func (UnimplementedKVServer) mustEmbedUnimplementedKVServer() {}
 func (UnimplementedKVServer) testEmbeddedByValue()            {}
@@ -670,6 +713,13 @@ func _KV_MatchKeys_Handler(srv interface{}, ctx context.Context, dec func(interf
 	return interceptor(ctx, in, info, handler)
 }
 
+func _KV_Pipeline_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(KVServer).Pipeline(&grpc.GenericServerStream[PipelineRequest, PipelineResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type KV_PipelineServer = grpc.BidiStreamingServer[PipelineRequest, PipelineResponse]
+
 // KV_ServiceDesc is the grpc.ServiceDesc for KV service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -738,6 +788,13 @@ var KV_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _KV_MatchKeys_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "Pipeline",
+			Handler:       _KV_Pipeline_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+	},
 	Metadata: "ktgrpc/v1/kv.proto",
 }

@@ -11,12 +11,13 @@ from google.protobuf import symbol_database as _symbol_database
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import any_pb2 as google_dot_protobuf_dot_any__pb2
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from ktgrpc.v1 import common_pb2 as ktgrpc_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12ktgrpc/v1/kv.proto\x12\tktgrpc.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16ktgrpc/v1/common.proto\".\n\nGetRequest\x12\x0e\n\x02\x64\x62\x18\x01 \x01(\tR\x02\x64\x62\x12\x10\n\x03key\x18\x02 \x01(\x0cR\x03key\"v\n\x0bGetResponse\x12\x14\n\x05\x66ound\x18\x01 \x01(\x08R\x05\x66ound\x12\x14\n\x05value\x18\x02 \x01(\x0cR\x05value\x12;\n\x0b\x65xpire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nexpireTime\"L\n\x0eGetBulkRequest\x12\x0e\n\x02\x64\x62\x18\x01 \x01(\tR\x02\x64\x62\x12\x12\n\x04keys\x18\x02 \x03(\x0cR\x04keys\x12\x16\n\x06\x61tomic\x18\x03 \x01(\x08R\x06\x61tomic\">\n\x0fGetBulkResponse\x12+\n\x07records\x18\x01 \x03(\x0b\x32\x11.ktgrpc.v1.RecordR\x07records\"\xdb\x01\n\nSetRequest\x12\x0e\n\x02\x64\x62\x18\x01 \x01(\tR\x02\x64\x62\x12\x10\n\x03key\x18\x02 \x01(\x0cR\x03key\x12\x14\n\x05value\x18\x03 \x01(\x0cR\x05value\x12-\n\x03ttl\x18\x04 \x01(\x0b\x32\x19.google.protobuf.DurationH\x00R\x03ttl\x12=\n\x0b\x65xpire_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00R\nexpireTime\x12\x19\n\x08no_reply\x18\x06 \x01(\x08R\x07noReplyB\x0c\n\nexpiration\"\r\n\x0bSetResponse\"\xbc\x02\n\x0eSetBulkRequest\x12\x0e\n\x02\x64\x62\x18\x01 \x01(\tR\x02\x64\x62\x12\x39\n\x07records\x18\x02 \x03(\x0b\x32\x1f.ktgrpc.v1.SetBulkRequest.EntryR\x07records\x12\x16\n\x06\x61tomic\x18\x03 \x01(\x08R\x06\x61tomic\x12\x19\n\x08no_reply\x18\x04 \x01(\x08R\x07noReply\x1a\xab\x01\n\x05\x45ntry\x12\x10\n\x03key\x18\x01 \x01(\x0cR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x0cR\x05value\x12-\n\x03ttl\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationH\x00R\x03ttl\x12=\n\x0b\x65xpire_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00R\nexpireTimeB\x0c\n\nexpiration\")\n\x0fSetBulkResponse\x12\x16\n\x06stored\x18\x01 \x01(\x03R\x06stored\"\xc0\x01\n\nAddRequest\x12\x0e\n\x02\x64\x62\x18\x01 \x01(\tR\x02\x64\x62\x12\x10\n\x03key\x18\x02 \x01(\x0cR\x03key\x12\x14\n\x05value\x18\x03 \x01(\x0cR\x05value\x12-\n\x03ttl\x18\x04 \x01(\x0b\x32\x19.google.protobuf.DurationH\x00R\x03ttl\x12=\n\x0b\x65xpire_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00R\nexpireTimeB\x0c\n\nexpiration\"\'\n\x0b\x41\x64\x64Response\x12\x18\n\x07\x61pplied\x18\x01 \x01(\x08R\x07\x61pplied\"\xc4\x01\n\x0eReplaceRequest\x12\x0e\n\x02\x64\x62\x18\x01 \x01(\tR\x02\x64\x62\x12\x10\n\x03key\x18\x02 \x01(\x0cR\x03key\x12\x14\n\x05value\x18\x03 \x01(\x0cR\x05value\x12-\n\x03ttl\x18\x04 \x01(\x0b\x32\x19.google.protobuf.DurationH\x00R\x03ttl\x12=\n\x0b\x65xpire_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00R\nexpireTimeB\x0c\n\nexpiration\"+\n\x0fReplaceResponse\x12\x18\n\x07\x61pplied\x18\x01 \x01(\x08R\x07\x61pplied\"\xe0\x01\n\rAppendRequest\x12\x0e\n\x02\x64\x62\x18\x01 \x01(\tR\x02\x64\x62\x12\x10\n\x03key\x18\x02 \x01(\x0cR\x03key\x12\x14\n\x05value\x18\x03 \x01(\x0cR\x05value\x12-\n\x03ttl\x18\x04 \x01(\x0b\x32\x19.google.protobuf.DurationH\x00R\x03ttl\x12=\n\x0b\x65xpire_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00R\nexpireTime\x12\x1b\n\tkeep_last\x18\x06 \x01(\rR\x08keepLastB\x0c\n\nexpiration\"\x10\n\x0e\x41ppendResponse\"1\n\rRemoveRequest\x12\x0e\n\x02\x64\x62\x18\x01 \x01(\tR\x02\x64\x62\x12\x10\n\x03key\x18\x02 \x01(\x0cR\x03key\"*\n\x0eRemoveResponse\x12\x18\n\x07removed\x18\x01 \x01(\x08R\x07removed\"O\n\x11RemoveBulkRequest\x12\x0e\n\x02\x64\x62\x18\x01 \x01(\tR\x02\x64\x62\x12\x12\n\x04keys\x18\x02 \x03(\x0cR\x04keys\x12\x16\n\x06\x61tomic\x18\x03 \x01(\x08R\x06\x61tomic\".\n\x12RemoveBulkResponse\x12\x18\n\x07removed\x18\x01 \x01(\x03R\x07removed\"0\n\x0c\x43heckRequest\x12\x0e\n\x02\x64\x62\x18\x01 \x01(\tR\x02\x64\x62\x12\x10\n\x03key\x18\x02 \x01(\x0cR\x03key\"\x81\x01\n\rCheckResponse\x12\x14\n\x05\x66ound\x18\x01 \x01(\x08R\x05\x66ound\x12\x1d\n\nvalue_size\x18\x02 \x01(\x03R\tvalueSize\x12;\n\x0b\x65xpire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nexpireTime\"0\n\x0cSeizeRequest\x12\x0e\n\x02\x64\x62\x18\x01 \x01(\tR\x02\x64\x62\x12\x10\n\x03key\x18\x02 \x01(\x0cR\x03key\"x\n\rSeizeResponse\x12\x14\n\x05\x66ound\x18\x01 \x01(\x08R\x05\x66ound\x12\x14\n\x05value\x18\x02 \x01(\x0cR\x05value\x12;\n\x0b\x65xpire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nexpireTime\"\x95\x02\n\x15\x43ompareAndSwapRequest\x12\x0e\n\x02\x64\x62\x18\x01 \x01(\tR\x02\x64\x62\x12\x10\n\x03key\x18\x02 \x01(\x0cR\x03key\x12 \n\told_value\x18\x03 \x01(\x0cH\x01R\x08oldValue\x88\x01\x01\x12 \n\tnew_value\x18\x04 \x01(\x0cH\x02R\x08newValue\x88\x01\x01\x12-\n\x03ttl\x18\x05 \x01(\x0b\x32\x19.google.protobuf.DurationH\x00R\x03ttl\x12=\n\x0b\x65xpire_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00R\nexpireTimeB\x0c\n\nexpirationB\x0c\n\n_old_valueB\x0c\n\n_new_value\"2\n\x16\x43ompareAndSwapResponse\x12\x18\n\x07swapped\x18\x01 \x01(\x08R\x07swapped\"\x90\x02\n\x10IncrementRequest\x12\x0e\n\x02\x64\x62\x18\x01 \x01(\tR\x02\x64\x62\x12\x10\n\x03key\x18\x02 \x01(\x0cR\x03key\x12\x14\n\x05\x64\x65lta\x18\x03 \x01(\x03R\x05\x64\x65lta\x12\x1d\n\x07initial\x18\x04 \x01(\x03H\x01R\x07initial\x88\x01\x01\x12\x1d\n\nmust_exist\x18\x05 \x01(\x08R\tmustExist\x12-\n\x03ttl\x18\x06 \x01(\x0b\x32\x19.google.protobuf.DurationH\x00R\x03ttl\x12=\n\x0b\x65xpire_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00R\nexpireTimeB\x0c\n\nexpirationB\n\n\x08_initial\"C\n\x11IncrementResponse\x12\x18\n\x07\x61pplied\x18\x01 \x01(\x08R\x07\x61pplied\x12\x14\n\x05value\x18\x02 \x01(\x03R\x05value\"\x96\x02\n\x16IncrementDoubleRequest\x12\x0e\n\x02\x64\x62\x18\x01 \x01(\tR\x02\x64\x62\x12\x10\n\x03key\x18\x02 \x01(\x0cR\x03key\x12\x14\n\x05\x64\x65lta\x18\x03 \x01(\x01R\x05\x64\x65lta\x12\x1d\n\x07initial\x18\x04 \x01(\x01H\x01R\x07initial\x88\x01\x01\x12\x1d\n\nmust_exist\x18\x05 \x01(\x08R\tmustExist\x12-\n\x03ttl\x18\x06 \x01(\x0b\x32\x19.google.protobuf.DurationH\x00R\x03ttl\x12=\n\x0b\x65xpire_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00R\nexpireTimeB\x0c\n\nexpirationB\n\n\x08_initial\"I\n\x17IncrementDoubleResponse\x12\x18\n\x07\x61pplied\x18\x01 \x01(\x08R\x07\x61pplied\x12\x14\n\x05value\x18\x02 \x01(\x01R\x05value\"\xa8\x01\n\x10MatchKeysRequest\x12\x0e\n\x02\x64\x62\x18\x01 \x01(\tR\x02\x64\x62\x12\x18\n\x06prefix\x18\x02 \x01(\x0cH\x00R\x06prefix\x12\x16\n\x05regex\x18\x03 \x01(\tH\x00R\x05regex\x12\x31\n\x07similar\x18\x04 \x01(\x0b\x32\x15.ktgrpc.v1.SimilarityH\x00R\x07similar\x12\x14\n\x05limit\x18\x05 \x01(\x03R\x05limitB\t\n\x07pattern\"[\n\nSimilarity\x12\x16\n\x06origin\x18\x01 \x01(\x0cR\x06origin\x12!\n\x0cmax_distance\x18\x02 \x01(\rR\x0bmaxDistance\x12\x12\n\x04utf8\x18\x03 \x01(\x08R\x04utf8\"\'\n\x11MatchKeysResponse\x12\x12\n\x04keys\x18\x01 \x03(\x0cR\x04keys2\xee\x07\n\x02KV\x12\x34\n\x03Get\x12\x15.ktgrpc.v1.GetRequest\x1a\x16.ktgrpc.v1.GetResponse\x12@\n\x07GetBulk\x12\x19.ktgrpc.v1.GetBulkRequest\x1a\x1a.ktgrpc.v1.GetBulkResponse\x12\x34\n\x03Set\x12\x15.ktgrpc.v1.SetRequest\x1a\x16.ktgrpc.v1.SetResponse\x12@\n\x07SetBulk\x12\x19.ktgrpc.v1.SetBulkRequest\x1a\x1a.ktgrpc.v1.SetBulkResponse\x12\x34\n\x03\x41\x64\x64\x12\x15.ktgrpc.v1.AddRequest\x1a\x16.ktgrpc.v1.AddResponse\x12@\n\x07Replace\x12\x19.ktgrpc.v1.ReplaceRequest\x1a\x1a.ktgrpc.v1.ReplaceResponse\x12=\n\x06\x41ppend\x12\x18.ktgrpc.v1.AppendRequest\x1a\x19.ktgrpc.v1.AppendResponse\x12=\n\x06Remove\x12\x18.ktgrpc.v1.RemoveRequest\x1a\x19.ktgrpc.v1.RemoveResponse\x12I\n\nRemoveBulk\x12\x1c.ktgrpc.v1.RemoveBulkRequest\x1a\x1d.ktgrpc.v1.RemoveBulkResponse\x12:\n\x05\x43heck\x12\x17.ktgrpc.v1.CheckRequest\x1a\x18.ktgrpc.v1.CheckResponse\x12:\n\x05Seize\x12\x17.ktgrpc.v1.SeizeRequest\x1a\x18.ktgrpc.v1.SeizeResponse\x12U\n\x0e\x43ompareAndSwap\x12 .ktgrpc.v1.CompareAndSwapRequest\x1a!.ktgrpc.v1.CompareAndSwapResponse\x12\x46\n\tIncrement\x12\x1b.ktgrpc.v1.IncrementRequest\x1a\x1c.ktgrpc.v1.IncrementResponse\x12X\n\x0fIncrementDouble\x12!.ktgrpc.v1.IncrementDoubleRequest\x1a\".ktgrpc.v1.IncrementDoubleResponse\x12\x46\n\tMatchKeys\x12\x1b.ktgrpc.v1.MatchKeysRequest\x1a\x1c.ktgrpc.v1.MatchKeysResponseB\x8e\x01\n\rcom.ktgrpc.v1B\x07KvProtoP\x01Z/github.com/ktgrpc/ktgrpc/gen/ktgrpc/v1;ktgrpcv1\xa2\x02\x03KXX\xaa\x02\tKtgrpc.V1\xca\x02\tKtgrpc\\V1\xe2\x02\x15Ktgrpc\\V1\\GPBMetadata\xea\x02\nKtgrpc::V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12ktgrpc/v1/kv.proto\x12\tktgrpc.v1\x1a\x19google/protobuf/any.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16ktgrpc/v1/common.proto\".\n\nGetRequest\x12\x0e\n\x02\x64\x62\x18\x01 \x01(\tR\x02\x64\x62\x12\x10\n\x03key\x18\x02 \x01(\x0cR\x03key\"v\n\x0bGetResponse\x12\x14\n\x05\x66ound\x18\x01 \x01(\x08R\x05\x66ound\x12\x14\n\x05value\x18\x02 \x01(\x0cR\x05value\x12;\n\x0b\x65xpire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nexpireTime\"L\n\x0eGetBulkRequest\x12\x0e\n\x02\x64\x62\x18\x01 \x01(\tR\x02\x64\x62\x12\x12\n\x04keys\x18\x02 \x03(\x0cR\x04keys\x12\x16\n\x06\x61tomic\x18\x03 \x01(\x08R\x06\x61tomic\">\n\x0fGetBulkResponse\x12+\n\x07records\x18\x01 \x03(\x0b\x32\x11.ktgrpc.v1.RecordR\x07records\"\xdb\x01\n\nSetRequest\x12\x0e\n\x02\x64\x62\x18\x01 \x01(\tR\x02\x64\x62\x12\x10\n\x03key\x18\x02 \x01(\x0cR\x03key\x12\x14\n\x05value\x18\x03 \x01(\x0cR\x05value\x12-\n\x03ttl\x18\x04 \x01(\x0b\x32\x19.google.protobuf.DurationH\x00R\x03ttl\x12=\n\x0b\x65xpire_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00R\nexpireTime\x12\x19\n\x08no_reply\x18\x06 \x01(\x08R\x07noReplyB\x0c\n\nexpiration\"\r\n\x0bSetResponse\"\xbc\x02\n\x0eSetBulkRequest\x12\x0e\n\x02\x64\x62\x18\x01 \x01(\tR\x02\x64\x62\x12\x39\n\x07records\x18\x02 \x03(\x0b\x32\x1f.ktgrpc.v1.SetBulkRequest.EntryR\x07records\x12\x16\n\x06\x61tomic\x18\x03 \x01(\x08R\x06\x61tomic\x12\x19\n\x08no_reply\x18\x04 \x01(\x08R\x07noReply\x1a\xab\x01\n\x05\x45ntry\x12\x10\n\x03key\x18\x01 \x01(\x0cR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x0cR\x05value\x12-\n\x03ttl\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationH\x00R\x03ttl\x12=\n\x0b\x65xpire_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00R\nexpireTimeB\x0c\n\nexpiration\")\n\x0fSetBulkResponse\x12\x16\n\x06stored\x18\x01 \x01(\x03R\x06stored\"\xc0\x01\n\nAddRequest\x12\x0e\n\x02\x64\x62\x18\x01 \x01(\tR\x02\x64\x62\x12\x10\n\x03key\x18\x02 \x01(\x0cR\x03key\x12\x14\n\x05value\x18\x03 \x01(\x0cR\x05value\x12-\n\x03ttl\x18\x04 \x01(\x0b\x32\x19.google.protobuf.DurationH\x00R\x03ttl\x12=\n\x0b\x65xpire_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00R\nexpireTimeB\x0c\n\nexpiration\"\'\n\x0b\x41\x64\x64Response\x12\x18\n\x07\x61pplied\x18\x01 \x01(\x08R\x07\x61pplied\"\xc4\x01\n\x0eReplaceRequest\x12\x0e\n\x02\x64\x62\x18\x01 \x01(\tR\x02\x64\x62\x12\x10\n\x03key\x18\x02 \x01(\x0cR\x03key\x12\x14\n\x05value\x18\x03 \x01(\x0cR\x05value\x12-\n\x03ttl\x18\x04 \x01(\x0b\x32\x19.google.protobuf.DurationH\x00R\x03ttl\x12=\n\x0b\x65xpire_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00R\nexpireTimeB\x0c\n\nexpiration\"+\n\x0fReplaceResponse\x12\x18\n\x07\x61pplied\x18\x01 \x01(\x08R\x07\x61pplied\"\xe0\x01\n\rAppendRequest\x12\x0e\n\x02\x64\x62\x18\x01 \x01(\tR\x02\x64\x62\x12\x10\n\x03key\x18\x02 \x01(\x0cR\x03key\x12\x14\n\x05value\x18\x03 \x01(\x0cR\x05value\x12-\n\x03ttl\x18\x04 \x01(\x0b\x32\x19.google.protobuf.DurationH\x00R\x03ttl\x12=\n\x0b\x65xpire_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00R\nexpireTime\x12\x1b\n\tkeep_last\x18\x06 \x01(\rR\x08keepLastB\x0c\n\nexpiration\"\x10\n\x0e\x41ppendResponse\"1\n\rRemoveRequest\x12\x0e\n\x02\x64\x62\x18\x01 \x01(\tR\x02\x64\x62\x12\x10\n\x03key\x18\x02 \x01(\x0cR\x03key\"*\n\x0eRemoveResponse\x12\x18\n\x07removed\x18\x01 \x01(\x08R\x07removed\"O\n\x11RemoveBulkRequest\x12\x0e\n\x02\x64\x62\x18\x01 \x01(\tR\x02\x64\x62\x12\x12\n\x04keys\x18\x02 \x03(\x0cR\x04keys\x12\x16\n\x06\x61tomic\x18\x03 \x01(\x08R\x06\x61tomic\".\n\x12RemoveBulkResponse\x12\x18\n\x07removed\x18\x01 \x01(\x03R\x07removed\"0\n\x0c\x43heckRequest\x12\x0e\n\x02\x64\x62\x18\x01 \x01(\tR\x02\x64\x62\x12\x10\n\x03key\x18\x02 \x01(\x0cR\x03key\"\x81\x01\n\rCheckResponse\x12\x14\n\x05\x66ound\x18\x01 \x01(\x08R\x05\x66ound\x12\x1d\n\nvalue_size\x18\x02 \x01(\x03R\tvalueSize\x12;\n\x0b\x65xpire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nexpireTime\"0\n\x0cSeizeRequest\x12\x0e\n\x02\x64\x62\x18\x01 \x01(\tR\x02\x64\x62\x12\x10\n\x03key\x18\x02 \x01(\x0cR\x03key\"x\n\rSeizeResponse\x12\x14\n\x05\x66ound\x18\x01 \x01(\x08R\x05\x66ound\x12\x14\n\x05value\x18\x02 \x01(\x0cR\x05value\x12;\n\x0b\x65xpire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nexpireTime\"\x95\x02\n\x15\x43ompareAndSwapRequest\x12\x0e\n\x02\x64\x62\x18\x01 \x01(\tR\x02\x64\x62\x12\x10\n\x03key\x18\x02 \x01(\x0cR\x03key\x12 \n\told_value\x18\x03 \x01(\x0cH\x01R\x08oldValue\x88\x01\x01\x12 \n\tnew_value\x18\x04 \x01(\x0cH\x02R\x08newValue\x88\x01\x01\x12-\n\x03ttl\x18\x05 \x01(\x0b\x32\x19.google.protobuf.DurationH\x00R\x03ttl\x12=\n\x0b\x65xpire_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00R\nexpireTimeB\x0c\n\nexpirationB\x0c\n\n_old_valueB\x0c\n\n_new_value\"2\n\x16\x43ompareAndSwapResponse\x12\x18\n\x07swapped\x18\x01 \x01(\x08R\x07swapped\"\x90\x02\n\x10IncrementRequest\x12\x0e\n\x02\x64\x62\x18\x01 \x01(\tR\x02\x64\x62\x12\x10\n\x03key\x18\x02 \x01(\x0cR\x03key\x12\x14\n\x05\x64\x65lta\x18\x03 \x01(\x03R\x05\x64\x65lta\x12\x1d\n\x07initial\x18\x04 \x01(\x03H\x01R\x07initial\x88\x01\x01\x12\x1d\n\nmust_exist\x18\x05 \x01(\x08R\tmustExist\x12-\n\x03ttl\x18\x06 \x01(\x0b\x32\x19.google.protobuf.DurationH\x00R\x03ttl\x12=\n\x0b\x65xpire_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00R\nexpireTimeB\x0c\n\nexpirationB\n\n\x08_initial\"C\n\x11IncrementResponse\x12\x18\n\x07\x61pplied\x18\x01 \x01(\x08R\x07\x61pplied\x12\x14\n\x05value\x18\x02 \x01(\x03R\x05value\"\x96\x02\n\x16IncrementDoubleRequest\x12\x0e\n\x02\x64\x62\x18\x01 \x01(\tR\x02\x64\x62\x12\x10\n\x03key\x18\x02 \x01(\x0cR\x03key\x12\x14\n\x05\x64\x65lta\x18\x03 \x01(\x01R\x05\x64\x65lta\x12\x1d\n\x07initial\x18\x04 \x01(\x01H\x01R\x07initial\x88\x01\x01\x12\x1d\n\nmust_exist\x18\x05 \x01(\x08R\tmustExist\x12-\n\x03ttl\x18\x06 \x01(\x0b\x32\x19.google.protobuf.DurationH\x00R\x03ttl\x12=\n\x0b\x65xpire_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00R\nexpireTimeB\x0c\n\nexpirationB\n\n\x08_initial\"I\n\x17IncrementDoubleResponse\x12\x18\n\x07\x61pplied\x18\x01 \x01(\x08R\x07\x61pplied\x12\x14\n\x05value\x18\x02 \x01(\x01R\x05value\"\xa8\x01\n\x10MatchKeysRequest\x12\x0e\n\x02\x64\x62\x18\x01 \x01(\tR\x02\x64\x62\x12\x18\n\x06prefix\x18\x02 \x01(\x0cH\x00R\x06prefix\x12\x16\n\x05regex\x18\x03 \x01(\tH\x00R\x05regex\x12\x31\n\x07similar\x18\x04 \x01(\x0b\x32\x15.ktgrpc.v1.SimilarityH\x00R\x07similar\x12\x14\n\x05limit\x18\x05 \x01(\x03R\x05limitB\t\n\x07pattern\"[\n\nSimilarity\x12\x16\n\x06origin\x18\x01 \x01(\x0cR\x06origin\x12!\n\x0cmax_distance\x18\x02 \x01(\rR\x0bmaxDistance\x12\x12\n\x04utf8\x18\x03 \x01(\x08R\x04utf8\"\'\n\x11MatchKeysResponse\x12\x12\n\x04keys\x18\x01 \x03(\x0cR\x04keys\"\xe2\x02\n\x0fPipelineRequest\x12\x0e\n\x02id\x18\x01 \x01(\x04R\x02id\x12)\n\x03get\x18\x02 \x01(\x0b\x32\x15.ktgrpc.v1.GetRequestH\x00R\x03get\x12)\n\x03set\x18\x03 \x01(\x0b\x32\x15.ktgrpc.v1.SetRequestH\x00R\x03set\x12\x32\n\x06remove\x18\x04 \x01(\x0b\x32\x18.ktgrpc.v1.RemoveRequestH\x00R\x06remove\x12\x36\n\x08get_bulk\x18\x05 \x01(\x0b\x32\x19.ktgrpc.v1.GetBulkRequestH\x00R\x07getBulk\x12\x36\n\x08set_bulk\x18\x06 \x01(\x0b\x32\x19.ktgrpc.v1.SetBulkRequestH\x00R\x07setBulk\x12?\n\x0bremove_bulk\x18\x07 \x01(\x0b\x32\x1c.ktgrpc.v1.RemoveBulkRequestH\x00R\nremoveBulkB\x04\n\x02op\"\x9f\x03\n\x10PipelineResponse\x12\x0e\n\x02id\x18\x01 \x01(\x04R\x02id\x12\x30\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x18.ktgrpc.v1.RequestStatusH\x00R\x05\x65rror\x12*\n\x03get\x18\x03 \x01(\x0b\x32\x16.ktgrpc.v1.GetResponseH\x00R\x03get\x12*\n\x03set\x18\x04 \x01(\x0b\x32\x16.ktgrpc.v1.SetResponseH\x00R\x03set\x12\x33\n\x06remove\x18\x05 \x01(\x0b\x32\x19.ktgrpc.v1.RemoveResponseH\x00R\x06remove\x12\x37\n\x08get_bulk\x18\x06 \x01(\x0b\x32\x1a.ktgrpc.v1.GetBulkResponseH\x00R\x07getBulk\x12\x37\n\x08set_bulk\x18\x07 \x01(\x0b\x32\x1a.ktgrpc.v1.SetBulkResponseH\x00R\x07setBulk\x12@\n\x0bremove_bulk\x18\x08 \x01(\x0b\x32\x1d.ktgrpc.v1.RemoveBulkResponseH\x00R\nremoveBulkB\x08\n\x06result\"m\n\rRequestStatus\x12\x12\n\x04\x63ode\x18\x01 \x01(\x05R\x04\x63ode\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\x12.\n\x07\x64\x65tails\x18\x03 \x03(\x0b\x32\x14.google.protobuf.AnyR\x07\x64\x65tails2\xb7\x08\n\x02KV\x12\x34\n\x03Get\x12\x15.ktgrpc.v1.GetRequest\x1a\x16.ktgrpc.v1.GetResponse\x12@\n\x07GetBulk\x12\x19.ktgrpc.v1.GetBulkRequest\x1a\x1a.ktgrpc.v1.GetBulkResponse\x12\x34\n\x03Set\x12\x15.ktgrpc.v1.SetRequest\x1a\x16.ktgrpc.v1.SetResponse\x12@\n\x07SetBulk\x12\x19.ktgrpc.v1.SetBulkRequest\x1a\x1a.ktgrpc.v1.SetBulkResponse\x12\x34\n\x03\x41\x64\x64\x12\x15.ktgrpc.v1.AddRequest\x1a\x16.ktgrpc.v1.AddResponse\x12@\n\x07Replace\x12\x19.ktgrpc.v1.ReplaceRequest\x1a\x1a.ktgrpc.v1.ReplaceResponse\x12=\n\x06\x41ppend\x12\x18.ktgrpc.v1.AppendRequest\x1a\x19.ktgrpc.v1.AppendResponse\x12=\n\x06Remove\x12\x18.ktgrpc.v1.RemoveRequest\x1a\x19.ktgrpc.v1.RemoveResponse\x12I\n\nRemoveBulk\x12\x1c.ktgrpc.v1.RemoveBulkRequest\x1a\x1d.ktgrpc.v1.RemoveBulkResponse\x12:\n\x05\x43heck\x12\x17.ktgrpc.v1.CheckRequest\x1a\x18.ktgrpc.v1.CheckResponse\x12:\n\x05Seize\x12\x17.ktgrpc.v1.SeizeRequest\x1a\x18.ktgrpc.v1.SeizeResponse\x12U\n\x0e\x43ompareAndSwap\x12 .ktgrpc.v1.CompareAndSwapRequest\x1a!.ktgrpc.v1.CompareAndSwapResponse\x12\x46\n\tIncrement\x12\x1b.ktgrpc.v1.IncrementRequest\x1a\x1c.ktgrpc.v1.IncrementResponse\x12X\n\x0fIncrementDouble\x12!.ktgrpc.v1.IncrementDoubleRequest\x1a\".ktgrpc.v1.IncrementDoubleResponse\x12\x46\n\tMatchKeys\x12\x1b.ktgrpc.v1.MatchKeysRequest\x1a\x1c.ktgrpc.v1.MatchKeysResponse\x12G\n\x08Pipeline\x12\x1a.ktgrpc.v1.PipelineRequest\x1a\x1b.ktgrpc.v1.PipelineResponse(\x01\x30\x01\x42\x8e\x01\n\rcom.ktgrpc.v1B\x07KvProtoP\x01Z/github.com/ktgrpc/ktgrpc/gen/ktgrpc/v1;ktgrpcv1\xa2\x02\x03KXX\xaa\x02\tKtgrpc.V1\xca\x02\tKtgrpc\\V1\xe2\x02\x15Ktgrpc\\V1\\GPBMetadata\xea\x02\nKtgrpc::V1b\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ktgrpc.v1.kv_pb2', globals())
@@ -24,70 +25,76 @@ if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
   DESCRIPTOR._serialized_options = b'\n\rcom.ktgrpc.v1B\007KvProtoP\001Z/github.com/ktgrpc/ktgrpc/gen/ktgrpc/v1;ktgrpcv1\242\002\003KXX\252\002\tKtgrpc.V1\312\002\tKtgrpc\\V1\342\002\025Ktgrpc\\V1\\GPBMetadata\352\002\nKtgrpc::V1'
-  _GETREQUEST._serialized_start=122
-  _GETREQUEST._serialized_end=168
-  _GETRESPONSE._serialized_start=170
-  _GETRESPONSE._serialized_end=288
-  _GETBULKREQUEST._serialized_start=290
-  _GETBULKREQUEST._serialized_end=366
-  _GETBULKRESPONSE._serialized_start=368
-  _GETBULKRESPONSE._serialized_end=430
-  _SETREQUEST._serialized_start=433
-  _SETREQUEST._serialized_end=652
-  _SETRESPONSE._serialized_start=654
-  _SETRESPONSE._serialized_end=667
-  _SETBULKREQUEST._serialized_start=670
-  _SETBULKREQUEST._serialized_end=986
-  _SETBULKREQUEST_ENTRY._serialized_start=815
-  _SETBULKREQUEST_ENTRY._serialized_end=986
-  _SETBULKRESPONSE._serialized_start=988
-  _SETBULKRESPONSE._serialized_end=1029
-  _ADDREQUEST._serialized_start=1032
-  _ADDREQUEST._serialized_end=1224
-  _ADDRESPONSE._serialized_start=1226
-  _ADDRESPONSE._serialized_end=1265
-  _REPLACEREQUEST._serialized_start=1268
-  _REPLACEREQUEST._serialized_end=1464
-  _REPLACERESPONSE._serialized_start=1466
-  _REPLACERESPONSE._serialized_end=1509
-  _APPENDREQUEST._serialized_start=1512
-  _APPENDREQUEST._serialized_end=1736
-  _APPENDRESPONSE._serialized_start=1738
-  _APPENDRESPONSE._serialized_end=1754
-  _REMOVEREQUEST._serialized_start=1756
-  _REMOVEREQUEST._serialized_end=1805
-  _REMOVERESPONSE._serialized_start=1807
-  _REMOVERESPONSE._serialized_end=1849
-  _REMOVEBULKREQUEST._serialized_start=1851
-  _REMOVEBULKREQUEST._serialized_end=1930
-  _REMOVEBULKRESPONSE._serialized_start=1932
-  _REMOVEBULKRESPONSE._serialized_end=1978
-  _CHECKREQUEST._serialized_start=1980
-  _CHECKREQUEST._serialized_end=2028
-  _CHECKRESPONSE._serialized_start=2031
-  _CHECKRESPONSE._serialized_end=2160
-  _SEIZEREQUEST._serialized_start=2162
-  _SEIZEREQUEST._serialized_end=2210
-  _SEIZERESPONSE._serialized_start=2212
-  _SEIZERESPONSE._serialized_end=2332
-  _COMPAREANDSWAPREQUEST._serialized_start=2335
-  _COMPAREANDSWAPREQUEST._serialized_end=2612
-  _COMPAREANDSWAPRESPONSE._serialized_start=2614
-  _COMPAREANDSWAPRESPONSE._serialized_end=2664
-  _INCREMENTREQUEST._serialized_start=2667
-  _INCREMENTREQUEST._serialized_end=2939
-  _INCREMENTRESPONSE._serialized_start=2941
-  _INCREMENTRESPONSE._serialized_end=3008
-  _INCREMENTDOUBLEREQUEST._serialized_start=3011
-  _INCREMENTDOUBLEREQUEST._serialized_end=3289
-  _INCREMENTDOUBLERESPONSE._serialized_start=3291
-  _INCREMENTDOUBLERESPONSE._serialized_end=3364
-  _MATCHKEYSREQUEST._serialized_start=3367
-  _MATCHKEYSREQUEST._serialized_end=3535
-  _SIMILARITY._serialized_start=3537
-  _SIMILARITY._serialized_end=3628
-  _MATCHKEYSRESPONSE._serialized_start=3630
-  _MATCHKEYSRESPONSE._serialized_end=3669
-  _KV._serialized_start=3672
-  _KV._serialized_end=4678
+  _GETREQUEST._serialized_start=149
+  _GETREQUEST._serialized_end=195
+  _GETRESPONSE._serialized_start=197
+  _GETRESPONSE._serialized_end=315
+  _GETBULKREQUEST._serialized_start=317
+  _GETBULKREQUEST._serialized_end=393
+  _GETBULKRESPONSE._serialized_start=395
+  _GETBULKRESPONSE._serialized_end=457
+  _SETREQUEST._serialized_start=460
+  _SETREQUEST._serialized_end=679
+  _SETRESPONSE._serialized_start=681
+  _SETRESPONSE._serialized_end=694
+  _SETBULKREQUEST._serialized_start=697
+  _SETBULKREQUEST._serialized_end=1013
+  _SETBULKREQUEST_ENTRY._serialized_start=842
+  _SETBULKREQUEST_ENTRY._serialized_end=1013
+  _SETBULKRESPONSE._serialized_start=1015
+  _SETBULKRESPONSE._serialized_end=1056
+  _ADDREQUEST._serialized_start=1059
+  _ADDREQUEST._serialized_end=1251
+  _ADDRESPONSE._serialized_start=1253
+  _ADDRESPONSE._serialized_end=1292
+  _REPLACEREQUEST._serialized_start=1295
+  _REPLACEREQUEST._serialized_end=1491
+  _REPLACERESPONSE._serialized_start=1493
+  _REPLACERESPONSE._serialized_end=1536
+  _APPENDREQUEST._serialized_start=1539
+  _APPENDREQUEST._serialized_end=1763
+  _APPENDRESPONSE._serialized_start=1765
+  _APPENDRESPONSE._serialized_end=1781
+  _REMOVEREQUEST._serialized_start=1783
+  _REMOVEREQUEST._serialized_end=1832
+  _REMOVERESPONSE._serialized_start=1834
+  _REMOVERESPONSE._serialized_end=1876
+  _REMOVEBULKREQUEST._serialized_start=1878
+  _REMOVEBULKREQUEST._serialized_end=1957
+  _REMOVEBULKRESPONSE._serialized_start=1959
+  _REMOVEBULKRESPONSE._serialized_end=2005
+  _CHECKREQUEST._serialized_start=2007
+  _CHECKREQUEST._serialized_end=2055
+  _CHECKRESPONSE._serialized_start=2058
+  _CHECKRESPONSE._serialized_end=2187
+  _SEIZEREQUEST._serialized_start=2189
+  _SEIZEREQUEST._serialized_end=2237
+  _SEIZERESPONSE._serialized_start=2239
+  _SEIZERESPONSE._serialized_end=2359
+  _COMPAREANDSWAPREQUEST._serialized_start=2362
+  _COMPAREANDSWAPREQUEST._serialized_end=2639
+  _COMPAREANDSWAPRESPONSE._serialized_start=2641
+  _COMPAREANDSWAPRESPONSE._serialized_end=2691
+  _INCREMENTREQUEST._serialized_start=2694
+  _INCREMENTREQUEST._serialized_end=2966
+  _INCREMENTRESPONSE._serialized_start=2968
+  _INCREMENTRESPONSE._serialized_end=3035
+  _INCREMENTDOUBLEREQUEST._serialized_start=3038
+  _INCREMENTDOUBLEREQUEST._serialized_end=3316
+  _INCREMENTDOUBLERESPONSE._serialized_start=3318
+  _INCREMENTDOUBLERESPONSE._serialized_end=3391
+  _MATCHKEYSREQUEST._serialized_start=3394
+  _MATCHKEYSREQUEST._serialized_end=3562
+  _SIMILARITY._serialized_start=3564
+  _SIMILARITY._serialized_end=3655
+  _MATCHKEYSRESPONSE._serialized_start=3657
+  _MATCHKEYSRESPONSE._serialized_end=3696
+  _PIPELINEREQUEST._serialized_start=3699
+  _PIPELINEREQUEST._serialized_end=4053
+  _PIPELINERESPONSE._serialized_start=4056
+  _PIPELINERESPONSE._serialized_end=4471
+  _REQUESTSTATUS._serialized_start=4473
+  _REQUESTSTATUS._serialized_end=4582
+  _KV._serialized_start=4585
+  _KV._serialized_end=5664
 # @@protoc_insertion_point(module_scope)

@@ -1,3 +1,4 @@
+from google.protobuf import any_pb2 as _any_pb2
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from ktgrpc.v1 import common_pb2 as _common_pb2
@@ -194,6 +195,44 @@ class MatchKeysResponse(_message.Message):
     keys: _containers.RepeatedScalarFieldContainer[bytes]
     def __init__(self, keys: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
+class PipelineRequest(_message.Message):
+    __slots__ = ["get", "get_bulk", "id", "remove", "remove_bulk", "set", "set_bulk"]
+    GET_BULK_FIELD_NUMBER: _ClassVar[int]
+    GET_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    REMOVE_BULK_FIELD_NUMBER: _ClassVar[int]
+    REMOVE_FIELD_NUMBER: _ClassVar[int]
+    SET_BULK_FIELD_NUMBER: _ClassVar[int]
+    SET_FIELD_NUMBER: _ClassVar[int]
+    get: GetRequest
+    get_bulk: GetBulkRequest
+    id: int
+    remove: RemoveRequest
+    remove_bulk: RemoveBulkRequest
+    set: SetRequest
+    set_bulk: SetBulkRequest
+    def __init__(self, id: _Optional[int] = ..., get: _Optional[_Union[GetRequest, _Mapping]] = ..., set: _Optional[_Union[SetRequest, _Mapping]] = ..., remove: _Optional[_Union[RemoveRequest, _Mapping]] = ..., get_bulk: _Optional[_Union[GetBulkRequest, _Mapping]] = ..., set_bulk: _Optional[_Union[SetBulkRequest, _Mapping]] = ..., remove_bulk: _Optional[_Union[RemoveBulkRequest, _Mapping]] = ...) -> None: ...
+
+class PipelineResponse(_message.Message):
+    __slots__ = ["error", "get", "get_bulk", "id", "remove", "remove_bulk", "set", "set_bulk"]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    GET_BULK_FIELD_NUMBER: _ClassVar[int]
+    GET_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    REMOVE_BULK_FIELD_NUMBER: _ClassVar[int]
+    REMOVE_FIELD_NUMBER: _ClassVar[int]
+    SET_BULK_FIELD_NUMBER: _ClassVar[int]
+    SET_FIELD_NUMBER: _ClassVar[int]
+    error: RequestStatus
+    get: GetResponse
+    get_bulk: GetBulkResponse
+    id: int
+    remove: RemoveResponse
+    remove_bulk: RemoveBulkResponse
+    set: SetResponse
+    set_bulk: SetBulkResponse
+    def __init__(self, id: _Optional[int] = ..., error: _Optional[_Union[RequestStatus, _Mapping]] = ..., get: _Optional[_Union[GetResponse, _Mapping]] = ..., set: _Optional[_Union[SetResponse, _Mapping]] = ..., remove: _Optional[_Union[RemoveResponse, _Mapping]] = ..., get_bulk: _Optional[_Union[GetBulkResponse, _Mapping]] = ..., set_bulk: _Optional[_Union[SetBulkResponse, _Mapping]] = ..., remove_bulk: _Optional[_Union[RemoveBulkResponse, _Mapping]] = ...) -> None: ...
+
 class RemoveBulkRequest(_message.Message):
     __slots__ = ["atomic", "db", "keys"]
     ATOMIC_FIELD_NUMBER: _ClassVar[int]
@@ -243,6 +282,16 @@ class ReplaceResponse(_message.Message):
     APPLIED_FIELD_NUMBER: _ClassVar[int]
     applied: bool
     def __init__(self, applied: bool = ...) -> None: ...
+
+class RequestStatus(_message.Message):
+    __slots__ = ["code", "details", "message"]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    DETAILS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    code: int
+    details: _containers.RepeatedCompositeFieldContainer[_any_pb2.Any]
+    message: str
+    def __init__(self, code: _Optional[int] = ..., message: _Optional[str] = ..., details: _Optional[_Iterable[_Union[_any_pb2.Any, _Mapping]]] = ...) -> None: ...
 
 class SeizeRequest(_message.Message):
     __slots__ = ["db", "key"]

@@ -99,6 +99,11 @@ class KVStub(object):
                 request_serializer=ktgrpc_dot_v1_dot_kv__pb2.MatchKeysRequest.SerializeToString,
                 response_deserializer=ktgrpc_dot_v1_dot_kv__pb2.MatchKeysResponse.FromString,
                 )
+        self.Pipeline = channel.stream_stream(
+                '/ktgrpc.v1.KV/Pipeline',
+                request_serializer=ktgrpc_dot_v1_dot_kv__pb2.PipelineRequest.SerializeToString,
+                response_deserializer=ktgrpc_dot_v1_dot_kv__pb2.PipelineResponse.FromString,
+                )
 
 
 class KVServicer(object):
@@ -238,6 +243,24 @@ class KVServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Pipeline(self, request_iterator, context):
+        """Pipeline carries many Get, Set, Remove and bulk requests over one
+        stream, escaping the per-call cost of unary calls. Each request carries
+        an id the client chooses; each answer carries the id of its request and
+        comes as soon as the request completes, so answers may come out of
+        order. A request's own failure is its answer's `error`: it ends no other
+        request and not the stream. The gateway works on a bounded number of
+        requests per stream at once (the serve flag --pipeline-depth); beyond
+        it, it stops reading the stream, so a client that sends without reading
+        answers is slowed by flow control. The requests need the rights of the
+        matching unary calls (read for gets, write for the rest), are checked
+        by the same rules, and count against the same rate limit. Closing the
+        sending side ends the stream once every answer has been sent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_KVServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -315,6 +338,11 @@ def add_KVServicer_to_server(servicer, server):
                     servicer.MatchKeys,
                     request_deserializer=ktgrpc_dot_v1_dot_kv__pb2.MatchKeysRequest.FromString,
                     response_serializer=ktgrpc_dot_v1_dot_kv__pb2.MatchKeysResponse.SerializeToString,
+            ),
+            'Pipeline': grpc.stream_stream_rpc_method_handler(
+                    servicer.Pipeline,
+                    request_deserializer=ktgrpc_dot_v1_dot_kv__pb2.PipelineRequest.FromString,
+                    response_serializer=ktgrpc_dot_v1_dot_kv__pb2.PipelineResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -588,5 +616,22 @@ class KV(object):
         return grpc.experimental.unary_unary(request, target, '/ktgrpc.v1.KV/MatchKeys',
             ktgrpc_dot_v1_dot_kv__pb2.MatchKeysRequest.SerializeToString,
             ktgrpc_dot_v1_dot_kv__pb2.MatchKeysResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def Pipeline(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(request_iterator, target, '/ktgrpc.v1.KV/Pipeline',
+            ktgrpc_dot_v1_dot_kv__pb2.PipelineRequest.SerializeToString,
+            ktgrpc_dot_v1_dot_kv__pb2.PipelineResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

@@ -4,7 +4,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import type { Message } from "@bufbuild/protobuf";
-import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
+import type { Any, Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 import type { Record } from "./common_pb.js";
 
 /**
@@ -1191,6 +1191,203 @@ export declare type MatchKeysResponse = Message<"ktgrpc.v1.MatchKeysResponse"> &
 export declare const MatchKeysResponseSchema: GenMessage<MatchKeysResponse>;
 
 /**
+ * PipelineRequest is one request on a KV.Pipeline stream.
+ *
+ * @generated from message ktgrpc.v1.PipelineRequest
+ */
+export declare type PipelineRequest = Message<"ktgrpc.v1.PipelineRequest"> & {
+  /**
+   * The client's name for this request, repeated in its answer. It must not
+   * be the id of a request still waiting for its answer on the same stream
+   * (INVALID_ARGUMENT); it may be reused once that answer has arrived.
+   *
+   * @generated from field: uint64 id = 1;
+   */
+  id: bigint;
+
+  /**
+   * The operation. Exactly one must be set.
+   *
+   * @generated from oneof ktgrpc.v1.PipelineRequest.op
+   */
+  op: {
+    /**
+     * Get reads one record, as KV.Get.
+     *
+     * @generated from field: ktgrpc.v1.GetRequest get = 2;
+     */
+    value: GetRequest;
+    case: "get";
+  } | {
+    /**
+     * Set stores a record, as KV.Set.
+     *
+     * @generated from field: ktgrpc.v1.SetRequest set = 3;
+     */
+    value: SetRequest;
+    case: "set";
+  } | {
+    /**
+     * Remove deletes a record, as KV.Remove.
+     *
+     * @generated from field: ktgrpc.v1.RemoveRequest remove = 4;
+     */
+    value: RemoveRequest;
+    case: "remove";
+  } | {
+    /**
+     * GetBulk reads many records, as KV.GetBulk.
+     *
+     * @generated from field: ktgrpc.v1.GetBulkRequest get_bulk = 5;
+     */
+    value: GetBulkRequest;
+    case: "getBulk";
+  } | {
+    /**
+     * SetBulk stores many records, as KV.SetBulk.
+     *
+     * @generated from field: ktgrpc.v1.SetBulkRequest set_bulk = 6;
+     */
+    value: SetBulkRequest;
+    case: "setBulk";
+  } | {
+    /**
+     * RemoveBulk deletes many records, as KV.RemoveBulk.
+     *
+     * @generated from field: ktgrpc.v1.RemoveBulkRequest remove_bulk = 7;
+     */
+    value: RemoveBulkRequest;
+    case: "removeBulk";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message ktgrpc.v1.PipelineRequest.
+ * Use `create(PipelineRequestSchema)` to create a new message.
+ */
+export declare const PipelineRequestSchema: GenMessage<PipelineRequest>;
+
+/**
+ * PipelineResponse answers one PipelineRequest.
+ *
+ * @generated from message ktgrpc.v1.PipelineResponse
+ */
+export declare type PipelineResponse = Message<"ktgrpc.v1.PipelineResponse"> & {
+  /**
+   * The id of the request answered.
+   *
+   * @generated from field: uint64 id = 1;
+   */
+  id: bigint;
+
+  /**
+   * The outcome: the unary call's response, or the status it would have
+   * ended with.
+   *
+   * @generated from oneof ktgrpc.v1.PipelineResponse.result
+   */
+  result: {
+    /**
+     * Why the request failed; the code and message are those the unary
+     * call would have returned.
+     *
+     * @generated from field: ktgrpc.v1.RequestStatus error = 2;
+     */
+    value: RequestStatus;
+    case: "error";
+  } | {
+    /**
+     * The answer to a get.
+     *
+     * @generated from field: ktgrpc.v1.GetResponse get = 3;
+     */
+    value: GetResponse;
+    case: "get";
+  } | {
+    /**
+     * The answer to a set.
+     *
+     * @generated from field: ktgrpc.v1.SetResponse set = 4;
+     */
+    value: SetResponse;
+    case: "set";
+  } | {
+    /**
+     * The answer to a remove.
+     *
+     * @generated from field: ktgrpc.v1.RemoveResponse remove = 5;
+     */
+    value: RemoveResponse;
+    case: "remove";
+  } | {
+    /**
+     * The answer to a get_bulk.
+     *
+     * @generated from field: ktgrpc.v1.GetBulkResponse get_bulk = 6;
+     */
+    value: GetBulkResponse;
+    case: "getBulk";
+  } | {
+    /**
+     * The answer to a set_bulk.
+     *
+     * @generated from field: ktgrpc.v1.SetBulkResponse set_bulk = 7;
+     */
+    value: SetBulkResponse;
+    case: "setBulk";
+  } | {
+    /**
+     * The answer to a remove_bulk.
+     *
+     * @generated from field: ktgrpc.v1.RemoveBulkResponse remove_bulk = 8;
+     */
+    value: RemoveBulkResponse;
+    case: "removeBulk";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message ktgrpc.v1.PipelineResponse.
+ * Use `create(PipelineResponseSchema)` to create a new message.
+ */
+export declare const PipelineResponseSchema: GenMessage<PipelineResponse>;
+
+/**
+ * RequestStatus is the failure of one request inside a stream. Its fields
+ * are numbered as google.rpc.Status's, so its bytes decode as one.
+ *
+ * @generated from message ktgrpc.v1.RequestStatus
+ */
+export declare type RequestStatus = Message<"ktgrpc.v1.RequestStatus"> & {
+  /**
+   * The gRPC status code (google.rpc.Code), never 0.
+   *
+   * @generated from field: int32 code = 1;
+   */
+  code: number;
+
+  /**
+   * A message a person can act on.
+   *
+   * @generated from field: string message = 2;
+   */
+  message: string;
+
+  /**
+   * Details, as in google.rpc.Status.
+   *
+   * @generated from field: repeated google.protobuf.Any details = 3;
+   */
+  details: Any[];
+};
+
+/**
+ * Describes the message ktgrpc.v1.RequestStatus.
+ * Use `create(RequestStatusSchema)` to create a new message.
+ */
+export declare const RequestStatusSchema: GenMessage<RequestStatus>;
+
+/**
  * KV is the key/value interface: single-record reads and writes, bulk
  * operations, atomic read-modify-write operations and key matching.
  *
@@ -1373,6 +1570,27 @@ export declare const KV: GenService<{
     methodKind: "unary";
     input: typeof MatchKeysRequestSchema;
     output: typeof MatchKeysResponseSchema;
+  },
+  /**
+   * Pipeline carries many Get, Set, Remove and bulk requests over one
+   * stream, escaping the per-call cost of unary calls. Each request carries
+   * an id the client chooses; each answer carries the id of its request and
+   * comes as soon as the request completes, so answers may come out of
+   * order. A request's own failure is its answer's `error`: it ends no other
+   * request and not the stream. The gateway works on a bounded number of
+   * requests per stream at once (the serve flag --pipeline-depth); beyond
+   * it, it stops reading the stream, so a client that sends without reading
+   * answers is slowed by flow control. The requests need the rights of the
+   * matching unary calls (read for gets, write for the rest), are checked
+   * by the same rules, and count against the same rate limit. Closing the
+   * sending side ends the stream once every answer has been sent.
+   *
+   * @generated from rpc ktgrpc.v1.KV.Pipeline
+   */
+  pipeline: {
+    methodKind: "bidi_streaming";
+    input: typeof PipelineRequestSchema;
+    output: typeof PipelineResponseSchema;
   },
 }>;
 
