@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/ktgrpc/ktgrpc/clients/go/rpctypes"
 	ktgrpcv1 "github.com/ktgrpc/ktgrpc/gen/ktgrpc/v1"
 )
 
@@ -104,7 +105,7 @@ func (p *pipelineOps) run(ctx context.Context, req *ktgrpcv1.PipelineRequest) *k
 
 // errorAnswer is the answer to request id that failed with err.
 func errorAnswer(id uint64, err error) *ktgrpcv1.PipelineResponse {
-	st := status.Convert(err).Proto()
+	st := rpctypes.WithDefaultInfo(status.Convert(err)).Proto()
 	return &ktgrpcv1.PipelineResponse{Id: id, Result: &ktgrpcv1.PipelineResponse_Error{
 		Error: &ktgrpcv1.RequestStatus{Code: st.GetCode(), Message: st.GetMessage(), Details: st.GetDetails()},
 	}}
