@@ -8,9 +8,8 @@ import (
 )
 
 // Capability names something a backend may offer beyond the core Backend
-// interface: a feature interface (Atomic, Scripter, Tabler, Maintainer,
-// ReplicationAdmin) or an option of a core call that not every backend
-// honours. Backends list theirs in Capabilities; the server checks one
+// interface: a feature interface (Atomic, Scripter, Tabler, TTAdmin,
+// KTAdmin) or an option of a core call that not every backend honours. Backends list theirs in Capabilities; the server checks one
 // before using it, through Use or Has, so that every "not on this backend"
 // answer names the capability in the same words.
 type Capability string
