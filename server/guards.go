@@ -319,17 +319,17 @@ func (g *guard) unaryDeadline(ctx context.Context, req any, info *grpc.UnaryServ
 }
 
 func (g *guard) unaryBulk(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	n := 0
+	n, field := 0, "keys"
 	switch m := req.(type) {
 	case *ktgrpcv1.GetBulkRequest:
 		n = len(m.GetKeys())
 	case *ktgrpcv1.SetBulkRequest:
-		n = len(m.GetRecords())
+		n, field = len(m.GetRecords()), "records"
 	case *ktgrpcv1.RemoveBulkRequest:
 		n = len(m.GetKeys())
 	}
 	if max := g.opts.Limits.MaxBulkKeys; n > max {
-		return nil, status.Errorf(codes.InvalidArgument, "%d keys in one request exceed the gateway's limit (--max-bulk-keys) of %d; split the request", n, max)
+		return nil, invalidField(field, "%d keys in one request exceed the gateway's limit (--max-bulk-keys) of %d; split the request", n, max)
 	}
 	return handler(ctx, req)
 }

@@ -35,6 +35,9 @@ func TestMaxBulkKeys(t *testing.T) {
 	}
 	_, err = kv.SetBulk(t.Context(), &ktgrpcv1.SetBulkRequest{Records: recs})
 	wantCode(t, err, codes.InvalidArgument, msg)
+	if v := rpctypes.FieldViolations(err); len(v) != 1 || v[0].Field != "records" {
+		t.Fatalf("SetBulk over the limit: field violations %+v, want records", v)
+	}
 }
 
 func TestMaxStreamsPerConnection(t *testing.T) {

@@ -219,17 +219,20 @@ func (k *kvService) Pipeline(stream ktgrpcv1.KV_PipelineServer) error {
 			case <-ctx.Done():
 				return
 			}
+			// The id is free once its answer is on its way: a client that
+			// reads the answer may reuse the id at once, before Send
+			// returns here.
+			if !a.dup {
+				mu.Lock()
+				delete(inFlight, a.resp.GetId())
+				mu.Unlock()
+			}
 			stalled.Reset(s.opts.StallTimeout)
 			err := stream.Send(a.resp)
 			stalled.Stop()
 			if err != nil {
 				errc <- err
 				return
-			}
-			if !a.dup {
-				mu.Lock()
-				delete(inFlight, a.resp.GetId())
-				mu.Unlock()
 			}
 			<-slots
 		}
