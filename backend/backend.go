@@ -5,8 +5,11 @@ import (
 	"time"
 )
 
-// Backend is what the gRPC services need from a store. Every method is safe
-// for concurrent use.
+// Backend is the core every store honours: what the gRPC services need from
+// any backend. Features some backends lack are feature interfaces (Atomic,
+// Scripter, Tabler, TTAdmin, KTAdmin) that a backend offers by listing their
+// Capability; options of core calls that some backends refuse are listed
+// the same way. Every method is safe for concurrent use.
 type Backend interface {
 	// Get reads one record; found is false when the key does not exist.
 	Get(ctx context.Context, db string, key []byte) (rec Record, found bool, err error)
@@ -19,8 +22,6 @@ type Backend interface {
 	SetBulk(ctx context.Context, db string, entries []Entry, opts WriteOptions) (int64, error)
 	// Add stores a record only if the key does not exist.
 	Add(ctx context.Context, db string, key, value []byte, exp Expiry) (applied bool, err error)
-	// Replace stores a record only if the key exists.
-	Replace(ctx context.Context, db string, key, value []byte, exp Expiry) (applied bool, err error)
 	// Append appends value to the record, creating it when missing. keepLast
 	// > 0 keeps only the last keepLast bytes of the result.
 	Append(ctx context.Context, db string, key, value []byte, exp Expiry, keepLast int) error
@@ -30,11 +31,6 @@ type Backend interface {
 	RemoveBulk(ctx context.Context, db string, keys [][]byte, atomic bool) (int64, error)
 	// Check reports a record's value size and expiration.
 	Check(ctx context.Context, db string, key []byte) (info RecordInfo, found bool, err error)
-	// Seize reads and removes a record atomically.
-	Seize(ctx context.Context, db string, key []byte) (rec Record, found bool, err error)
-	// CompareAndSwap replaces the record if its value equals oldValue; a nil
-	// oldValue means "must not exist" and a nil newValue means "remove".
-	CompareAndSwap(ctx context.Context, db string, key, oldValue, newValue []byte, exp Expiry) (swapped bool, err error)
 	// Increment adds delta to an integer record and returns the new value.
 	Increment(ctx context.Context, db string, key []byte, delta int64, opts IncrementOptions) (value int64, applied bool, err error)
 	// IncrementDouble adds delta to a floating-point record and returns the
@@ -67,11 +63,25 @@ type Backend interface {
 	Databases(ctx context.Context) ([]DatabaseInfo, error)
 	// Ping checks that the backend answers.
 	Ping(ctx context.Context) error
+	// Capabilities lists what the backend offers beyond this interface.
+	Capabilities() []Capability
 	// Name identifies the backend kind and address in messages, for example
 	// "kt://127.0.0.1:1978".
 	Name() string
 	// Close releases every resource the backend holds.
 	Close() error
+}
+
+// Atomic is implemented by backends that read, test and write a record in
+// one step (CapAtomic).
+type Atomic interface {
+	// Replace stores a record only if the key exists.
+	Replace(ctx context.Context, db string, key, value []byte, exp Expiry) (applied bool, err error)
+	// Seize reads and removes a record atomically.
+	Seize(ctx context.Context, db string, key []byte) (rec Record, found bool, err error)
+	// CompareAndSwap replaces the record if its value equals oldValue; a nil
+	// oldValue means "must not exist" and a nil newValue means "remove".
+	CompareAndSwap(ctx context.Context, db string, key, oldValue, newValue []byte, exp Expiry) (swapped bool, err error)
 }
 
 // Cursor is a stateful position in a database. Methods report ok=false when

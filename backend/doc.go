@@ -6,6 +6,16 @@
 // default), kt (Kyoto Tycoon) and tt (Tokyo Tyrant). None of them knows about
 // gRPC, and nothing above this interface knows about a wire protocol.
 //
+// Backend is the core every store honours. What only some backends offer is
+// a Capability: a feature interface (Atomic, Scripter, Tabler, TTAdmin,
+// KTAdmin) or an option of a core call (expiry, regex matching, ...).
+// Backends embed Base, which answers ErrUnsupported for every feature
+// method, override what they offer and list it in Capabilities; callers
+// reach a feature only through Use (or check an option with Has), so the
+// list, not the method set, says what a backend offers, and every refusal
+// is an UnsupportedError in one wording. The table and lock enums are the
+// gateway's own values; adapters map them to their protocol.
+//
 // Conventions shared by every method:
 //   - db names a database: "" is the backend's default, otherwise an index
 //     ("1") or a backend-specific name.

@@ -5,10 +5,13 @@ import (
 	"time"
 )
 
-// Scripter is implemented by backends that run server-side procedures.
+// Scripter is implemented by backends that run server-side procedures
+// (CapScripts).
 type Scripter interface {
 	// CallScript runs the named procedure. succeeded is false when the
-	// procedure reported a logical failure.
+	// procedure reported a logical failure. A lock other than LockNone
+	// needs CapScriptLocks; backends without it refuse one with
+	// ErrUnsupported rather than run the procedure unlocked.
 	CallScript(ctx context.Context, name string, args []Pair, lock LockMode) (results []Pair, succeeded bool, err error)
 }
 
@@ -18,17 +21,23 @@ type Pair struct {
 	Value []byte
 }
 
-// LockMode is Tokyo Tyrant's locking option for ext.
+// LockMode asks a script backend to hold locks around a procedure call. Only
+// backends reporting CapScriptLocks honour LockRecord and LockGlobal; the
+// others run every procedure as LockNone (see Capabilities).
 type LockMode int
 
-// The lock modes.
+// The lock modes. The zero value is LockNone.
 const (
+	// LockNone runs the procedure without a lock of the gateway's asking.
 	LockNone LockMode = iota
+	// LockRecord holds the lock of the record named by the first
+	// argument's key around the call.
 	LockRecord
+	// LockGlobal holds every record lock around the call.
 	LockGlobal
 )
 
-// Tabler is implemented by backends with table databases.
+// Tabler is implemented by backends with table databases (CapTables).
 type Tabler interface {
 	TablePut(ctx context.Context, db string, key []byte, cols map[string][]byte, mode PutMode) (applied bool, err error)
 	TableGet(ctx context.Context, db string, key []byte) (cols map[string][]byte, found bool, err error)
@@ -40,19 +49,21 @@ type Tabler interface {
 // PutMode says how TablePut treats an existing row.
 type PutMode int
 
-// The put modes.
+// The put modes. The zero value is PutOverwrite.
 const (
 	PutOverwrite PutMode = iota
 	PutKeep
 	PutConcat
 )
 
-// CondOp is a table query operator; the values are Tokyo Tyrant's own.
+// CondOp is a table query operator. The values are the gateway's own; each
+// backend maps them to its protocol (the tt adapter to Tokyo Tyrant's
+// operator numbers). The zero value is no operator and is refused.
 type CondOp int
 
 // The table query operators.
 const (
-	CondStrEq CondOp = iota
+	CondStrEq CondOp = iota + 1
 	CondStrInclude
 	CondStrBeginsWith
 	CondStrEndsWith
@@ -82,13 +93,13 @@ type Condition struct {
 	NoIndex bool
 }
 
-// OrderType is how a column is compared for ordering; the values are Tokyo
-// Tyrant's own.
+// OrderType is how a column is compared for ordering. The values are the
+// gateway's own; the zero value is no order type and is refused.
 type OrderType int
 
 // The order types.
 const (
-	OrderStrAsc OrderType = iota
+	OrderStrAsc OrderType = iota + 1
 	OrderStrDesc
 	OrderNumAsc
 	OrderNumDesc
@@ -97,7 +108,7 @@ const (
 // SearchAction is what a table search does with the matches.
 type SearchAction int
 
-// The search actions.
+// The search actions. The zero value is SearchKeys.
 const (
 	SearchKeys SearchAction = iota
 	SearchGet
@@ -132,20 +143,29 @@ type SearchResult struct {
 	Count int64
 }
 
-// IndexType is a table index kind; the values are Tokyo Tyrant's own.
+// IndexType is a table index kind, or an action on a column's index. The
+// values are the gateway's own; the zero value is no index type and is
+// refused.
 type IndexType int
 
-// The index types.
+// The index types and index actions.
 const (
-	IndexLexical  IndexType = 0
-	IndexDecimal  IndexType = 1
-	IndexToken    IndexType = 2
-	IndexQGram    IndexType = 3
-	IndexOptimize IndexType = 9998
-	IndexVoid     IndexType = 9999
+	// IndexLexical indexes a column's values as strings.
+	IndexLexical IndexType = iota + 1
+	// IndexDecimal indexes a column's values as numbers.
+	IndexDecimal
+	// IndexToken indexes the space-separated tokens of a column.
+	IndexToken
+	// IndexQGram indexes a column for full-text search.
+	IndexQGram
+	// IndexOptimize rebuilds a column's index.
+	IndexOptimize
+	// IndexVoid removes a column's index.
+	IndexVoid
 )
 
-// TTAdmin is implemented by backends with Tokyo Tyrant's maintenance calls.
+// TTAdmin is implemented by backends with Tokyo Tyrant's maintenance calls
+// (CapMaintenance).
 type TTAdmin interface {
 	Optimize(ctx context.Context, db string, params string) error
 	Copy(ctx context.Context, db string, path string) error
@@ -157,7 +177,7 @@ type TTAdmin interface {
 }
 
 // KTAdmin is implemented by backends with Kyoto Tycoon's replication
-// maintenance calls.
+// maintenance calls (CapReplicationAdmin).
 type KTAdmin interface {
 	// TuneReplication sets the master; position 0 and interval 0 keep the
 	// current values.

@@ -49,7 +49,7 @@ func (a *adminService) Synchronize(ctx context.Context, req *ktgrpcv1.Synchroniz
 
 func (a *adminService) Vacuum(ctx context.Context, req *ktgrpcv1.VacuumRequest) (*ktgrpcv1.VacuumResponse, error) {
 	if req.GetSteps() < 0 {
-		return nil, invalidf("steps must not be negative, got %d; 0 means a full vacuum", req.GetSteps())
+		return nil, invalidField("steps", "steps must not be negative, got %d; 0 means a full vacuum", req.GetSteps())
 	}
 	if err := a.s.b.Vacuum(ctx, req.GetDb(), req.GetSteps()); err != nil {
 		return nil, toStatus(err)
@@ -80,23 +80,16 @@ func (a *adminService) Databases(ctx context.Context, _ *ktgrpcv1.DatabasesReque
 	return &ktgrpcv1.DatabasesResponse{Databases: out}, nil
 }
 
-// ttAdmin returns the backend's Tokyo Tyrant maintenance calls, or an
-// Unimplemented status naming the backend that has them.
+// ttAdmin returns the backend's maintenance calls, or the Unimplemented
+// status naming the capability.
 func (a *adminService) ttAdmin(call string) (backend.TTAdmin, error) {
-	if t, ok := a.s.b.(backend.TTAdmin); ok {
-		return t, nil
-	}
-	return nil, status.Errorf(codes.Unimplemented,
-		"%s is a Tokyo Tyrant call and needs a tt:// backend; %s has none", call, a.s.b.Name())
+	return feature[backend.TTAdmin](a.s, backend.CapMaintenance, "Admin."+call)
 }
 
-// ktAdmin is ttAdmin for Kyoto Tycoon's replication maintenance calls.
+// ktAdmin returns the backend's replication administration calls, or the
+// Unimplemented status naming the capability.
 func (a *adminService) ktAdmin(call string) (backend.KTAdmin, error) {
-	if k, ok := a.s.b.(backend.KTAdmin); ok {
-		return k, nil
-	}
-	return nil, status.Errorf(codes.Unimplemented,
-		"%s is a Kyoto Tycoon call and needs a kt:// backend; %s has none", call, a.s.b.Name())
+	return feature[backend.KTAdmin](a.s, backend.CapReplicationAdmin, "Admin."+call)
 }
 
 func (a *adminService) Optimize(ctx context.Context, req *ktgrpcv1.OptimizeRequest) (*ktgrpcv1.OptimizeResponse, error) {
@@ -116,7 +109,7 @@ func (a *adminService) Copy(ctx context.Context, req *ktgrpcv1.CopyRequest) (*kt
 		return nil, err
 	}
 	if req.GetPath() == "" {
-		return nil, invalidf("path must not be empty: name the destination on the backend's host")
+		return nil, invalidField("path", "path must not be empty: name the destination on the backend's host")
 	}
 	if err := tt.Copy(ctx, req.GetDb(), req.GetPath()); err != nil {
 		return nil, toStatus(err)
@@ -130,7 +123,7 @@ func (a *adminService) Restore(ctx context.Context, req *ktgrpcv1.RestoreRequest
 		return nil, err
 	}
 	if req.GetPath() == "" {
-		return nil, invalidf("path must not be empty: name the update-log directory on the backend's host")
+		return nil, invalidField("path", "path must not be empty: name the update-log directory on the backend's host")
 	}
 	if err := tt.Restore(ctx, req.GetDb(), req.GetPath(), req.GetPosition(), req.GetCheckConsistency()); err != nil {
 		return nil, toStatus(err)
@@ -159,7 +152,7 @@ func (a *adminService) Misc(ctx context.Context, req *ktgrpcv1.MiscRequest) (*kt
 		return nil, err
 	}
 	if req.GetName() == "" {
-		return nil, invalidf("name must not be empty: name the misc function, such as \"putlist\"")
+		return nil, invalidField("name", "name must not be empty: name the misc function, such as \"putlist\"")
 	}
 	results, succeeded, err := tt.Misc(ctx, req.GetDb(), req.GetName(), req.GetArgs(), req.GetNoUpdateLog())
 	if err != nil {
@@ -180,10 +173,10 @@ func (a *adminService) TuneReplication(ctx context.Context, req *ktgrpcv1.TuneRe
 	var interval time.Duration
 	if iv := req.GetInterval(); iv != nil {
 		if err := iv.CheckValid(); err != nil {
-			return nil, invalidf("interval: %v", err)
+			return nil, invalidField("interval", "interval: %v", err)
 		}
 		if interval = iv.AsDuration(); interval < 0 {
-			return nil, invalidf("interval must not be negative, got %v; 0 keeps the current interval", interval)
+			return nil, invalidField("interval", "interval must not be negative, got %v; 0 keeps the current interval", interval)
 		}
 	}
 	if err := kt.TuneReplication(ctx, req.GetHost(), port, req.GetPosition(), interval); err != nil {
@@ -223,10 +216,10 @@ func (a *adminService) RemoveUpdateLogs(ctx context.Context, req *ktgrpcv1.Remov
 // needs no port.
 func checkPort(host string, port uint32) (int, error) {
 	if port > math.MaxUint16 {
-		return 0, invalidf("port must be at most %d, got %d", math.MaxUint16, port)
+		return 0, invalidField("port", "port must be at most %d, got %d", math.MaxUint16, port)
 	}
 	if host != "" && port == 0 {
-		return 0, invalidf("port must be set when host is %q", host)
+		return 0, invalidField("port", "port must be set when host is %q", host)
 	}
 	return int(port), nil
 }
@@ -245,4 +238,13 @@ func (a *adminService) ReplicationStatus(context.Context, *ktgrpcv1.ReplicationS
 		EventsDropped:        st.EventsDropped,
 		UpstreamReconnects:   st.UpstreamReconnects,
 	}, nil
+}
+
+func (a *adminService) Capabilities(context.Context, *ktgrpcv1.CapabilitiesRequest) (*ktgrpcv1.CapabilitiesResponse, error) {
+	all := backend.AllCapabilities()
+	out := make([]*ktgrpcv1.Capability, len(all))
+	for i, c := range all {
+		out[i] = &ktgrpcv1.Capability{Name: string(c), Description: c.Describe(), Offered: backend.Has(a.s.b, c)}
+	}
+	return &ktgrpcv1.CapabilitiesResponse{Backend: a.s.b.Name(), Capabilities: out}, nil
 }

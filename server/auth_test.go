@@ -39,7 +39,7 @@ func wantRights() map[string]access.Rights {
 		"/ktgrpc.v1.Script/Call": w,
 		"/ktgrpc.v1.Table/Get":   r, "/ktgrpc.v1.Table/Search": r, "/ktgrpc.v1.Table/Put": w,
 		"/ktgrpc.v1.Table/GenerateID": w, "/ktgrpc.v1.Table/SetIndex": a,
-		"/ktgrpc.v1.Admin/Status": r, "/ktgrpc.v1.Admin/Databases": r, "/ktgrpc.v1.Admin/Report": r,
+		"/ktgrpc.v1.Admin/Status": r, "/ktgrpc.v1.Admin/Databases": r, "/ktgrpc.v1.Admin/Report": r, "/ktgrpc.v1.Admin/Capabilities": r,
 		"/ktgrpc.v1.Admin/ListUpdateLogs": rp, "/ktgrpc.v1.Replication/Subscribe": rp, "/ktgrpc.v1.Replication/Watch": rp, "/ktgrpc.v1.Admin/ReplicationStatus": rp,
 		"/ktgrpc.v1.Admin/Clear": a, "/ktgrpc.v1.Admin/Synchronize": a, "/ktgrpc.v1.Admin/Vacuum": a,
 		"/ktgrpc.v1.Admin/Optimize": a, "/ktgrpc.v1.Admin/Copy": a, "/ktgrpc.v1.Admin/Restore": a,

@@ -5,6 +5,8 @@ import "google.golang.org/grpc"
 // interceptors returns the server's interceptor chains, outermost first:
 //
 //   - call metrics, so that refused calls are counted too;
+//   - an ErrorInfo with the default reason of its code on every status
+//     that names none, so that clients can always branch on a reason;
 //   - with a tokens file, the slot the caller's name reaches the log by;
 //   - the call log, one line per call;
 //   - a request that did not decode, answered INVALID_ARGUMENT;
@@ -16,7 +18,7 @@ import "google.golang.org/grpc"
 //   - for streams of the services beside ktgrpc's own, their end on Stop.
 func (s *Server) interceptors(obs *observability) ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
 	logger := interceptorLogger(s.log)
-	unary, stream := obs.unary(), obs.stream()
+	unary, stream := append(obs.unary(), unaryErrorInfo), append(obs.stream(), streamErrorInfo)
 	if s.opts.Access != nil {
 		unary = append(unary, unaryCallerSlot)
 		stream = append(stream, streamCallerSlot)

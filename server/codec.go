@@ -2,16 +2,13 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"sync"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/mem"
-	"google.golang.org/grpc/status"
 	protov2 "google.golang.org/protobuf/proto"
 )
 
@@ -68,8 +65,8 @@ func invalidRequest(m protov2.Message, size int, err error) error {
 	if strings.Contains(err.Error(), "UTF-8") {
 		hint = "a string field holds bytes that are not valid UTF-8; string fields (db, regex, names) must be UTF-8, keys and values are bytes fields"
 	}
-	return status.Error(codes.InvalidArgument, fmt.Sprintf("the %d-byte request message could not be decoded as %s: %s (%v)",
-		size, protov2.MessageName(m), hint, err))
+	return invalidf("the %d-byte request message could not be decoded as %s: %s (%v)",
+		size, protov2.MessageName(m), hint, err)
 }
 
 // badRequestUnary answers a request that did not decode.

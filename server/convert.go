@@ -22,17 +22,17 @@ type expirer interface {
 func toExpiry(field string, r expirer) (backend.Expiry, error) {
 	if ttl := r.GetTtl(); ttl != nil {
 		if err := ttl.CheckValid(); err != nil {
-			return backend.Expiry{}, invalidf("%sttl: %v", field, err)
+			return backend.Expiry{}, invalidField(field+"ttl", "%sttl: %v", field, err)
 		}
 		d := ttl.AsDuration()
 		if d <= 0 {
-			return backend.Expiry{}, invalidf("%sttl must be positive, got %v; leave expiration unset for a record that never expires", field, d)
+			return backend.Expiry{}, invalidField(field+"ttl", "%sttl must be positive, got %v; leave expiration unset for a record that never expires", field, d)
 		}
 		return backend.Expiry{TTL: d}, nil
 	}
 	if at := r.GetExpireTime(); at != nil {
 		if err := at.CheckValid(); err != nil {
-			return backend.Expiry{}, invalidf("%sexpire_time: %v", field, err)
+			return backend.Expiry{}, invalidField(field+"expire_time", "%sexpire_time: %v", field, err)
 		}
 		// An empty Timestamp message reads as the epoch, and the earliest
 		// valid one as Go's zero time, which means "never" to backends: both
@@ -40,7 +40,7 @@ func toExpiry(field string, r expirer) (backend.Expiry, error) {
 		// that is expired on arrival, so they are refused rather than stored.
 		t := at.AsTime()
 		if !t.After(time.Unix(0, 0)) {
-			return backend.Expiry{}, invalidf("%sexpire_time %s is not after 1970-01-01T00:00:00Z; leave expiration unset for a record that never expires", field, t.Format(time.RFC3339Nano))
+			return backend.Expiry{}, invalidField(field+"expire_time", "%sexpire_time %s is not after 1970-01-01T00:00:00Z; leave expiration unset for a record that never expires", field, t.Format(time.RFC3339Nano))
 		}
 		return backend.Expiry{At: t}, nil
 	}
@@ -64,17 +64,17 @@ func toRecord(r backend.Record) *ktgrpcv1.Record {
 // messages, so that a bulk request points at the offending entry.
 func (s *Server) checkKey(field string, key []byte) error {
 	if len(key) == 0 {
-		return invalidf("%s must not be empty", field)
+		return invalidField(field, "%s must not be empty", field)
 	}
 	if len(key) > s.opts.MaxKeySize {
-		return invalidf("%s is %d bytes; the limit is %d bytes", field, len(key), s.opts.MaxKeySize)
+		return invalidField(field, "%s is %d bytes; the limit is %d bytes", field, len(key), s.opts.MaxKeySize)
 	}
 	return nil
 }
 
 func (s *Server) checkValue(field string, value []byte) error {
 	if len(value) > s.opts.MaxValueSize {
-		return invalidf("%s is %d bytes; the limit is %d bytes", field, len(value), s.opts.MaxValueSize)
+		return invalidField(field, "%s is %d bytes; the limit is %d bytes", field, len(value), s.opts.MaxValueSize)
 	}
 	return nil
 }

@@ -28,20 +28,20 @@ type cursorService struct {
 func (c *cursorService) Scan(req *ktgrpcv1.ScanRequest, stream ktgrpcv1.Cursor_ScanServer) error {
 	s := c.s
 	if req.GetLimit() < 0 {
-		return invalidf("limit must not be negative, got %d; 0 means no limit", req.GetLimit())
+		return invalidField("limit", "limit must not be negative, got %d; 0 means no limit", req.GetLimit())
 	}
 	for _, f := range []struct {
 		name string
 		v    []byte
 	}{{"start_key", req.GetStartKey()}, {"end_key", req.GetEndKey()}, {"prefix", req.GetPrefix()}} {
 		if len(f.v) > s.opts.MaxKeySize {
-			return invalidf("%s is %d bytes; the limit is %d bytes", f.name, len(f.v), s.opts.MaxKeySize)
+			return invalidField(f.name, "%s is %d bytes; the limit is %d bytes", f.name, len(f.v), s.opts.MaxKeySize)
 		}
 	}
 	// A reverse scan still takes the range as [start_key, end_key); swapping
 	// them, the usual slip, would otherwise answer with silence.
 	if len(req.GetStartKey()) > 0 && len(req.GetEndKey()) > 0 && bytes.Compare(req.GetStartKey(), req.GetEndKey()) > 0 {
-		return invalidf("start_key %s sorts after end_key %s, so the range is empty; the range is [start_key, end_key) in both directions, and reverse walks it from end_key down",
+		return invalidField("start_key", "start_key %s sorts after end_key %s, so the range is empty; the range is [start_key, end_key) in both directions, and reverse walks it from end_key down",
 			quoteBytes(req.GetStartKey()), quoteBytes(req.GetEndKey()))
 	}
 	batch := int(req.GetBatchSize())
@@ -192,7 +192,7 @@ func (c *cursorService) Open(stream ktgrpcv1.Cursor_OpenServer) error {
 			}
 			cur = opened
 		} else if req.GetDb() != "" && req.GetDb() != db {
-			return invalidf("db must stay %q, as set by the stream's first request, got %q; open another stream for another database", db, req.GetDb())
+			return invalidField("db", "db must stay %q, as set by the stream's first request, got %q; open another stream for another database", db, req.GetDb())
 		}
 		resp, err := cursorOp(ctx, cur, req, exp)
 		if err != nil {
@@ -212,19 +212,19 @@ func (s *Server) checkCursorRequest(req *ktgrpcv1.OpenRequest) (backend.Expiry, 
 	op := req.GetOperation()
 	switch op {
 	case ktgrpcv1.CursorOperation_CURSOR_OPERATION_UNSPECIFIED:
-		return backend.Expiry{}, invalidf("operation must be set to a CursorOperation such as CURSOR_OPERATION_JUMP")
+		return backend.Expiry{}, invalidField("operation", "operation must be set to a CursorOperation such as CURSOR_OPERATION_JUMP")
 	case ktgrpcv1.CursorOperation_CURSOR_OPERATION_JUMP, ktgrpcv1.CursorOperation_CURSOR_OPERATION_JUMP_BACK:
 		if len(req.Key) > s.opts.MaxKeySize {
-			return backend.Expiry{}, invalidf("key is %d bytes; the limit is %d bytes", len(req.Key), s.opts.MaxKeySize)
+			return backend.Expiry{}, invalidField("key", "key is %d bytes; the limit is %d bytes", len(req.Key), s.opts.MaxKeySize)
 		}
 	case ktgrpcv1.CursorOperation_CURSOR_OPERATION_SET_VALUE:
 		if err := s.checkValue("value", req.GetValue()); err != nil {
 			return backend.Expiry{}, err
 		}
-		return toExpiry("", req)
+		return s.expiry("", req)
 	default:
 		if _, known := ktgrpcv1.CursorOperation_name[int32(op)]; !known {
-			return backend.Expiry{}, invalidf("operation %d is not a known CursorOperation", op)
+			return backend.Expiry{}, invalidField("operation", "operation %d is not a known CursorOperation", op)
 		}
 	}
 	return backend.Expiry{}, nil

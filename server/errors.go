@@ -3,61 +3,74 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/ktgrpc/ktgrpc/backend"
+	"github.com/ktgrpc/ktgrpc/clients/go/rpctypes"
 )
 
-// errorCodes maps the backend's sentinel errors to status codes. The first
-// match wins, so an error that wraps two sentinels gets the earlier code.
+// errorReasons maps the backend's sentinel errors to the error contract's
+// reasons, whose codes rpctypes holds. The first match wins, so an error
+// that wraps two sentinels gets the earlier reason.
 //
-// ErrMismatch maps to FailedPrecondition rather than Aborted: a precondition
-// the caller stated does not hold, and retrying the same request will not
-// help until the caller re-reads the state (the gRPC guide reserves Aborted
-// for conflicts that a retry of the whole read-modify-write may resolve).
-func errorCodes() []struct {
-	err  error
-	code codes.Code
+// ErrMismatch is FailedPrecondition rather than Aborted: a precondition the
+// caller stated does not hold, and retrying the same request will not help
+// until the caller re-reads the state (the gRPC guide reserves Aborted for
+// conflicts that a retry of the whole read-modify-write may resolve).
+func errorReasons() []struct {
+	err    error
+	reason rpctypes.Reason
 } {
 	return []struct {
-		err  error
-		code codes.Code
+		err    error
+		reason rpctypes.Reason
 	}{
-		{backend.ErrOutOfRange, codes.OutOfRange},
-		{backend.ErrExhausted, codes.ResourceExhausted},
-		{backend.ErrNotFound, codes.NotFound},
-		{backend.ErrExists, codes.AlreadyExists},
-		{backend.ErrMismatch, codes.FailedPrecondition},
-		{backend.ErrIncompatible, codes.FailedPrecondition},
-		{backend.ErrUnsupported, codes.Unimplemented},
-		{backend.ErrInvalid, codes.InvalidArgument},
-		{backend.ErrUnavailable, codes.Unavailable},
-		{backend.ErrTimeout, codes.DeadlineExceeded},
-		{backend.ErrFailed, codes.Internal},
-		{context.DeadlineExceeded, codes.DeadlineExceeded},
-		{context.Canceled, codes.Canceled},
+		{backend.ErrOutOfRange, rpctypes.ReasonPositionUnavailable},
+		{backend.ErrExhausted, rpctypes.ReasonLimitExceeded},
+		{backend.ErrNotFound, rpctypes.ReasonNotFound},
+		{backend.ErrExists, rpctypes.ReasonAlreadyExists},
+		{backend.ErrMismatch, rpctypes.ReasonMismatch},
+		{backend.ErrIncompatible, rpctypes.ReasonIncompatibleValue},
+		{backend.ErrUnsupported, rpctypes.ReasonUnsupported},
+		{backend.ErrInvalid, rpctypes.ReasonInvalidArgument},
+		{backend.ErrUnavailable, rpctypes.ReasonBackendUnavailable},
+		{backend.ErrTimeout, rpctypes.ReasonBackendTimeout},
+		{backend.ErrFailed, rpctypes.ReasonBackendFailure},
+		{context.DeadlineExceeded, rpctypes.ReasonDeadlineExceeded},
+		{context.Canceled, rpctypes.ReasonCanceled},
 	}
 }
 
-// toStatus turns an error from the backend into a gRPC status error. The
-// message is the error's own text, which names the backend and operation. A
-// status error passes through unchanged; anything unclassified is Internal.
+// toStatus turns an error from the backend into a gRPC status error with
+// its reason in an ErrorInfo. The message is the error's own text, which
+// names the backend and operation. A missing capability carries the
+// capability, backend and call as metadata. A status error passes through
+// unchanged; anything unclassified is Internal.
 func toStatus(err error) error {
 	if err == nil {
 		return nil
 	}
-	for _, m := range errorCodes() {
+	var ue *backend.UnsupportedError
+	if errors.As(err, &ue) {
+		return rpctypes.New(rpctypes.ReasonCapabilityMissing, err.Error(),
+			rpctypes.MetaCapability, string(ue.Capability),
+			rpctypes.MetaBackend, ue.Backend,
+			rpctypes.MetaCall, ue.Call).Err()
+	}
+	for _, m := range errorReasons() {
 		if errors.Is(err, m.err) {
-			return status.Error(m.code, err.Error())
+			return rpctypes.New(m.reason, err.Error()).Err()
 		}
 	}
 	var se interface{ GRPCStatus() *status.Status }
 	if errors.As(err, &se) {
 		return se.GRPCStatus().Err()
 	}
-	return status.Error(codes.Internal, err.Error())
+	return rpctypes.New(rpctypes.ReasonInternal, err.Error()).Err()
 }
 
 // streamError maps the error that ended a streaming handler. When the server's
@@ -68,12 +81,68 @@ func streamError(ctx context.Context, err error) error {
 		return nil
 	}
 	if errors.Is(context.Cause(ctx), errShuttingDown) {
-		return status.Error(codes.Unavailable, errShuttingDown.Error()+"; reconnect to continue")
+		return rpctypes.New(rpctypes.ReasonShuttingDown, errShuttingDown.Error()+"; reconnect to continue").Err()
 	}
 	return toStatus(err)
 }
 
-// invalidf is a shorthand for an InvalidArgument status.
+// invalidf is an InvalidArgument status about the request as a whole; use
+// invalidField when one field is at fault.
 func invalidf(format string, args ...any) error {
-	return status.Errorf(codes.InvalidArgument, format, args...)
+	return rpctypes.New(rpctypes.ReasonInvalidArgument, fmt.Sprintf(format, args...)).Err()
+}
+
+// invalidField is an InvalidArgument status whose BadRequest detail names
+// field, the path of the request field at fault ("key",
+// "conditions[2].column").
+func invalidField(field, format string, args ...any) error {
+	return rpctypes.InvalidField(field, fmt.Sprintf(format, args...)).Err()
+}
+
+// limitExceeded is a ResourceExhausted status naming the gateway's limit
+// as its flag is spelled.
+func limitExceeded(limit, format string, args ...any) error {
+	return rpctypes.New(rpctypes.ReasonLimitExceeded, fmt.Sprintf(format, args...), rpctypes.MetaLimit, limit).Err()
+}
+
+// feature returns the backend as the feature interface T when it lists
+// capability c, or else the UNIMPLEMENTED status naming c, the backend and
+// call. It is the one way a service reaches a feature beyond the core.
+func feature[T any](s *Server, c backend.Capability, call string) (T, error) {
+	f, err := backend.Use[T](s.b, c, call)
+	if err != nil {
+		return f, toStatus(err)
+	}
+	return f, nil
+}
+
+// require is feature for a capability that is an option of a core call:
+// nil when the backend lists c, else the UNIMPLEMENTED status.
+func (s *Server) require(c backend.Capability, call string) error {
+	_, err := feature[backend.Backend](s, c, call)
+	return err
+}
+
+// withErrorInfo gives a status that names no reason its code's default
+// reason, so that every status the gateway sends carries an ErrorInfo.
+func withErrorInfo(err error) error {
+	if err == nil {
+		return nil
+	}
+	st := status.Convert(err)
+	if st.Code() == codes.OK {
+		return err
+	}
+	return rpctypes.WithDefaultInfo(st).Err()
+}
+
+// unaryErrorInfo applies withErrorInfo to unary calls.
+func unaryErrorInfo(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	resp, err := handler(ctx, req)
+	return resp, withErrorInfo(err)
+}
+
+// streamErrorInfo applies withErrorInfo to streams.
+func streamErrorInfo(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	return withErrorInfo(handler(srv, ss))
 }

@@ -47,6 +47,10 @@ func (f *fake) lastCall() any {
 
 func (f *fake) Name() string { return "fake://test" }
 
+// Capabilities lists every capability: the fake has every optional
+// interface.
+func (f *fake) Capabilities() []backend.Capability { return backend.AllCapabilities() }
+
 func (f *fake) Ping(context.Context) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -96,6 +96,7 @@ func methodRights() map[string]access.Rights {
 		ktgrpcv1.Table_SetIndex_FullMethodName:          a,
 		ktgrpcv1.Admin_Status_FullMethodName:            r,
 		ktgrpcv1.Admin_Databases_FullMethodName:         r,
+		ktgrpcv1.Admin_Capabilities_FullMethodName:      r,
 		ktgrpcv1.Admin_Report_FullMethodName:            r,
 		ktgrpcv1.Admin_ListUpdateLogs_FullMethodName:    rp,
 		ktgrpcv1.Replication_Subscribe_FullMethodName:   rp,
@@ -318,17 +319,17 @@ func (g *guard) unaryDeadline(ctx context.Context, req any, info *grpc.UnaryServ
 }
 
 func (g *guard) unaryBulk(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	n := 0
+	n, field := 0, "keys"
 	switch m := req.(type) {
 	case *ktgrpcv1.GetBulkRequest:
 		n = len(m.GetKeys())
 	case *ktgrpcv1.SetBulkRequest:
-		n = len(m.GetRecords())
+		n, field = len(m.GetRecords()), "records"
 	case *ktgrpcv1.RemoveBulkRequest:
 		n = len(m.GetKeys())
 	}
 	if max := g.opts.Limits.MaxBulkKeys; n > max {
-		return nil, status.Errorf(codes.InvalidArgument, "%d keys in one request exceed the gateway's limit (--max-bulk-keys) of %d; split the request", n, max)
+		return nil, invalidField(field, "%d keys in one request exceed the gateway's limit (--max-bulk-keys) of %d; split the request", n, max)
 	}
 	return handler(ctx, req)
 }
@@ -358,7 +359,7 @@ func (g *guard) streamsPerConnection(srv any, ss grpc.ServerStream, info *grpc.S
 	}
 	defer n.Add(-1)
 	if max := int64(g.opts.Limits.MaxStreamsPerConnection); n.Add(1) > max {
-		return status.Errorf(codes.ResourceExhausted, "this connection already has the gateway's limit (--max-streams-per-connection) of %d streams open; end one or open another connection", max)
+		return limitExceeded("max-streams-per-connection", "this connection already has the gateway's limit (--max-streams-per-connection) of %d streams open; end one or open another connection", max)
 	}
 	return handler(srv, ss)
 }

@@ -94,7 +94,11 @@ func (k *kvService) Replace(ctx context.Context, req *ktgrpcv1.ReplaceRequest) (
 	if err != nil {
 		return nil, err
 	}
-	applied, err := k.s.b.Replace(ctx, req.GetDb(), req.GetKey(), req.GetValue(), exp)
+	atomic, err := feature[backend.Atomic](k.s, backend.CapAtomic, "KV.Replace")
+	if err != nil {
+		return nil, err
+	}
+	applied, err := atomic.Replace(ctx, req.GetDb(), req.GetKey(), req.GetValue(), exp)
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -105,6 +109,11 @@ func (k *kvService) Append(ctx context.Context, req *ktgrpcv1.AppendRequest) (*k
 	exp, err := k.s.checkWrite("", req.GetKey(), req.GetValue(), req)
 	if err != nil {
 		return nil, err
+	}
+	if req.GetKeepLast() > 0 {
+		if err := k.s.require(backend.CapAppendKeepLast, "KV.Append with keep_last"); err != nil {
+			return nil, err
+		}
 	}
 	err = k.s.b.Append(ctx, req.GetDb(), req.GetKey(), req.GetValue(), exp, int(req.GetKeepLast()))
 	if err != nil {
@@ -156,7 +165,11 @@ func (k *kvService) Seize(ctx context.Context, req *ktgrpcv1.SeizeRequest) (*ktg
 	if err := k.s.checkKey("key", req.GetKey()); err != nil {
 		return nil, err
 	}
-	rec, found, err := k.s.b.Seize(ctx, req.GetDb(), req.GetKey())
+	atomic, err := feature[backend.Atomic](k.s, backend.CapAtomic, "KV.Seize")
+	if err != nil {
+		return nil, err
+	}
+	rec, found, err := atomic.Seize(ctx, req.GetDb(), req.GetKey())
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -179,11 +192,15 @@ func (k *kvService) CompareAndSwap(ctx context.Context, req *ktgrpcv1.CompareAnd
 	if err := k.s.checkValue("new_value", req.NewValue); err != nil {
 		return nil, err
 	}
-	exp, err := toExpiry("", req)
+	exp, err := k.s.expiry("", req)
 	if err != nil {
 		return nil, err
 	}
-	swapped, err := k.s.b.CompareAndSwap(ctx, req.GetDb(), req.GetKey(), req.OldValue, req.NewValue, exp)
+	atomic, err := feature[backend.Atomic](k.s, backend.CapAtomic, "KV.CompareAndSwap")
+	if err != nil {
+		return nil, err
+	}
+	swapped, err := atomic.CompareAndSwap(ctx, req.GetDb(), req.GetKey(), req.OldValue, req.NewValue, exp)
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -197,8 +214,11 @@ func (k *kvService) Increment(ctx context.Context, req *ktgrpcv1.IncrementReques
 	if req.Initial != nil && req.GetMustExist() {
 		return nil, initialWithMustExist()
 	}
-	exp, err := toExpiry("", req)
+	exp, err := k.s.expiry("", req)
 	if err != nil {
+		return nil, err
+	}
+	if err := k.s.checkIncrement("KV.Increment", req.GetMustExist(), req.GetInitial() != 0); err != nil {
 		return nil, err
 	}
 	opts := backend.IncrementOptions{Initial: req.Initial, MustExist: req.GetMustExist(), Expiry: exp}
@@ -214,16 +234,19 @@ func (k *kvService) IncrementDouble(ctx context.Context, req *ktgrpcv1.Increment
 		return nil, err
 	}
 	if d := req.GetDelta(); math.IsNaN(d) || math.IsInf(d, 0) {
-		return nil, invalidf("delta must be a finite number, got %v", d)
+		return nil, invalidField("delta", "delta must be a finite number, got %v", d)
 	}
 	if req.Initial != nil && (math.IsNaN(*req.Initial) || math.IsInf(*req.Initial, 0)) {
-		return nil, invalidf("initial must be a finite number, got %v", *req.Initial)
+		return nil, invalidField("initial", "initial must be a finite number, got %v", *req.Initial)
 	}
 	if req.Initial != nil && req.GetMustExist() {
 		return nil, initialWithMustExist()
 	}
-	exp, err := toExpiry("", req)
+	exp, err := k.s.expiry("", req)
 	if err != nil {
+		return nil, err
+	}
+	if err := k.s.checkIncrement("KV.IncrementDouble", req.GetMustExist(), req.GetInitial() != 0); err != nil {
 		return nil, err
 	}
 	opts := backend.IncrementDoubleOptions{Initial: req.Initial, MustExist: req.GetMustExist(), Expiry: exp}
@@ -236,7 +259,7 @@ func (k *kvService) IncrementDouble(ctx context.Context, req *ktgrpcv1.Increment
 
 func (k *kvService) MatchKeys(ctx context.Context, req *ktgrpcv1.MatchKeysRequest) (*ktgrpcv1.MatchKeysResponse, error) {
 	if req.GetLimit() < 0 {
-		return nil, invalidf("limit must not be negative, got %d; 0 means no limit", req.GetLimit())
+		return nil, invalidField("limit", "limit must not be negative, got %d; 0 means no limit", req.GetLimit())
 	}
 	var m backend.Match
 	// The backend owns the regular-expression syntax (RE2 here, Kyoto
@@ -244,32 +267,38 @@ func (k *kvService) MatchKeys(ctx context.Context, req *ktgrpcv1.MatchKeysReques
 	switch p := req.GetPattern().(type) {
 	case *ktgrpcv1.MatchKeysRequest_Prefix:
 		if len(p.Prefix) == 0 {
-			return nil, invalidf("prefix must not be empty; use Cursor.Scan to list every key")
+			return nil, invalidField("prefix", "prefix must not be empty; use Cursor.Scan to list every key")
 		}
 		if len(p.Prefix) > k.s.opts.MaxKeySize {
-			return nil, invalidf("prefix is %d bytes; the limit is %d bytes", len(p.Prefix), k.s.opts.MaxKeySize)
+			return nil, invalidField("prefix", "prefix is %d bytes; the limit is %d bytes", len(p.Prefix), k.s.opts.MaxKeySize)
 		}
 		m = backend.Match{Kind: backend.MatchPrefix, Prefix: p.Prefix}
 	case *ktgrpcv1.MatchKeysRequest_Regex:
 		if p.Regex == "" {
-			return nil, invalidf("regex must not be empty; use Cursor.Scan to list every key")
+			return nil, invalidField("regex", "regex must not be empty; use Cursor.Scan to list every key")
+		}
+		if err := k.s.require(backend.CapMatchRegex, "KV.MatchKeys by regex"); err != nil {
+			return nil, err
 		}
 		m = backend.Match{Kind: backend.MatchRegex, Regex: p.Regex}
 	case *ktgrpcv1.MatchKeysRequest_Similar:
 		sim := p.Similar
 		if sim == nil || len(sim.GetOrigin()) == 0 {
-			return nil, invalidf("similar.origin must not be empty")
+			return nil, invalidField("similar.origin", "similar.origin must not be empty")
 		}
 		if len(sim.GetOrigin()) > k.s.opts.MaxKeySize {
-			return nil, invalidf("similar.origin is %d bytes; the limit is %d bytes", len(sim.GetOrigin()), k.s.opts.MaxKeySize)
+			return nil, invalidField("similar.origin", "similar.origin is %d bytes; the limit is %d bytes", len(sim.GetOrigin()), k.s.opts.MaxKeySize)
 		}
 		dist := int(sim.GetMaxDistance())
 		if dist == 0 {
 			dist = 1
 		}
+		if err := k.s.require(backend.CapMatchSimilar, "KV.MatchKeys by similarity"); err != nil {
+			return nil, err
+		}
 		m = backend.Match{Kind: backend.MatchSimilar, Origin: sim.GetOrigin(), MaxDistance: dist, UTF8: sim.GetUtf8()}
 	default:
-		return nil, invalidf("pattern must be set: one of prefix, regex or similar")
+		return nil, invalidField("pattern", "pattern must be set: one of prefix, regex or similar")
 	}
 	keys, err := k.s.b.MatchKeys(ctx, req.GetDb(), m, req.GetLimit())
 	if err != nil {
@@ -282,7 +311,7 @@ func (k *kvService) MatchKeys(ctx context.Context, req *ktgrpcv1.MatchKeysReques
 // used: must_exist leaves a missing record missing, so the caller has
 // misunderstood one of the two fields.
 func initialWithMustExist() error {
-	return invalidf("initial has no effect with must_exist, which never creates the record; set one of them")
+	return invalidField("initial", "initial has no effect with must_exist, which never creates the record; set one of them")
 }
 
 // checkWrite validates the key, value and expiration of a write; prefix names
@@ -294,5 +323,30 @@ func (s *Server) checkWrite(prefix string, key, value []byte, r expirer) (backen
 	if err := s.checkValue(prefix+"value", value); err != nil {
 		return backend.Expiry{}, err
 	}
-	return toExpiry(prefix, r)
+	return s.expiry(prefix, r)
+}
+
+// expiry converts a request's expiration like toExpiry, and refuses one
+// when the backend's records do not expire, naming the field that set it.
+func (s *Server) expiry(prefix string, r expirer) (backend.Expiry, error) {
+	exp, err := toExpiry(prefix, r)
+	if err != nil || exp.Never() {
+		return exp, err
+	}
+	field := prefix + "expire_time"
+	if exp.TTL != 0 {
+		field = prefix + "ttl"
+	}
+	return exp, s.require(backend.CapExpiry, field)
+}
+
+// checkIncrement refuses the increment options the backend cannot honour.
+func (s *Server) checkIncrement(call string, mustExist, nonZeroInitial bool) error {
+	switch {
+	case mustExist:
+		return s.require(backend.CapIncrementOptions, call+" with must_exist")
+	case nonZeroInitial:
+		return s.require(backend.CapIncrementOptions, call+" with a non-zero initial")
+	}
+	return nil
 }

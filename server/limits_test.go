@@ -11,6 +11,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/ktgrpc/ktgrpc/backend"
+	"github.com/ktgrpc/ktgrpc/clients/go/rpctypes"
 	ktgrpcv1 "github.com/ktgrpc/ktgrpc/gen/ktgrpc/v1"
 	"github.com/ktgrpc/ktgrpc/server"
 	"github.com/ktgrpc/ktgrpc/test/gatewaytest"
@@ -34,6 +35,9 @@ func TestMaxBulkKeys(t *testing.T) {
 	}
 	_, err = kv.SetBulk(t.Context(), &ktgrpcv1.SetBulkRequest{Records: recs})
 	wantCode(t, err, codes.InvalidArgument, msg)
+	if v := rpctypes.FieldViolations(err); len(v) != 1 || v[0].Field != "records" {
+		t.Fatalf("SetBulk over the limit: field violations %+v, want records", v)
+	}
 }
 
 func TestMaxStreamsPerConnection(t *testing.T) {
@@ -51,7 +55,11 @@ func TestMaxStreamsPerConnection(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	wantCode(t, watch(conn), codes.ResourceExhausted, "limit (--max-streams-per-connection) of 2 streams open")
+	err := watch(conn)
+	wantCode(t, err, codes.ResourceExhausted, "limit (--max-streams-per-connection) of 2 streams open")
+	if r, md := rpctypes.ReasonOf(err), rpctypes.Metadata(err); r != rpctypes.ReasonLimitExceeded || md[rpctypes.MetaLimit] != "max-streams-per-connection" {
+		t.Fatalf("reason %q, metadata %v; want LIMIT_EXCEEDED naming the limit", r, md)
+	}
 	// Unary calls are not streams, and the limit is per connection.
 	if _, err := healthpb.NewHealthClient(conn).Check(t.Context(), &healthpb.HealthCheckRequest{}); err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/ktgrpc/ktgrpc/clients/go/rpctypes"
 	ktgrpcv1 "github.com/ktgrpc/ktgrpc/gen/ktgrpc/v1"
 )
 
@@ -104,7 +105,7 @@ func (p *pipelineOps) run(ctx context.Context, req *ktgrpcv1.PipelineRequest) *k
 
 // errorAnswer is the answer to request id that failed with err.
 func errorAnswer(id uint64, err error) *ktgrpcv1.PipelineResponse {
-	st := status.Convert(err).Proto()
+	st := rpctypes.WithDefaultInfo(status.Convert(err)).Proto()
 	return &ktgrpcv1.PipelineResponse{Id: id, Result: &ktgrpcv1.PipelineResponse_Error{
 		Error: &ktgrpcv1.RequestStatus{Code: st.GetCode(), Message: st.GetMessage(), Details: st.GetDetails()},
 	}}
@@ -218,17 +219,20 @@ func (k *kvService) Pipeline(stream ktgrpcv1.KV_PipelineServer) error {
 			case <-ctx.Done():
 				return
 			}
+			// The id is free once its answer is on its way: a client that
+			// reads the answer may reuse the id at once, before Send
+			// returns here.
+			if !a.dup {
+				mu.Lock()
+				delete(inFlight, a.resp.GetId())
+				mu.Unlock()
+			}
 			stalled.Reset(s.opts.StallTimeout)
 			err := stream.Send(a.resp)
 			stalled.Stop()
 			if err != nil {
 				errc <- err
 				return
-			}
-			if !a.dup {
-				mu.Lock()
-				delete(inFlight, a.resp.GetId())
-				mu.Unlock()
 			}
 			<-slots
 		}

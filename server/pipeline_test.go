@@ -10,11 +10,13 @@ import (
 	"testing"
 	"time"
 
+	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/ktgrpc/ktgrpc/backend"
 	"github.com/ktgrpc/ktgrpc/backend/embedded"
+	"github.com/ktgrpc/ktgrpc/clients/go/rpctypes"
 	ktgrpcv1 "github.com/ktgrpc/ktgrpc/gen/ktgrpc/v1"
 	"github.com/ktgrpc/ktgrpc/server"
 	"github.com/ktgrpc/ktgrpc/test/gatewaytest"
@@ -104,6 +106,11 @@ func wantAnswerError(t *testing.T, resp *ktgrpcv1.PipelineResponse, id uint64, c
 	}
 	if codes.Code(e.GetCode()) != code || !strings.Contains(e.GetMessage(), msgPart) {
 		t.Fatalf("answer %d: %v %q; want %v mentioning %q", id, codes.Code(e.GetCode()), e.GetMessage(), code, msgPart)
+	}
+	// Each answer carries its reason as a unary call's status does.
+	st := status.FromProto(&spb.Status{Code: e.GetCode(), Message: e.GetMessage(), Details: e.GetDetails()})
+	if r := rpctypes.ReasonOf(st.Err()); rpctypes.ErrorInfo(st.Err()) == nil || r.Code() != code {
+		t.Fatalf("answer %d: reason %q (ErrorInfo %v); want one of code %v", id, r, rpctypes.ErrorInfo(st.Err()), code)
 	}
 }
 

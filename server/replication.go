@@ -257,21 +257,21 @@ func (r *replicationService) Watch(req *ktgrpcv1.WatchRequest, stream ktgrpcv1.R
 	case batch == 0:
 		batch = DefaultSnapshotBatch
 	case batch > MaxSnapshotBatch:
-		return invalidf("snapshot_batch_size is %d; the limit is %d", batch, MaxSnapshotBatch)
+		return invalidField("snapshot_batch_size", "snapshot_batch_size is %d; the limit is %d", batch, MaxSnapshotBatch)
 	}
 	opts := backend.SubscribeOptions{Filter: backend.Filter{DBs: []string{req.GetDb()}}}
 	switch t := req.GetTarget().(type) {
 	case *ktgrpcv1.WatchRequest_Key:
 		if len(t.Key) == 0 {
-			return invalidf("key is empty; to watch every key of the database, set prefix to empty instead")
+			return invalidField("key", "key is empty; to watch every key of the database, set prefix to empty instead")
 		}
 		if len(t.Key) > s.opts.MaxKeySize {
-			return invalidf("key is %d bytes; the limit is %d bytes", len(t.Key), s.opts.MaxKeySize)
+			return invalidField("key", "key is %d bytes; the limit is %d bytes", len(t.Key), s.opts.MaxKeySize)
 		}
 		opts.Filter.Key = t.Key
 	case *ktgrpcv1.WatchRequest_Prefix:
 		if len(t.Prefix) > s.opts.MaxKeySize {
-			return invalidf("prefix is %d bytes; the limit is %d bytes", len(t.Prefix), s.opts.MaxKeySize)
+			return invalidField("prefix", "prefix is %d bytes; the limit is %d bytes", len(t.Prefix), s.opts.MaxKeySize)
 		}
 		opts.Filter.KeyPrefix = t.Prefix
 	}
@@ -346,14 +346,14 @@ func progressInterval(pi *durationpb.Duration) (time.Duration, error) {
 		return DefaultProgressInterval, nil
 	}
 	if err := pi.CheckValid(); err != nil {
-		return 0, invalidf("progress_interval: %v", err)
+		return 0, invalidField("progress_interval", "progress_interval: %v", err)
 	}
 	d := pi.AsDuration()
 	if d == 0 {
 		return DefaultProgressInterval, nil
 	}
 	if d < MinProgressInterval {
-		return 0, invalidf("progress_interval must be at least %v, got %v; 0 means %v", MinProgressInterval, d, DefaultProgressInterval)
+		return 0, invalidField("progress_interval", "progress_interval must be at least %v, got %v; 0 means %v", MinProgressInterval, d, DefaultProgressInterval)
 	}
 	return d, nil
 }
@@ -371,19 +371,19 @@ func (s *Server) subscribeOptions(req *ktgrpcv1.SubscribeRequest) (backend.Subsc
 		// now: false would otherwise fall back to replaying the whole log,
 		// the opposite of what a reader of the request expects.
 		if !st.Now {
-			return opts, 0, invalidf("now must be true when set; to replay the retained log, set after: 0 instead")
+			return opts, 0, invalidField("now", "now must be true when set; to replay the retained log, set after: 0 instead")
 		}
 		opts.Now = true
 	}
 	if len(req.GetKeyPrefix()) > s.opts.MaxKeySize {
-		return opts, 0, invalidf("key_prefix is %d bytes; the limit is %d bytes", len(req.GetKeyPrefix()), s.opts.MaxKeySize)
+		return opts, 0, invalidField("key_prefix", "key_prefix is %d bytes; the limit is %d bytes", len(req.GetKeyPrefix()), s.opts.MaxKeySize)
 	}
 	opts.ServerID = req.GetServerId()
 	opts.Filter = backend.Filter{DBs: req.GetDbs(), KeyPrefix: req.GetKeyPrefix()}
 	for i, op := range req.GetOperations() {
 		b, ok := opToBackend(op)
 		if !ok {
-			return opts, 0, invalidf("%s is %v; name an operation such as OPERATION_SET", indexed("operations", i), op)
+			return opts, 0, invalidField(indexed("operations", i), "%s is %v; name an operation such as OPERATION_SET", indexed("operations", i), op)
 		}
 		opts.Filter.Ops = append(opts.Filter.Ops, b)
 	}

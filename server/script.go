@@ -3,9 +3,6 @@ package server
 import (
 	"context"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
 	"github.com/ktgrpc/ktgrpc/backend"
 	ktgrpcv1 "github.com/ktgrpc/ktgrpc/gen/ktgrpc/v1"
 )
@@ -30,17 +27,23 @@ func lockMode(m ktgrpcv1.LockMode) (backend.LockMode, bool) {
 
 func (sc *scriptService) Call(ctx context.Context, req *ktgrpcv1.CallRequest) (*ktgrpcv1.CallResponse, error) {
 	s := sc.s
-	scripter, ok := s.b.(backend.Scripter)
-	if !ok {
-		return nil, status.Errorf(codes.Unimplemented,
-			"scripts need a Kyoto Tycoon (kt://) or Tokyo Tyrant (tt://) backend; %s has none", s.b.Name())
+	scripter, err := feature[backend.Scripter](s, backend.CapScripts, "Script.Call")
+	if err != nil {
+		return nil, err
 	}
 	if req.GetName() == "" {
-		return nil, invalidf("name must not be empty: name the procedure to call")
+		return nil, invalidField("name", "name must not be empty: name the procedure to call")
 	}
 	lock, ok := lockMode(req.GetLock())
 	if !ok {
-		return nil, invalidf("lock is %v; use one of LOCK_MODE_NONE, LOCK_MODE_RECORD or LOCK_MODE_GLOBAL", req.GetLock())
+		return nil, invalidField("lock", "lock is %v; use one of LOCK_MODE_NONE, LOCK_MODE_RECORD or LOCK_MODE_GLOBAL", req.GetLock())
+	}
+	if lock != backend.LockNone {
+		// A backend without locks would run the procedure unlocked, which
+		// is not what the caller asked for.
+		if err := s.require(backend.CapScriptLocks, "Script.Call with lock "+req.GetLock().String()); err != nil {
+			return nil, err
+		}
 	}
 	args := make([]backend.Pair, len(req.GetArgs()))
 	for i, a := range req.GetArgs() {

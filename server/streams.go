@@ -5,9 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/stats"
-	"google.golang.org/grpc/status"
 )
 
 // Defaults of the stream limits in Options.
@@ -61,11 +59,11 @@ func (l *streamLimits) acquire(ctx context.Context) (func(), error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.total >= l.max {
-		return nil, status.Errorf(codes.ResourceExhausted,
+		return nil, limitExceeded("max-cursor-streams",
 			"%d cursor and scan streams are open on the gateway, its limit (server option MaxCursorStreams, serve --max-cursor-streams); close one, or retry later", l.max)
 	}
 	if tag != nil && l.byConn[tag] >= l.perConn {
-		return nil, status.Errorf(codes.ResourceExhausted,
+		return nil, limitExceeded("max-cursor-streams-per-conn",
 			"%d cursor and scan streams are open on this client connection, its limit (server option MaxCursorStreamsPerConn, serve --max-cursor-streams-per-conn); close one first", l.perConn)
 	}
 	l.total++

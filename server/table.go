@@ -4,9 +4,6 @@ import (
 	"context"
 	"strings"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
 	"github.com/ktgrpc/ktgrpc/backend"
 	ktgrpcv1 "github.com/ktgrpc/ktgrpc/gen/ktgrpc/v1"
 )
@@ -84,27 +81,23 @@ func indexTypes() map[ktgrpcv1.IndexType]backend.IndexType {
 	}
 }
 
-// tabler returns the backend's table calls, or Unimplemented naming the
-// backend that has them.
-func (t *tableService) tabler() (backend.Tabler, error) {
-	if tb, ok := t.s.b.(backend.Tabler); ok {
-		return tb, nil
-	}
-	return nil, status.Errorf(codes.Unimplemented,
-		"table databases need a Tokyo Tyrant (tt://) backend serving a table database; %s has none", t.s.b.Name())
+// tabler returns the backend's table calls, or the Unimplemented status
+// naming the capability.
+func (t *tableService) tabler(call string) (backend.Tabler, error) {
+	return feature[backend.Tabler](t.s, backend.CapTables, "Table."+call)
 }
 
 // checkColumn enforces the API's rule on column names; protobuf has already
 // checked that they are UTF-8.
 func checkColumn(field, name string) error {
 	if strings.IndexByte(name, 0) >= 0 {
-		return invalidf("%s %q must not contain NUL bytes", field, name)
+		return invalidField(field, "%s %q must not contain NUL bytes", field, name)
 	}
 	return nil
 }
 
 func (t *tableService) Put(ctx context.Context, req *ktgrpcv1.TablePutRequest) (*ktgrpcv1.TablePutResponse, error) {
-	tb, err := t.tabler()
+	tb, err := t.tabler("Put")
 	if err != nil {
 		return nil, err
 	}
@@ -113,11 +106,11 @@ func (t *tableService) Put(ctx context.Context, req *ktgrpcv1.TablePutRequest) (
 	}
 	mode, ok := putModes()[req.GetMode()]
 	if !ok {
-		return nil, invalidf("mode is %v; use one of PUT_MODE_OVERWRITE, PUT_MODE_KEEP or PUT_MODE_CONCAT", req.GetMode())
+		return nil, invalidField("mode", "mode is %v; use one of PUT_MODE_OVERWRITE, PUT_MODE_KEEP or PUT_MODE_CONCAT", req.GetMode())
 	}
 	for name, v := range req.GetColumns() {
 		if name == "" {
-			return nil, invalidf("a column has the empty name; name every column (\"\" stands for the primary key in conditions and orders, and a row cannot have a column of that name)")
+			return nil, invalidField("columns", "a column has the empty name; name every column (\"\" stands for the primary key in conditions and orders, and a row cannot have a column of that name)")
 		}
 		if err := checkColumn("column", name); err != nil {
 			return nil, err
@@ -134,7 +127,7 @@ func (t *tableService) Put(ctx context.Context, req *ktgrpcv1.TablePutRequest) (
 }
 
 func (t *tableService) Get(ctx context.Context, req *ktgrpcv1.TableGetRequest) (*ktgrpcv1.TableGetResponse, error) {
-	tb, err := t.tabler()
+	tb, err := t.tabler("Get")
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +145,7 @@ func (t *tableService) Get(ctx context.Context, req *ktgrpcv1.TableGetRequest) (
 }
 
 func (t *tableService) Search(ctx context.Context, req *ktgrpcv1.TableSearchRequest) (*ktgrpcv1.TableSearchResponse, error) {
-	tb, err := t.tabler()
+	tb, err := t.tabler("Search")
 	if err != nil {
 		return nil, err
 	}
@@ -177,17 +170,17 @@ func (t *tableService) Search(ctx context.Context, req *ktgrpcv1.TableSearchRequ
 func toQuery(req *ktgrpcv1.TableSearchRequest) (backend.Query, error) {
 	var q backend.Query
 	if req.GetLimit() < 0 {
-		return q, invalidf("limit must not be negative, got %d; 0 means no limit", req.GetLimit())
+		return q, invalidField("limit", "limit must not be negative, got %d; 0 means no limit", req.GetLimit())
 	}
 	if req.GetOffset() < 0 {
-		return q, invalidf("offset must not be negative, got %d", req.GetOffset())
+		return q, invalidField("offset", "offset must not be negative, got %d", req.GetOffset())
 	}
 	q.Limit, q.Offset = req.GetLimit(), req.GetOffset()
 	for i, c := range req.GetConditions() {
 		field := indexed("conditions", i)
 		op, ok := condOps()[c.GetOperator()]
 		if !ok {
-			return q, invalidf("%s.operator is %v; name a comparison such as CONDITION_OPERATOR_STR_EQ", field, c.GetOperator())
+			return q, invalidField(field+".operator", "%s.operator is %v; name a comparison such as CONDITION_OPERATOR_STR_EQ", field, c.GetOperator())
 		}
 		if err := checkColumn(field+".column", c.GetColumn()); err != nil {
 			return q, err
@@ -203,7 +196,7 @@ func toQuery(req *ktgrpcv1.TableSearchRequest) (backend.Query, error) {
 	if o := req.GetOrder(); o != nil {
 		typ, ok := orderTypes()[o.GetType()]
 		if !ok {
-			return q, invalidf("order.type is %v; use one of ORDER_TYPE_STR_ASC, ORDER_TYPE_STR_DESC, ORDER_TYPE_NUM_ASC or ORDER_TYPE_NUM_DESC, or leave order unset", o.GetType())
+			return q, invalidField("order.type", "order.type is %v; use one of ORDER_TYPE_STR_ASC, ORDER_TYPE_STR_DESC, ORDER_TYPE_NUM_ASC or ORDER_TYPE_NUM_DESC, or leave order unset", o.GetType())
 		}
 		if err := checkColumn("order.column", o.GetColumn()); err != nil {
 			return q, err
@@ -212,7 +205,7 @@ func toQuery(req *ktgrpcv1.TableSearchRequest) (backend.Query, error) {
 	}
 	action, ok := searchActions()[req.GetAction()]
 	if !ok {
-		return q, invalidf("action is %v; use one of SEARCH_ACTION_KEYS, SEARCH_ACTION_GET, SEARCH_ACTION_COUNT or SEARCH_ACTION_DELETE", req.GetAction())
+		return q, invalidField("action", "action is %v; use one of SEARCH_ACTION_KEYS, SEARCH_ACTION_GET, SEARCH_ACTION_COUNT or SEARCH_ACTION_DELETE", req.GetAction())
 	}
 	q.Action = action
 	for i, c := range req.GetColumns() {
@@ -225,13 +218,13 @@ func toQuery(req *ktgrpcv1.TableSearchRequest) (backend.Query, error) {
 }
 
 func (t *tableService) SetIndex(ctx context.Context, req *ktgrpcv1.TableSetIndexRequest) (*ktgrpcv1.TableSetIndexResponse, error) {
-	tb, err := t.tabler()
+	tb, err := t.tabler("SetIndex")
 	if err != nil {
 		return nil, err
 	}
 	typ, ok := indexTypes()[req.GetType()]
 	if !ok {
-		return nil, invalidf("type is %v; name an index type such as INDEX_TYPE_LEXICAL, or INDEX_TYPE_OPTIMIZE / INDEX_TYPE_VOID", req.GetType())
+		return nil, invalidField("type", "type is %v; name an index type such as INDEX_TYPE_LEXICAL, or INDEX_TYPE_OPTIMIZE / INDEX_TYPE_VOID", req.GetType())
 	}
 	if err := checkColumn("column", req.GetColumn()); err != nil {
 		return nil, err
@@ -244,7 +237,7 @@ func (t *tableService) SetIndex(ctx context.Context, req *ktgrpcv1.TableSetIndex
 }
 
 func (t *tableService) GenerateID(ctx context.Context, req *ktgrpcv1.TableGenerateIDRequest) (*ktgrpcv1.TableGenerateIDResponse, error) {
-	tb, err := t.tabler()
+	tb, err := t.tabler("GenerateID")
 	if err != nil {
 		return nil, err
 	}

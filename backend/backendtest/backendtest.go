@@ -132,6 +132,7 @@ func tests() []test {
 		{"Cursor", testCursor, func(c Capabilities) bool { return c.Cursor && !c.Table }},
 		{"Subscribe", testSubscribe, func(c Capabilities) bool { return c.Subscribe && !c.Table }},
 		{"Admin", testAdmin, nil},
+		{"CapabilitiesHonest", testCapabilitiesHonest, kvOnly},
 		{"Script", testScript, func(c Capabilities) bool { return c.EchoScript != "" }},
 		{"Table", testTable, func(c Capabilities) bool { return c.Table }},
 		{"TableRefusesWithoutTable", testNoTable, func(c Capabilities) bool { return !c.Table }},
@@ -158,7 +159,7 @@ var indexedColumns = []string{"name", "age", "n", "s", "text", "other", "city", 
 // dropIndexes removes every index on indexedColumns.
 func dropIndexes(t *testing.T, ctx context.Context, b backend.Backend, db string) {
 	t.Helper()
-	tb, ok := b.(backend.Tabler)
+	tb, ok := feature[backend.Tabler](b, backend.CapTables)
 	if !ok {
 		return
 	}
@@ -225,4 +226,11 @@ func (e *env) wantValue(key, want []byte) {
 	case want != nil && string(r.Value) != string(want):
 		e.t.Errorf("Get(%q) = %q, want %q", key, r.Value, want)
 	}
+}
+
+// feature returns b as the feature interface T when b lists capability c,
+// as the gateway finds it.
+func feature[T any](b backend.Backend, c backend.Capability) (T, bool) {
+	f, err := backend.Use[T](b, c, "backendtest")
+	return f, err == nil
 }

@@ -393,7 +393,7 @@ func randomQuery(r *rand.Rand) backend.Query {
 		q.Conditions = append(q.Conditions, backend.Condition{Column: tableCols[r.IntN(len(tableCols))], Op: op, Expr: expr, Negate: r.IntN(5) == 0})
 	}
 	if r.IntN(2) == 0 {
-		q.HasOrder, q.OrderColumn, q.Order = true, tableCols[r.IntN(len(tableCols))], backend.OrderType(r.IntN(4))
+		q.HasOrder, q.OrderColumn, q.Order = true, tableCols[r.IntN(len(tableCols))], []backend.OrderType{backend.OrderStrAsc, backend.OrderStrDesc, backend.OrderNumAsc, backend.OrderNumDesc}[r.IntN(4)]
 	}
 	if r.IntN(3) == 0 {
 		q.Limit, q.Offset = int64(1+r.IntN(3)), int64(r.IntN(2))
@@ -417,7 +417,7 @@ func (o op) apply(ctx context.Context, be backend.Backend, caps Capabilities) st
 		ok, err := be.Add(ctx, db, o.key, o.value, exp)
 		return result(err, ok)
 	case opReplace:
-		ok, err := be.Replace(ctx, db, o.key, o.value, exp)
+		ok, err := atomicOf(be).Replace(ctx, db, o.key, o.value, exp)
 		return result(err, ok)
 	case opRemove:
 		ok, err := be.Remove(ctx, db, o.key)
@@ -435,10 +435,10 @@ func (o op) apply(ctx context.Context, be backend.Backend, caps Capabilities) st
 		// Kyoto Tycoon answers with six decimals.
 		return result(err, ok, fmt.Sprintf("%.6f", v))
 	case opCAS:
-		ok, err := be.CompareAndSwap(ctx, db, o.key, o.old, o.value, exp)
+		ok, err := atomicOf(be).CompareAndSwap(ctx, db, o.key, o.old, o.value, exp)
 		return result(err, ok)
 	case opSeize:
-		r, found, err := be.Seize(ctx, db, o.key)
+		r, found, err := atomicOf(be).Seize(ctx, db, o.key)
 		return result(err, found, record(r))
 	case opSetBulk:
 		entries := make([]backend.Entry, len(o.keys))
@@ -615,7 +615,7 @@ func leadingNumber(s string) float64 {
 }
 
 func tabler(be backend.Backend) backend.Tabler {
-	if tb, ok := be.(backend.Tabler); ok {
+	if tb, ok := feature[backend.Tabler](be, backend.CapTables); ok {
 		return tb
 	}
 	return noTabler{}

@@ -254,7 +254,7 @@ func testEmptyValueGuard(e *env) {
 	_, err = e.b.SetBulk(e.ctx, e.db, []backend.Entry{{Key: []byte("26"), Value: []byte("text\x00")}}, backend.WriteOptions{})
 	e.wantErr(`SetBulk of a row with an empty column`, err, backend.ErrInvalid)
 	e.wantErr(`Append of a row with an empty column`, e.b.Append(e.ctx, e.db, []byte("26"), []byte("text\x00"), backend.Expiry{}, 0), backend.ErrInvalid)
-	adm, isAdmin := e.b.(backend.TTAdmin)
+	adm, isAdmin := feature[backend.TTAdmin](e.b, backend.CapMaintenance)
 	if isAdmin {
 		for _, args := range [][][]byte{
 			{[]byte("27"), []byte("text"), {}},
@@ -309,7 +309,7 @@ func testEmptyColumnName(e *env) {
 	tb := e.b.(backend.Tabler)
 	_, err := tb.TablePut(e.ctx, e.db, []byte("r"), map[string][]byte{"": []byte("v"), "a": []byte("1")}, backend.PutOverwrite)
 	e.wantErr(`TablePut with a column named ""`, err, backend.ErrInvalid)
-	if adm, ok := e.b.(backend.TTAdmin); ok {
+	if adm, ok := feature[backend.TTAdmin](e.b, backend.CapMaintenance); ok {
 		for _, name := range []string{"put", "putkeep", "putcat"} {
 			_, _, err := adm.Misc(e.ctx, e.db, name, [][]byte{[]byte("r"), {}, []byte("v")}, false)
 			e.wantErr("misc "+name+` with a column named ""`, err, backend.ErrInvalid)

@@ -210,9 +210,9 @@ func testAdmin(e *env) {
 }
 
 func testScript(e *env) {
-	s, ok := e.b.(backend.Scripter)
+	s, ok := feature[backend.Scripter](e.b, backend.CapScripts)
 	if !ok {
-		e.t.Fatalf("%T has an echo script configured but is not a backend.Scripter", e.b)
+		e.t.Fatalf("%T has an echo script configured but does not list backend.CapScripts", e.b)
 	}
 	args := []backend.Pair{{Key: []byte("k"), Value: []byte("v\x00\xff\t\n")}}
 	res, ok, err := s.CallScript(e.ctx, e.caps.EchoScript, args, backend.LockNone)
@@ -226,10 +226,20 @@ func testScript(e *env) {
 	if err == nil && ok {
 		e.t.Error("calling a missing procedure succeeded")
 	}
+	// A lock is held where the backend lists CapScriptLocks and refused
+	// elsewhere, never silently dropped.
+	_, ok, err = s.CallScript(e.ctx, e.caps.EchoScript, args, backend.LockRecord)
+	if backend.Has(e.b, backend.CapScriptLocks) {
+		if err != nil || !ok {
+			e.t.Errorf("CallScript(%s) with a record lock = %v, %v", e.caps.EchoScript, ok, err)
+		}
+	} else {
+		e.wantErr("CallScript with a record lock on a backend without script locks", err, backend.ErrUnsupported)
+	}
 }
 
 func testNoTable(e *env) {
-	tb, ok := e.b.(backend.Tabler)
+	tb, ok := feature[backend.Tabler](e.b, backend.CapTables)
 	if !ok {
 		return
 	}

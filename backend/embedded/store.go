@@ -22,6 +22,7 @@ var _ backend.Backend = (*Store)(nil)
 
 // Store is the in-process backend. Every method is safe for concurrent use.
 type Store struct {
+	backend.Base
 	now      func() time.Time
 	serverID uint32
 	// logMissingRemoves: see Options.LogMissingRemoves.

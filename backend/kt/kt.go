@@ -65,9 +65,10 @@ type options struct {
 	cursors int
 }
 
-// Backend is a Kyoto Tycoon adapter. It implements backend.Backend,
-// backend.Scripter and backend.KTAdmin, and is safe for concurrent use.
+// Backend is a Kyoto Tycoon adapter. It implements backend.Backend and the
+// features it lists in Capabilities, and is safe for concurrent use.
 type Backend struct {
+	backend.Base
 	addr string
 	opts options
 	pool *connpool.Pool
@@ -100,11 +101,7 @@ type Backend struct {
 	closeMu  sync.Once
 }
 
-var (
-	_ backend.Backend  = (*Backend)(nil)
-	_ backend.Scripter = (*Backend)(nil)
-	_ backend.KTAdmin  = (*Backend)(nil)
-)
+var _ backend.Backend = (*Backend)(nil)
 
 // Open returns an adapter for the server named by u:
 //

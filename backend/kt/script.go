@@ -13,8 +13,10 @@ import (
 	"github.com/ktgrpc/ktgrpc/backend/kt/ktwire"
 )
 
-// CallScript runs a Lua procedure of the server's -scr file. The lock mode
-// is Tokyo Tyrant's and is ignored.
+// CallScript runs a Lua procedure of the server's -scr file. Kyoto Tycoon
+// has no lock around procedures (the backend lacks CapScriptLocks), so a
+// lock other than LockNone is refused with ErrUnsupported rather than
+// ignored.
 //
 // Procedures with alphanumeric names go through RPC play_script, because
 // only RPC says how a call failed: 450 (the procedure returned RVELOGIC) is
@@ -24,9 +26,12 @@ import (
 // called my_proc), so those go through the binary play_script, whose only
 // failure answer is 0xBF: it is reported as ErrFailed naming the procedure.
 // Scripts are never retried: they may have written before failing.
-func (b *Backend) CallScript(ctx context.Context, name string, args []backend.Pair, _ backend.LockMode) ([]backend.Pair, bool, error) {
+func (b *Backend) CallScript(ctx context.Context, name string, args []backend.Pair, lock backend.LockMode) ([]backend.Pair, bool, error) {
 	if name == "" {
 		return nil, false, fmt.Errorf("kt play_script: %w: the procedure name must not be empty", backend.ErrInvalid)
+	}
+	if lock != backend.LockNone {
+		return nil, false, backend.Unsupported(b, backend.CapScriptLocks, "CallScript with a lock")
 	}
 	if isAlnum(name) {
 		return b.rpcScript(ctx, name, args)

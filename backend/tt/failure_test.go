@@ -312,10 +312,10 @@ func TestTTTableValidation(t *testing.T) {
 		{"NUL column", errOf(b.TablePut(ctx, "", []byte("k"), map[string][]byte{"a\x00": nil}, backend.PutOverwrite)), "NUL"},
 		{"NUL value", errOf(b.TablePut(ctx, "", []byte("k"), map[string][]byte{"a": {0}}, backend.PutOverwrite)), "NUL"},
 		{"mode", errOf(b.TablePut(ctx, "", []byte("k"), nil, backend.PutMode(9))), "mode"},
-		{"operator", errOf(b.TableSearch(ctx, "", backend.Query{Conditions: []backend.Condition{{Op: 19}}})), "operator"},
-		{"order", errOf(b.TableSearch(ctx, "", backend.Query{HasOrder: true, Order: 4})), "order"},
+		{"operator", errOf(b.TableSearch(ctx, "", backend.Query{Conditions: []backend.Condition{{Op: 99}}})), "operator"},
+		{"order", errOf(b.TableSearch(ctx, "", backend.Query{HasOrder: true, Order: 99})), "order"},
 		{"limit", errOf(b.TableSearch(ctx, "", backend.Query{Limit: -1})), "negative"},
-		{"expr NUL", errOf(b.TableSearch(ctx, "", backend.Query{Conditions: []backend.Condition{{Expr: "a\x00"}}})), "NUL"},
+		{"expr NUL", errOf(b.TableSearch(ctx, "", backend.Query{Conditions: []backend.Condition{{Op: backend.CondStrEq, Expr: "a\x00"}}})), "NUL"},
 		{"action", errOf(b.TableSearch(ctx, "", backend.Query{Action: 9})), "action"},
 	}
 	for _, c := range checks {

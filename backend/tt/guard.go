@@ -95,11 +95,14 @@ func (b *Backend) checkMisc(ctx context.Context, name string, args [][]byte) err
 // values.
 func assertingIndex(s string) (backend.IndexType, bool) {
 	v, ok := ttwire.ParseIndexType(s)
-	switch typ := backend.IndexType(v &^ ttwire.IndexKeep); {
-	case !ok:
+	if !ok {
 		return 0, false
-	case typ == backend.IndexLexical || typ == backend.IndexDecimal:
-		return typ, true
+	}
+	wire := v &^ ttwire.IndexKeep
+	for _, typ := range []backend.IndexType{backend.IndexLexical, backend.IndexDecimal} {
+		if indexTypes[typ] == wire {
+			return typ, true
+		}
 	}
 	return 0, false
 }

@@ -30,15 +30,11 @@ func (b *Backend) CallScript(ctx context.Context, name string, args []backend.Pa
 	if len(args) == 1 {
 		req.Key, req.Value = args[0].Key, args[0].Value
 	}
-	switch lock {
-	case backend.LockNone:
-	case backend.LockRecord:
-		req.Opts = ttwire.ExtLockRecord
-	case backend.LockGlobal:
-		req.Opts = ttwire.ExtLockGlobal
-	default:
+	opts, ok := extLocks[lock]
+	if !ok {
 		return nil, false, fmt.Errorf("%s: ext %s: unknown lock mode %d: %w", b.name, name, lock, backend.ErrInvalid)
 	}
+	req.Opts = opts
 	rep, err := b.one(ctx, "ext "+name, false, req)
 	if err != nil {
 		return nil, false, err

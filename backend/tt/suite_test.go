@@ -601,7 +601,7 @@ func tableSuite(t *testing.T, b *tt.Backend) {
 	if res.Count != 2 {
 		t.Fatalf("delete count %d", res.Count)
 	}
-	eqStrs(t, "after delete", strs(search(backend.Query{HasOrder: true}).Keys), "u1", "u3")
+	eqStrs(t, "after delete", strs(search(backend.Query{HasOrder: true, Order: backend.OrderStrAsc}).Keys), "u1", "u3")
 	if _, err := b.OpenCursor(ctx, ""); !errors.Is(err, backend.ErrUnsupported) {
 		t.Fatalf("cursor on a table: %v", err)
 	}

@@ -119,10 +119,10 @@ func (b *Backend) searchArgs(q backend.Query) ([][]byte, error) {
 	}
 	var args [][]byte
 	for _, c := range q.Conditions {
-		if c.Op < backend.CondStrEq || c.Op > backend.CondFTSExpression {
+		op, ok := condOps[c.Op]
+		if !ok {
 			return bad("unknown condition operator %d", c.Op)
 		}
-		op := int(c.Op)
 		if c.Negate {
 			op |= ttwire.FlagNegate
 		}
@@ -136,10 +136,11 @@ func (b *Backend) searchArgs(q backend.Query) ([][]byte, error) {
 		args = append(args, d)
 	}
 	if q.HasOrder {
-		if q.Order < backend.OrderStrAsc || q.Order > backend.OrderNumDesc {
+		typ, ok := orderTypes[q.Order]
+		if !ok {
 			return bad("unknown order type %d", q.Order)
 		}
-		d, err := ttwire.OrderDirective(q.OrderColumn, int(q.Order))
+		d, err := ttwire.OrderDirective(q.OrderColumn, typ)
 		if err != nil {
 			return bad("%v", err)
 		}
@@ -233,12 +234,11 @@ func (b *Backend) TableSearch(ctx context.Context, db string, q backend.Query) (
 // column index with misc setindex. applied is false when the server refused:
 // keep on an existing index, or dropping an index that does not exist.
 func (b *Backend) TableSetIndex(ctx context.Context, db string, column string, typ backend.IndexType, keep bool) (bool, error) {
-	switch typ {
-	case backend.IndexLexical, backend.IndexDecimal, backend.IndexToken, backend.IndexQGram, backend.IndexOptimize, backend.IndexVoid:
-	default:
+	wireType, ok := indexTypes[typ]
+	if !ok {
 		return false, fmt.Errorf("%s: table setindex: unknown index type %d: %w", b.name, typ, backend.ErrInvalid)
 	}
-	args, err := ttwire.SetIndexArgs(column, int(typ), keep)
+	args, err := ttwire.SetIndexArgs(column, wireType, keep)
 	if err != nil {
 		return false, fmt.Errorf("%s: table setindex: %v: %w", b.name, err, backend.ErrInvalid)
 	}
@@ -250,8 +250,8 @@ func (b *Backend) TableSetIndex(ctx context.Context, db string, column string, t
 			return false, err
 		}
 	}
-	_, ok, err := b.misc(ctx, "setindex", args, false)
-	return ok, err
+	_, applied, err := b.misc(ctx, "setindex", args, false)
+	return applied, err
 }
 
 // checkNoEmptyValues refuses to build a lexical or decimal index over a

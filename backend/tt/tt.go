@@ -191,10 +191,10 @@ func defaultOptions() Options {
 	}
 }
 
-// Backend is a Tokyo Tyrant adapter. It implements backend.Backend,
-// backend.Scripter, backend.Tabler and backend.TTAdmin, and is safe for
-// concurrent use.
+// Backend is a Tokyo Tyrant adapter. It implements backend.Backend and the
+// features it lists in Capabilities, and is safe for concurrent use.
 type Backend struct {
+	backend.Base
 	addr string
 	name string
 	opts Options
@@ -213,12 +213,7 @@ type Backend struct {
 	replSessionHook func()
 }
 
-var (
-	_ backend.Backend  = (*Backend)(nil)
-	_ backend.Scripter = (*Backend)(nil)
-	_ backend.Tabler   = (*Backend)(nil)
-	_ backend.TTAdmin  = (*Backend)(nil)
-)
+var _ backend.Backend = (*Backend)(nil)
 
 // Open returns an adapter for the server named by u (tt://host:port?...). It
 // validates the URL but does not connect.

@@ -796,7 +796,7 @@ func TestEmbeddedScriptNeedsAnotherBackendAndTableATable(t *testing.T) {
 	e := newEmbEnv(t, server.Options{})
 	ctx := t.Context()
 	_, err := e.script.Call(ctx, &ktgrpcv1.CallRequest{Name: "echo"})
-	gatewaytest.WantCode(t, err, codes.Unimplemented, "scripts need a Kyoto Tycoon (kt://) or Tokyo Tyrant (tt://) backend; embedded has none")
+	gatewaytest.WantCode(t, err, codes.Unimplemented, `Script.Call needs capability "scripts" (server-side scripts), which embedded does not offer`)
 
 	for name, call := range map[string]func() error{
 		"Put": func() error {
@@ -895,31 +895,31 @@ func TestEmbeddedAdmin(t *testing.T) {
 		call    func() error
 		backend string
 	}{
-		"Optimize": {func() error { _, err := e.admin.Optimize(ctx, &ktgrpcv1.OptimizeRequest{}); return err }, "tt://"},
-		"Copy":     {func() error { _, err := e.admin.Copy(ctx, &ktgrpcv1.CopyRequest{Path: "/tmp/x"}); return err }, "tt://"},
-		"Restore":  {func() error { _, err := e.admin.Restore(ctx, &ktgrpcv1.RestoreRequest{Path: "/ulog"}); return err }, "tt://"},
+		"Optimize": {func() error { _, err := e.admin.Optimize(ctx, &ktgrpcv1.OptimizeRequest{}); return err }, `capability "maintenance"`},
+		"Copy":     {func() error { _, err := e.admin.Copy(ctx, &ktgrpcv1.CopyRequest{Path: "/tmp/x"}); return err }, `capability "maintenance"`},
+		"Restore":  {func() error { _, err := e.admin.Restore(ctx, &ktgrpcv1.RestoreRequest{Path: "/ulog"}); return err }, `capability "maintenance"`},
 		"SetMaster": {func() error {
 			_, err := e.admin.SetMaster(ctx, &ktgrpcv1.SetMasterRequest{Host: "m", Port: 1978})
 			return err
-		}, "tt://"},
-		"Misc": {func() error { _, err := e.admin.Misc(ctx, &ktgrpcv1.MiscRequest{Name: "putlist"}); return err }, "tt://"},
+		}, `capability "maintenance"`},
+		"Misc": {func() error { _, err := e.admin.Misc(ctx, &ktgrpcv1.MiscRequest{Name: "putlist"}); return err }, `capability "maintenance"`},
 		"TuneReplication": {func() error {
 			_, err := e.admin.TuneReplication(ctx, &ktgrpcv1.TuneReplicationRequest{})
 			return err
-		}, "kt://"},
+		}, `capability "replication_admin"`},
 		"ListUpdateLogs": {func() error {
 			_, err := e.admin.ListUpdateLogs(ctx, &ktgrpcv1.ListUpdateLogsRequest{})
 			return err
-		}, "kt://"},
+		}, `capability "replication_admin"`},
 		"RemoveUpdateLogs": {func() error {
 			_, err := e.admin.RemoveUpdateLogs(ctx, &ktgrpcv1.RemoveUpdateLogsRequest{})
 			return err
-		}, "kt://"},
+		}, `capability "replication_admin"`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			err := tc.call()
 			gatewaytest.WantCode(t, err, codes.Unimplemented, tc.backend)
-			gatewaytest.WantCode(t, err, codes.Unimplemented, "embedded has none")
+			gatewaytest.WantCode(t, err, codes.Unimplemented, "which embedded does not offer")
 		})
 	}
 }

@@ -1709,6 +1709,179 @@ func (x *ReplicationStatusResponse) GetUpstreamReconnects() uint64 {
 	return 0
 }
 
+// CapabilitiesRequest is empty.
+type CapabilitiesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CapabilitiesRequest) Reset() {
+	*x = CapabilitiesRequest{}
+	mi := &file_ktgrpc_v1_admin_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CapabilitiesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CapabilitiesRequest) ProtoMessage() {}
+
+func (x *CapabilitiesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ktgrpc_v1_admin_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CapabilitiesRequest.ProtoReflect.Descriptor instead.
+func (*CapabilitiesRequest) Descriptor() ([]byte, []int) {
+	return file_ktgrpc_v1_admin_proto_rawDescGZIP(), []int{32}
+}
+
+// CapabilitiesResponse lists every capability the gateway knows and whether
+// the backend offers it.
+type CapabilitiesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The backend, as DatabaseInfo.backend names it.
+	Backend string `protobuf:"bytes,1,opt,name=backend,proto3" json:"backend,omitempty"`
+	// Every known capability, offered or not, in a fixed order.
+	Capabilities  []*Capability `protobuf:"bytes,2,rep,name=capabilities,proto3" json:"capabilities,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CapabilitiesResponse) Reset() {
+	*x = CapabilitiesResponse{}
+	mi := &file_ktgrpc_v1_admin_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CapabilitiesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CapabilitiesResponse) ProtoMessage() {}
+
+func (x *CapabilitiesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ktgrpc_v1_admin_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CapabilitiesResponse.ProtoReflect.Descriptor instead.
+func (*CapabilitiesResponse) Descriptor() ([]byte, []int) {
+	return file_ktgrpc_v1_admin_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *CapabilitiesResponse) GetBackend() string {
+	if x != nil {
+		return x.Backend
+	}
+	return ""
+}
+
+func (x *CapabilitiesResponse) GetCapabilities() []*Capability {
+	if x != nil {
+		return x.Capabilities
+	}
+	return nil
+}
+
+// Capability is one feature beyond the calls every backend serves. The
+// names are stable and are the ones an UNIMPLEMENTED status names in its
+// ErrorInfo metadata under "capability":
+//
+//   - "atomic": KV.Replace, KV.Seize and KV.CompareAndSwap;
+//   - "scripts": Script.Call;
+//   - "script_locks": Script.Call with LOCK_MODE_RECORD or LOCK_MODE_GLOBAL;
+//   - "tables": the Table service, on databases of the table kind;
+//   - "maintenance": Admin.Optimize, Copy, Restore, SetMaster and Misc;
+//   - "replication_admin": Admin.TuneReplication, ListUpdateLogs and
+//     RemoveUpdateLogs;
+//   - "expiry": ttl and expire_time on writes;
+//   - "match_regex" and "match_similar": KV.MatchKeys by regex or by
+//     similarity;
+//   - "append_keep_last": KV.Append with keep_last;
+//   - "increment_options": KV.Increment and IncrementDouble with must_exist
+//     or a non-zero initial value.
+type Capability struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The capability's name.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// What it is, in words.
+	Description string `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
+	// Whether the backend offers it.
+	Offered       bool `protobuf:"varint,3,opt,name=offered,proto3" json:"offered,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Capability) Reset() {
+	*x = Capability{}
+	mi := &file_ktgrpc_v1_admin_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Capability) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Capability) ProtoMessage() {}
+
+func (x *Capability) ProtoReflect() protoreflect.Message {
+	mi := &file_ktgrpc_v1_admin_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Capability.ProtoReflect.Descriptor instead.
+func (*Capability) Descriptor() ([]byte, []int) {
+	return file_ktgrpc_v1_admin_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *Capability) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Capability) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *Capability) GetOffered() bool {
+	if x != nil {
+		return x.Offered
+	}
+	return false
+}
+
 var File_ktgrpc_v1_admin_proto protoreflect.FileDescriptor
 
 const file_ktgrpc_v1_admin_proto_rawDesc = "" +
@@ -1808,7 +1981,16 @@ const file_ktgrpc_v1_admin_proto_rawDesc = "" +
 	"\x16slow_subscribers_ended\x18\b \x01(\x04R\x14slowSubscribersEnded\x12%\n" +
 	"\x0eevents_dropped\x18\t \x01(\x04R\reventsDropped\x12/\n" +
 	"\x13upstream_reconnects\x18\n" +
-	" \x01(\x04R\x12upstreamReconnects2\xc5\b\n" +
+	" \x01(\x04R\x12upstreamReconnects\"\x15\n" +
+	"\x13CapabilitiesRequest\"k\n" +
+	"\x14CapabilitiesResponse\x12\x18\n" +
+	"\abackend\x18\x01 \x01(\tR\abackend\x129\n" +
+	"\fcapabilities\x18\x02 \x03(\v2\x15.ktgrpc.v1.CapabilityR\fcapabilities\"\\\n" +
+	"\n" +
+	"Capability\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x18\n" +
+	"\aoffered\x18\x03 \x01(\bR\aoffered2\x96\t\n" +
 	"\x05Admin\x12=\n" +
 	"\x06Status\x12\x18.ktgrpc.v1.StatusRequest\x1a\x19.ktgrpc.v1.StatusResponse\x12=\n" +
 	"\x06Report\x12\x18.ktgrpc.v1.ReportRequest\x1a\x19.ktgrpc.v1.ReportResponse\x12:\n" +
@@ -1824,7 +2006,8 @@ const file_ktgrpc_v1_admin_proto_rawDesc = "" +
 	"\x0fTuneReplication\x12!.ktgrpc.v1.TuneReplicationRequest\x1a\".ktgrpc.v1.TuneReplicationResponse\x12U\n" +
 	"\x0eListUpdateLogs\x12 .ktgrpc.v1.ListUpdateLogsRequest\x1a!.ktgrpc.v1.ListUpdateLogsResponse\x12[\n" +
 	"\x10RemoveUpdateLogs\x12\".ktgrpc.v1.RemoveUpdateLogsRequest\x1a#.ktgrpc.v1.RemoveUpdateLogsResponse\x12^\n" +
-	"\x11ReplicationStatus\x12#.ktgrpc.v1.ReplicationStatusRequest\x1a$.ktgrpc.v1.ReplicationStatusResponseB\x91\x01\n" +
+	"\x11ReplicationStatus\x12#.ktgrpc.v1.ReplicationStatusRequest\x1a$.ktgrpc.v1.ReplicationStatusResponse\x12O\n" +
+	"\fCapabilities\x12\x1e.ktgrpc.v1.CapabilitiesRequest\x1a\x1f.ktgrpc.v1.CapabilitiesResponseB\x91\x01\n" +
 	"\rcom.ktgrpc.v1B\n" +
 	"AdminProtoP\x01Z/github.com/ktgrpc/ktgrpc/gen/ktgrpc/v1;ktgrpcv1\xa2\x02\x03KXX\xaa\x02\tKtgrpc.V1\xca\x02\tKtgrpc\\V1\xe2\x02\x15Ktgrpc\\V1\\GPBMetadata\xea\x02\n" +
 	"Ktgrpc::V1b\x06proto3"
@@ -1841,7 +2024,7 @@ func file_ktgrpc_v1_admin_proto_rawDescGZIP() []byte {
 	return file_ktgrpc_v1_admin_proto_rawDescData
 }
 
-var file_ktgrpc_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_ktgrpc_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_ktgrpc_v1_admin_proto_goTypes = []any{
 	(*StatusRequest)(nil),             // 0: ktgrpc.v1.StatusRequest
 	(*StatusResponse)(nil),            // 1: ktgrpc.v1.StatusResponse
@@ -1875,51 +2058,57 @@ var file_ktgrpc_v1_admin_proto_goTypes = []any{
 	(*RemoveUpdateLogsResponse)(nil),  // 29: ktgrpc.v1.RemoveUpdateLogsResponse
 	(*ReplicationStatusRequest)(nil),  // 30: ktgrpc.v1.ReplicationStatusRequest
 	(*ReplicationStatusResponse)(nil), // 31: ktgrpc.v1.ReplicationStatusResponse
-	nil,                               // 32: ktgrpc.v1.StatusResponse.FieldsEntry
-	nil,                               // 33: ktgrpc.v1.ReportResponse.FieldsEntry
-	(*durationpb.Duration)(nil),       // 34: google.protobuf.Duration
+	(*CapabilitiesRequest)(nil),       // 32: ktgrpc.v1.CapabilitiesRequest
+	(*CapabilitiesResponse)(nil),      // 33: ktgrpc.v1.CapabilitiesResponse
+	(*Capability)(nil),                // 34: ktgrpc.v1.Capability
+	nil,                               // 35: ktgrpc.v1.StatusResponse.FieldsEntry
+	nil,                               // 36: ktgrpc.v1.ReportResponse.FieldsEntry
+	(*durationpb.Duration)(nil),       // 37: google.protobuf.Duration
 }
 var file_ktgrpc_v1_admin_proto_depIdxs = []int32{
-	32, // 0: ktgrpc.v1.StatusResponse.fields:type_name -> ktgrpc.v1.StatusResponse.FieldsEntry
-	33, // 1: ktgrpc.v1.ReportResponse.fields:type_name -> ktgrpc.v1.ReportResponse.FieldsEntry
+	35, // 0: ktgrpc.v1.StatusResponse.fields:type_name -> ktgrpc.v1.StatusResponse.FieldsEntry
+	36, // 1: ktgrpc.v1.ReportResponse.fields:type_name -> ktgrpc.v1.ReportResponse.FieldsEntry
 	12, // 2: ktgrpc.v1.DatabasesResponse.databases:type_name -> ktgrpc.v1.DatabaseInfo
-	34, // 3: ktgrpc.v1.TuneReplicationRequest.interval:type_name -> google.protobuf.Duration
+	37, // 3: ktgrpc.v1.TuneReplicationRequest.interval:type_name -> google.protobuf.Duration
 	27, // 4: ktgrpc.v1.ListUpdateLogsResponse.files:type_name -> ktgrpc.v1.UpdateLogFile
-	0,  // 5: ktgrpc.v1.Admin.Status:input_type -> ktgrpc.v1.StatusRequest
-	2,  // 6: ktgrpc.v1.Admin.Report:input_type -> ktgrpc.v1.ReportRequest
-	4,  // 7: ktgrpc.v1.Admin.Clear:input_type -> ktgrpc.v1.ClearRequest
-	6,  // 8: ktgrpc.v1.Admin.Synchronize:input_type -> ktgrpc.v1.SynchronizeRequest
-	8,  // 9: ktgrpc.v1.Admin.Vacuum:input_type -> ktgrpc.v1.VacuumRequest
-	10, // 10: ktgrpc.v1.Admin.Databases:input_type -> ktgrpc.v1.DatabasesRequest
-	13, // 11: ktgrpc.v1.Admin.Optimize:input_type -> ktgrpc.v1.OptimizeRequest
-	15, // 12: ktgrpc.v1.Admin.Copy:input_type -> ktgrpc.v1.CopyRequest
-	17, // 13: ktgrpc.v1.Admin.Restore:input_type -> ktgrpc.v1.RestoreRequest
-	19, // 14: ktgrpc.v1.Admin.SetMaster:input_type -> ktgrpc.v1.SetMasterRequest
-	21, // 15: ktgrpc.v1.Admin.Misc:input_type -> ktgrpc.v1.MiscRequest
-	23, // 16: ktgrpc.v1.Admin.TuneReplication:input_type -> ktgrpc.v1.TuneReplicationRequest
-	25, // 17: ktgrpc.v1.Admin.ListUpdateLogs:input_type -> ktgrpc.v1.ListUpdateLogsRequest
-	28, // 18: ktgrpc.v1.Admin.RemoveUpdateLogs:input_type -> ktgrpc.v1.RemoveUpdateLogsRequest
-	30, // 19: ktgrpc.v1.Admin.ReplicationStatus:input_type -> ktgrpc.v1.ReplicationStatusRequest
-	1,  // 20: ktgrpc.v1.Admin.Status:output_type -> ktgrpc.v1.StatusResponse
-	3,  // 21: ktgrpc.v1.Admin.Report:output_type -> ktgrpc.v1.ReportResponse
-	5,  // 22: ktgrpc.v1.Admin.Clear:output_type -> ktgrpc.v1.ClearResponse
-	7,  // 23: ktgrpc.v1.Admin.Synchronize:output_type -> ktgrpc.v1.SynchronizeResponse
-	9,  // 24: ktgrpc.v1.Admin.Vacuum:output_type -> ktgrpc.v1.VacuumResponse
-	11, // 25: ktgrpc.v1.Admin.Databases:output_type -> ktgrpc.v1.DatabasesResponse
-	14, // 26: ktgrpc.v1.Admin.Optimize:output_type -> ktgrpc.v1.OptimizeResponse
-	16, // 27: ktgrpc.v1.Admin.Copy:output_type -> ktgrpc.v1.CopyResponse
-	18, // 28: ktgrpc.v1.Admin.Restore:output_type -> ktgrpc.v1.RestoreResponse
-	20, // 29: ktgrpc.v1.Admin.SetMaster:output_type -> ktgrpc.v1.SetMasterResponse
-	22, // 30: ktgrpc.v1.Admin.Misc:output_type -> ktgrpc.v1.MiscResponse
-	24, // 31: ktgrpc.v1.Admin.TuneReplication:output_type -> ktgrpc.v1.TuneReplicationResponse
-	26, // 32: ktgrpc.v1.Admin.ListUpdateLogs:output_type -> ktgrpc.v1.ListUpdateLogsResponse
-	29, // 33: ktgrpc.v1.Admin.RemoveUpdateLogs:output_type -> ktgrpc.v1.RemoveUpdateLogsResponse
-	31, // 34: ktgrpc.v1.Admin.ReplicationStatus:output_type -> ktgrpc.v1.ReplicationStatusResponse
-	20, // [20:35] is the sub-list for method output_type
-	5,  // [5:20] is the sub-list for method input_type
-	5,  // [5:5] is the sub-list for extension type_name
-	5,  // [5:5] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	34, // 5: ktgrpc.v1.CapabilitiesResponse.capabilities:type_name -> ktgrpc.v1.Capability
+	0,  // 6: ktgrpc.v1.Admin.Status:input_type -> ktgrpc.v1.StatusRequest
+	2,  // 7: ktgrpc.v1.Admin.Report:input_type -> ktgrpc.v1.ReportRequest
+	4,  // 8: ktgrpc.v1.Admin.Clear:input_type -> ktgrpc.v1.ClearRequest
+	6,  // 9: ktgrpc.v1.Admin.Synchronize:input_type -> ktgrpc.v1.SynchronizeRequest
+	8,  // 10: ktgrpc.v1.Admin.Vacuum:input_type -> ktgrpc.v1.VacuumRequest
+	10, // 11: ktgrpc.v1.Admin.Databases:input_type -> ktgrpc.v1.DatabasesRequest
+	13, // 12: ktgrpc.v1.Admin.Optimize:input_type -> ktgrpc.v1.OptimizeRequest
+	15, // 13: ktgrpc.v1.Admin.Copy:input_type -> ktgrpc.v1.CopyRequest
+	17, // 14: ktgrpc.v1.Admin.Restore:input_type -> ktgrpc.v1.RestoreRequest
+	19, // 15: ktgrpc.v1.Admin.SetMaster:input_type -> ktgrpc.v1.SetMasterRequest
+	21, // 16: ktgrpc.v1.Admin.Misc:input_type -> ktgrpc.v1.MiscRequest
+	23, // 17: ktgrpc.v1.Admin.TuneReplication:input_type -> ktgrpc.v1.TuneReplicationRequest
+	25, // 18: ktgrpc.v1.Admin.ListUpdateLogs:input_type -> ktgrpc.v1.ListUpdateLogsRequest
+	28, // 19: ktgrpc.v1.Admin.RemoveUpdateLogs:input_type -> ktgrpc.v1.RemoveUpdateLogsRequest
+	30, // 20: ktgrpc.v1.Admin.ReplicationStatus:input_type -> ktgrpc.v1.ReplicationStatusRequest
+	32, // 21: ktgrpc.v1.Admin.Capabilities:input_type -> ktgrpc.v1.CapabilitiesRequest
+	1,  // 22: ktgrpc.v1.Admin.Status:output_type -> ktgrpc.v1.StatusResponse
+	3,  // 23: ktgrpc.v1.Admin.Report:output_type -> ktgrpc.v1.ReportResponse
+	5,  // 24: ktgrpc.v1.Admin.Clear:output_type -> ktgrpc.v1.ClearResponse
+	7,  // 25: ktgrpc.v1.Admin.Synchronize:output_type -> ktgrpc.v1.SynchronizeResponse
+	9,  // 26: ktgrpc.v1.Admin.Vacuum:output_type -> ktgrpc.v1.VacuumResponse
+	11, // 27: ktgrpc.v1.Admin.Databases:output_type -> ktgrpc.v1.DatabasesResponse
+	14, // 28: ktgrpc.v1.Admin.Optimize:output_type -> ktgrpc.v1.OptimizeResponse
+	16, // 29: ktgrpc.v1.Admin.Copy:output_type -> ktgrpc.v1.CopyResponse
+	18, // 30: ktgrpc.v1.Admin.Restore:output_type -> ktgrpc.v1.RestoreResponse
+	20, // 31: ktgrpc.v1.Admin.SetMaster:output_type -> ktgrpc.v1.SetMasterResponse
+	22, // 32: ktgrpc.v1.Admin.Misc:output_type -> ktgrpc.v1.MiscResponse
+	24, // 33: ktgrpc.v1.Admin.TuneReplication:output_type -> ktgrpc.v1.TuneReplicationResponse
+	26, // 34: ktgrpc.v1.Admin.ListUpdateLogs:output_type -> ktgrpc.v1.ListUpdateLogsResponse
+	29, // 35: ktgrpc.v1.Admin.RemoveUpdateLogs:output_type -> ktgrpc.v1.RemoveUpdateLogsResponse
+	31, // 36: ktgrpc.v1.Admin.ReplicationStatus:output_type -> ktgrpc.v1.ReplicationStatusResponse
+	33, // 37: ktgrpc.v1.Admin.Capabilities:output_type -> ktgrpc.v1.CapabilitiesResponse
+	22, // [22:38] is the sub-list for method output_type
+	6,  // [6:22] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_ktgrpc_v1_admin_proto_init() }
@@ -1934,7 +2123,7 @@ func file_ktgrpc_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ktgrpc_v1_admin_proto_rawDesc), len(file_ktgrpc_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   34,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

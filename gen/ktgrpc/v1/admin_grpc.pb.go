@@ -34,15 +34,17 @@ const (
 	Admin_ListUpdateLogs_FullMethodName    = "/ktgrpc.v1.Admin/ListUpdateLogs"
 	Admin_RemoveUpdateLogs_FullMethodName  = "/ktgrpc.v1.Admin/RemoveUpdateLogs"
 	Admin_ReplicationStatus_FullMethodName = "/ktgrpc.v1.Admin/ReplicationStatus"
+	Admin_Capabilities_FullMethodName      = "/ktgrpc.v1.Admin/Capabilities"
 )
 
 // AdminClient is the client API for Admin service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// Admin inspects and maintains databases. Calls that only one backend has
-// answer UNIMPLEMENTED elsewhere, with a message naming the backend that has
-// them.
+// Admin inspects and maintains databases. Calls that need a capability the
+// backend does not offer answer UNIMPLEMENTED with an ErrorInfo whose reason
+// is CAPABILITY_MISSING and whose metadata names the capability; Capabilities
+// lists what the backend offers.
 type AdminClient interface {
 	// Status reports a database's record count, size and the backend's raw
 	// status fields.
@@ -80,6 +82,10 @@ type AdminClient interface {
 	// ReplicationStatus reports the gateway's replication hub: the subscribers
 	// it serves and what that costs the backend.
 	ReplicationStatus(ctx context.Context, in *ReplicationStatusRequest, opts ...grpc.CallOption) (*ReplicationStatusResponse, error)
+	// Capabilities lists what the backend offers beyond the calls every
+	// backend serves, so that a client can tell in advance which calls and
+	// options would answer UNIMPLEMENTED.
+	Capabilities(ctx context.Context, in *CapabilitiesRequest, opts ...grpc.CallOption) (*CapabilitiesResponse, error)
 }
 
 type adminClient struct {
@@ -240,13 +246,24 @@ func (c *adminClient) ReplicationStatus(ctx context.Context, in *ReplicationStat
 	return out, nil
 }
 
+func (c *adminClient) Capabilities(ctx context.Context, in *CapabilitiesRequest, opts ...grpc.CallOption) (*CapabilitiesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CapabilitiesResponse)
+	err := c.cc.Invoke(ctx, Admin_Capabilities_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServer is the server API for Admin service.
 // All implementations must embed UnimplementedAdminServer
 // for forward compatibility.
 //
-// Admin inspects and maintains databases. Calls that only one backend has
-// answer UNIMPLEMENTED elsewhere, with a message naming the backend that has
-// them.
+// Admin inspects and maintains databases. Calls that need a capability the
+// backend does not offer answer UNIMPLEMENTED with an ErrorInfo whose reason
+// is CAPABILITY_MISSING and whose metadata names the capability; Capabilities
+// lists what the backend offers.
 type AdminServer interface {
 	// Status reports a database's record count, size and the backend's raw
 	// status fields.
@@ -284,6 +301,10 @@ type AdminServer interface {
 	// ReplicationStatus reports the gateway's replication hub: the subscribers
 	// it serves and what that costs the backend.
 	ReplicationStatus(context.Context, *ReplicationStatusRequest) (*ReplicationStatusResponse, error)
+	// Capabilities lists what the backend offers beyond the calls every
+	// backend serves, so that a client can tell in advance which calls and
+	// options would answer UNIMPLEMENTED.
+	Capabilities(context.Context, *CapabilitiesRequest) (*CapabilitiesResponse, error)
 	mustEmbedUnimplementedAdminServer()
 }
 
@@ -338,6 +359,9 @@ func (UnimplementedAdminServer) RemoveUpdateLogs(context.Context, *RemoveUpdateL
 }
 func (UnimplementedAdminServer) ReplicationStatus(context.Context, *ReplicationStatusRequest) (*ReplicationStatusResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ReplicationStatus not implemented")
+}
+func (UnimplementedAdminServer) Capabilities(context.Context, *CapabilitiesRequest) (*CapabilitiesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Capabilities not implemented")
 }
 func (UnimplementedAdminServer) mustEmbedUnimplementedAdminServer() {}
 func (UnimplementedAdminServer) testEmbeddedByValue()               {}
@@ -630,6 +654,24 @@ func _Admin_ReplicationStatus_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Admin_Capabilities_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CapabilitiesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).Capabilities(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_Capabilities_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).Capabilities(ctx, req.(*CapabilitiesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Admin_ServiceDesc is the grpc.ServiceDesc for Admin service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -696,6 +738,10 @@ var Admin_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ReplicationStatus",
 			Handler:    _Admin_ReplicationStatus_Handler,
+		},
+		{
+			MethodName: "Capabilities",
+			Handler:    _Admin_Capabilities_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -6,6 +6,28 @@ from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Map
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class CapabilitiesRequest(_message.Message):
+    __slots__ = []
+    def __init__(self) -> None: ...
+
+class CapabilitiesResponse(_message.Message):
+    __slots__ = ["backend", "capabilities"]
+    BACKEND_FIELD_NUMBER: _ClassVar[int]
+    CAPABILITIES_FIELD_NUMBER: _ClassVar[int]
+    backend: str
+    capabilities: _containers.RepeatedCompositeFieldContainer[Capability]
+    def __init__(self, backend: _Optional[str] = ..., capabilities: _Optional[_Iterable[_Union[Capability, _Mapping]]] = ...) -> None: ...
+
+class Capability(_message.Message):
+    __slots__ = ["description", "name", "offered"]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    OFFERED_FIELD_NUMBER: _ClassVar[int]
+    description: str
+    name: str
+    offered: bool
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., offered: bool = ...) -> None: ...
+
 class ClearRequest(_message.Message):
     __slots__ = ["db"]
     DB_FIELD_NUMBER: _ClassVar[int]

@@ -6,9 +6,10 @@ from ktgrpc.v1 import admin_pb2 as ktgrpc_dot_v1_dot_admin__pb2
 
 
 class AdminStub(object):
-    """Admin inspects and maintains databases. Calls that only one backend has
-    answer UNIMPLEMENTED elsewhere, with a message naming the backend that has
-    them.
+    """Admin inspects and maintains databases. Calls that need a capability the
+    backend does not offer answer UNIMPLEMENTED with an ErrorInfo whose reason
+    is CAPABILITY_MISSING and whose metadata names the capability; Capabilities
+    lists what the backend offers.
     """
 
     def __init__(self, channel):
@@ -92,12 +93,18 @@ class AdminStub(object):
                 request_serializer=ktgrpc_dot_v1_dot_admin__pb2.ReplicationStatusRequest.SerializeToString,
                 response_deserializer=ktgrpc_dot_v1_dot_admin__pb2.ReplicationStatusResponse.FromString,
                 )
+        self.Capabilities = channel.unary_unary(
+                '/ktgrpc.v1.Admin/Capabilities',
+                request_serializer=ktgrpc_dot_v1_dot_admin__pb2.CapabilitiesRequest.SerializeToString,
+                response_deserializer=ktgrpc_dot_v1_dot_admin__pb2.CapabilitiesResponse.FromString,
+                )
 
 
 class AdminServicer(object):
-    """Admin inspects and maintains databases. Calls that only one backend has
-    answer UNIMPLEMENTED elsewhere, with a message naming the backend that has
-    them.
+    """Admin inspects and maintains databases. Calls that need a capability the
+    backend does not offer answer UNIMPLEMENTED with an ErrorInfo whose reason
+    is CAPABILITY_MISSING and whose metadata names the capability; Capabilities
+    lists what the backend offers.
     """
 
     def Status(self, request, context):
@@ -211,6 +218,15 @@ class AdminServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Capabilities(self, request, context):
+        """Capabilities lists what the backend offers beyond the calls every
+        backend serves, so that a client can tell in advance which calls and
+        options would answer UNIMPLEMENTED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -289,6 +305,11 @@ def add_AdminServicer_to_server(servicer, server):
                     request_deserializer=ktgrpc_dot_v1_dot_admin__pb2.ReplicationStatusRequest.FromString,
                     response_serializer=ktgrpc_dot_v1_dot_admin__pb2.ReplicationStatusResponse.SerializeToString,
             ),
+            'Capabilities': grpc.unary_unary_rpc_method_handler(
+                    servicer.Capabilities,
+                    request_deserializer=ktgrpc_dot_v1_dot_admin__pb2.CapabilitiesRequest.FromString,
+                    response_serializer=ktgrpc_dot_v1_dot_admin__pb2.CapabilitiesResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'ktgrpc.v1.Admin', rpc_method_handlers)
@@ -297,9 +318,10 @@ def add_AdminServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class Admin(object):
-    """Admin inspects and maintains databases. Calls that only one backend has
-    answer UNIMPLEMENTED elsewhere, with a message naming the backend that has
-    them.
+    """Admin inspects and maintains databases. Calls that need a capability the
+    backend does not offer answer UNIMPLEMENTED with an ErrorInfo whose reason
+    is CAPABILITY_MISSING and whose metadata names the capability; Capabilities
+    lists what the backend offers.
     """
 
     @staticmethod
@@ -554,5 +576,22 @@ class Admin(object):
         return grpc.experimental.unary_unary(request, target, '/ktgrpc.v1.Admin/ReplicationStatus',
             ktgrpc_dot_v1_dot_admin__pb2.ReplicationStatusRequest.SerializeToString,
             ktgrpc_dot_v1_dot_admin__pb2.ReplicationStatusResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def Capabilities(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/ktgrpc.v1.Admin/Capabilities',
+            ktgrpc_dot_v1_dot_admin__pb2.CapabilitiesRequest.SerializeToString,
+            ktgrpc_dot_v1_dot_admin__pb2.CapabilitiesResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

@@ -834,9 +834,102 @@ export declare type ReplicationStatusResponse = Message<"ktgrpc.v1.ReplicationSt
 export declare const ReplicationStatusResponseSchema: GenMessage<ReplicationStatusResponse>;
 
 /**
- * Admin inspects and maintains databases. Calls that only one backend has
- * answer UNIMPLEMENTED elsewhere, with a message naming the backend that has
- * them.
+ * CapabilitiesRequest is empty.
+ *
+ * @generated from message ktgrpc.v1.CapabilitiesRequest
+ */
+export declare type CapabilitiesRequest = Message<"ktgrpc.v1.CapabilitiesRequest"> & {
+};
+
+/**
+ * Describes the message ktgrpc.v1.CapabilitiesRequest.
+ * Use `create(CapabilitiesRequestSchema)` to create a new message.
+ */
+export declare const CapabilitiesRequestSchema: GenMessage<CapabilitiesRequest>;
+
+/**
+ * CapabilitiesResponse lists every capability the gateway knows and whether
+ * the backend offers it.
+ *
+ * @generated from message ktgrpc.v1.CapabilitiesResponse
+ */
+export declare type CapabilitiesResponse = Message<"ktgrpc.v1.CapabilitiesResponse"> & {
+  /**
+   * The backend, as DatabaseInfo.backend names it.
+   *
+   * @generated from field: string backend = 1;
+   */
+  backend: string;
+
+  /**
+   * Every known capability, offered or not, in a fixed order.
+   *
+   * @generated from field: repeated ktgrpc.v1.Capability capabilities = 2;
+   */
+  capabilities: Capability[];
+};
+
+/**
+ * Describes the message ktgrpc.v1.CapabilitiesResponse.
+ * Use `create(CapabilitiesResponseSchema)` to create a new message.
+ */
+export declare const CapabilitiesResponseSchema: GenMessage<CapabilitiesResponse>;
+
+/**
+ * Capability is one feature beyond the calls every backend serves. The
+ * names are stable and are the ones an UNIMPLEMENTED status names in its
+ * ErrorInfo metadata under "capability":
+ *
+ *   - "atomic": KV.Replace, KV.Seize and KV.CompareAndSwap;
+ *   - "scripts": Script.Call;
+ *   - "script_locks": Script.Call with LOCK_MODE_RECORD or LOCK_MODE_GLOBAL;
+ *   - "tables": the Table service, on databases of the table kind;
+ *   - "maintenance": Admin.Optimize, Copy, Restore, SetMaster and Misc;
+ *   - "replication_admin": Admin.TuneReplication, ListUpdateLogs and
+ *     RemoveUpdateLogs;
+ *   - "expiry": ttl and expire_time on writes;
+ *   - "match_regex" and "match_similar": KV.MatchKeys by regex or by
+ *     similarity;
+ *   - "append_keep_last": KV.Append with keep_last;
+ *   - "increment_options": KV.Increment and IncrementDouble with must_exist
+ *     or a non-zero initial value.
+ *
+ * @generated from message ktgrpc.v1.Capability
+ */
+export declare type Capability = Message<"ktgrpc.v1.Capability"> & {
+  /**
+   * The capability's name.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * What it is, in words.
+   *
+   * @generated from field: string description = 2;
+   */
+  description: string;
+
+  /**
+   * Whether the backend offers it.
+   *
+   * @generated from field: bool offered = 3;
+   */
+  offered: boolean;
+};
+
+/**
+ * Describes the message ktgrpc.v1.Capability.
+ * Use `create(CapabilitySchema)` to create a new message.
+ */
+export declare const CapabilitySchema: GenMessage<Capability>;
+
+/**
+ * Admin inspects and maintains databases. Calls that need a capability the
+ * backend does not offer answer UNIMPLEMENTED with an ErrorInfo whose reason
+ * is CAPABILITY_MISSING and whose metadata names the capability; Capabilities
+ * lists what the backend offers.
  *
  * @generated from service ktgrpc.v1.Admin
  */
@@ -996,6 +1089,18 @@ export declare const Admin: GenService<{
     methodKind: "unary";
     input: typeof ReplicationStatusRequestSchema;
     output: typeof ReplicationStatusResponseSchema;
+  },
+  /**
+   * Capabilities lists what the backend offers beyond the calls every
+   * backend serves, so that a client can tell in advance which calls and
+   * options would answer UNIMPLEMENTED.
+   *
+   * @generated from rpc ktgrpc.v1.Admin.Capabilities
+   */
+  capabilities: {
+    methodKind: "unary";
+    input: typeof CapabilitiesRequestSchema;
+    output: typeof CapabilitiesResponseSchema;
   },
 }>;
 
