@@ -133,6 +133,24 @@ func (c *cli) databases(ctx context.Context, args []string) error {
 		})
 }
 
+func (c *cli) capabilities(ctx context.Context, args []string) error {
+	return c.simpleAdmin(ctx, args, "capabilities",
+		"List what the backend offers beyond the core calls, one capability per line as\nNAME OFFERED DESCRIPTION (tab-separated; -w table aligns them under a header).", nil,
+		func(ctx context.Context, kc *ktgrpc.Client, p *printer) error {
+			_, caps, err := kc.Capabilities(ctx)
+			if err != nil {
+				return err
+			}
+			p.sep = "\t"
+			for _, cp := range caps {
+				if err := p.record(textField("name", cp.Name), boolField("offered", cp.Offered), textField("description", cp.Description)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+}
+
 func (c *cli) health(ctx context.Context, args []string) error {
 	fs, cf := c.clientCommand("health", "[flags]",
 		`Ask each gateway (--addr, or every one of --endpoints) whether it serves,

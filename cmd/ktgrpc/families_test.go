@@ -151,6 +151,9 @@ func TestAdminCommands(t *testing.T) {
 	if out := must(t, env, "", "databases"); !strings.HasPrefix(out, "0\tmain\t") || !strings.Contains(out, "\n1\tcache\thash\t") {
 		t.Errorf("databases = %q", out)
 	}
+	if out := must(t, env, "", "capabilities"); !strings.Contains(out, "\ntables\ttrue\t") || !strings.Contains(out, "\nscripts\tfalse\t") {
+		t.Errorf("capabilities = %q", out)
+	}
 	out = must(t, env, "", "databases", "-w", "table")
 	if lines := strings.Split(out, "\n"); len(lines) != 4 || !strings.HasPrefix(lines[0], "INDEX  NAME ") || !strings.HasSuffix(lines[1], "true") || !strings.HasPrefix(lines[2], "1      cache  hash ") {
 		t.Errorf("databases -w table = %q", out)

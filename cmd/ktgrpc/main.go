@@ -82,6 +82,7 @@ func commands() []command {
 		{"status", "print a database's record count, size and status fields", (*cli).status},
 		{"report", "print the backend server's report", (*cli).reportCmd},
 		{"databases", "list the databases and their health", (*cli).databases},
+		{"capabilities", "list what the backend offers beyond the core calls", (*cli).capabilities},
 		{"clear", "remove every record of a database", (*cli).clear},
 		{"sync", "flush a database to its storage", (*cli).sync},
 		{"vacuum", "purge expired records", (*cli).vacuum},

@@ -203,8 +203,17 @@ func TestAdmin(t *testing.T) {
 	if h, err := c.Health(ctx, ""); err != nil || h != "SERVING" {
 		t.Fatalf("Health = %q, %v", h, err)
 	}
-	// Calls the embedded store does not have are the backend's refusal.
-	if err := c.Optimize(ctx, "x"); !errors.Is(err, ktgrpc.ErrUnsupported) {
+	name, caps, err := c.Capabilities(ctx)
+	offered := map[string]bool{}
+	for _, cp := range caps {
+		offered[cp.Name] = cp.Offered
+	}
+	if err != nil || name != "embedded" || !offered["tables"] || offered["maintenance"] || len(caps) < 10 {
+		t.Fatalf("Capabilities = %q, %+v, %v", name, caps, err)
+	}
+	// Calls the embedded store does not have are the backend's refusal,
+	// naming the capability.
+	if err := c.Optimize(ctx, "x"); !errors.Is(err, ktgrpc.ErrUnsupported) || ktgrpc.ReasonOf(err) == "" {
 		t.Fatalf("Optimize on the embedded store: %v, want ErrUnsupported", err)
 	}
 	if _, _, err := c.Misc(ctx, "getlist", nil); !errors.Is(err, ktgrpc.ErrUnsupported) {

@@ -199,3 +199,29 @@ func (c *Client) Health(ctx context.Context, service string) (string, error) {
 	}
 	return resp.GetStatus().String(), nil
 }
+
+// Capability is one feature beyond the core calls, and whether the
+// gateway's backend offers it.
+type Capability struct {
+	// Name is the capability's name, as in the reason metadata of an
+	// UNIMPLEMENTED error ("tables", "scripts", "expiry"…).
+	Name string
+	// Description says what the capability allows.
+	Description string
+	// Offered says whether the backend offers it.
+	Offered bool
+}
+
+// Capabilities returns the backend's description and every capability the
+// gateway knows, each marked offered or not, so a caller can branch before
+// making a call the backend would refuse.
+func (c *Client) Capabilities(ctx context.Context) (backend string, caps []Capability, err error) {
+	resp, err := c.admin.Capabilities(ctx, &ktgrpcv1.CapabilitiesRequest{})
+	if err != nil {
+		return "", nil, wrapErr("Capabilities", err)
+	}
+	for _, x := range resp.GetCapabilities() {
+		caps = append(caps, Capability{Name: x.GetName(), Description: x.GetDescription(), Offered: x.GetOffered()})
+	}
+	return resp.GetBackend(), caps, nil
+}

@@ -55,6 +55,7 @@ var wrappers = map[string]string{
 	"ktgrpc.v1.Admin.ListUpdateLogs":    "ListUpdateLogs",
 	"ktgrpc.v1.Admin.RemoveUpdateLogs":  "RemoveUpdateLogs",
 	"ktgrpc.v1.Admin.ReplicationStatus": "ReplicationStatus",
+	"ktgrpc.v1.Admin.Capabilities":      "Capabilities",
 }
 
 // TestEveryCallHasAMethod checks that every call of every service in the
