@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -301,19 +303,27 @@ func (c *counting) Get(ctx context.Context, db string, key []byte) (backend.Reco
 // A client that sends without reading holds the gateway at its bound: the
 // gateway reads no more requests than the depth plus the answers the
 // connection's flow-control windows take, and ends the stream once the
-// client has read nothing for the stall timeout.
+// client has read nothing for the stall timeout. The client reads nothing
+// until the gateway's call log says the stream ended.
 func TestPipelineClientThatDoesNotReadIsHeld(t *testing.T) {
 	const depth, total = 4, 200
 	c := &counting{Backend: newGated(t).Backend}
 	if err := c.Set(t.Context(), "", []byte("big"), make([]byte, 1<<20), backend.Expiry{}, backend.WriteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	stream := startPipeline(t, c, server.Options{HealthInterval: quiet.HealthInterval, PipelineDepth: depth, StallTimeout: 100 * time.Millisecond})
+	ended := &codeLogged{code: codes.ResourceExhausted.String(), seen: make(chan struct{})}
+	stream := startPipeline(t, c, server.Options{HealthInterval: quiet.HealthInterval, PipelineDepth: depth,
+		StallTimeout: 100 * time.Millisecond, Logger: slog.New(ended)})
 	for i := range total {
 		if err := stream.Send(getOp(uint64(i), "big")); err != nil {
 			// The gateway ended the stream; Recv says why.
 			break
 		}
+	}
+	select {
+	case <-ended.seen:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the gateway did not end the stream of a client that read nothing")
 	}
 	var err error
 	for err == nil {
@@ -323,6 +333,29 @@ func TestPipelineClientThatDoesNotReadIsHeld(t *testing.T) {
 	if n := c.gets.Load(); n >= total {
 		t.Fatalf("the gateway read all %d requests of a client that read no answer", n)
 	}
+}
+
+// codeLogged is a log handler that closes seen at the first record naming
+// code among its attributes: the gateway's call log of a call that ended
+// with it.
+type codeLogged struct {
+	code string
+	once sync.Once
+	seen chan struct{}
+}
+
+func (h *codeLogged) Enabled(context.Context, slog.Level) bool { return true }
+func (h *codeLogged) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *codeLogged) WithGroup(string) slog.Handler            { return h }
+func (h *codeLogged) Handle(_ context.Context, r slog.Record) error {
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Value.String() == h.code {
+			h.once.Do(func() { close(h.seen) })
+			return false
+		}
+		return true
+	})
+	return nil
 }
 
 // Each pipelined request needs its own unary call's right.
