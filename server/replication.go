@@ -78,10 +78,12 @@ func (r *replicationService) Subscribe(req *ktgrpcv1.SubscribeRequest, stream kt
 		return err
 	}
 	return s.follow(stream.Context(), opts, interval, followOut{
-		stream:   stream,
-		batch:    int(min(req.GetMaxEventsPerMessage(), MaxEventsPerMessage)),
-		again:    "subscribe again",
-		progress: func(pos uint64) any { return &ktgrpcv1.SubscribeResponse{Kind: &ktgrpcv1.SubscribeResponse_Progress{Progress: &ktgrpcv1.Progress{Position: pos}}} },
+		stream: stream,
+		batch:  int(min(req.GetMaxEventsPerMessage(), MaxEventsPerMessage)),
+		again:  "subscribe again",
+		progress: func(pos uint64) any {
+			return &ktgrpcv1.SubscribeResponse{Kind: &ktgrpcv1.SubscribeResponse_Progress{Progress: &ktgrpcv1.Progress{Position: pos}}}
+		},
 	})
 }
 
@@ -306,11 +308,13 @@ func (r *replicationService) Watch(req *ktgrpcv1.WatchRequest, stream ktgrpcv1.R
 		opts.Filter.KeyPrefix = t.Prefix
 	}
 	out := followOut{
-		stream:   stream,
-		watch:    true,
-		batch:    int(min(req.GetMaxEventsPerMessage(), MaxEventsPerMessage)),
-		again:    "watch again",
-		progress: func(pos uint64) any { return &ktgrpcv1.WatchResponse{Kind: &ktgrpcv1.WatchResponse_Progress{Progress: &ktgrpcv1.Progress{Position: pos}}} },
+		stream: stream,
+		watch:  true,
+		batch:  int(min(req.GetMaxEventsPerMessage(), MaxEventsPerMessage)),
+		again:  "watch again",
+		progress: func(pos uint64) any {
+			return &ktgrpcv1.WatchResponse{Kind: &ktgrpcv1.WatchResponse_Progress{Progress: &ktgrpcv1.Progress{Position: pos}}}
+		},
 	}
 	if req.GetAfter() != 0 {
 		opts.After = req.GetAfter()
