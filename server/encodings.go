@@ -39,16 +39,17 @@ const (
 	watchBatchField     = 4
 )
 
-// message returns the message that carries the first n events of evs, at
-// most batch of them and, beyond the first, no more than maxSize bytes.
+// message returns the message that carries the events of the first n of
+// ups, which all have one, at most batch of them and, beyond the first, no
+// more than maxSize bytes.
 //
 // An encoded SubscribeResponse carrying one event is its field 1; so is
 // every event of an EventBatch. A batch is therefore the batch field's
 // header followed by the events' shared SubscribeResponse encodings, as
 // they are, for SubscribeResponse and WatchResponse alike.
-func (c *eventEncodings) message(evs []*backend.Event, watch bool, batch, maxSize int) (int, any, error) {
-	if batch <= 1 || len(evs) == 1 {
-		m, err := c.get(evs[0], watch)
+func (c *eventEncodings) message(ups []backend.Update, watch bool, batch, maxSize int) (int, any, error) {
+	if batch <= 1 || len(ups) == 1 {
+		m, err := c.get(ups[0].Event, watch)
 		return 1, m, err
 	}
 	field := protowire.Number(subscribeBatchField)
@@ -57,10 +58,10 @@ func (c *eventEncodings) message(evs []*backend.Event, watch bool, batch, maxSiz
 	}
 	// Room for the header: tag and length.
 	maxSize -= 16
-	parts := make(mem.BufferSlice, 1, 1+min(len(evs), batch))
+	parts := make(mem.BufferSlice, 1, 1+min(len(ups), batch))
 	size := 0
-	for _, e := range evs[:min(len(evs), batch)] {
-		m, err := c.get(e, false)
+	for _, u := range ups[:min(len(ups), batch)] {
+		m, err := c.get(u.Event, false)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -71,7 +72,7 @@ func (c *eventEncodings) message(evs []*backend.Event, watch bool, batch, maxSiz
 		size += len(m.b)
 	}
 	if len(parts) == 2 {
-		m, err := c.get(evs[0], watch)
+		m, err := c.get(ups[0].Event, watch)
 		return 1, m, err
 	}
 	hdr := protowire.AppendTag(make([]byte, 0, 16), field, protowire.BytesType)

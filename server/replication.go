@@ -159,8 +159,6 @@ type follower struct {
 	// tick, armed while a progress report waits, paces them.
 	tick  *time.Timer
 	armed bool
-	// events collects a run of events to send together.
-	events []*backend.Event
 }
 
 func (f *follower) run(sub *hub.Subscription) error {
@@ -208,15 +206,21 @@ func (f *follower) updates(ups []backend.Update) error {
 			f.pos, f.reported, f.caughtUp = pos, pos, u.Event == nil
 		}
 	}
-	for _, u := range ups {
-		f.pos = u.Position
-		if u.Event != nil {
-			f.events = append(f.events, u.Event)
+	for len(ups) > 0 {
+		// A run of events goes out in as few messages as allowed.
+		n := 0
+		for n < len(ups) && ups[n].Event != nil {
+			n++
+		}
+		if n > 0 {
+			if err := f.sendEvents(ups[:n]); err != nil {
+				return err
+			}
+			ups = ups[n:]
 			continue
 		}
-		if err := f.flush(); err != nil {
-			return err
-		}
+		f.pos = ups[0].Position
+		ups = ups[1:]
 		if !f.caughtUp {
 			// The first update without an event marks the end of the
 			// replay (or, with filters, a withheld run within it); telling
@@ -232,7 +236,7 @@ func (f *follower) updates(ups []backend.Update) error {
 			f.tick.Reset(f.interval)
 		}
 	}
-	return f.flush()
+	return nil
 }
 
 // idle runs when the progress tick fires.
@@ -249,25 +253,20 @@ func (f *follower) sendProgress() error {
 	return f.send(f.pos, f.out.progress(f.pos))
 }
 
-// flush sends the events collected, several to a message where the client
+// sendEvents sends a run of events, several to a message where the client
 // asked for it.
-func (f *follower) flush() error {
-	evs := f.events
-	defer func() {
-		clear(f.events)
-		f.events = f.events[:0]
-	}()
-	for len(evs) > 0 {
-		n, m, err := f.s.encodings.message(evs, f.out.watch, f.out.batch, f.s.opts.MaxMessageSize)
+func (f *follower) sendEvents(ups []backend.Update) error {
+	for len(ups) > 0 {
+		n, m, err := f.s.encodings.message(ups, f.out.watch, f.out.batch, f.s.opts.MaxMessageSize)
 		if err != nil {
 			return err
 		}
-		last := evs[n-1].Position
-		if err := f.send(last, m); err != nil {
+		f.pos = ups[n-1].Position
+		if err := f.send(f.pos, m); err != nil {
 			return err
 		}
-		f.reported = max(f.reported, last)
-		evs = evs[n:]
+		f.reported = f.pos
+		ups = ups[n:]
 	}
 	return nil
 }

@@ -38,11 +38,13 @@ const (
 	DefaultCatchUpReaders   = 1
 	DefaultBackoff          = 100 * time.Millisecond
 	DefaultMaxBackoff       = 5 * time.Second
+	DefaultWakeSpacing      = 10 * time.Microsecond
 )
 
 // readBatch is the most events a subscriber takes from the window under one
-// lock.
-const readBatch = 256
+// lock, and so the most a consumer is handed at once. Each subscriber keeps
+// room for that many, which a thousand of them should not find costly.
+const readBatch = 64
 
 // Options tune a Hub. The zero value is ready to use.
 type Options struct {
@@ -60,6 +62,15 @@ type Options struct {
 	// Backoff is the first pause before the shared stream is reopened after
 	// the backend gave up on it; it doubles up to MaxBackoff (0: 100ms, 5s).
 	Backoff, MaxBackoff time.Duration
+	// WakeSpacing paces the subscribers' wakeups: once woken for a
+	// change, they are woken again no sooner than WakeSpacing times their
+	// number later, and take the changes of the meantime together (0:
+	// 10µs, so 10ms for a thousand subscribers and none to speak of for a
+	// few; negative: woken for every change). Waking a thousand
+	// subscribers for every change would cost the gateway a message per
+	// change and subscriber, and the writes that pass through it would
+	// queue behind them.
+	WakeSpacing time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -80,6 +91,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxBackoff <= 0 {
 		o.MaxBackoff = DefaultMaxBackoff
+	}
+	if o.WakeSpacing == 0 {
+		o.WakeSpacing = DefaultWakeSpacing
 	}
 	return o
 }
@@ -150,6 +164,10 @@ type run struct {
 	bytes     int64
 	// changed is closed (and replaced) whenever the run changes.
 	changed chan struct{}
+	// lastWake is when changed was last closed for new updates; wakeDue
+	// is set while a later wakeup is scheduled.
+	lastWake time.Time
+	wakeDue  bool
 	// err ends the run's subscribers.
 	err error
 }
@@ -469,6 +487,30 @@ func (h *Hub) publish(r *run, u backend.Update) {
 		r.live = true
 	}
 	r.pos = max(r.pos, u.Position)
+	h.wake(r)
+}
+
+// wake tells the subscribers of new updates, paced by WakeSpacing. It is
+// called with h.mu held.
+func (h *Hub) wake(r *run) {
+	if r.wakeDue {
+		return
+	}
+	now := time.Now()
+	if gap := time.Duration(h.subs) * h.opts.WakeSpacing; gap > 0 {
+		if wait := r.lastWake.Add(gap).Sub(now); wait > 0 {
+			r.wakeDue = true
+			time.AfterFunc(wait, func() {
+				h.mu.Lock()
+				defer h.mu.Unlock()
+				r.wakeDue = false
+				r.lastWake = time.Now()
+				r.notify()
+			})
+			return
+		}
+	}
+	r.lastWake = now
 	r.notify()
 }
 
@@ -692,9 +734,6 @@ func (s *sub) follow(ctx context.Context, seq uint64) error {
 		delete(h.readers, s)
 		h.mu.Unlock()
 	}()
-	// Grown as needed: a subscriber that keeps up takes one event at a
-	// time, and a thousand of them should not each hold room for hundreds.
-	var batch []*backend.Event
 	for {
 		next.Store(seq)
 		h.mu.RLock()
@@ -723,22 +762,23 @@ func (s *sub) follow(ctx context.Context, seq uint64) error {
 			return fmt.Errorf("%s: the subscriber read too slowly and fell %d events behind (the limit is %d); resume with after=%d: %w",
 				h.b.Name(), end-seq, h.opts.SubscriberBuffer, s.pos, backend.ErrExhausted)
 		}
+		// Filtered under the lock, so that the events taken need no copy
+		// of their own.
 		i := int(seq - r.firstSeq)
-		batch = append(batch[:0], r.win[i:min(len(r.win), i+readBatch)]...)
-		live, pos, changed := r.live, r.pos, r.changed
-		h.mu.RUnlock()
-		for _, e := range batch {
+		took := r.win[i:min(len(r.win), i+readBatch)]
+		for _, e := range took {
 			seq++
 			s.deliver(e)
 		}
-		clear(batch)
-		if len(batch) == 0 && live {
+		n, live, pos, changed := len(took), r.live, r.pos, r.changed
+		h.mu.RUnlock()
+		if n == 0 && live {
 			s.progress(pos)
 		}
 		if err := s.flush(); err != nil {
 			return err
 		}
-		if len(batch) > 0 {
+		if n > 0 {
 			// A consumer kept busy by a steady flow still gets its turn.
 			if err := s.idle(); err != nil {
 				return err
