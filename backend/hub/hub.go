@@ -38,7 +38,7 @@ const (
 	DefaultCatchUpReaders   = 1
 	DefaultBackoff          = 100 * time.Millisecond
 	DefaultMaxBackoff       = 5 * time.Second
-	DefaultWakeSpacing      = 10 * time.Microsecond
+	DefaultWakeSpacing      = 30 * time.Microsecond
 )
 
 // readBatch is the most events a subscriber takes from the window under one
@@ -65,8 +65,8 @@ type Options struct {
 	// WakeSpacing paces the subscribers' wakeups: once woken for a
 	// change, they are woken again no sooner than WakeSpacing times their
 	// number later, and take the changes of the meantime together (0:
-	// 10µs, so 10ms for a thousand subscribers and none to speak of for a
-	// few; negative: woken for every change). Waking a thousand
+	// 30µs, so 30ms for a thousand subscribers, 2ms for 64 and none to
+	// speak of for a few; negative: woken for every change). Waking a thousand
 	// subscribers for every change would cost the gateway a message per
 	// change and subscriber, and the writes that pass through it would
 	// queue behind them.
