@@ -348,6 +348,8 @@ func (sub *Subscription) Close() {
 		h.mu.Lock()
 		s.left = true
 		delete(h.readers, s)
+		// Wakes Run if it waits for changes; the others go back to wait.
+		s.r.notify()
 		h.mu.Unlock()
 		h.leave(s.r)
 	})
