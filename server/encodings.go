@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/ktgrpc/ktgrpc/backend"
@@ -14,14 +15,69 @@ import (
 // its bytes as they are. Compression, if any, still applies per stream.
 type encodedMessage struct{ b []byte }
 
-// Marshal encodes v, passing an encodedMessage through untouched.
+// encodedBatch is an EventBatch message made of a header of its own and
+// the shared encodings of its events, sent without copying them.
+type encodedBatch struct{ parts mem.BufferSlice }
+
+// Marshal encodes v, passing an encodedMessage or encodedBatch through
+// untouched.
 func (c *requestCodec) Marshal(v any) (mem.BufferSlice, error) {
-	if m, ok := v.(*encodedMessage); ok {
+	switch m := v.(type) {
+	case *encodedMessage:
 		// A SliceBuffer is never returned to a pool, so the bytes can be
 		// shared by every stream that sends them.
 		return mem.BufferSlice{mem.SliceBuffer(m.b)}, nil
+	case *encodedBatch:
+		return m.parts, nil
 	}
 	return c.CodecV2.Marshal(v)
+}
+
+// Field numbers of the EventBatch in SubscribeResponse and WatchResponse.
+const (
+	subscribeBatchField = 3
+	watchBatchField     = 4
+)
+
+// message returns the message that carries the events of the first n of
+// ups, which all have one, at most batch of them and, beyond the first, no
+// more than maxSize bytes.
+//
+// An encoded SubscribeResponse carrying one event is its field 1; so is
+// every event of an EventBatch. A batch is therefore the batch field's
+// header followed by the events' shared SubscribeResponse encodings, as
+// they are, for SubscribeResponse and WatchResponse alike.
+func (c *eventEncodings) message(ups []backend.Update, watch bool, batch, maxSize int) (int, any, error) {
+	if batch <= 1 || len(ups) == 1 {
+		m, err := c.get(ups[0].Event, watch)
+		return 1, m, err
+	}
+	field := protowire.Number(subscribeBatchField)
+	if watch {
+		field = watchBatchField
+	}
+	// Room for the header: tag and length.
+	maxSize -= 16
+	parts := make(mem.BufferSlice, 1, 1+min(len(ups), batch))
+	size := 0
+	for _, u := range ups[:min(len(ups), batch)] {
+		m, err := c.get(u.Event, false)
+		if err != nil {
+			return 0, nil, err
+		}
+		if len(parts) > 1 && size+len(m.b) > maxSize {
+			break
+		}
+		parts = append(parts, mem.SliceBuffer(m.b))
+		size += len(m.b)
+	}
+	if len(parts) == 2 {
+		m, err := c.get(ups[0].Event, watch)
+		return 1, m, err
+	}
+	hdr := protowire.AppendTag(make([]byte, 0, 16), field, protowire.BytesType)
+	parts[0] = mem.SliceBuffer(protowire.AppendVarint(hdr, uint64(size)))
+	return len(parts) - 1, &encodedBatch{parts: parts}, nil
 }
 
 // eventEncodingsKept bounds the events whose encodings are kept: at least

@@ -45,3 +45,78 @@ func TestEventEncodings(t *testing.T) {
 		t.Fatal("an old event's encoding was kept past the bound")
 	}
 }
+
+// TestEventBatchEncoding: several events make one EventBatch message of the
+// stream's type, with the events in order, no more than asked for and, past
+// the first, within the size limit; one event, or a batch of 1, is the
+// single-event message.
+func TestEventBatchEncoding(t *testing.T) {
+	var c eventEncodings
+	var ups []backend.Update
+	for i := range 5 {
+		e := &backend.Event{Position: uint64(10 + i), Op: backend.OpSet, Key: []byte{'k', byte('0' + i)}, Value: []byte("value")}
+		ups = append(ups, backend.Update{Position: e.Position, Event: e})
+	}
+	decode := func(m any) (*ktgrpcv1.SubscribeResponse, *ktgrpcv1.WatchResponse) {
+		t.Helper()
+		sub, watch := &ktgrpcv1.SubscribeResponse{}, &ktgrpcv1.WatchResponse{}
+		bs, err := newRequestCodec().Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := bs.Materialize()
+		if err := proto.Unmarshal(b, sub); err != nil {
+			t.Fatal(err)
+		}
+		if err := proto.Unmarshal(b, watch); err != nil {
+			t.Fatal(err)
+		}
+		return sub, watch
+	}
+	one, err := c.get(ups[0].Event, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := len(one.b) // the same for every event here
+	for _, tc := range []struct {
+		watch          bool
+		batch, maxSize int
+		want           int
+	}{
+		{false, 0, 1 << 20, 1},
+		{false, 1, 1 << 20, 1},
+		{false, 3, 1 << 20, 3},
+		{true, 64, 1 << 20, 5},
+		{false, 64, 16 + size + size/2, 1}, // two events do not fit
+		{true, 64, 16 + 2*size, 2},
+	} {
+		n, m, err := c.message(ups, tc.watch, tc.batch, tc.maxSize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != tc.want {
+			t.Errorf("%+v: %d events taken, want %d", tc, n, tc.want)
+			continue
+		}
+		sub, watch := decode(m)
+		var got []*ktgrpcv1.Event
+		switch {
+		case n == 1 && !tc.watch:
+			got = []*ktgrpcv1.Event{sub.GetEvent()}
+		case n == 1:
+			got = []*ktgrpcv1.Event{watch.GetEvent()}
+		case !tc.watch:
+			got = sub.GetEvents().GetEvents()
+		default:
+			got = watch.GetEvents().GetEvents()
+		}
+		if len(got) != n {
+			t.Fatalf("%+v: the message carries %d events, want %d", tc, len(got), n)
+		}
+		for i, ev := range got {
+			if !proto.Equal(ev, toEvent(ups[i].Event)) {
+				t.Errorf("%+v: event %d is %v, want %v", tc, i, ev, toEvent(ups[i].Event))
+			}
+		}
+	}
+}

@@ -4,13 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/ktgrpc/ktgrpc/backend"
+	"github.com/ktgrpc/ktgrpc/backend/hub"
 	ktgrpcv1 "github.com/ktgrpc/ktgrpc/gen/ktgrpc/v1"
 )
 
@@ -65,6 +68,9 @@ func opFromBackend(op backend.Operation) ktgrpcv1.Operation {
 	return ktgrpcv1.Operation_OPERATION_UNSPECIFIED
 }
 
+// MaxEventsPerMessage caps a request's max_events_per_message.
+const MaxEventsPerMessage = 1024
+
 func (r *replicationService) Subscribe(req *ktgrpcv1.SubscribeRequest, stream ktgrpcv1.Replication_SubscribeServer) error {
 	s := r.s
 	opts, interval, err := s.subscribeOptions(req)
@@ -72,172 +78,197 @@ func (r *replicationService) Subscribe(req *ktgrpcv1.SubscribeRequest, stream kt
 		return err
 	}
 	return s.follow(stream.Context(), opts, interval, followOut{
-		event: func(e *backend.Event) error {
-			m, err := s.encodings.get(e, false)
-			if err != nil {
-				return err
-			}
-			return stream.SendMsg(m)
-		},
-		progress: func(pos uint64) error {
-			return stream.Send(&ktgrpcv1.SubscribeResponse{Kind: &ktgrpcv1.SubscribeResponse_Progress{Progress: &ktgrpcv1.Progress{Position: pos}}})
+		stream: stream,
+		batch:  int(min(req.GetMaxEventsPerMessage(), MaxEventsPerMessage)),
+		again:  "subscribe again",
+		progress: func(pos uint64) any {
+			return &ktgrpcv1.SubscribeResponse{Kind: &ktgrpcv1.SubscribeResponse_Progress{Progress: &ktgrpcv1.Progress{Position: pos}}}
 		},
 	})
 }
 
-// followOut is where follow sends a stream's messages. start, when set,
-// runs with the subscription's first position before anything is sent.
+// followOut is where follow sends a stream's messages.
 type followOut struct {
-	event    func(*backend.Event) error
-	progress func(pos uint64) error
-	start    func(ctx context.Context, pos uint64) error
+	stream grpc.ServerStream
+	// watch: the stream is a Watch, whose messages are WatchResponses.
+	watch bool
+	// batch is the most events a message may carry; 1 or less sends each
+	// in a message of its own.
+	batch int
+	// again is what a client that stalled before its first position does.
+	again    string
+	progress func(pos uint64) any
+	// start, when set, runs with the subscription's first position before
+	// anything else is sent, sending with send.
+	start func(ctx context.Context, pos uint64, send func(any) error) error
 }
 
 // follow runs a subscription on the hub and streams it until the client
 // goes away, the server stops or the subscription fails.
+//
+// One goroutine of the stream's own reads the hub and sends, with no
+// goroutine or timer per message; the handler's goroutine watches it and
+// ends the stream when a send has waited longer than the stall timeout for
+// a client that stopped reading. Only returning from the handler frees a
+// send blocked in flow control, and closing the hub subscription first
+// frees what the stream holds at once.
 func (s *Server) follow(parent context.Context, opts backend.SubscribeOptions, interval time.Duration, out followOut) error {
 	ctx, cancel := s.streamContext(parent)
 	defer cancel()
-
-	// The hub calls fn on its own schedule; handing the updates over a
-	// channel keeps every Send on this goroutine, interleaved with the
-	// progress ticks.
-	updates := make(chan backend.Update)
-	subDone := make(chan error, 1)
-	go func() {
-		subDone <- s.hub.Subscribe(ctx, opts, func(u backend.Update) error {
-			select {
-			case updates <- u:
-				return nil
-			case <-ctx.Done():
-				return context.Cause(ctx)
-			}
-		})
-	}()
-	finished := false
-	defer func() {
-		// The hub must be done with the subscription before the handler
-		// returns, so that nothing outlives the RPC.
-		cancel()
-		if !finished {
-			<-subDone
+	sub, err := s.hub.Open(ctx, opts)
+	if err != nil {
+		return streamError(ctx, err)
+	}
+	defer sub.Close()
+	f := &follower{s: s, ctx: ctx, out: out, interval: interval}
+	f.at.Store(opts.After)
+	f.known.Store(!opts.Now)
+	done := make(chan error, 1)
+	go func() { done <- f.run(sub) }()
+	err = s.supervise(ctx, &f.clock, done)
+	var stalled *errStalled
+	switch {
+	case errors.As(err, &stalled):
+		again := out.again
+		if f.known.Load() {
+			again = fmt.Sprintf("resume with after=%d", f.at.Load())
 		}
-	}()
+		return status.Errorf(codes.ResourceExhausted, "%s; the stream was ended to free the gateway for others; %s", stalled, again)
+	case ctx.Err() != nil:
+		// Shutting down, or the client went away.
+		return streamError(ctx, context.Cause(ctx))
+	}
+	return streamError(ctx, err)
+}
 
-	ticker := time.NewTicker(interval)
-	defer ticker.Stop()
-	var (
-		pos, reported uint64
-		caughtUp      bool
-		held          *backend.Update
-		// delivered is the position of the last message the client took;
-		// known is false until there is one for a stream from now.
-		delivered = opts.After
-		known     = !opts.Now
-	)
-	// send delivers one message at position at. A client that stops
-	// reading, so that the message stays blocked in flow control, is ended
-	// after the stall timeout like a cursor stream: returning ends the hub
-	// subscription and frees what it holds.
-	send := func(at uint64, msg func() error) error {
-		if err := s.sendWithin(ctx, msg); err != nil {
-			var stalled *errStalled
-			if !errors.As(err, &stalled) {
-				if ctx.Err() != nil {
-					// Shutting down, or the client went away.
-					return streamError(ctx, context.Cause(ctx))
-				}
+// follower is the sending side of follow, on the stream's own goroutine.
+type follower struct {
+	s        *Server
+	ctx      context.Context
+	out      followOut
+	interval time.Duration
+	clock    sendClock
+	// at is the position of the last message the client took; known is
+	// false until there is one for a stream from now. The handler reads
+	// them when it ends a stalled stream.
+	at    atomic.Uint64
+	known atomic.Bool
+
+	started, caughtUp bool
+	pos, reported     uint64
+	// tick, armed while a progress report waits, paces them.
+	tick  *time.Timer
+	armed bool
+}
+
+func (f *follower) run(sub *hub.Subscription) error {
+	f.tick = time.NewTimer(f.interval)
+	f.tick.Stop()
+	defer f.tick.Stop()
+	return sub.Run(f.ctx, hub.Consumer{Updates: f.updates, Wake: f.tick.C, Idle: f.idle})
+}
+
+// send sends one message at position at.
+func (f *follower) send(at uint64, m any) error {
+	if err := f.clock.send(f.ctx, func() error { return f.out.stream.SendMsg(m) }); err != nil {
+		return err
+	}
+	f.at.Store(at)
+	f.known.Store(true)
+	return nil
+}
+
+func (f *follower) updates(ups []backend.Update) error {
+	if !f.started {
+		f.started = true
+		if f.out.start != nil {
+			// The first update fixes the position the start is tagged
+			// with: a progress is the position itself; an event (the
+			// stream began before the hub caught up) has nothing before
+			// it since the start.
+			u := ups[0]
+			pos := u.Position
+			if u.Event != nil {
+				pos--
+			} else {
+				ups = ups[1:]
+			}
+			// Until the snapshot is complete a client that stalls must
+			// start again, so its sends tell no position.
+			sendSnapshot := func(m any) error {
+				return f.clock.send(f.ctx, func() error { return f.out.stream.SendMsg(m) })
+			}
+			if err := f.out.start(f.ctx, pos, sendSnapshot); err != nil {
 				return err
 			}
-			resume := "subscribe again"
-			if known {
-				resume = fmt.Sprintf("resume with after=%d", delivered)
-			}
-			return status.Errorf(codes.ResourceExhausted, "%s; the stream was ended to free the gateway for others; %s", stalled, resume)
+			f.at.Store(pos)
+			f.known.Store(true)
+			f.pos, f.reported, f.caughtUp = pos, pos, u.Event == nil
 		}
-		delivered, known = at, true
-		return nil
 	}
-	if out.start != nil {
-		// The first update fixes the position the start is tagged with: a
-		// progress is the position itself; an event (the stream began
-		// before the hub caught up) has nothing before it since the start.
-		select {
-		case <-ctx.Done():
-			return streamError(ctx, context.Cause(ctx))
-		case err := <-subDone:
-			finished = true
-			if err == nil {
-				return nil
-			}
-			return streamError(ctx, err)
-		case u := <-updates:
-			pos = u.Position
-			if u.Event != nil {
-				pos = u.Position - 1
-				held = &u
-			}
+	for len(ups) > 0 {
+		// A run of events goes out in as few messages as allowed.
+		n := 0
+		for n < len(ups) && ups[n].Event != nil {
+			n++
 		}
-		if err := out.start(ctx, pos); err != nil {
-			var stalled *errStalled
-			if errors.As(err, &stalled) {
-				return status.Errorf(codes.ResourceExhausted, "%s; the stream was ended to free the gateway for others; watch again", stalled)
+		if n > 0 {
+			if err := f.sendEvents(ups[:n]); err != nil {
+				return err
 			}
-			return streamError(ctx, err)
+			ups = ups[n:]
+			continue
 		}
-		delivered, known = pos, true
-		reported, caughtUp = pos, held == nil
-	}
-	sendProgress := func() error {
-		reported = pos
-		p := pos
-		return send(p, func() error { return out.progress(p) })
-	}
-	handle := func(u backend.Update) error {
-		pos = u.Position
-		switch {
-		case u.Event != nil:
-			reported = pos
-			e := u.Event
-			return send(pos, func() error { return out.event(e) })
-		case !caughtUp:
+		f.pos = ups[0].Position
+		ups = ups[1:]
+		if !f.caughtUp {
 			// The first update without an event marks the end of the
 			// replay (or, with filters, a withheld run within it); telling
 			// the position right away lets a consumer checkpoint without
-			// waiting for a tick. Later ones wait for the ticker, so a
-			// busy, filtered log costs one message per interval.
-			caughtUp = true
-			return sendProgress()
-		}
-		return nil
-	}
-	if held != nil {
-		if err := handle(*held); err != nil {
-			return err
-		}
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return streamError(ctx, context.Cause(ctx))
-		case err := <-subDone:
-			finished = true
-			if err == nil {
-				return nil
-			}
-			return streamError(ctx, err)
-		case u := <-updates:
-			if err := handle(u); err != nil {
+			// waiting for a tick. Later ones wait for the tick, so a busy,
+			// filtered log costs one message per interval.
+			f.caughtUp = true
+			if err := f.sendProgress(); err != nil {
 				return err
 			}
-		case <-ticker.C:
-			if pos > reported {
-				if err := sendProgress(); err != nil {
-					return err
-				}
-			}
+		} else if f.pos > f.reported && !f.armed {
+			f.armed = true
+			f.tick.Reset(f.interval)
 		}
 	}
+	return nil
+}
+
+// idle runs when the progress tick fires.
+func (f *follower) idle() error {
+	f.armed = false
+	if f.pos > f.reported {
+		return f.sendProgress()
+	}
+	return nil
+}
+
+func (f *follower) sendProgress() error {
+	f.reported = f.pos
+	return f.send(f.pos, f.out.progress(f.pos))
+}
+
+// sendEvents sends a run of events, several to a message where the client
+// asked for it.
+func (f *follower) sendEvents(ups []backend.Update) error {
+	for len(ups) > 0 {
+		n, m, err := f.s.encodings.message(ups, f.out.watch, f.out.batch, f.s.opts.MaxMessageSize)
+		if err != nil {
+			return err
+		}
+		f.pos = ups[n-1].Position
+		if err := f.send(f.pos, m); err != nil {
+			return err
+		}
+		f.reported = f.pos
+		ups = ups[n:]
+	}
+	return nil
 }
 
 // Snapshot batch sizes for Watch.
@@ -276,23 +307,20 @@ func (r *replicationService) Watch(req *ktgrpcv1.WatchRequest, stream ktgrpcv1.R
 		opts.Filter.KeyPrefix = t.Prefix
 	}
 	out := followOut{
-		event: func(e *backend.Event) error {
-			m, err := s.encodings.get(e, true)
-			if err != nil {
-				return err
-			}
-			return stream.SendMsg(m)
-		},
-		progress: func(pos uint64) error {
-			return stream.Send(&ktgrpcv1.WatchResponse{Kind: &ktgrpcv1.WatchResponse_Progress{Progress: &ktgrpcv1.Progress{Position: pos}}})
+		stream: stream,
+		watch:  true,
+		batch:  int(min(req.GetMaxEventsPerMessage(), MaxEventsPerMessage)),
+		again:  "watch again",
+		progress: func(pos uint64) any {
+			return &ktgrpcv1.WatchResponse{Kind: &ktgrpcv1.WatchResponse_Progress{Progress: &ktgrpcv1.Progress{Position: pos}}}
 		},
 	}
 	if req.GetAfter() != 0 {
 		opts.After = req.GetAfter()
 	} else {
 		opts.Now = true
-		out.start = func(ctx context.Context, pos uint64) error {
-			return s.watchSnapshot(ctx, req, batch, pos, stream)
+		out.start = func(ctx context.Context, pos uint64, send func(any) error) error {
+			return s.watchSnapshot(ctx, req, batch, pos, send)
 		}
 	}
 	return s.follow(stream.Context(), opts, interval, out)
@@ -300,13 +328,11 @@ func (r *replicationService) Watch(req *ktgrpcv1.WatchRequest, stream ktgrpcv1.R
 
 // watchSnapshot sends the records Watch targets, read after the stream's
 // start position was fixed, so that every change at or before it shows.
-func (s *Server) watchSnapshot(ctx context.Context, req *ktgrpcv1.WatchRequest, batch int, pos uint64, stream ktgrpcv1.Replication_WatchServer) error {
+func (s *Server) watchSnapshot(ctx context.Context, req *ktgrpcv1.WatchRequest, batch int, pos uint64, sendMsg func(any) error) error {
 	send := func(recs []*ktgrpcv1.Record, last bool) error {
-		return s.sendWithin(ctx, func() error {
-			return stream.Send(&ktgrpcv1.WatchResponse{Kind: &ktgrpcv1.WatchResponse_Snapshot{
-				Snapshot: &ktgrpcv1.WatchSnapshot{Records: recs, Position: pos, Last: last},
-			}})
-		})
+		return sendMsg(&ktgrpcv1.WatchResponse{Kind: &ktgrpcv1.WatchResponse_Snapshot{
+			Snapshot: &ktgrpcv1.WatchSnapshot{Records: recs, Position: pos, Last: last},
+		}})
 	}
 	if key := req.GetKey(); key != nil {
 		rec, found, err := s.b.Get(ctx, req.GetDb(), key)

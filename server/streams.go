@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc/stats"
@@ -112,4 +113,61 @@ func (s *Server) sendWithin(ctx context.Context, send func() error) error {
 
 func (e *errStalled) Error() string {
 	return "the client read nothing for " + e.after.String()
+}
+
+// sendClock records when the send under way on a stream began, so that
+// another goroutine can tell a client that stopped reading.
+type sendClock struct {
+	// since is the start of the send under way in Unix nanoseconds, 0
+	// when none is.
+	since atomic.Int64
+}
+
+// send runs one send. Once ctx has ended no send starts, so that a
+// goroutine that sees ctx end with no send under way knows that none will
+// block.
+func (c *sendClock) send(ctx context.Context, send func() error) error {
+	c.since.Store(time.Now().UnixNano())
+	defer c.since.Store(0)
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	return send()
+}
+
+// waited is how long the send under way has waited, 0 when none is.
+func (c *sendClock) waited() time.Duration {
+	since := c.since.Load()
+	if since == 0 {
+		return 0
+	}
+	return max(time.Since(time.Unix(0, since)), time.Nanosecond)
+}
+
+// supervise waits for a stream's sending goroutine to end with its result
+// on done, and gives up on it when one of its sends has waited for the
+// client for the stall timeout. When ctx ends it waits for the goroutine
+// only if no send is under way: one blocked in flow control ends only when
+// the handler returns. A stall is an *errStalled.
+func (s *Server) supervise(ctx context.Context, c *sendClock, done <-chan error) error {
+	t := time.NewTimer(s.opts.StallTimeout)
+	defer t.Stop()
+	ctxDone := ctx.Done()
+	for {
+		select {
+		case err := <-done:
+			return err
+		case <-ctxDone:
+			if c.waited() > 0 {
+				return context.Cause(ctx)
+			}
+			ctxDone = nil
+		case <-t.C:
+			w := c.waited()
+			if w >= s.opts.StallTimeout {
+				return &errStalled{after: s.opts.StallTimeout}
+			}
+			t.Reset(s.opts.StallTimeout - w)
+		}
+	}
 }

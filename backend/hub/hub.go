@@ -38,11 +38,13 @@ const (
 	DefaultCatchUpReaders   = 1
 	DefaultBackoff          = 100 * time.Millisecond
 	DefaultMaxBackoff       = 5 * time.Second
+	DefaultWakeSpacing      = 30 * time.Microsecond
 )
 
 // readBatch is the most events a subscriber takes from the window under one
-// lock.
-const readBatch = 256
+// lock, and so the most a consumer is handed at once. Each subscriber keeps
+// room for that many, which a thousand of them should not find costly.
+const readBatch = 64
 
 // Options tune a Hub. The zero value is ready to use.
 type Options struct {
@@ -60,6 +62,15 @@ type Options struct {
 	// Backoff is the first pause before the shared stream is reopened after
 	// the backend gave up on it; it doubles up to MaxBackoff (0: 100ms, 5s).
 	Backoff, MaxBackoff time.Duration
+	// WakeSpacing paces the subscribers' wakeups: once woken for a
+	// change, they are woken again no sooner than WakeSpacing times their
+	// number later, and take the changes of the meantime together (0:
+	// 30µs, so 30ms for a thousand subscribers, 2ms for 64 and none to
+	// speak of for a few; negative: woken for every change). Waking a thousand
+	// subscribers for every change would cost the gateway a message per
+	// change and subscriber, and the writes that pass through it would
+	// queue behind them.
+	WakeSpacing time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -80,6 +91,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxBackoff <= 0 {
 		o.MaxBackoff = DefaultMaxBackoff
+	}
+	if o.WakeSpacing == 0 {
+		o.WakeSpacing = DefaultWakeSpacing
 	}
 	return o
 }
@@ -150,6 +164,10 @@ type run struct {
 	bytes     int64
 	// changed is closed (and replaced) whenever the run changes.
 	changed chan struct{}
+	// lastWake is when changed was last closed for new updates; wakeDue
+	// is set while a later wakeup is scheduled.
+	lastWake time.Time
+	wakeDue  bool
 	// err ends the run's subscribers.
 	err error
 }
@@ -235,33 +253,106 @@ func eventSize(e *backend.Event) int64 {
 // shared stream. The events handed to fn are shared with other subscribers
 // and must not be modified.
 func (h *Hub) Subscribe(ctx context.Context, opts backend.SubscribeOptions, fn func(backend.Update) error) error {
+	return h.SubscribeBatch(ctx, opts, Consumer{Updates: func(ups []backend.Update) error {
+		for _, u := range ups {
+			if err := fn(u); err != nil {
+				return err
+			}
+		}
+		return nil
+	}})
+}
+
+// Consumer receives the updates of SubscribeBatch.
+type Consumer struct {
+	// Updates receives the next updates, in order: as many as were ready
+	// at once, so that a subscriber behind the newest change can send them
+	// on together. The slice is reused once Updates returns.
+	Updates func([]backend.Update) error
+	// Wake, when it delivers, has the subscription call Idle between
+	// updates, on the goroutine that calls Updates; a consumer that sends
+	// progress reports on a timer sends them from there. Nil never wakes.
+	Wake <-chan time.Time
+	// Idle is called when Wake delivers.
+	Idle func() error
+}
+
+// SubscribeBatch is Subscribe that hands over the updates ready together in
+// one call, and runs Idle on the subscription's own goroutine when Wake
+// delivers: one goroutine both receives and sends.
+func (h *Hub) SubscribeBatch(ctx context.Context, opts backend.SubscribeOptions, c Consumer) error {
+	sub, err := h.Open(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer sub.Close()
+	return sub.Run(ctx, c)
+}
+
+// Subscription is one subscriber of the hub, between Open and Close.
+type Subscription struct {
+	s     *sub
+	opts  backend.SubscribeOptions
+	close sync.Once
+}
+
+// errLeft ends Run once Close has been called.
+var errLeft = fmt.Errorf("the subscription was closed: %w", backend.ErrUnavailable)
+
+// Open checks opts and registers a subscriber, starting the shared stream
+// for the first one. Run serves it; Close, which must follow, unregisters
+// it.
+func (h *Hub) Open(ctx context.Context, opts backend.SubscribeOptions) (*Subscription, error) {
 	filter := opts.Filter
 	if fc, ok := h.b.(backend.FilterChecker); ok {
 		var err error
 		if filter, err = fc.CheckFilter(ctx, filter); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	filter.NotOrigin = opts.ServerID
 	if lp, ok := h.b.(backend.LogPositioner); ok && !opts.Now {
 		if last := lp.LogPosition(); opts.After > last {
-			return fmt.Errorf("%s: subscribe after position %d: the newest change is at %d; resume from a position this backend gave: %w", h.b.Name(), opts.After, last, backend.ErrInvalid)
+			return nil, fmt.Errorf("%s: subscribe after position %d: the newest change is at %d; resume from a position this backend gave: %w", h.b.Name(), opts.After, last, backend.ErrInvalid)
 		}
 	}
 	if rc, ok := h.b.(backend.RetentionChecker); ok && !opts.Now && opts.After > 0 && !h.inWindow(opts.After) {
 		// Checked before joining: the first subscriber's position starts
 		// the shared stream, whose failure would end every subscriber.
 		if err := rc.CheckRetained(ctx, opts.After); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	r, err := h.join(opts)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer h.leave(r)
-	s := &sub{h: h, r: r, fn: fn, filter: filter}
-	return s.serve(ctx, opts)
+	return &Subscription{s: &sub{h: h, r: r, filter: filter}, opts: opts}, nil
+}
+
+// Run serves the subscription to c until ctx ends, the subscription fails,
+// c returns an error or Close is called. Call it at most once.
+func (sub *Subscription) Run(ctx context.Context, c Consumer) error {
+	sub.s.c = c
+	return sub.s.serve(ctx, sub.opts)
+}
+
+// Close unregisters the subscriber; the last one stops the shared stream
+// and waits for it. It may be called from any goroutine, also while Run
+// is blocked in the consumer (a client that stopped reading): the hub
+// forgets the subscriber at once, and Run returns when the consumer does.
+// Calls after the first do nothing.
+func (sub *Subscription) Close() {
+	sub.close.Do(func() {
+		s, h := sub.s, sub.s.h
+		h.mu.Lock()
+		s.left = true
+		delete(h.readers, s)
+		// Wakes Run if it waits for changes; the others go back to wait.
+		s.r.notify()
+		h.mu.Unlock()
+		h.leave(s.r)
+	})
 }
 
 // inWindow reports whether the shared stream holds every event after pos
@@ -398,6 +489,30 @@ func (h *Hub) publish(r *run, u backend.Update) {
 		r.live = true
 	}
 	r.pos = max(r.pos, u.Position)
+	h.wake(r)
+}
+
+// wake tells the subscribers of new updates, paced by WakeSpacing. It is
+// called with h.mu held.
+func (h *Hub) wake(r *run) {
+	if r.wakeDue {
+		return
+	}
+	now := time.Now()
+	if gap := time.Duration(h.subs) * h.opts.WakeSpacing; gap > 0 {
+		if wait := r.lastWake.Add(gap).Sub(now); wait > 0 {
+			r.wakeDue = true
+			time.AfterFunc(wait, func() {
+				h.mu.Lock()
+				defer h.mu.Unlock()
+				r.wakeDue = false
+				r.lastWake = time.Now()
+				r.notify()
+			})
+			return
+		}
+	}
+	r.lastWake = now
 	r.notify()
 }
 
@@ -405,8 +520,10 @@ func (h *Hub) publish(r *run, u backend.Update) {
 type sub struct {
 	h      *Hub
 	r      *run
-	fn     func(backend.Update) error
+	c      Consumer
 	filter backend.Filter
+	// out collects the updates for the next call of c.Updates.
+	out []backend.Update
 	// pos is the subscriber's position: every event up to it was handed
 	// to fn or withheld by the filter.
 	pos uint64
@@ -418,10 +535,16 @@ type sub struct {
 	// delivered is the position of the last update handed to fn.
 	delivered uint64
 	caughtUp  bool
+	// left is set, under Hub.mu, when the subscription is closed.
+	left bool
 }
 
 // errHandover stops a catch-up reader once the window covers its position.
 var errHandover = errors.New("hand over to the window")
+
+// errBehind hands a subscriber that has not caught up yet, and whose next
+// event has left the window, back to a catch-up reader.
+var errBehind = errors.New("behind the window")
 
 func (s *sub) serve(ctx context.Context, opts backend.SubscribeOptions) error {
 	h, r := s.h, s.r
@@ -460,31 +583,66 @@ func (s *sub) serve(ctx context.Context, opts backend.SubscribeOptions) error {
 		h.mu.Lock()
 	}
 	h.mu.Unlock()
-	return s.follow(ctx, seq)
+	for {
+		err := s.follow(ctx, seq)
+		if !errors.Is(err, errBehind) {
+			return err
+		}
+		// Still replaying, and the window moved past the next event (a
+		// subscriber handed over at the window's oldest event meets this
+		// at the next write): a catch-up reader takes it on again.
+		var cerr error
+		if seq, cerr = s.catchUp(ctx); cerr != nil {
+			return cerr
+		}
+	}
 }
 
-// deliver hands one event, or the progress past a withheld one, to fn.
-func (s *sub) deliver(e *backend.Event) error {
+// deliver takes one event for the consumer, or the progress past a
+// withheld one.
+func (s *sub) deliver(e *backend.Event) {
 	if e.Position <= s.floor {
-		return nil
+		return
 	}
 	s.floor = e.Position
 	s.pos = max(s.pos, e.Position)
 	if !s.filter.Match(e) {
-		return nil
+		return
 	}
 	s.delivered = s.pos
-	return s.fn(backend.Update{Position: s.pos, Event: e})
+	s.out = append(s.out, backend.Update{Position: s.pos, Event: e})
 }
 
-// progress tells fn the position, once caught up and whenever it moved.
-func (s *sub) progress(pos uint64) error {
-	s.pos = max(s.pos, pos)
-	if s.caughtUp && s.delivered >= s.pos {
+// flush hands the collected updates to the consumer.
+func (s *sub) flush() error {
+	if len(s.out) == 0 {
 		return nil
 	}
+	err := s.c.Updates(s.out)
+	clear(s.out)
+	s.out = s.out[:0]
+	return err
+}
+
+// idle runs the consumer's Idle if its Wake has delivered.
+func (s *sub) idle() error {
+	select {
+	case <-s.c.Wake:
+		return s.c.Idle()
+	default:
+		return nil
+	}
+}
+
+// progress tells the consumer the position, once caught up and whenever
+// it moved.
+func (s *sub) progress(pos uint64) {
+	s.pos = max(s.pos, pos)
+	if s.caughtUp && s.delivered >= s.pos {
+		return
+	}
 	s.caughtUp, s.delivered = true, s.pos
-	return s.fn(backend.Update{Position: s.pos})
+	s.out = append(s.out, backend.Update{Position: s.pos})
 }
 
 // catchUp reads the log from s.pos on a reader of its own until the window
@@ -510,7 +668,11 @@ func (s *sub) catchUp(ctx context.Context) (uint64, error) {
 	var seq uint64
 	err := h.b.Subscribe(cctx, backend.SubscribeOptions{After: s.pos}, func(u backend.Update) error {
 		if u.Event != nil {
-			if err := s.deliver(u.Event); err != nil {
+			s.deliver(u.Event)
+			if err := s.flush(); err != nil {
+				return err
+			}
+			if err := s.idle(); err != nil {
 				return err
 			}
 		} else {
@@ -560,6 +722,10 @@ func (s *sub) follow(ctx context.Context, seq uint64) error {
 	next := new(atomic.Uint64)
 	next.Store(seq)
 	h.mu.Lock()
+	if s.left {
+		h.mu.Unlock()
+		return errLeft
+	}
 	if h.readers == nil {
 		h.readers = map[*sub]*atomic.Uint64{}
 	}
@@ -570,19 +736,25 @@ func (s *sub) follow(ctx context.Context, seq uint64) error {
 		delete(h.readers, s)
 		h.mu.Unlock()
 	}()
-	batch := make([]*backend.Event, 0, readBatch)
 	for {
 		next.Store(seq)
 		h.mu.RLock()
-		if r.err != nil {
+		if r.err != nil || s.left {
 			err := r.err
 			h.mu.RUnlock()
+			if err == nil {
+				err = errLeft
+			}
 			return err
 		}
 		end := r.endSeq()
 		// Behind the window, or (once it has caught up: a subscriber
 		// reading the window from an older position is not slow) further
 		// behind the newest event than its buffer.
+		if seq < r.firstSeq && !s.caughtUp {
+			h.mu.RUnlock()
+			return errBehind
+		}
 		if seq < r.firstSeq || s.caughtUp && end-seq > uint64(h.opts.SubscriberBuffer) {
 			h.mu.RUnlock()
 			h.mu.Lock()
@@ -592,28 +764,37 @@ func (s *sub) follow(ctx context.Context, seq uint64) error {
 			return fmt.Errorf("%s: the subscriber read too slowly and fell %d events behind (the limit is %d); resume with after=%d: %w",
 				h.b.Name(), end-seq, h.opts.SubscriberBuffer, s.pos, backend.ErrExhausted)
 		}
+		// Filtered under the lock, so that the events taken need no copy
+		// of their own.
 		i := int(seq - r.firstSeq)
-		batch = append(batch[:0], r.win[i:min(len(r.win), i+readBatch)]...)
-		live, pos, changed := r.live, r.pos, r.changed
-		h.mu.RUnlock()
-		for _, e := range batch {
+		took := r.win[i:min(len(r.win), i+readBatch)]
+		for _, e := range took {
 			seq++
-			if err := s.deliver(e); err != nil {
+			s.deliver(e)
+		}
+		n, live, pos, changed := len(took), r.live, r.pos, r.changed
+		h.mu.RUnlock()
+		if n == 0 && live {
+			s.progress(pos)
+		}
+		if err := s.flush(); err != nil {
+			return err
+		}
+		if n > 0 {
+			// A consumer kept busy by a steady flow still gets its turn.
+			if err := s.idle(); err != nil {
 				return err
 			}
-		}
-		if len(batch) > 0 {
 			continue
-		}
-		if live {
-			if err := s.progress(pos); err != nil {
-				return err
-			}
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-changed:
+		case <-s.c.Wake:
+			if err := s.c.Idle(); err != nil {
+				return err
+			}
 		}
 	}
 }

@@ -161,3 +161,116 @@ func TestStatsMaxLag(t *testing.T) {
 		t.Errorf("MaxLagEvents = %d after every subscriber left, want 0", got)
 	}
 }
+
+// TestCloseWhileConsumerBlocked closes a subscription whose consumer is
+// stuck, as one sending to a client that stopped reading is: the hub forgets
+// it at once, and Run returns once the consumer does.
+func TestCloseWhileConsumerBlocked(t *testing.T) {
+	store, err := embedded.New(embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	h := hub.New(store, hub.Options{})
+	defer h.Close()
+	sub, err := h.Open(t.Context(), backend.SubscribeOptions{Now: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocked, release, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		done <- sub.Run(t.Context(), hub.Consumer{Updates: func([]backend.Update) error {
+			select {
+			case <-blocked:
+			default:
+				close(blocked)
+			}
+			<-release
+			return nil
+		}})
+	}()
+	<-blocked
+	if st := h.Stats(); st.Subscribers != 1 || st.UpstreamConnections != 1 {
+		t.Fatalf("while blocked: %+v; want one subscriber on one upstream", st)
+	}
+	sub.Close()
+	if st := h.Stats(); st.Subscribers != 0 || st.UpstreamConnections != 0 {
+		t.Fatalf("after Close: %+v; want no subscriber and no upstream", st)
+	}
+	sub.Close() // a second Close does nothing
+	close(release)
+	if err := <-done; err == nil {
+		t.Fatal("Run after Close ended without an error")
+	}
+}
+
+// TestSubscribeBatch: a subscriber that starts behind the newest change is
+// handed the changes waiting for it together, in order, and Idle runs on
+// its goroutine between updates when Wake delivers.
+func TestSubscribeBatch(t *testing.T) {
+	store, err := embedded.New(embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	h := hub.New(store, hub.Options{})
+	defer h.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	// A first subscriber keeps the shared stream, and so the window, open.
+	first, firstDone := collect(ctx, h, backend.SubscribeOptions{Now: true})
+	<-first
+	const n = 30
+	for i := range n {
+		if err := store.Set(ctx, "", []byte(fmt.Sprintf("k%02d", i)), []byte("v"), backend.Expiry{}, backend.WriteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var start uint64
+	for i := range n {
+		e := nextEvent(t, first, firstDone)
+		if i == 0 {
+			start = e.Position - 1
+		}
+	}
+	wake := make(chan time.Time, 1)
+	wake <- time.Now()
+	var got []string
+	largest, idled := 0, 0
+	errDone := errors.New("done")
+	err = h.SubscribeBatch(ctx, backend.SubscribeOptions{After: start}, hub.Consumer{
+		Updates: func(ups []backend.Update) error {
+			events := 0
+			for _, u := range ups {
+				if u.Event != nil {
+					got = append(got, string(u.Event.Key))
+					events++
+				}
+			}
+			largest = max(largest, events)
+			return nil
+		},
+		Wake: wake,
+		Idle: func() error {
+			idled++
+			if len(got) == n {
+				return errDone
+			}
+			return nil
+		},
+	})
+	if !errors.Is(err, errDone) {
+		t.Fatalf("SubscribeBatch: %v after %d events", err, len(got))
+	}
+	for i, k := range got {
+		if want := fmt.Sprintf("k%02d", i); k != want {
+			t.Fatalf("event %d is %q, want %q", i, k, want)
+		}
+	}
+	if largest < 2 {
+		t.Errorf("the %d waiting changes came one at a time", n)
+	}
+	if idled != 1 {
+		t.Errorf("Idle ran %d times for one wakeup", idled)
+	}
+}

@@ -1,9 +1,14 @@
 package bench
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"net/url"
 	"os"
+	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
@@ -13,15 +18,24 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
 	"github.com/ktgrpc/ktgrpc/backend"
+	"github.com/ktgrpc/ktgrpc/backend/kt"
+	"github.com/ktgrpc/ktgrpc/backend/tt"
 	ktgrpcv1 "github.com/ktgrpc/ktgrpc/gen/ktgrpc/v1"
-	"github.com/ktgrpc/ktgrpc/test/gatewaytest"
+	"github.com/ktgrpc/ktgrpc/server"
 	"github.com/ktgrpc/ktgrpc/test/kttest"
 	"github.com/ktgrpc/ktgrpc/test/tttest"
 )
 
 // writeRate is the pace of the writes through the gateway.
 const writeRate = 1000
+
+// eventsPerMessage is the subscribers' max_events_per_message, as the Go
+// client asks for.
+const eventsPerMessage = 256
 
 // lagHist counts delivery lags in 10µs buckets up to 2s.
 type lagHist struct {
@@ -56,58 +70,192 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// rssBytes reads the process's resident set size.
-func rssBytes() float64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
+// gatewayEnv names the test server that a child process started by
+// BenchmarkHub serves a gateway for.
+const gatewayEnv = "KTGRPC_BENCH_HUB_GATEWAY"
+
+// TestHubGatewayProcess is BenchmarkHub's gateway process: a test server
+// with its default worker pool and a gateway with default options in front
+// of it. It prints the gateway's address, answers "stats" on stdin with the
+// test server's replication sessions and its own memory, and stops at the
+// end of stdin. It skips unless BenchmarkHub started it.
+func TestHubGatewayProcess(t *testing.T) {
+	name := os.Getenv(gatewayEnv)
+	if name == "" {
+		t.Skip("BenchmarkHub's gateway process; it runs only when the benchmark starts it")
 	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
-			return kb * 1024
+	var (
+		be    backend.Backend
+		err   error
+		repls func() int
+	)
+	switch name {
+	case "kttest":
+		srv := kttest.Start(t)
+		be, err = kt.Open(t.Context(), &url.URL{Scheme: "kt", Host: srv.Addr()})
+		repls = func() int { return srv.Stats().Replications }
+	case "tttest":
+		srv := tttest.Start(t)
+		be, err = tt.Open(t.Context(), &url.URL{Scheme: "tt", Host: srv.Addr()})
+		repls = func() int { return srv.Stats().Replications }
+	default:
+		t.Fatalf("%s=%q: want kttest or tttest", gatewayEnv, name)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer be.Close()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := server.New(be, server.Options{})
+	go func() { _ = srv.Serve(lis) }()
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Stop(ctx)
+	}()
+	fmt.Printf("addr %s\n", lis.Addr())
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		if in.Text() == "stats" {
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			fmt.Printf("stats %d %d %d %d\n", repls(), ms.HeapInuse, ms.StackInuse, runtime.NumGoroutine())
 		}
 	}
-	return 0
+}
+
+// gatewayProcess is a running TestHubGatewayProcess.
+type gatewayProcess struct {
+	cmd  *exec.Cmd
+	in   io.WriteCloser
+	out  *bufio.Scanner
+	addr string
+}
+
+func startGateway(b *testing.B, name string) *gatewayProcess {
+	cmd := exec.Command(os.Args[0], "-test.run", "^TestHubGatewayProcess$", "-test.count", "1")
+	cmd.Env = append(os.Environ(), gatewayEnv+"="+name)
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	g := &gatewayProcess{cmd: cmd, in: in, out: bufio.NewScanner(out)}
+	b.Cleanup(func() {
+		_ = in.Close()
+		done := make(chan struct{})
+		go func() {
+			_, _ = io.Copy(io.Discard, out)
+			_ = cmd.Wait()
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
+	for g.out.Scan() {
+		if addr, ok := strings.CutPrefix(g.out.Text(), "addr "); ok {
+			g.addr = addr
+			return g
+		}
+	}
+	b.Fatalf("the gateway process ended before it served: %v", g.out.Err())
+	return nil
+}
+
+// gatewayStats is what the gateway process reports of itself.
+type gatewayStats struct {
+	repls, heap, stack, goroutines int64
+}
+
+func (g *gatewayProcess) stats(b *testing.B) gatewayStats {
+	if _, err := fmt.Fprintln(g.in, "stats"); err != nil {
+		b.Fatal(err)
+	}
+	for g.out.Scan() {
+		var st gatewayStats
+		if n, _ := fmt.Sscanf(g.out.Text(), "stats %d %d %d %d", &st.repls, &st.heap, &st.stack, &st.goroutines); n == 4 {
+			return st
+		}
+	}
+	b.Fatalf("no stats from the gateway process: %v", g.out.Err())
+	return gatewayStats{}
+}
+
+// procStatus reads the VmRSS of a process, in bytes, and its user plus
+// system time.
+func procStatus(pid int) (rss float64, cpu time.Duration) {
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+				kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+				rss = kb * 1024
+			}
+		}
+	}
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
+		// The fields after the command name, which is in parentheses:
+		// utime and stime are the 12th and 13th, in clock ticks (100 a
+		// second on Linux).
+		if i := strings.LastIndexByte(string(b), ')'); i >= 0 {
+			f := strings.Fields(string(b)[i+1:])
+			if len(f) > 12 {
+				ut, _ := strconv.ParseInt(f[11], 10, 64)
+				st, _ := strconv.ParseInt(f[12], 10, 64)
+				cpu = time.Duration(ut+st) * 10 * time.Millisecond
+			}
+		}
+	}
+	return rss, cpu
 }
 
 // BenchmarkHub attaches 0, 1, 64 and 1,000 subscribers through the gateway
 // to kttest and tttest with their default worker pools, writes at 1,000/s
 // through the gateway, and reports: upstream replication sessions at the
 // server, p50/p99 delivery lag, write throughput and its ratio to the run
-// without subscribers, CPU time per write, and the process's RSS and heap
-// (which include the in-process test server). Run it with a fixed count,
-// for example -benchtime 2000x.
+// without subscribers, the events per message, CPU time per write of the
+// gateway process and of the clients' process, and the gateway process's
+// RSS, heap, stack memory and goroutines.
+//
+// The gateway and the test server run in a child process of their own, one
+// per sub-benchmark, so that its memory and CPU time are the gateway's, not
+// the clients'. The subscribers ask for up to 256 events per message, as the
+// Go client does, and share one client connection with the writer. Run it
+// with a fixed count, for example -benchtime 2000x.
 func BenchmarkHub(b *testing.B) {
-	servers := []struct {
-		name string
-		open func(b *testing.B) (backend.Backend, func() int)
-	}{
-		{"kttest", func(b *testing.B) (backend.Backend, func() int) {
-			srv := kttest.Start(b)
-			return openKT(b, srv.Addr()), func() int { return srv.Stats().Replications }
-		}},
-		{"tttest", func(b *testing.B) (backend.Backend, func() int) {
-			srv := tttest.Start(b)
-			return openTT(b, srv.Addr()), func() int { return srv.Stats().Replications }
-		}},
-	}
-	for _, sv := range servers {
+	for _, name := range []string{"kttest", "tttest"} {
 		var baseline float64
 		for _, subs := range []int{0, 1, 64, 1000} {
-			b.Run(fmt.Sprintf("%s/subscribers=%d", sv.name, subs), func(b *testing.B) {
-				be, repls := sv.open(b)
-				conn := gatewaytest.Start(b, be)
+			b.Run(fmt.Sprintf("%s/subscribers=%d", name, subs), func(b *testing.B) {
+				gw := startGateway(b, name)
+				conn, err := grpc.NewClient(gw.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer conn.Close()
 				kv, repl := ktgrpcv1.NewKVClient(conn), ktgrpcv1.NewReplicationClient(conn)
 				ctx, cancel := context.WithCancel(context.Background())
 				defer cancel()
 				hist := &lagHist{}
-				var received atomic.Int64
+				var received, messages atomic.Int64
 				var wg sync.WaitGroup
 				defer wg.Wait()
 				defer cancel()
 				for range subs {
-					st, err := repl.Subscribe(ctx, &ktgrpcv1.SubscribeRequest{Start: &ktgrpcv1.SubscribeRequest_Now{Now: true}})
+					st, err := repl.Subscribe(ctx, &ktgrpcv1.SubscribeRequest{Start: &ktgrpcv1.SubscribeRequest_Now{Now: true}, MaxEventsPerMessage: eventsPerMessage})
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -122,15 +270,24 @@ func BenchmarkHub(b *testing.B) {
 							if err != nil {
 								return
 							}
+							evs := m.GetEvents().GetEvents()
 							if ev := m.GetEvent(); ev != nil {
+								evs = []*ktgrpcv1.Event{ev}
+							}
+							now := time.Now().UnixNano()
+							for _, ev := range evs {
 								sent, _ := strconv.ParseInt(string(ev.Value), 10, 64)
-								hist.add(time.Duration(time.Now().UnixNano() - sent))
-								received.Add(1)
+								hist.add(time.Duration(now - sent))
+							}
+							received.Add(int64(len(evs)))
+							if len(evs) > 0 {
+								messages.Add(1)
 							}
 						}
 					}()
 				}
 				runtime.GC()
+				_, gwCPU0 := procStatus(gw.cmd.Process.Pid)
 				cpu0 := cpuTime()
 				b.ResetTimer()
 				start := time.Now()
@@ -146,6 +303,8 @@ func BenchmarkHub(b *testing.B) {
 				elapsed := time.Since(start)
 				b.StopTimer()
 				cpu := cpuTime() - cpu0
+				_, gwCPU := procStatus(gw.cmd.Process.Pid)
+				gwCPU -= gwCPU0
 				want := int64(subs) * int64(b.N)
 				deadline := time.Now().Add(30 * time.Second)
 				for received.Load() < want && time.Now().Before(deadline) {
@@ -154,24 +313,28 @@ func BenchmarkHub(b *testing.B) {
 				if got := received.Load(); got != want {
 					b.Fatalf("delivered %d of %d events", got, want)
 				}
-				var ms runtime.MemStats
-				runtime.ReadMemStats(&ms)
+				st := gw.stats(b)
+				rss, _ := procStatus(gw.cmd.Process.Pid)
 				wps := float64(b.N) / elapsed.Seconds()
 				if subs == 0 {
 					baseline = wps
 				}
-				b.ReportMetric(float64(repls()), "upstream")
+				b.ReportMetric(float64(st.repls), "upstream")
 				b.ReportMetric(wps, "writes/s")
 				if baseline > 0 {
 					b.ReportMetric(wps/baseline, "throughput-ratio")
 				}
-				b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/write")
+				b.ReportMetric(float64(gwCPU.Microseconds())/float64(b.N), "gw-cpu-µs/write")
+				b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "client-cpu-µs/write")
 				if subs > 0 {
+					b.ReportMetric(float64(received.Load())/float64(messages.Load()), "events/msg")
 					b.ReportMetric(float64(hist.quantile(0.5).Microseconds())/1000, "p50-lag-ms")
 					b.ReportMetric(float64(hist.quantile(0.99).Microseconds())/1000, "p99-lag-ms")
 				}
-				b.ReportMetric(rssBytes()/(1<<20), "RSS-MiB")
-				b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "heap-MiB")
+				b.ReportMetric(rss/(1<<20), "gw-RSS-MiB")
+				b.ReportMetric(float64(st.heap)/(1<<20), "gw-heap-MiB")
+				b.ReportMetric(float64(st.stack)/(1<<20), "gw-stack-MiB")
+				b.ReportMetric(float64(st.goroutines), "gw-goroutines")
 			})
 		}
 	}

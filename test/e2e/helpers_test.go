@@ -183,6 +183,9 @@ func (s *liveSub) events(t *testing.T, ctx context.Context, n int) []*ktgrpcv1.E
 	for len(evs) < n {
 		select {
 		case m := <-s.msgs:
+			// A message carries one event, or a batch when the
+			// subscription asked for max_events_per_message.
+			evs = append(evs, m.GetEvents().GetEvents()...)
 			if ev := m.GetEvent(); ev != nil {
 				evs = append(evs, ev)
 			}

@@ -377,6 +377,86 @@ func TestHubSlowConsumer(t *testing.T) {
 	})
 }
 
+// TestHubBatches: a subscriber that asked for several events per message
+// and starts behind the newest change gets the changes waiting for it
+// together, in order, no more to a message than it asked for; one that did
+// not ask gets one per message.
+func TestHubBatches(t *testing.T) {
+	eachHubLane(t, server.Options{}, func(t *testing.T, e *hubEnv) {
+		const n = 20
+		sets := []ktgrpcv1.Operation{ktgrpcv1.Operation_OPERATION_SET}
+		live := e.subscribe(t, &ktgrpcv1.SubscribeRequest{Start: &ktgrpcv1.SubscribeRequest_Now{Now: true}, KeyPrefix: []byte(e.prefix), Operations: sets})
+		var want []string
+		for i := range n {
+			k := fmt.Sprintf("k%02d", i)
+			e.set(t, k, "v")
+			want = append(want, "OPERATION_SET "+k+"=v")
+		}
+		// Once the first has them all, they are in the gateway's window.
+		evs := e.events(t, live, n)
+		from := &ktgrpcv1.SubscribeRequest_After{After: evs[0].Position - 1}
+		for _, limit := range []uint32{0, 1, 8} {
+			req := &ktgrpcv1.SubscribeRequest{Start: from, KeyPrefix: []byte(e.prefix), Operations: sets, MaxEventsPerMessage: limit}
+			st := e.subscribe(t, req)
+			var got []*ktgrpcv1.Event
+			largest := 0
+			for len(got) < n {
+				var m *ktgrpcv1.SubscribeResponse
+				select {
+				case m = <-st.msgs:
+				case err := <-st.err:
+					t.Fatalf("max %d: ended after %d events: %v", limit, len(got), err)
+				}
+				batch := m.GetEvents().GetEvents()
+				if m.GetEvents() != nil && limit <= 1 {
+					t.Fatalf("max %d: a batch of %d", limit, len(batch))
+				}
+				if ev := m.GetEvent(); ev != nil {
+					batch = []*ktgrpcv1.Event{ev}
+				}
+				largest = max(largest, len(batch))
+				for _, ev := range batch {
+					if len(got) > 0 && ev.Position <= got[len(got)-1].Position {
+						t.Fatalf("max %d: position %d after %d", limit, ev.Position, got[len(got)-1].Position)
+					}
+					got = append(got, ev)
+				}
+			}
+			if d := e.describe(got); !slices.Equal(d, want) {
+				t.Errorf("max %d: %q, want %q", limit, d, want)
+			}
+			switch {
+			case limit <= 1 && largest != 1:
+				t.Errorf("max %d: %d events in a message", limit, largest)
+			case limit > 1 && (largest < 2 || largest > int(limit)):
+				t.Errorf("max %d: at most %d events in a message; want between 2 and %d", limit, largest, limit)
+			}
+		}
+		// Watch from the same position: the same changes, batched.
+		w, err := e.repl.Watch(e.ctx, &ktgrpcv1.WatchRequest{Target: &ktgrpcv1.WatchRequest_Prefix{Prefix: []byte(e.prefix)}, After: from.After, MaxEventsPerMessage: 64})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []*ktgrpcv1.Event
+		batched := false
+		for len(got) < n {
+			m, err := w.Recv()
+			if err != nil {
+				t.Fatalf("watch: ended after %d events: %v", len(got), err)
+			}
+			if ev := m.GetEvent(); ev != nil {
+				got = append(got, ev)
+			}
+			if b := m.GetEvents().GetEvents(); len(b) > 0 {
+				got, batched = append(got, b...), batched || len(b) > 1
+			}
+		}
+		if d := e.describe(got); !slices.Equal(d, want) || !batched {
+			t.Errorf("watch: %q (batched: %v), want %q in batches", d, batched, want)
+		}
+	})
+}
+
 // TestHubCatchUp starts a subscriber before the window (8 events): a
 // catch-up reader serves it and hands over to the window with no gap and no
 // duplicate.

@@ -143,16 +143,37 @@ func (c *Client) subscribe(ctx context.Context, s *settings, after uint64, now b
 	if s.progress != 0 {
 		req.ProgressInterval = durationpb.New(s.progress)
 	}
+	req.MaxEventsPerMessage = eventsPerMessage
 	return streamSeq(ctx, "Subscribe", c.replication.Subscribe, req, func(resp *ktgrpcv1.SubscribeResponse, yield func(Event, error) bool) bool {
-		return yield(fromResponse(resp), nil)
+		switch k := resp.GetKind().(type) {
+		case *ktgrpcv1.SubscribeResponse_Event:
+			return yield(fromEvent(k.Event), nil)
+		case *ktgrpcv1.SubscribeResponse_Events:
+			return yieldEvents(k.Events, yield)
+		case *ktgrpcv1.SubscribeResponse_Progress:
+			return yield(Event{Position: k.Progress.GetPosition(), Op: OpProgress}, nil)
+		}
+		return true
 	})
 }
 
-func fromResponse(resp *ktgrpcv1.SubscribeResponse) Event {
-	if p := resp.GetProgress(); p != nil {
-		return Event{Position: p.GetPosition(), Op: OpProgress}
+// eventsPerMessage is the max_events_per_message the client asks for: a
+// consumer that falls behind takes the changes waiting for it in one
+// message, and catches up instead of falling further behind. Events are
+// yielded one by one all the same.
+const eventsPerMessage = 256
+
+// yieldEvents yields the events of a batch, one at a time.
+func yieldEvents(b *ktgrpcv1.EventBatch, yield func(Event, error) bool) bool {
+	for _, e := range b.GetEvents() {
+		if !yield(fromEvent(e), nil) {
+			return false
+		}
 	}
-	e := resp.GetEvent()
+	return true
+}
+
+func fromEvent(e *ktgrpcv1.Event) Event {
 	return Event{
 		Position:       e.GetPosition(),
 		Op:             fromOperation(e.GetOperation()),

@@ -195,7 +195,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // watchCall is one Watch call of the gateway: the snapshot when after is 0,
 // then the changes.
 func (c *Client) watchCall(ctx context.Context, s *settings, after uint64) iter.Seq2[Event, error] {
-	req := &ktgrpcv1.WatchRequest{Db: s.db, Target: &ktgrpcv1.WatchRequest_Prefix{Prefix: []byte(s.prefix)}, After: after}
+	req := &ktgrpcv1.WatchRequest{Db: s.db, Target: &ktgrpcv1.WatchRequest_Prefix{Prefix: []byte(s.prefix)}, After: after, MaxEventsPerMessage: eventsPerMessage}
 	if s.key != nil {
 		req.Target = &ktgrpcv1.WatchRequest_Key{Key: []byte(*s.key)}
 	}
@@ -215,7 +215,9 @@ func (c *Client) watchCall(ctx context.Context, s *settings, after uint64) iter.
 			}
 			return true
 		case *ktgrpcv1.WatchResponse_Event:
-			return yield(fromResponse(&ktgrpcv1.SubscribeResponse{Kind: &ktgrpcv1.SubscribeResponse_Event{Event: k.Event}}), nil)
+			return yield(fromEvent(k.Event), nil)
+		case *ktgrpcv1.WatchResponse_Events:
+			return yieldEvents(k.Events, yield)
 		case *ktgrpcv1.WatchResponse_Progress:
 			return yield(Event{Position: k.Progress.GetPosition(), Op: OpProgress}, nil)
 		}

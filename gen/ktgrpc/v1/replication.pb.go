@@ -129,8 +129,11 @@ type WatchRequest struct {
 	ProgressInterval *durationpb.Duration `protobuf:"bytes,5,opt,name=progress_interval,json=progressInterval,proto3" json:"progress_interval,omitempty"`
 	// The largest number of records in one snapshot message. 0 means 1000.
 	SnapshotBatchSize uint32 `protobuf:"varint,6,opt,name=snapshot_batch_size,json=snapshotBatchSize,proto3" json:"snapshot_batch_size,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// As in SubscribeRequest: above 1, changes ready together may come several
+	// to a message, in `events`.
+	MaxEventsPerMessage uint32 `protobuf:"varint,7,opt,name=max_events_per_message,json=maxEventsPerMessage,proto3" json:"max_events_per_message,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *WatchRequest) Reset() {
@@ -216,6 +219,13 @@ func (x *WatchRequest) GetSnapshotBatchSize() uint32 {
 	return 0
 }
 
+func (x *WatchRequest) GetMaxEventsPerMessage() uint32 {
+	if x != nil {
+		return x.MaxEventsPerMessage
+	}
+	return 0
+}
+
 type isWatchRequest_Target interface {
 	isWatchRequest_Target()
 }
@@ -244,6 +254,7 @@ type WatchResponse struct {
 	//	*WatchResponse_Snapshot
 	//	*WatchResponse_Event
 	//	*WatchResponse_Progress
+	//	*WatchResponse_Events
 	Kind          isWatchResponse_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -313,6 +324,15 @@ func (x *WatchResponse) GetProgress() *Progress {
 	return nil
 }
 
+func (x *WatchResponse) GetEvents() *EventBatch {
+	if x != nil {
+		if x, ok := x.Kind.(*WatchResponse_Events); ok {
+			return x.Events
+		}
+	}
+	return nil
+}
+
 type isWatchResponse_Kind interface {
 	isWatchResponse_Kind()
 }
@@ -332,11 +352,19 @@ type WatchResponse_Progress struct {
 	Progress *Progress `protobuf:"bytes,3,opt,name=progress,proto3,oneof"`
 }
 
+type WatchResponse_Events struct {
+	// Changes after the snapshot's position, in order; only when the request
+	// set max_events_per_message above 1.
+	Events *EventBatch `protobuf:"bytes,4,opt,name=events,proto3,oneof"`
+}
+
 func (*WatchResponse_Snapshot) isWatchResponse_Kind() {}
 
 func (*WatchResponse_Event) isWatchResponse_Kind() {}
 
 func (*WatchResponse_Progress) isWatchResponse_Kind() {}
+
+func (*WatchResponse_Events) isWatchResponse_Kind() {}
 
 // WatchSnapshot is one batch of the snapshot. The snapshot is one or more of
 // them, the last with `last` set; it may have no records at all.
@@ -431,9 +459,18 @@ type SubscribeRequest struct {
 	ProgressInterval *durationpb.Duration `protobuf:"bytes,6,opt,name=progress_interval,json=progressInterval,proto3" json:"progress_interval,omitempty"`
 	// The server id to present to the backend. Kyoto Tycoon withholds changes
 	// that originated from this id. 0 lets the gateway choose one.
-	ServerId      uint32 `protobuf:"varint,7,opt,name=server_id,json=serverId,proto3" json:"server_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ServerId uint32 `protobuf:"varint,7,opt,name=server_id,json=serverId,proto3" json:"server_id,omitempty"`
+	// The most changes one message may carry. 0 or 1: every change comes in a
+	// message of its own, in `event`. Above 1, changes that are ready together,
+	// because the consumer is behind the newest change, come in `events` of up
+	// to this many (fewer when they would exceed the message size limit); a
+	// change alone may still come in `event`. Batches spare a consumer that
+	// falls behind the cost of one message per change, so that it catches up
+	// instead of falling further behind; a consumer that keeps up sees them
+	// rarely. A gateway that predates this field sends one change per message.
+	MaxEventsPerMessage uint32 `protobuf:"varint,8,opt,name=max_events_per_message,json=maxEventsPerMessage,proto3" json:"max_events_per_message,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *SubscribeRequest) Reset() {
@@ -526,6 +563,13 @@ func (x *SubscribeRequest) GetServerId() uint32 {
 	return 0
 }
 
+func (x *SubscribeRequest) GetMaxEventsPerMessage() uint32 {
+	if x != nil {
+		return x.MaxEventsPerMessage
+	}
+	return 0
+}
+
 type isSubscribeRequest_Start interface {
 	isSubscribeRequest_Start()
 }
@@ -553,6 +597,7 @@ type SubscribeResponse struct {
 	//
 	//	*SubscribeResponse_Event
 	//	*SubscribeResponse_Progress
+	//	*SubscribeResponse_Events
 	Kind          isSubscribeResponse_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -613,6 +658,15 @@ func (x *SubscribeResponse) GetProgress() *Progress {
 	return nil
 }
 
+func (x *SubscribeResponse) GetEvents() *EventBatch {
+	if x != nil {
+		if x, ok := x.Kind.(*SubscribeResponse_Events); ok {
+			return x.Events
+		}
+	}
+	return nil
+}
+
 type isSubscribeResponse_Kind interface {
 	isSubscribeResponse_Kind()
 }
@@ -627,9 +681,63 @@ type SubscribeResponse_Progress struct {
 	Progress *Progress `protobuf:"bytes,2,opt,name=progress,proto3,oneof"`
 }
 
+type SubscribeResponse_Events struct {
+	// Changes in log order; only when the request set max_events_per_message
+	// above 1.
+	Events *EventBatch `protobuf:"bytes,3,opt,name=events,proto3,oneof"`
+}
+
 func (*SubscribeResponse_Event) isSubscribeResponse_Kind() {}
 
 func (*SubscribeResponse_Progress) isSubscribeResponse_Kind() {}
+
+func (*SubscribeResponse_Events) isSubscribeResponse_Kind() {}
+
+// EventBatch is several changes in one message, in log order.
+type EventBatch struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The changes; the last one's position is the stream's position.
+	Events        []*Event `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EventBatch) Reset() {
+	*x = EventBatch{}
+	mi := &file_ktgrpc_v1_replication_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EventBatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EventBatch) ProtoMessage() {}
+
+func (x *EventBatch) ProtoReflect() protoreflect.Message {
+	mi := &file_ktgrpc_v1_replication_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EventBatch.ProtoReflect.Descriptor instead.
+func (*EventBatch) Descriptor() ([]byte, []int) {
+	return file_ktgrpc_v1_replication_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *EventBatch) GetEvents() []*Event {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
 
 // Event is one change from the update log.
 type Event struct {
@@ -669,7 +777,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_ktgrpc_v1_replication_proto_msgTypes[5]
+	mi := &file_ktgrpc_v1_replication_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -681,7 +789,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_ktgrpc_v1_replication_proto_msgTypes[5]
+	mi := &file_ktgrpc_v1_replication_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -694,7 +802,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_ktgrpc_v1_replication_proto_rawDescGZIP(), []int{5}
+	return file_ktgrpc_v1_replication_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Event) GetPosition() uint64 {
@@ -800,7 +908,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_ktgrpc_v1_replication_proto_msgTypes[6]
+	mi := &file_ktgrpc_v1_replication_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -812,7 +920,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_ktgrpc_v1_replication_proto_msgTypes[6]
+	mi := &file_ktgrpc_v1_replication_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -825,7 +933,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_ktgrpc_v1_replication_proto_rawDescGZIP(), []int{6}
+	return file_ktgrpc_v1_replication_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Progress) GetPosition() uint64 {
@@ -839,24 +947,26 @@ var File_ktgrpc_v1_replication_proto protoreflect.FileDescriptor
 
 const file_ktgrpc_v1_replication_proto_rawDesc = "" +
 	"\n" +
-	"\x1bktgrpc/v1/replication.proto\x12\tktgrpc.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16ktgrpc/v1/common.proto\"\xe4\x01\n" +
+	"\x1bktgrpc/v1/replication.proto\x12\tktgrpc.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16ktgrpc/v1/common.proto\"\x99\x02\n" +
 	"\fWatchRequest\x12\x0e\n" +
 	"\x02db\x18\x01 \x01(\tR\x02db\x12\x12\n" +
 	"\x03key\x18\x02 \x01(\fH\x00R\x03key\x12\x18\n" +
 	"\x06prefix\x18\x03 \x01(\fH\x00R\x06prefix\x12\x14\n" +
 	"\x05after\x18\x04 \x01(\x04R\x05after\x12F\n" +
 	"\x11progress_interval\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x10progressInterval\x12.\n" +
-	"\x13snapshot_batch_size\x18\x06 \x01(\rR\x11snapshotBatchSizeB\b\n" +
-	"\x06target\"\xac\x01\n" +
+	"\x13snapshot_batch_size\x18\x06 \x01(\rR\x11snapshotBatchSize\x123\n" +
+	"\x16max_events_per_message\x18\a \x01(\rR\x13maxEventsPerMessageB\b\n" +
+	"\x06target\"\xdd\x01\n" +
 	"\rWatchResponse\x126\n" +
 	"\bsnapshot\x18\x01 \x01(\v2\x18.ktgrpc.v1.WatchSnapshotH\x00R\bsnapshot\x12(\n" +
 	"\x05event\x18\x02 \x01(\v2\x10.ktgrpc.v1.EventH\x00R\x05event\x121\n" +
-	"\bprogress\x18\x03 \x01(\v2\x13.ktgrpc.v1.ProgressH\x00R\bprogressB\x06\n" +
+	"\bprogress\x18\x03 \x01(\v2\x13.ktgrpc.v1.ProgressH\x00R\bprogress\x12/\n" +
+	"\x06events\x18\x04 \x01(\v2\x15.ktgrpc.v1.EventBatchH\x00R\x06eventsB\x06\n" +
 	"\x04kind\"l\n" +
 	"\rWatchSnapshot\x12+\n" +
 	"\arecords\x18\x01 \x03(\v2\x11.ktgrpc.v1.RecordR\arecords\x12\x1a\n" +
 	"\bposition\x18\x02 \x01(\x04R\bposition\x12\x12\n" +
-	"\x04last\x18\x03 \x01(\bR\x04last\"\x93\x02\n" +
+	"\x04last\x18\x03 \x01(\bR\x04last\"\xc8\x02\n" +
 	"\x10SubscribeRequest\x12\x16\n" +
 	"\x05after\x18\x01 \x01(\x04H\x00R\x05after\x12\x12\n" +
 	"\x03now\x18\x02 \x01(\bH\x00R\x03now\x12\x10\n" +
@@ -867,12 +977,17 @@ const file_ktgrpc_v1_replication_proto_rawDesc = "" +
 	"operations\x18\x05 \x03(\x0e2\x14.ktgrpc.v1.OperationR\n" +
 	"operations\x12F\n" +
 	"\x11progress_interval\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x10progressInterval\x12\x1b\n" +
-	"\tserver_id\x18\a \x01(\rR\bserverIdB\a\n" +
-	"\x05start\"x\n" +
+	"\tserver_id\x18\a \x01(\rR\bserverId\x123\n" +
+	"\x16max_events_per_message\x18\b \x01(\rR\x13maxEventsPerMessageB\a\n" +
+	"\x05start\"\xa9\x01\n" +
 	"\x11SubscribeResponse\x12(\n" +
 	"\x05event\x18\x01 \x01(\v2\x10.ktgrpc.v1.EventH\x00R\x05event\x121\n" +
-	"\bprogress\x18\x02 \x01(\v2\x13.ktgrpc.v1.ProgressH\x00R\bprogressB\x06\n" +
-	"\x04kind\"\x93\x03\n" +
+	"\bprogress\x18\x02 \x01(\v2\x13.ktgrpc.v1.ProgressH\x00R\bprogress\x12/\n" +
+	"\x06events\x18\x03 \x01(\v2\x15.ktgrpc.v1.EventBatchH\x00R\x06eventsB\x06\n" +
+	"\x04kind\"6\n" +
+	"\n" +
+	"EventBatch\x12(\n" +
+	"\x06events\x18\x01 \x03(\v2\x10.ktgrpc.v1.EventR\x06events\"\x93\x03\n" +
 	"\x05Event\x12\x1a\n" +
 	"\bposition\x18\x01 \x01(\x04R\bposition\x12(\n" +
 	"\x10origin_server_id\x18\x02 \x01(\rR\x0eoriginServerId\x12\x0e\n" +
@@ -921,7 +1036,7 @@ func file_ktgrpc_v1_replication_proto_rawDescGZIP() []byte {
 }
 
 var file_ktgrpc_v1_replication_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_ktgrpc_v1_replication_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_ktgrpc_v1_replication_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_ktgrpc_v1_replication_proto_goTypes = []any{
 	(Operation)(0),                // 0: ktgrpc.v1.Operation
 	(*WatchRequest)(nil),          // 1: ktgrpc.v1.WatchRequest
@@ -929,33 +1044,37 @@ var file_ktgrpc_v1_replication_proto_goTypes = []any{
 	(*WatchSnapshot)(nil),         // 3: ktgrpc.v1.WatchSnapshot
 	(*SubscribeRequest)(nil),      // 4: ktgrpc.v1.SubscribeRequest
 	(*SubscribeResponse)(nil),     // 5: ktgrpc.v1.SubscribeResponse
-	(*Event)(nil),                 // 6: ktgrpc.v1.Event
-	(*Progress)(nil),              // 7: ktgrpc.v1.Progress
-	(*durationpb.Duration)(nil),   // 8: google.protobuf.Duration
-	(*Record)(nil),                // 9: ktgrpc.v1.Record
-	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
+	(*EventBatch)(nil),            // 6: ktgrpc.v1.EventBatch
+	(*Event)(nil),                 // 7: ktgrpc.v1.Event
+	(*Progress)(nil),              // 8: ktgrpc.v1.Progress
+	(*durationpb.Duration)(nil),   // 9: google.protobuf.Duration
+	(*Record)(nil),                // 10: ktgrpc.v1.Record
+	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
 }
 var file_ktgrpc_v1_replication_proto_depIdxs = []int32{
-	8,  // 0: ktgrpc.v1.WatchRequest.progress_interval:type_name -> google.protobuf.Duration
+	9,  // 0: ktgrpc.v1.WatchRequest.progress_interval:type_name -> google.protobuf.Duration
 	3,  // 1: ktgrpc.v1.WatchResponse.snapshot:type_name -> ktgrpc.v1.WatchSnapshot
-	6,  // 2: ktgrpc.v1.WatchResponse.event:type_name -> ktgrpc.v1.Event
-	7,  // 3: ktgrpc.v1.WatchResponse.progress:type_name -> ktgrpc.v1.Progress
-	9,  // 4: ktgrpc.v1.WatchSnapshot.records:type_name -> ktgrpc.v1.Record
-	0,  // 5: ktgrpc.v1.SubscribeRequest.operations:type_name -> ktgrpc.v1.Operation
-	8,  // 6: ktgrpc.v1.SubscribeRequest.progress_interval:type_name -> google.protobuf.Duration
-	6,  // 7: ktgrpc.v1.SubscribeResponse.event:type_name -> ktgrpc.v1.Event
-	7,  // 8: ktgrpc.v1.SubscribeResponse.progress:type_name -> ktgrpc.v1.Progress
-	0,  // 9: ktgrpc.v1.Event.operation:type_name -> ktgrpc.v1.Operation
-	10, // 10: ktgrpc.v1.Event.expire_time:type_name -> google.protobuf.Timestamp
-	4,  // 11: ktgrpc.v1.Replication.Subscribe:input_type -> ktgrpc.v1.SubscribeRequest
-	1,  // 12: ktgrpc.v1.Replication.Watch:input_type -> ktgrpc.v1.WatchRequest
-	5,  // 13: ktgrpc.v1.Replication.Subscribe:output_type -> ktgrpc.v1.SubscribeResponse
-	2,  // 14: ktgrpc.v1.Replication.Watch:output_type -> ktgrpc.v1.WatchResponse
-	13, // [13:15] is the sub-list for method output_type
-	11, // [11:13] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	7,  // 2: ktgrpc.v1.WatchResponse.event:type_name -> ktgrpc.v1.Event
+	8,  // 3: ktgrpc.v1.WatchResponse.progress:type_name -> ktgrpc.v1.Progress
+	6,  // 4: ktgrpc.v1.WatchResponse.events:type_name -> ktgrpc.v1.EventBatch
+	10, // 5: ktgrpc.v1.WatchSnapshot.records:type_name -> ktgrpc.v1.Record
+	0,  // 6: ktgrpc.v1.SubscribeRequest.operations:type_name -> ktgrpc.v1.Operation
+	9,  // 7: ktgrpc.v1.SubscribeRequest.progress_interval:type_name -> google.protobuf.Duration
+	7,  // 8: ktgrpc.v1.SubscribeResponse.event:type_name -> ktgrpc.v1.Event
+	8,  // 9: ktgrpc.v1.SubscribeResponse.progress:type_name -> ktgrpc.v1.Progress
+	6,  // 10: ktgrpc.v1.SubscribeResponse.events:type_name -> ktgrpc.v1.EventBatch
+	7,  // 11: ktgrpc.v1.EventBatch.events:type_name -> ktgrpc.v1.Event
+	0,  // 12: ktgrpc.v1.Event.operation:type_name -> ktgrpc.v1.Operation
+	11, // 13: ktgrpc.v1.Event.expire_time:type_name -> google.protobuf.Timestamp
+	4,  // 14: ktgrpc.v1.Replication.Subscribe:input_type -> ktgrpc.v1.SubscribeRequest
+	1,  // 15: ktgrpc.v1.Replication.Watch:input_type -> ktgrpc.v1.WatchRequest
+	5,  // 16: ktgrpc.v1.Replication.Subscribe:output_type -> ktgrpc.v1.SubscribeResponse
+	2,  // 17: ktgrpc.v1.Replication.Watch:output_type -> ktgrpc.v1.WatchResponse
+	16, // [16:18] is the sub-list for method output_type
+	14, // [14:16] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_ktgrpc_v1_replication_proto_init() }
@@ -972,6 +1091,7 @@ func file_ktgrpc_v1_replication_proto_init() {
 		(*WatchResponse_Snapshot)(nil),
 		(*WatchResponse_Event)(nil),
 		(*WatchResponse_Progress)(nil),
+		(*WatchResponse_Events)(nil),
 	}
 	file_ktgrpc_v1_replication_proto_msgTypes[3].OneofWrappers = []any{
 		(*SubscribeRequest_After)(nil),
@@ -980,6 +1100,7 @@ func file_ktgrpc_v1_replication_proto_init() {
 	file_ktgrpc_v1_replication_proto_msgTypes[4].OneofWrappers = []any{
 		(*SubscribeResponse_Event)(nil),
 		(*SubscribeResponse_Progress)(nil),
+		(*SubscribeResponse_Events)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -987,7 +1108,7 @@ func file_ktgrpc_v1_replication_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ktgrpc_v1_replication_proto_rawDesc), len(file_ktgrpc_v1_replication_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   7,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -16,7 +16,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from ktgrpc.v1 import common_pb2 as ktgrpc_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bktgrpc/v1/replication.proto\x12\tktgrpc.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16ktgrpc/v1/common.proto\"\xe4\x01\n\x0cWatchRequest\x12\x0e\n\x02\x64\x62\x18\x01 \x01(\tR\x02\x64\x62\x12\x12\n\x03key\x18\x02 \x01(\x0cH\x00R\x03key\x12\x18\n\x06prefix\x18\x03 \x01(\x0cH\x00R\x06prefix\x12\x14\n\x05\x61\x66ter\x18\x04 \x01(\x04R\x05\x61\x66ter\x12\x46\n\x11progress_interval\x18\x05 \x01(\x0b\x32\x19.google.protobuf.DurationR\x10progressInterval\x12.\n\x13snapshot_batch_size\x18\x06 \x01(\rR\x11snapshotBatchSizeB\x08\n\x06target\"\xac\x01\n\rWatchResponse\x12\x36\n\x08snapshot\x18\x01 \x01(\x0b\x32\x18.ktgrpc.v1.WatchSnapshotH\x00R\x08snapshot\x12(\n\x05\x65vent\x18\x02 \x01(\x0b\x32\x10.ktgrpc.v1.EventH\x00R\x05\x65vent\x12\x31\n\x08progress\x18\x03 \x01(\x0b\x32\x13.ktgrpc.v1.ProgressH\x00R\x08progressB\x06\n\x04kind\"l\n\rWatchSnapshot\x12+\n\x07records\x18\x01 \x03(\x0b\x32\x11.ktgrpc.v1.RecordR\x07records\x12\x1a\n\x08position\x18\x02 \x01(\x04R\x08position\x12\x12\n\x04last\x18\x03 \x01(\x08R\x04last\"\x93\x02\n\x10SubscribeRequest\x12\x16\n\x05\x61\x66ter\x18\x01 \x01(\x04H\x00R\x05\x61\x66ter\x12\x12\n\x03now\x18\x02 \x01(\x08H\x00R\x03now\x12\x10\n\x03\x64\x62s\x18\x03 \x03(\tR\x03\x64\x62s\x12\x1d\n\nkey_prefix\x18\x04 \x01(\x0cR\tkeyPrefix\x12\x34\n\noperations\x18\x05 \x03(\x0e\x32\x14.ktgrpc.v1.OperationR\noperations\x12\x46\n\x11progress_interval\x18\x06 \x01(\x0b\x32\x19.google.protobuf.DurationR\x10progressInterval\x12\x1b\n\tserver_id\x18\x07 \x01(\rR\x08serverIdB\x07\n\x05start\"x\n\x11SubscribeResponse\x12(\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x10.ktgrpc.v1.EventH\x00R\x05\x65vent\x12\x31\n\x08progress\x18\x02 \x01(\x0b\x32\x13.ktgrpc.v1.ProgressH\x00R\x08progressB\x06\n\x04kind\"\x93\x03\n\x05\x45vent\x12\x1a\n\x08position\x18\x01 \x01(\x04R\x08position\x12(\n\x10origin_server_id\x18\x02 \x01(\rR\x0eoriginServerId\x12\x0e\n\x02\x64\x62\x18\x03 \x01(\tR\x02\x64\x62\x12\x32\n\toperation\x18\x04 \x01(\x0e\x32\x14.ktgrpc.v1.OperationR\toperation\x12\x10\n\x03key\x18\x05 \x01(\x0cR\x03key\x12\x14\n\x05value\x18\x06 \x01(\x0cR\x05value\x12;\n\x0b\x65xpire_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nexpireTime\x12\x18\n\x07\x63ommand\x18\x08 \x01(\tR\x07\x63ommand\x12\x12\n\x04\x61rgs\x18\t \x03(\x0cR\x04\x61rgs\x12\x1b\n\tint_delta\x18\n \x01(\x03R\x08intDelta\x12!\n\x0c\x64ouble_delta\x18\x0b \x01(\x01R\x0b\x64oubleDelta\x12\x1b\n\tkeep_last\x18\x0c \x01(\rR\x08keepLast\x12\x10\n\x03raw\x18\r \x01(\x0cR\x03raw\"&\n\x08Progress\x12\x1a\n\x08position\x18\x01 \x01(\x04R\x08position*\xf3\x01\n\tOperation\x12\x19\n\x15OPERATION_UNSPECIFIED\x10\x00\x12\x11\n\rOPERATION_SET\x10\x01\x12\x14\n\x10OPERATION_REMOVE\x10\x02\x12\x13\n\x0fOPERATION_CLEAR\x10\x03\x12\x14\n\x10OPERATION_APPEND\x10\x04\x12\x17\n\x13OPERATION_INCREMENT\x10\x05\x12\x1e\n\x1aOPERATION_INCREMENT_DOUBLE\x10\x06\x12\x12\n\x0eOPERATION_SYNC\x10\x07\x12\x16\n\x12OPERATION_OPTIMIZE\x10\x08\x12\x12\n\x0eOPERATION_MISC\x10\t2\x95\x01\n\x0bReplication\x12H\n\tSubscribe\x12\x1b.ktgrpc.v1.SubscribeRequest\x1a\x1c.ktgrpc.v1.SubscribeResponse0\x01\x12<\n\x05Watch\x12\x17.ktgrpc.v1.WatchRequest\x1a\x18.ktgrpc.v1.WatchResponse0\x01\x42\x97\x01\n\rcom.ktgrpc.v1B\x10ReplicationProtoP\x01Z/github.com/ktgrpc/ktgrpc/gen/ktgrpc/v1;ktgrpcv1\xa2\x02\x03KXX\xaa\x02\tKtgrpc.V1\xca\x02\tKtgrpc\\V1\xe2\x02\x15Ktgrpc\\V1\\GPBMetadata\xea\x02\nKtgrpc::V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bktgrpc/v1/replication.proto\x12\tktgrpc.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16ktgrpc/v1/common.proto\"\x99\x02\n\x0cWatchRequest\x12\x0e\n\x02\x64\x62\x18\x01 \x01(\tR\x02\x64\x62\x12\x12\n\x03key\x18\x02 \x01(\x0cH\x00R\x03key\x12\x18\n\x06prefix\x18\x03 \x01(\x0cH\x00R\x06prefix\x12\x14\n\x05\x61\x66ter\x18\x04 \x01(\x04R\x05\x61\x66ter\x12\x46\n\x11progress_interval\x18\x05 \x01(\x0b\x32\x19.google.protobuf.DurationR\x10progressInterval\x12.\n\x13snapshot_batch_size\x18\x06 \x01(\rR\x11snapshotBatchSize\x12\x33\n\x16max_events_per_message\x18\x07 \x01(\rR\x13maxEventsPerMessageB\x08\n\x06target\"\xdd\x01\n\rWatchResponse\x12\x36\n\x08snapshot\x18\x01 \x01(\x0b\x32\x18.ktgrpc.v1.WatchSnapshotH\x00R\x08snapshot\x12(\n\x05\x65vent\x18\x02 \x01(\x0b\x32\x10.ktgrpc.v1.EventH\x00R\x05\x65vent\x12\x31\n\x08progress\x18\x03 \x01(\x0b\x32\x13.ktgrpc.v1.ProgressH\x00R\x08progress\x12/\n\x06\x65vents\x18\x04 \x01(\x0b\x32\x15.ktgrpc.v1.EventBatchH\x00R\x06\x65ventsB\x06\n\x04kind\"l\n\rWatchSnapshot\x12+\n\x07records\x18\x01 \x03(\x0b\x32\x11.ktgrpc.v1.RecordR\x07records\x12\x1a\n\x08position\x18\x02 \x01(\x04R\x08position\x12\x12\n\x04last\x18\x03 \x01(\x08R\x04last\"\xc8\x02\n\x10SubscribeRequest\x12\x16\n\x05\x61\x66ter\x18\x01 \x01(\x04H\x00R\x05\x61\x66ter\x12\x12\n\x03now\x18\x02 \x01(\x08H\x00R\x03now\x12\x10\n\x03\x64\x62s\x18\x03 \x03(\tR\x03\x64\x62s\x12\x1d\n\nkey_prefix\x18\x04 \x01(\x0cR\tkeyPrefix\x12\x34\n\noperations\x18\x05 \x03(\x0e\x32\x14.ktgrpc.v1.OperationR\noperations\x12\x46\n\x11progress_interval\x18\x06 \x01(\x0b\x32\x19.google.protobuf.DurationR\x10progressInterval\x12\x1b\n\tserver_id\x18\x07 \x01(\rR\x08serverId\x12\x33\n\x16max_events_per_message\x18\x08 \x01(\rR\x13maxEventsPerMessageB\x07\n\x05start\"\xa9\x01\n\x11SubscribeResponse\x12(\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x10.ktgrpc.v1.EventH\x00R\x05\x65vent\x12\x31\n\x08progress\x18\x02 \x01(\x0b\x32\x13.ktgrpc.v1.ProgressH\x00R\x08progress\x12/\n\x06\x65vents\x18\x03 \x01(\x0b\x32\x15.ktgrpc.v1.EventBatchH\x00R\x06\x65ventsB\x06\n\x04kind\"6\n\nEventBatch\x12(\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x10.ktgrpc.v1.EventR\x06\x65vents\"\x93\x03\n\x05\x45vent\x12\x1a\n\x08position\x18\x01 \x01(\x04R\x08position\x12(\n\x10origin_server_id\x18\x02 \x01(\rR\x0eoriginServerId\x12\x0e\n\x02\x64\x62\x18\x03 \x01(\tR\x02\x64\x62\x12\x32\n\toperation\x18\x04 \x01(\x0e\x32\x14.ktgrpc.v1.OperationR\toperation\x12\x10\n\x03key\x18\x05 \x01(\x0cR\x03key\x12\x14\n\x05value\x18\x06 \x01(\x0cR\x05value\x12;\n\x0b\x65xpire_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nexpireTime\x12\x18\n\x07\x63ommand\x18\x08 \x01(\tR\x07\x63ommand\x12\x12\n\x04\x61rgs\x18\t \x03(\x0cR\x04\x61rgs\x12\x1b\n\tint_delta\x18\n \x01(\x03R\x08intDelta\x12!\n\x0c\x64ouble_delta\x18\x0b \x01(\x01R\x0b\x64oubleDelta\x12\x1b\n\tkeep_last\x18\x0c \x01(\rR\x08keepLast\x12\x10\n\x03raw\x18\r \x01(\x0cR\x03raw\"&\n\x08Progress\x12\x1a\n\x08position\x18\x01 \x01(\x04R\x08position*\xf3\x01\n\tOperation\x12\x19\n\x15OPERATION_UNSPECIFIED\x10\x00\x12\x11\n\rOPERATION_SET\x10\x01\x12\x14\n\x10OPERATION_REMOVE\x10\x02\x12\x13\n\x0fOPERATION_CLEAR\x10\x03\x12\x14\n\x10OPERATION_APPEND\x10\x04\x12\x17\n\x13OPERATION_INCREMENT\x10\x05\x12\x1e\n\x1aOPERATION_INCREMENT_DOUBLE\x10\x06\x12\x12\n\x0eOPERATION_SYNC\x10\x07\x12\x16\n\x12OPERATION_OPTIMIZE\x10\x08\x12\x12\n\x0eOPERATION_MISC\x10\t2\x95\x01\n\x0bReplication\x12H\n\tSubscribe\x12\x1b.ktgrpc.v1.SubscribeRequest\x1a\x1c.ktgrpc.v1.SubscribeResponse0\x01\x12<\n\x05Watch\x12\x17.ktgrpc.v1.WatchRequest\x1a\x18.ktgrpc.v1.WatchResponse0\x01\x42\x97\x01\n\rcom.ktgrpc.v1B\x10ReplicationProtoP\x01Z/github.com/ktgrpc/ktgrpc/gen/ktgrpc/v1;ktgrpcv1\xa2\x02\x03KXX\xaa\x02\tKtgrpc.V1\xca\x02\tKtgrpc\\V1\xe2\x02\x15Ktgrpc\\V1\\GPBMetadata\xea\x02\nKtgrpc::V1b\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ktgrpc.v1.replication_pb2', globals())
@@ -24,22 +24,24 @@ if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
   DESCRIPTOR._serialized_options = b'\n\rcom.ktgrpc.v1B\020ReplicationProtoP\001Z/github.com/ktgrpc/ktgrpc/gen/ktgrpc/v1;ktgrpcv1\242\002\003KXX\252\002\tKtgrpc.V1\312\002\tKtgrpc\\V1\342\002\025Ktgrpc\\V1\\GPBMetadata\352\002\nKtgrpc::V1'
-  _OPERATION._serialized_start=1494
-  _OPERATION._serialized_end=1737
+  _OPERATION._serialized_start=1755
+  _OPERATION._serialized_end=1998
   _WATCHREQUEST._serialized_start=132
-  _WATCHREQUEST._serialized_end=360
-  _WATCHRESPONSE._serialized_start=363
-  _WATCHRESPONSE._serialized_end=535
-  _WATCHSNAPSHOT._serialized_start=537
-  _WATCHSNAPSHOT._serialized_end=645
-  _SUBSCRIBEREQUEST._serialized_start=648
-  _SUBSCRIBEREQUEST._serialized_end=923
-  _SUBSCRIBERESPONSE._serialized_start=925
-  _SUBSCRIBERESPONSE._serialized_end=1045
-  _EVENT._serialized_start=1048
-  _EVENT._serialized_end=1451
-  _PROGRESS._serialized_start=1453
-  _PROGRESS._serialized_end=1491
-  _REPLICATION._serialized_start=1740
-  _REPLICATION._serialized_end=1889
+  _WATCHREQUEST._serialized_end=413
+  _WATCHRESPONSE._serialized_start=416
+  _WATCHRESPONSE._serialized_end=637
+  _WATCHSNAPSHOT._serialized_start=639
+  _WATCHSNAPSHOT._serialized_end=747
+  _SUBSCRIBEREQUEST._serialized_start=750
+  _SUBSCRIBEREQUEST._serialized_end=1078
+  _SUBSCRIBERESPONSE._serialized_start=1081
+  _SUBSCRIBERESPONSE._serialized_end=1250
+  _EVENTBATCH._serialized_start=1252
+  _EVENTBATCH._serialized_end=1306
+  _EVENT._serialized_start=1309
+  _EVENT._serialized_end=1712
+  _PROGRESS._serialized_start=1714
+  _PROGRESS._serialized_end=1752
+  _REPLICATION._serialized_start=2001
+  _REPLICATION._serialized_end=2150
 # @@protoc_insertion_point(module_scope)

@@ -69,6 +69,14 @@ export declare type WatchRequest = Message<"ktgrpc.v1.WatchRequest"> & {
    * @generated from field: uint32 snapshot_batch_size = 6;
    */
   snapshotBatchSize: number;
+
+  /**
+   * As in SubscribeRequest: above 1, changes ready together may come several
+   * to a message, in `events`.
+   *
+   * @generated from field: uint32 max_events_per_message = 7;
+   */
+  maxEventsPerMessage: number;
 };
 
 /**
@@ -112,6 +120,15 @@ export declare type WatchResponse = Message<"ktgrpc.v1.WatchResponse"> & {
      */
     value: Progress;
     case: "progress";
+  } | {
+    /**
+     * Changes after the snapshot's position, in order; only when the request
+     * set max_events_per_message above 1.
+     *
+     * @generated from field: ktgrpc.v1.EventBatch events = 4;
+     */
+    value: EventBatch;
+    case: "events";
   } | { case: undefined; value?: undefined };
 };
 
@@ -228,6 +245,20 @@ export declare type SubscribeRequest = Message<"ktgrpc.v1.SubscribeRequest"> & {
    * @generated from field: uint32 server_id = 7;
    */
   serverId: number;
+
+  /**
+   * The most changes one message may carry. 0 or 1: every change comes in a
+   * message of its own, in `event`. Above 1, changes that are ready together,
+   * because the consumer is behind the newest change, come in `events` of up
+   * to this many (fewer when they would exceed the message size limit); a
+   * change alone may still come in `event`. Batches spare a consumer that
+   * falls behind the cost of one message per change, so that it catches up
+   * instead of falling further behind; a consumer that keeps up sees them
+   * rarely. A gateway that predates this field sends one change per message.
+   *
+   * @generated from field: uint32 max_events_per_message = 8;
+   */
+  maxEventsPerMessage: number;
 };
 
 /**
@@ -263,6 +294,15 @@ export declare type SubscribeResponse = Message<"ktgrpc.v1.SubscribeResponse"> &
      */
     value: Progress;
     case: "progress";
+  } | {
+    /**
+     * Changes in log order; only when the request set max_events_per_message
+     * above 1.
+     *
+     * @generated from field: ktgrpc.v1.EventBatch events = 3;
+     */
+    value: EventBatch;
+    case: "events";
   } | { case: undefined; value?: undefined };
 };
 
@@ -271,6 +311,26 @@ export declare type SubscribeResponse = Message<"ktgrpc.v1.SubscribeResponse"> &
  * Use `create(SubscribeResponseSchema)` to create a new message.
  */
 export declare const SubscribeResponseSchema: GenMessage<SubscribeResponse>;
+
+/**
+ * EventBatch is several changes in one message, in log order.
+ *
+ * @generated from message ktgrpc.v1.EventBatch
+ */
+export declare type EventBatch = Message<"ktgrpc.v1.EventBatch"> & {
+  /**
+   * The changes; the last one's position is the stream's position.
+   *
+   * @generated from field: repeated ktgrpc.v1.Event events = 1;
+   */
+  events: Event[];
+};
+
+/**
+ * Describes the message ktgrpc.v1.EventBatch.
+ * Use `create(EventBatchSchema)` to create a new message.
+ */
+export declare const EventBatchSchema: GenMessage<EventBatch>;
 
 /**
  * Event is one change from the update log.
