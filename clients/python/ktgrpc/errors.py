@@ -130,7 +130,9 @@ class OutOfRange(KtgrpcError):
 
 
 class Unimplemented(KtgrpcError, NotImplementedError):
-    """The backend lacks the operation (the message names one that has it)."""
+    """The backend lacks the operation; the reason is CAPABILITY_MISSING and
+    metadata["capability"] names what it lacks (Admin.Capabilities lists
+    what the backend offers)."""
 
     code = grpc.StatusCode.UNIMPLEMENTED
 
