@@ -2,66 +2,17 @@ package kt
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"strings"
-	"testing"
 	"time"
 
 	"github.com/ktgrpc/ktgrpc/backend"
 	"github.com/ktgrpc/ktgrpc/test/faultproxy"
-	"github.com/ktgrpc/ktgrpc/test/kttest"
 )
 
 // A cursor call whose deadline passes before the server answers keeps the
-// cursor's connection: these tests hold the reply back with a frozen proxy,
-// so that the deadline passes for certain, and let it through afterwards.
-
-func TestCursorLateReplyKTTest(t *testing.T) {
-	srv := kttest.Start(t)
-	runCursorLate(t, target{addr: srv.Addr(), kt: srv})
-}
-
-func TestCursorLateReplyRealKT(t *testing.T) {
-	addr := os.Getenv("KT_ADDR")
-	if addr == "" {
-		t.Skip("KT_ADDR is not set; to run the late-reply cursor tests against a real server set KT_ADDR=host:port (a ktserver with a tree database named '%')")
-	}
-	runCursorLate(t, target{addr: addr})
-}
-
-func runCursorLate(t *testing.T, tg target) {
-	tests := []struct {
-		name string
-		fn   func(e *suiteEnv)
-	}{
-		{"MovedCursorMustJump", testLateStep},
-		{"ReadKeepsPosition", testLateRead},
-		{"DrainFails", testLateDrainFails},
-		{"WaitCancelled", testLateWaitCancelled},
-		{"CloseKeepsConnection", testLateClose},
-		{"CloseGivesUp", testLateCloseGivesUp},
-	}
-	run := time.Now().UnixNano()
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			t.Cleanup(cancel)
-			e := &suiteEnv{t: t, tg: tg, ctx: ctx, ns: fmt.Sprintf("kt-late/%d/%s/", run, tc.name)}
-			e.b = e.open(tg.addr, "")
-			for _, k := range []string{"a", "b", "c"} {
-				e.set("%", k, "v"+k, backend.Expiry{})
-			}
-			tc.fn(e)
-			if tg.kt != nil {
-				// Every cursor was deleted, or its connection closed.
-				if err := tg.kt.WaitCursorCount(ctx, 0); err != nil {
-					t.Error(err)
-				}
-			}
-		})
-	}
-}
+// cursor's connection: these tests (run by the adapter suite, against the
+// test server and a real one) hold the reply back with a frozen proxy, so
+// that the deadline passes for certain, and let it through afterwards.
 
 // lateEnv is a backend behind a proxy with a cursor at record a, which the
 // test closes.
@@ -78,6 +29,9 @@ func (e *suiteEnv) lateCursor(query string) *lateEnv {
 	b := e.open(p.Addr(), query)
 	c, err := b.OpenCursor(e.ctx, "%")
 	e.must(err)
+	for _, k := range []string{"a", "b", "c"} {
+		e.set("%", k, "v"+k, backend.Expiry{})
+	}
 	l := &lateEnv{suiteEnv: e, p: p, b: b, cur: c.(*cursor)}
 	l.wantKey("Jump(a)", l.jump("a"), "a")
 	return l
@@ -117,6 +71,17 @@ func (l *lateEnv) wantStats(what string, dials, recovered, discards int64) {
 	l.t.Helper()
 	if s := l.b.CursorStats(); s.Dials != dials || s.Recovered != recovered || s.Discards != discards {
 		l.t.Errorf("%s: cursor pool %+v; want %d dials, %d recovered, %d discards", what, s, dials, recovered, discards)
+	}
+}
+
+// nextCursor checks that a new cursor works after the first was closed.
+func (l *lateEnv) nextCursor() {
+	l.t.Helper()
+	c, err := l.b.OpenCursor(l.ctx, "%")
+	l.must(err)
+	defer c.Close()
+	if ok, err := c.Jump(l.ctx, l.key("c")); err != nil || !ok {
+		l.t.Fatalf("Jump on the next cursor: %v %v", ok, err)
 	}
 }
 
@@ -210,12 +175,7 @@ func testLateClose(e *suiteEnv) {
 	if s := l.b.CursorStats(); s.Open != 1 || s.Idle != 1 {
 		l.t.Errorf("after Close: cursor pool %+v; want the connection idle", s)
 	}
-	c, err := l.b.OpenCursor(l.ctx, "%")
-	l.must(err)
-	defer c.Close()
-	if ok, err := c.Jump(l.ctx, l.key("c")); err != nil || !ok {
-		l.t.Fatalf("Jump on the next cursor: %v %v", ok, err)
-	}
+	l.nextCursor()
 	l.wantStats("a second cursor after a late reply", 1, 1, 0)
 }
 
@@ -233,10 +193,5 @@ func testLateCloseGivesUp(e *suiteEnv) {
 	if s := l.b.CursorStats(); s.Open != 0 || s.Discards != 1 || s.Recovered != 0 {
 		l.t.Errorf("after Close gave up on the late reply: cursor pool %+v; want its connection closed", s)
 	}
-	c, err := l.b.OpenCursor(l.ctx, "%")
-	l.must(err)
-	defer c.Close()
-	if ok, err := c.Jump(l.ctx, l.key("c")); err != nil || !ok {
-		l.t.Fatalf("Jump on the next cursor: %v %v", ok, err)
-	}
+	l.nextCursor()
 }
