@@ -25,10 +25,11 @@ import (
 // before any of the reply arrived returns at once, but keeps the
 // connection, and with it the cursor: the late reply is read in the
 // background, for as long as the URL's timeout, and the cursor's next call
-// (or Close) first waits for that read, within its own context. If the
-// reply does not come in time or does not read cleanly, the connection is
-// closed and the cursor reports ErrUnavailable, as for any lost connection.
-// A reply cut short half way still costs the connection.
+// first waits for that read, within its own context (Close within its
+// second, then it closes the connection). If the reply does not come in
+// time or does not read cleanly, the connection is closed and the cursor
+// reports ErrUnavailable, as for any lost connection. A reply cut short
+// half way still costs the connection.
 //
 // The late reply means the server carried the call out. If that call moves
 // the cursor (a jump, a step, a read or write with step, a remove or a
@@ -82,7 +83,8 @@ func (b *Backend) newCursor(idx uint16, ref *dbRef, p *connpool.Pool, c *conn, s
 	return &cursor{b: b, idx: idx, ref: ref, id: strconv.FormatInt(b.cursorIDs.Add(1), 10), p: p, c: c, slot: slot}
 }
 
-// cursor is a KT cursor on a dedicated connection.
+// cursor is a KT cursor on a dedicated connection. Its calls are
+// serialised by mu; see the notes above for what a late reply does to it.
 type cursor struct {
 	b   *Backend
 	idx uint16
@@ -116,25 +118,12 @@ type cursor struct {
 type lateReply struct {
 	proc  string // the call's (first) procedure
 	moved bool   // the call moves the cursor
-	done  chan struct{}
-
-	mu        sync.Mutex
-	ended, ok bool
-	// abandoned is set when the cursor was closed before the read ended:
-	// the read's end then disposes of the connection.
-	abandoned bool
-}
-
-// abandon hands the connection to the read's end; it reports false when
-// the read already ended, and the connection is the cursor's again.
-func (l *lateReply) abandon() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.ended {
-		return false
-	}
-	l.abandoned = true
-	return true
+	// done is closed when the read ended; ok then says whether the reply
+	// read cleanly.
+	done chan struct{}
+	ok   bool
+	// cut ends the read at once, as a failure.
+	cut func()
 }
 
 // moves reports whether o moves the cursor on the server.
@@ -263,11 +252,11 @@ func (k *cursor) recoverLate(ops []op, first byte) {
 	for _, o := range ops {
 		l.moved = l.moved || moves(o)
 	}
-	c, p, n := k.c, k.p, len(ops)
+	n := len(ops)
 	k.late = l
 	// The server has the request: from now on it holds the cursor's state.
 	k.used = true
-	p.RecoverThen(c, k.b.opts.Timeout, func(c *conn) error {
+	l.cut = k.p.RecoverThen(k.c, k.b.opts.Timeout, func(c *conn) error {
 		for range n {
 			if err := discardReply(c, first); err != nil {
 				return err
@@ -275,18 +264,7 @@ func (k *cursor) recoverLate(ops []op, first byte) {
 		}
 		return nil
 	}, func(ok bool) {
-		l.mu.Lock()
-		l.ended, l.ok = true, ok
-		abandoned := l.abandoned
-		l.mu.Unlock()
-		if abandoned {
-			// Close gave up waiting. Only a late cur_delete leaves the
-			// connection without a cursor of this gateway on it.
-			if !ok || l.proc != "cur_delete" {
-				c.Broken = true
-			}
-			p.Put(c)
-		}
+		l.ok = ok
 		close(l.done)
 	})
 }
@@ -460,9 +438,8 @@ func (k *cursor) Seize(ctx context.Context) (backend.Record, bool, error) {
 // It takes at most about a second whatever the server does: a connection
 // whose cur_delete fails or takes longer is closed rather than returned with
 // a stray cursor on it, which frees the server's cursor too. A late reply
-// still being read is waited for within that second (so that the
-// connection is kept); past it, the connection is closed once the read
-// ends.
+// still being read is waited for within that second, so that the
+// connection is kept; past it, the connection is closed.
 func (k *cursor) Close() error {
 	k.mu.Lock()
 	if k.closed {
@@ -489,16 +466,13 @@ func (k *cursor) Close() error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if l := k.late; l != nil {
+		// Close's time is up with a late reply still to read: the
+		// connection is closed rather than held for it.
 		k.late = nil
-		if l.abandon() {
-			// The late reply is still to come: its read disposes of
-			// the connection when it ends.
-			k.c = nil
-		} else {
-			<-l.done
-			if l.ok && l.proc == "cur_delete" {
-				err = nil
-			}
+		l.cut()
+		<-l.done
+		if l.ok && l.proc == "cur_delete" {
+			err = nil // the late reply was cur_delete's own
 		}
 	}
 	if k.c != nil {

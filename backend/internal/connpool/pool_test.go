@@ -184,3 +184,21 @@ func TestRecoverThenHandsBack(t *testing.T) {
 		t.Errorf("stats: %+v; want the connection discarded", s)
 	}
 }
+
+// cut ends a read whose reply does not come, at once, as a failure.
+func TestRecoverThenCut(t *testing.T) {
+	p, c, _ := pipePool(t)
+	ended := make(chan bool, 1)
+	cut := p.RecoverThen(c, time.Hour, func(c *Conn) error {
+		_, err := c.BR.ReadByte()
+		return err
+	}, func(ok bool) { ended <- ok })
+	cut()
+	if ok := <-ended; ok || !c.Broken {
+		t.Fatalf("a cut read: ok=%v broken=%v", ok, c.Broken)
+	}
+	p.Put(c)
+	if s := p.Stats(); s.Recovered != 0 || s.Open != 0 {
+		t.Errorf("stats: %+v; want the connection closed", s)
+	}
+}
