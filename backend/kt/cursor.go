@@ -20,6 +20,25 @@ import (
 // wait. If that connection breaks, the server frees the cursor, so the
 // cursor reports ErrUnavailable from then on instead of silently starting
 // over on another connection.
+//
+// A call whose caller gives up (its deadline passes, or it is cancelled)
+// before any of the reply arrived returns at once, but keeps the
+// connection, and with it the cursor: the late reply is read in the
+// background, for as long as the URL's timeout, and the cursor's next call
+// first waits for that read, within its own context (Close within its
+// second, then it closes the connection). If the reply does not come in
+// time or does not read cleanly, the connection is closed and the cursor
+// reports ErrUnavailable, as for any lost connection. A reply cut short
+// half way still costs the connection.
+//
+// The late reply means the server carried the call out. If that call moves
+// the cursor (a jump, a step, a read or write with step, a remove or a
+// seize), the cursor is somewhere its client was never told of, so it
+// answers ErrMismatch (FAILED_PRECONDITION) to every call but a jump until
+// a jump places it again: never a record from a position the client did
+// not expect. A late call that does not move the cursor (a read, a write
+// without step) leaves it usable as it was; the write's own outcome is as
+// unknown to its caller as that of any write past its deadline.
 
 // closeTimeout bounds Close's cur_delete: past it the connection is closed
 // instead, which frees the server's cursor just as well.
@@ -64,7 +83,8 @@ func (b *Backend) newCursor(idx uint16, ref *dbRef, p *connpool.Pool, c *conn, s
 	return &cursor{b: b, idx: idx, ref: ref, id: strconv.FormatInt(b.cursorIDs.Add(1), 10), p: p, c: c, slot: slot}
 }
 
-// cursor is a KT cursor on a dedicated connection.
+// cursor is a KT cursor on a dedicated connection. Its calls are
+// serialised by mu; see the notes above for what a late reply does to it.
 type cursor struct {
 	b   *Backend
 	idx uint16
@@ -83,6 +103,47 @@ type cursor struct {
 	used   bool
 	lost   error
 	closed bool
+	// late is the late reply being read in the background, nil when none.
+	late *lateReply
+	// unknown names the call whose late reply moved the cursor where its
+	// client does not know ("" when the position is known).
+	unknown string
+	// waiting, when set (by tests), runs when a call starts to wait for a
+	// late reply.
+	waiting func()
+}
+
+// lateReply is the reply to a cursor call whose caller gave up before it
+// arrived, read in the background on the cursor's connection.
+type lateReply struct {
+	proc  string // the call's (first) procedure
+	moved bool   // the call moves the cursor
+	// done is closed when the read ended; ok then says whether the reply
+	// read cleanly.
+	done chan struct{}
+	ok   bool
+	// cut ends the read at once, as a failure.
+	cut func()
+}
+
+// moves reports whether o moves the cursor on the server.
+func moves(o op) bool {
+	switch o.proc {
+	case "cur_jump", "cur_jump_back", "cur_step", "cur_step_back", "cur_remove", "cur_seize":
+		return true
+	}
+	for _, f := range o.p {
+		if string(f.Key) == "step" {
+			return true
+		}
+	}
+	return false
+}
+
+// places reports whether proc sets the cursor's position whatever it was
+// (or ends the cursor), so that it may run when the position is unknown.
+func places(proc string) bool {
+	return proc == "cur_jump" || proc == "cur_jump_back" || proc == "cur_delete"
 }
 
 // op is one cursor procedure call.
@@ -107,6 +168,13 @@ func (k *cursor) call(ctx context.Context, ops ...op) (_ []*reply, err error) {
 	if k.c == nil {
 		return nil, fmt.Errorf("kt cursor: %w: the cursor is closed", backend.ErrInvalid)
 	}
+	if err := k.settle(ctx, ops[0].proc); err != nil {
+		return nil, err
+	}
+	if k.unknown != "" && !places(ops[0].proc) {
+		return nil, fmt.Errorf("kt %s on %s: %w: the cursor's position is unknown: an earlier %s passed its deadline, but the server carried it out afterwards and moved the cursor; Jump or JumpBack to place it again",
+			ops[0].proc, k.b.addr, backend.ErrMismatch, k.unknown)
+	}
 	var req []byte
 	for _, o := range ops {
 		p := make(params, 0, len(o.p)+2)
@@ -117,6 +185,7 @@ func (k *cursor) call(ctx context.Context, ops ...op) (_ []*reply, err error) {
 	for {
 		replies := make([]*reply, len(ops))
 		var failed error
+		got := k.c.Got()
 		wrote, err := k.c.Exchange(ctx, connpool.Deadline(ctx, k.b.opts.Timeout), req, func(c *conn) error {
 			for i, o := range ops {
 				rep, err := readRPC(c, o.proc)
@@ -136,6 +205,11 @@ func (k *cursor) call(ctx context.Context, ops ...op) (_ []*reply, err error) {
 		var ae *connpool.AppError
 		if err == nil || errors.As(err, &ae) {
 			k.used = true
+			if err == nil {
+				// Only a call that places the cursor gets here while
+				// its position is unknown.
+				k.unknown = ""
+			}
 			if k.c.Broken {
 				// The server announced a close, or a cancellation raced
 				// the reply: the connection, and the cursor, are gone.
@@ -145,6 +219,10 @@ func (k *cursor) call(ctx context.Context, ops ...op) (_ []*reply, err error) {
 				return nil, k.unsupported(ae.Err)
 			}
 			return replies, nil
+		}
+		if k.c.Early(ctx, got, wrote, err) {
+			k.recoverLate(ops, req[0])
+			return nil, k.b.connError(ctx, ops[0].proc, err)
 		}
 		retry := !k.used && k.c.Reused && ctx.Err() == nil && connpool.Stale(wrote, err)
 		k.p.Put(k.c) // broken: closed and uncounted
@@ -164,6 +242,62 @@ func (k *cursor) call(ctx context.Context, ops ...op) (_ []*reply, err error) {
 		k.lost = fmt.Errorf("kt cursor on %s: %w: its connection was lost, and the server's cursor with it; open a new cursor", k.b.addr, backend.ErrUnavailable)
 		return nil, err
 	}
+}
+
+// recoverLate reads the replies to ops, whose caller gave up before any of
+// them arrived, in the background; the cursor keeps its connection
+// meanwhile, and its next call waits for the read (see settle).
+func (k *cursor) recoverLate(ops []op, first byte) {
+	l := &lateReply{proc: ops[0].proc, done: make(chan struct{})}
+	for _, o := range ops {
+		l.moved = l.moved || moves(o)
+	}
+	n := len(ops)
+	k.late = l
+	// The server has the request: from now on it holds the cursor's state.
+	k.used = true
+	l.cut = k.p.RecoverThen(k.c, k.b.opts.Timeout, func(c *conn) error {
+		for range n {
+			if err := discardReply(c, first); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, func(ok bool) {
+		l.ok = ok
+		close(l.done)
+	})
+}
+
+// settle waits, within ctx, for the late reply being read on the cursor's
+// connection, and takes the connection back. When the read failed, the
+// connection and the server's cursor are gone.
+func (k *cursor) settle(ctx context.Context, proc string) error {
+	l := k.late
+	if l == nil {
+		return nil
+	}
+	if k.waiting != nil {
+		k.waiting()
+	}
+	select {
+	case <-l.done:
+	case <-ctx.Done():
+		return fmt.Errorf("%w (while waiting for the late reply to an earlier %s, which its caller gave up on; the cursor is kept)",
+			k.b.connError(ctx, proc, ctx.Err()), l.proc)
+	}
+	k.late = nil
+	if !l.ok {
+		k.p.Put(k.c) // broken: closed
+		k.c = nil
+		k.lost = fmt.Errorf("kt cursor on %s: %w: the late reply to an earlier %s, which its caller gave up on, did not come within %v or did not read cleanly, so its connection was closed, and the server's cursor with it; open a new cursor",
+			k.b.addr, backend.ErrUnavailable, l.proc, k.b.opts.Timeout)
+		return k.lost
+	}
+	if l.moved {
+		k.unknown = l.proc
+	}
+	return nil
 }
 
 // drop releases a connection the server closed.
@@ -303,7 +437,9 @@ func (k *cursor) Seize(ctx context.Context) (backend.Record, bool, error) {
 // Close deletes the server's cursor and returns the connection to its pool.
 // It takes at most about a second whatever the server does: a connection
 // whose cur_delete fails or takes longer is closed rather than returned with
-// a stray cursor on it, which frees the server's cursor too.
+// a stray cursor on it, which frees the server's cursor too. A late reply
+// still being read is waited for within that second, so that the
+// connection is kept; past it, the connection is closed.
 func (k *cursor) Close() error {
 	k.mu.Lock()
 	if k.closed {
@@ -329,6 +465,16 @@ func (k *cursor) Close() error {
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	if l := k.late; l != nil {
+		// Close's time is up with a late reply still to read: the
+		// connection is closed rather than held for it.
+		k.late = nil
+		l.cut()
+		<-l.done
+		if l.ok && l.proc == "cur_delete" {
+			err = nil // the late reply was cur_delete's own
+		}
+	}
 	if k.c != nil {
 		if err != nil {
 			k.c.Broken = true

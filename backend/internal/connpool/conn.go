@@ -204,6 +204,16 @@ func Stale(wrote bool, err error) bool {
 	return !wrote || PeerClosed(err)
 }
 
+// Early reports whether an exchange that failed with err (wrote as
+// Exchange returned it) failed only because its caller gave up (its context
+// ended or its deadline passed) before any of the reply arrived: got is
+// Got() from before the exchange. The connection is then in step, only
+// early, and its late reply can be read (see Pool.Recover).
+func (c *Conn) Early(ctx context.Context, got int64, wrote bool, err error) bool {
+	return err != nil && wrote && c.got == got && !c.PeerGone &&
+		(ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded))
+}
+
 // Request is one request for Pool.Do.
 type Request interface {
 	// Exchange sends the request on c and reads the reply.
@@ -247,8 +257,7 @@ func (p *Pool) Do(ctx context.Context, deadline time.Time, idempotent bool, drai
 		}
 		got, reused := c.got, c.Reused
 		wrote, err := r.Exchange(ctx, c)
-		if err != nil && wrote && c.got == got && !c.PeerGone && r.HasReply() &&
-			(ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded)) {
+		if r.HasReply() && c.Early(ctx, got, wrote, err) {
 			// The caller gave up before any of the reply arrived: the
 			// connection is in step, only early.
 			p.Recover(c, drainTimeout, r.Drain)

@@ -318,21 +318,35 @@ func (p *Pool) ReleaseStream(nc net.Conn) {
 // come in time or does not read cleanly, or a Close meanwhile, costs the
 // connection as before. c keeps its slot throughout.
 func (p *Pool) Recover(c *Conn, timeout time.Duration, drain func(*Conn) error) {
+	p.RecoverThen(c, timeout, drain, func(bool) { p.Put(c) })
+}
+
+// RecoverThen is Recover for a connection its holder keeps (a cursor's,
+// whose server state lives on it): instead of going back to the pool, c
+// is handed to then, on the background goroutine, once the late reply was
+// read (ok) or could not be (c is then Broken, for the holder to Put). The
+// holder must not touch c before then runs. cut ends the read at once, as
+// a failure, when the holder can wait no longer.
+func (p *Pool) RecoverThen(c *Conn, timeout time.Duration, drain func(*Conn) error, then func(ok bool)) (cut func()) {
 	c.Broken, c.PeerGone = false, false
+	ctx, cancel := context.WithCancel(p.life)
 	p.drains.Add(1)
 	go func() {
 		defer p.drains.Done()
+		defer cancel()
 		c.deadline = time.Now().Add(timeout)
 		_ = c.NC.SetDeadline(c.deadline)
-		stop := context.AfterFunc(p.life, func() { _ = c.NC.SetDeadline(pastDeadline) })
+		stop := context.AfterFunc(ctx, func() { _ = c.NC.SetDeadline(pastDeadline) })
 		err := drain(c)
-		if !stop() || err != nil || c.Broken {
-			c.Broken = true
-		} else {
+		ok := stop() && err == nil && !c.Broken
+		if ok {
 			p.recovered.Add(1)
+		} else {
+			c.Broken = true
 		}
-		p.Put(c)
+		then(ok)
 	}()
+	return cancel
 }
 
 // TakeIdle removes an idle connection without checking it, for tests that

@@ -134,3 +134,71 @@ func TestBrokenAndClose(t *testing.T) {
 		t.Fatalf("after Close: %+v", st)
 	}
 }
+
+// pipePool is a pool of one connection whose server end the test holds.
+func pipePool(t *testing.T) (*Pool, *Conn, net.Conn) {
+	t.Helper()
+	client, server := net.Pipe()
+	t.Cleanup(func() { _ = server.Close() })
+	p := New(Config{Addr: "pipe", Size: 1, Dial: func(context.Context, string, string) (net.Conn, error) {
+		return client, nil
+	}})
+	t.Cleanup(p.Close)
+	c, err := p.Get(t.Context(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, c, server
+}
+
+// RecoverThen hands the connection back to its holder, not to the pool,
+// once the late reply was read, and says whether it was.
+func TestRecoverThenHandsBack(t *testing.T) {
+	p, c, server := pipePool(t)
+	ended := make(chan bool, 1)
+	p.RecoverThen(c, time.Minute, func(c *Conn) error {
+		_, err := c.BR.ReadByte()
+		return err
+	}, func(ok bool) { ended <- ok })
+	if _, err := server.Write([]byte{1}); err != nil {
+		t.Fatal(err)
+	}
+	if ok := <-ended; !ok || c.Broken {
+		t.Fatalf("a late reply read cleanly: ok=%v broken=%v", ok, c.Broken)
+	}
+	if s := p.Stats(); s.Recovered != 1 || s.InUse != 1 || s.Idle != 0 {
+		t.Errorf("stats: %+v; want the connection recovered and still held", s)
+	}
+	// A reply that cannot be read leaves the connection Broken, for the
+	// holder to Put.
+	p.RecoverThen(c, time.Minute, func(c *Conn) error {
+		_, err := c.BR.ReadByte()
+		return err
+	}, func(ok bool) { ended <- ok })
+	_ = server.Close()
+	if ok := <-ended; ok || !c.Broken {
+		t.Fatalf("a lost late reply: ok=%v broken=%v", ok, c.Broken)
+	}
+	p.Put(c)
+	if s := p.Stats(); s.Recovered != 1 || s.Open != 0 || s.Discards != 1 {
+		t.Errorf("stats: %+v; want the connection discarded", s)
+	}
+}
+
+// cut ends a read whose reply does not come, at once, as a failure.
+func TestRecoverThenCut(t *testing.T) {
+	p, c, _ := pipePool(t)
+	ended := make(chan bool, 1)
+	cut := p.RecoverThen(c, time.Hour, func(c *Conn) error {
+		_, err := c.BR.ReadByte()
+		return err
+	}, func(ok bool) { ended <- ok })
+	cut()
+	if ok := <-ended; ok || !c.Broken {
+		t.Fatalf("a cut read: ok=%v broken=%v", ok, c.Broken)
+	}
+	p.Put(c)
+	if s := p.Stats(); s.Recovered != 0 || s.Open != 0 {
+		t.Errorf("stats: %+v; want the connection closed", s)
+	}
+}
