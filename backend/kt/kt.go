@@ -43,6 +43,10 @@ import (
 // DefaultPort is Kyoto Tycoon's default port, used when the URL has none.
 const DefaultPort = 1978
 
+// cursorReadBuffer is the read buffer of a cursor's connection: a cursor
+// call's reply is one record, and a larger one is read in pieces.
+const cursorReadBuffer = 4 << 10
+
 // Defaults of the URL options.
 const (
 	DefaultPoolSize       = 16
@@ -132,7 +136,9 @@ func Open(_ context.Context, u *url.URL) (*Backend, error) {
 		shutdown: shutdown,
 	}
 	b.pool = connpool.New(connpool.Config{Addr: addr, Size: opts.Pool, ConnectTimeout: opts.ConnectTimeout, Lost: &b.lost})
-	b.cursorPool = connpool.New(connpool.Config{Addr: addr, Size: opts.cursors, ConnectTimeout: opts.ConnectTimeout, Lost: &b.lost})
+	// Cursors are many and mostly idle, waiting for their clients: a small
+	// read buffer each keeps a thousand of them from costing 64 MiB.
+	b.cursorPool = connpool.New(connpool.Config{Addr: addr, Size: opts.cursors, ConnectTimeout: opts.ConnectTimeout, Lost: &b.lost, ReadBufferSize: cursorReadBuffer})
 	b.cursorSlots = make(chan struct{}, opts.cursors)
 	b.scanSlots = make(chan struct{}, max(1, opts.Pool/2))
 	b.timeoutCause = fmt.Errorf("no answer within the URL's timeout=%v: %w", opts.Timeout, context.DeadlineExceeded)

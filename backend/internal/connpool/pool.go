@@ -42,12 +42,18 @@ type Config struct {
 	// Lost counts the connections the server closed or reset, shared by
 	// the pools of one adapter; nil gives the pool a counter of its own.
 	Lost *atomic.Int64
+	// ReadBufferSize is each connection's read buffer; 0 means 64 KiB.
+	// A pool of many long-lived, mostly idle connections (cursors) takes a
+	// small one: a reply larger than the buffer is read in pieces or
+	// straight into its own slices, so the size bounds memory, not replies.
+	ReadBufferSize int
 }
 
 // Pool is a bounded set of connections to one server. Every open connection
 // holds a slot; an idle one also sits in idle. A connection whose state is
 // unknown is closed, never put back. The zero value is not usable; call New.
 type Pool struct {
+	rbuf    int // read buffer size of each connection
 	addr    string
 	timeout time.Duration
 	dialer  func(ctx context.Context, network, addr string) (net.Conn, error)
@@ -82,7 +88,12 @@ func New(cfg Config) *Pool {
 		lost = new(atomic.Int64)
 	}
 	life, shutdown := context.WithCancel(context.Background())
+	rbuf := cfg.ReadBufferSize
+	if rbuf <= 0 {
+		rbuf = readBufferSize
+	}
 	return &Pool{
+		rbuf:     rbuf,
 		addr:     cfg.Addr,
 		timeout:  cfg.ConnectTimeout,
 		dialer:   dial,
@@ -189,7 +200,7 @@ func (p *Pool) dialSlot(ctx context.Context, deadline time.Time) (*Conn, error) 
 	}
 	p.dials.Add(1)
 	c := &Conn{NC: nc}
-	c.BR = bufio.NewReaderSize(counter{c}, readBufferSize)
+	c.BR = bufio.NewReaderSize(counter{c}, p.rbuf)
 	return c, nil
 }
 
