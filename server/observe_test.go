@@ -145,8 +145,9 @@ func TestMetricsScrapedAfterKnownTraffic(t *testing.T) {
 	if got := series(t, fams, "ktgrpc_backend_round_trip_seconds", map[string]string{"backend": "kt", "op": "get", "code": "OK"}).GetHistogram().GetSampleCount(); got != 3 {
 		t.Errorf("kt get round trips = %d, want 3", got)
 	}
-	if got := series(t, fams, "ktgrpc_backend_pool_size", nil).GetGauge().GetValue(); got != kt.DefaultPoolSize {
-		t.Errorf("pool size = %v, want %d", got, kt.DefaultPoolSize)
+	// The series cover the call pool and the cursor pool together.
+	if got := series(t, fams, "ktgrpc_backend_pool_size", nil).GetGauge().GetValue(); got != kt.DefaultPoolSize+kt.DefaultCursors {
+		t.Errorf("pool size = %v, want %d", got, kt.DefaultPoolSize+kt.DefaultCursors)
 	}
 	idle := series(t, fams, "ktgrpc_backend_pool_connections", map[string]string{"state": "idle"}).GetGauge().GetValue()
 	inUse := series(t, fams, "ktgrpc_backend_pool_connections", map[string]string{"state": "in_use"}).GetGauge().GetValue()
