@@ -89,12 +89,12 @@ gotest: deps
 
 ## real: run the conformance suite and a long differential run against the disposable real servers
 ## named by KT_ADDR, TT_ADDR, TT_BTREE_ADDR and TT_TABLE_ADDR (they are cleared); DIFF_SEQUENCES and
-## DIFF_OPS size the differential run
+## DIFF_OPS size the differential run. One package at a time: the suites share the servers' databases
 DIFF_SEQUENCES ?= 200
 DIFF_OPS       ?= 300
 real:
 	KTGRPC_DIFF_SEQUENCES=$(DIFF_SEQUENCES) KTGRPC_DIFF_OPS=$(DIFF_OPS) \
-		$(GO) test -count=1 -timeout 60m -run 'Conformance|Diff' ./backend/...
+		$(GO) test -p 1 -count=1 -timeout 60m -run 'Conformance|Diff' ./backend/...
 
 ## test-python: install clients/python into a fresh virtual environment and run its pytest suite against bin/ktgrpc
 test-python: deps build
