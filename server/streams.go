@@ -97,17 +97,34 @@ type errStalled struct{ after time.Duration }
 // background until the stream ends, which returning from the handler
 // brings about.
 func (s *Server) sendWithin(ctx context.Context, send func() error) error {
+	// The send and the clock race to decide its outcome: a send that
+	// returns as the clock runs out has delivered its message, and the
+	// caller must count it (a scan's resume key names the last record
+	// sent), so exactly one side claims the outcome.
+	const sending, finished, abandoned = 0, 1, 2
+	var state atomic.Int32
 	done := make(chan error, 1)
-	go func() { done <- send() }()
+	go func() {
+		err := send()
+		if state.CompareAndSwap(sending, finished) {
+			done <- err
+		}
+	}()
 	t := time.NewTimer(s.opts.StallTimeout)
 	defer t.Stop()
 	select {
 	case err := <-done:
 		return err
 	case <-t.C:
-		return &errStalled{after: s.opts.StallTimeout}
+		if state.CompareAndSwap(sending, abandoned) {
+			return &errStalled{after: s.opts.StallTimeout}
+		}
+		return <-done
 	case <-ctx.Done():
-		return context.Cause(ctx)
+		if state.CompareAndSwap(sending, abandoned) {
+			return context.Cause(ctx)
+		}
+		return <-done
 	}
 }
 
