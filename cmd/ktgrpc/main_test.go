@@ -129,6 +129,7 @@ func TestUsageErrors(t *testing.T) {
 		{"serve too many streams", nil, []string{"serve", "--max-concurrent-streams", "4294967296"}, "--max-concurrent-streams 4294967296: must be at most 4294967295"},
 		{"serve negative streams", nil, []string{"serve", "--max-concurrent-streams", "-1"}, "max-concurrent-streams"},
 		{"serve empty hub window", nil, []string{"serve", "--hub-window-events", "0"}, "--hub-window-events, --hub-window-bytes, --hub-subscriber-buffer and --hub-catch-up-readers must be at least 1"},
+		{"serve negative wake spacing", nil, []string{"serve", "--hub-wake-spacing", "-1ms"}, "--hub-wake-spacing -1ms must not be negative"},
 		{"serve no cursor streams", nil, []string{"serve", "--max-cursor-streams", "0"}, "--max-cursor-streams 0"},
 		{"serve no stall timeout", nil, []string{"serve", "--stall-timeout", "0s"}, "--stall-timeout 0s must be positive"},
 		{"serve no pipeline depth", nil, []string{"serve", "--pipeline-depth", "0"}, "--pipeline-depth 0 must be at least 1"},
@@ -173,8 +174,11 @@ func TestParseServe(t *testing.T) {
 	if cfg.listen != "127.0.0.1:7878" || cfg.backend != "embedded:" || cfg.logLevel != slog.LevelInfo ||
 		cfg.logFormat.value != "text" || cfg.shutdownTimeout != 10*time.Second ||
 		cfg.maxValueSize != server.DefaultMaxValueSize || cfg.healthInterval != server.DefaultHealthInterval ||
-		cfg.tls != (serverTLS{}) || cfg.tls.mode() != "off" || cfg.maxStreams != 0 {
+		cfg.tls != (serverTLS{}) || cfg.tls.mode() != "off" || cfg.maxStreams != 0 || cfg.hub.wakeSpacing != hub.DefaultWakeSpacing {
 		t.Errorf("defaults: %+v", cfg)
+	}
+	if hubWakeSpacing(0) >= 0 || hubWakeSpacing(time.Millisecond) != time.Millisecond {
+		t.Errorf("--hub-wake-spacing 0 must wake on every change (the hub's negative), others pass through")
 	}
 
 	env := map[string]string{
@@ -190,6 +194,7 @@ func TestParseServe(t *testing.T) {
 		"KTGRPC_MAX_CONCURRENT_STREAMS": "100",
 		"KTGRPC_HUB_WINDOW_BYTES":       "1M",
 		"KTGRPC_HUB_CATCH_UP_READERS":   "3",
+		"KTGRPC_HUB_WAKE_SPACING":       "1ms",
 	}
 	c.getenv = func(k string) string { return env[k] }
 	cfg, err = c.parseServe(nil)
@@ -199,7 +204,7 @@ func TestParseServe(t *testing.T) {
 	if cfg.listen != "127.0.0.1:9000" || cfg.backend != "kt://db:1978" || cfg.logLevel != slog.LevelDebug ||
 		cfg.logFormat.value != "json" || cfg.maxValueSize != 2<<20 || cfg.shutdownTimeout != 3*time.Second ||
 		cfg.tls != (serverTLS{cert: "s.pem", key: "s-key.pem", clientCA: "ca.pem"}) || cfg.tls.mode() != "mutual" || cfg.maxStreams != 100 ||
-		cfg.hub != (hubFlags{windowEvents: hub.DefaultWindowEvents, windowBytes: 1 << 20, subscriberBuffer: hub.DefaultSubscriberBuffer, catchUpReaders: 3}) {
+		cfg.hub != (hubFlags{windowEvents: hub.DefaultWindowEvents, windowBytes: 1 << 20, subscriberBuffer: hub.DefaultSubscriberBuffer, catchUpReaders: 3, wakeSpacing: time.Millisecond}) {
 		t.Errorf("from the environment: %+v", cfg)
 	}
 

@@ -49,6 +49,7 @@ type hubFlags struct {
 	windowBytes      byteSize
 	subscriberBuffer int
 	catchUpReaders   int
+	wakeSpacing      time.Duration
 }
 
 // parseServe reads the serve flags, then the KTGRPC_* variables for the flags
@@ -64,6 +65,7 @@ func (c *cli) parseServe(args []string) (serveConfig, error) {
 			windowBytes:      hub.DefaultWindowBytes,
 			subscriberBuffer: hub.DefaultSubscriberBuffer,
 			catchUpReaders:   hub.DefaultCatchUpReaders,
+			wakeSpacing:      hub.DefaultWakeSpacing,
 		},
 	}
 	fs := c.flagSet("serve", "[flags]", `Run the gateway: serve the backend named by --backend over gRPC on --listen
@@ -104,6 +106,7 @@ Backends:
 	fs.Var(&cfg.hub.windowBytes, "hub-window-bytes", "the replication hub keeps at most this many `bytes` of recent changes in memory (K, M, G suffixes allowed)")
 	fs.IntVar(&cfg.hub.subscriberBuffer, "hub-subscriber-buffer", cfg.hub.subscriberBuffer, "a subscriber more than `n` changes behind is ended with RESOURCE_EXHAUSTED and a position to resume after")
 	fs.IntVar(&cfg.hub.catchUpReaders, "hub-catch-up-readers", cfg.hub.catchUpReaders, "at most `n` extra replication sessions serve subscribers that start before the window")
+	fs.DurationVar(&cfg.hub.wakeSpacing, "hub-wake-spacing", cfg.hub.wakeSpacing, "wake the replication hub's subscribers at most once per this `duration` times their number, each taking the changes of the meantime in one go (0: on every change)")
 	fs.IntVar(&cfg.cursorStreams, "max-cursor-streams", server.DefaultMaxCursorStreams, "at most `n` Cursor.Open (with a cursor open) and Cursor.Scan streams on the gateway; more are RESOURCE_EXHAUSTED")
 	fs.IntVar(&cfg.cursorsPerConn, "max-cursor-streams-per-conn", server.DefaultMaxCursorStreamsPerConn, "at most `n` of those streams on one client connection")
 	fs.DurationVar(&cfg.stallTimeout, "stall-timeout", server.DefaultStallTimeout, "end a cursor, scan, Subscribe or Watch stream whose client has taken no message for this long, freeing its backend cursor or hub subscription")
@@ -133,6 +136,8 @@ Backends:
 		return cfg, usagef("--max-key-size %v must be below --max-message-size %v", cfg.maxKeySize, cfg.maxMessageSize)
 	case cfg.hub.windowEvents < 1 || cfg.hub.windowBytes < 1 || cfg.hub.subscriberBuffer < 1 || cfg.hub.catchUpReaders < 1:
 		return cfg, usagef("--hub-window-events, --hub-window-bytes, --hub-subscriber-buffer and --hub-catch-up-readers must be at least 1")
+	case cfg.hub.wakeSpacing < 0:
+		return cfg, usagef("--hub-wake-spacing %v must not be negative (0 wakes subscribers on every change)", cfg.hub.wakeSpacing)
 	case cfg.cursorStreams < 1 || cfg.cursorsPerConn < 1:
 		return cfg, usagef("--max-cursor-streams %d and --max-cursor-streams-per-conn %d must be at least 1", cfg.cursorStreams, cfg.cursorsPerConn)
 	case cfg.pipelineDepth < 1:
@@ -220,6 +225,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 			WindowBytes:      int64(cfg.hub.windowBytes),
 			SubscriberBuffer: cfg.hub.subscriberBuffer,
 			CatchUpReaders:   cfg.hub.catchUpReaders,
+			WakeSpacing:      hubWakeSpacing(cfg.hub.wakeSpacing),
 		},
 	}
 	ops.serverOptions(&cfg.ops, &opts)
@@ -286,4 +292,13 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// hubWakeSpacing maps the flag, where 0 means every change, to the hub's
+// option, where 0 means its default and a negative value every change.
+func hubWakeSpacing(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
