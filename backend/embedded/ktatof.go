@@ -5,6 +5,8 @@ import (
 	"math/big"
 	"strconv"
 	"strings"
+
+	"github.com/ktgrpc/ktgrpc/backend/kt/ktwire"
 )
 
 // KTAtof reads a number the way Kyoto Tycoon reads the decimal text of its
@@ -58,7 +60,7 @@ func KTAtof(s string) float64 {
 		num = ld().Add(num, fract)
 	}
 	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		num = ld().Mul(num, ktPow10(ktAtoi(s[i+1:])))
+		num = ld().Mul(num, ktPow10(ktwire.Atoi(s[i+1:])))
 	}
 	f, _ := num.Float64()
 	return f * sign
@@ -78,27 +80,6 @@ func ktPow10(n int64) *big.Float {
 		return out.Set(exact)
 	}
 	return out.Quo(big.NewFloat(1), exact)
-}
-
-// ktAtoi reads an integer as Kyoto Tycoon's atoi does: leading blanks, a
-// sign, then digits up to the first other byte.
-func ktAtoi(s string) int64 {
-	i := 0
-	for i < len(s) && s[i] > 0 && s[i] <= ' ' {
-		i++
-	}
-	neg := false
-	if i < len(s) && (s[i] == '-' || s[i] == '+') {
-		neg, i = s[i] == '-', i+1
-	}
-	var n int64
-	for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
-		n = n*10 + int64(s[i]-'0')
-	}
-	if neg {
-		return -n
-	}
-	return n
 }
 
 // ktWireDouble is f as Kyoto Tycoon receives it from a client that writes

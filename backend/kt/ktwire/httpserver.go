@@ -300,18 +300,20 @@ func ParseForm(s string) []Pair {
 	return pairs
 }
 
-// Atoi reads a number the way the server's atoi does: leading blanks, an
-// optional sign, digits up to the first non-digit, no overflow check;
-// anything else is 0.
+// Atoi reads a number the way Kyoto Cabinet's atoi does: leading control
+// characters and blanks (any byte from 1 to ' '), an optional sign, digits
+// up to the first non-digit, no overflow check; anything else is 0.
 func Atoi(s string) int64 {
-	s = strings.TrimLeft(s, " \t\r\n\v\f")
+	i := 0
+	for i < len(s) && s[i] > 0 && s[i] <= ' ' {
+		i++
+	}
 	neg := false
-	if s != "" && (s[0] == '-' || s[0] == '+') {
-		neg = s[0] == '-'
-		s = s[1:]
+	if i < len(s) && (s[i] == '-' || s[i] == '+') {
+		neg, i = s[i] == '-', i+1
 	}
 	var n int64
-	for i := 0; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+	for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
 		n = n*10 + int64(s[i]-'0')
 	}
 	if neg {
