@@ -109,6 +109,9 @@ func limitExceeded(limit, format string, args ...any) error {
 // capability c, or else the UNIMPLEMENTED status naming c, the backend and
 // call. It is the one way a service reaches a feature beyond the core.
 func feature[T any](s *Server, c backend.Capability, call string) (T, error) {
+	if f, ok := s.b.(T); ok && s.caps[c] {
+		return f, nil
+	}
 	f, err := backend.Use[T](s.b, c, call)
 	if err != nil {
 		return f, toStatus(err)
@@ -145,4 +148,16 @@ func unaryErrorInfo(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handl
 // streamErrorInfo applies withErrorInfo to streams.
 func streamErrorInfo(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 	return withErrorInfo(handler(srv, ss))
+}
+
+// capabilitySet is what b offers, as a set.
+func capabilitySet(b backend.Backend) map[backend.Capability]bool {
+	set := map[backend.Capability]bool{}
+	if b == nil {
+		return set
+	}
+	for _, c := range b.Capabilities() {
+		set[c] = true
+	}
+	return set
 }

@@ -164,7 +164,11 @@ func serviceNames() []string {
 
 // Server serves one backend over gRPC. Create it with New.
 type Server struct {
-	b      backend.Backend
+	b backend.Backend
+	// caps is what b offers, read once: a backend's capabilities do not
+	// change, and calls that set an optional field (a TTL on every record
+	// of a bulk set) check them on each request.
+	caps   map[backend.Capability]bool
 	hub    *hub.Hub
 	opts   Options
 	log    *slog.Logger
@@ -207,6 +211,7 @@ func New(b backend.Backend, opts Options) *Server {
 	opts = opts.withDefaults()
 	s := &Server{
 		b:          b,
+		caps:       capabilitySet(b),
 		hub:        hub.New(b, opts.Hub),
 		opts:       opts,
 		log:        opts.Logger,
