@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -90,7 +91,7 @@ func TestEventBatchEncoding(t *testing.T) {
 		{false, 64, 16 + size + size/2, 1}, // two events do not fit
 		{true, 64, 16 + 2*size, 2},
 	} {
-		n, m, err := c.message(ups, tc.watch, tc.batch, tc.maxSize)
+		n, m, err := c.message(ups, tc.watch, tc.batch, tc.maxSize, fmt.Sprint(tc))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -118,5 +119,64 @@ func TestEventBatchEncoding(t *testing.T) {
 				t.Errorf("%+v: event %d is %v, want %v", tc, i, ev, toEvent(ups[i].Event))
 			}
 		}
+	}
+}
+
+// TestEventBatchShared: subscribers with the same filter that are sent the
+// same run of events share one encoded message; a subscriber with another
+// filter whose run has the same ends and length, but other events between
+// them, gets its own.
+func TestEventBatchShared(t *testing.T) {
+	var c eventEncodings
+	var evs []*backend.Event
+	for i := range 5 {
+		evs = append(evs, &backend.Event{Position: uint64(10 + i), Op: backend.OpSet, Key: []byte{'k', byte('0' + i)}})
+	}
+	updates := func(idx ...int) []backend.Update {
+		var ups []backend.Update
+		for _, i := range idx {
+			ups = append(ups, backend.Update{Position: evs[i].Position, Event: evs[i]})
+		}
+		return ups
+	}
+	keys := func(m any) []string {
+		t.Helper()
+		bs, err := newRequestCodec().Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sr ktgrpcv1.SubscribeResponse
+		if err := proto.Unmarshal(bs.Materialize(), &sr); err != nil {
+			t.Fatal(err)
+		}
+		var ks []string
+		for _, e := range sr.GetEvents().GetEvents() {
+			ks = append(ks, string(e.GetKey()))
+		}
+		return ks
+	}
+	_, a, err := c.message(updates(0, 1, 4), false, 64, 1<<20, "filter A")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, again, _ := c.message(updates(0, 1, 4), false, 64, 1<<20, "filter A")
+	if again != a {
+		t.Error("the same run for the same filter was encoded twice")
+	}
+	_, b, _ := c.message(updates(0, 3, 4), false, 64, 1<<20, "filter B")
+	if b == a {
+		t.Fatal("another filter's run with the same ends and length got the first filter's message")
+	}
+	if got := fmt.Sprint(keys(a), keys(b)); got != "[k0 k1 k4] [k0 k3 k4]" {
+		t.Errorf("the messages carry %s, want [k0 k1 k4] [k0 k3 k4]", got)
+	}
+	for i := range 2 * batchEncodingsKept {
+		e := &backend.Event{Position: uint64(100 + i)}
+		if _, _, err := c.message([]backend.Update{{Event: e}, {Event: e}}, false, 64, 1<<20, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(c.batches.cur) + len(c.batches.prev); n > 2*batchEncodingsKept {
+		t.Fatalf("%d batch messages kept, want at most %d", n, 2*batchEncodingsKept)
 	}
 }
