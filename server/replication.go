@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -106,12 +105,13 @@ type followOut struct {
 // follow runs a subscription on the hub and streams it until the client
 // goes away, the server stops or the subscription fails.
 //
-// One goroutine of the stream's own reads the hub and sends, with no
-// goroutine or timer per message; the handler's goroutine watches it and
-// ends the stream when a send has waited longer than the stall timeout for
-// a client that stopped reading. Only returning from the handler frees a
-// send blocked in flow control, and closing the hub subscription first
-// frees what the stream holds at once.
+// The handler's goroutine reads the hub and builds the messages; each
+// message goes out on a goroutine of its own (sendWithin), which the
+// handler abandons, ending the stream, when the client has not taken it
+// within the stall timeout: only returning from the handler frees a send
+// blocked in flow control. An idle stream thus holds one goroutine, not
+// two, and the hub's paced wakeups keep the sends few (one a wakeup).
+// Closing the hub subscription first frees what the stream holds at once.
 func (s *Server) follow(parent context.Context, opts backend.SubscribeOptions, interval time.Duration, out followOut) error {
 	ctx, cancel := s.streamContext(parent)
 	defer cancel()
@@ -120,18 +120,15 @@ func (s *Server) follow(parent context.Context, opts backend.SubscribeOptions, i
 		return streamError(ctx, err)
 	}
 	defer sub.Close()
-	f := &follower{s: s, ctx: ctx, out: out, interval: interval}
-	f.at.Store(opts.After)
-	f.known.Store(!opts.Now)
-	done := make(chan error, 1)
-	go func() { done <- f.run(sub) }()
-	err = s.supervise(ctx, &f.clock, done)
+	f := &follower{s: s, ctx: ctx, out: out, interval: interval, filter: filterIdentity(opts)}
+	f.at, f.known = opts.After, !opts.Now
+	err = f.run(sub)
 	var stalled *errStalled
 	switch {
 	case errors.As(err, &stalled):
 		again := out.again
-		if f.known.Load() {
-			again = fmt.Sprintf("resume with after=%d", f.at.Load())
+		if f.known {
+			again = fmt.Sprintf("resume with after=%d", f.at)
 		}
 		return status.Errorf(codes.ResourceExhausted, "%s; the stream was ended to free the gateway for others; %s", stalled, again)
 	case ctx.Err() != nil:
@@ -141,18 +138,27 @@ func (s *Server) follow(parent context.Context, opts backend.SubscribeOptions, i
 	return streamError(ctx, err)
 }
 
-// follower is the sending side of follow, on the stream's own goroutine.
+// filterIdentity is a string that two subscriptions share exactly when
+// they ask for the same filter.
+func filterIdentity(opts backend.SubscribeOptions) string {
+	f := opts.Filter
+	return fmt.Sprintf("dbs=%q prefix=%q ops=%v key=%v,%q origin=%d,%d", f.DBs, f.KeyPrefix, f.Ops, f.Key != nil, f.Key, f.NotOrigin, opts.ServerID)
+}
+
+// follower is the sending side of follow.
 type follower struct {
 	s        *Server
 	ctx      context.Context
 	out      followOut
 	interval time.Duration
-	clock    sendClock
+	// filter names the subscription's filter, for sharing the encoding of
+	// its messages with subscribers that have the same.
+	filter string
 	// at is the position of the last message the client took; known is
-	// false until there is one for a stream from now. The handler reads
-	// them when it ends a stalled stream.
-	at    atomic.Uint64
-	known atomic.Bool
+	// false until there is one for a stream from now. They name the resume
+	// position when a stalled stream is ended.
+	at    uint64
+	known bool
 
 	started, caughtUp bool
 	pos, reported     uint64
@@ -170,11 +176,10 @@ func (f *follower) run(sub *hub.Subscription) error {
 
 // send sends one message at position at.
 func (f *follower) send(at uint64, m any) error {
-	if err := f.clock.send(f.ctx, func() error { return f.out.stream.SendMsg(m) }); err != nil {
+	if err := f.s.sendWithin(f.ctx, func() error { return f.out.stream.SendMsg(m) }); err != nil {
 		return err
 	}
-	f.at.Store(at)
-	f.known.Store(true)
+	f.at, f.known = at, true
 	return nil
 }
 
@@ -196,13 +201,12 @@ func (f *follower) updates(ups []backend.Update) error {
 			// Until the snapshot is complete a client that stalls must
 			// start again, so its sends tell no position.
 			sendSnapshot := func(m any) error {
-				return f.clock.send(f.ctx, func() error { return f.out.stream.SendMsg(m) })
+				return f.s.sendWithin(f.ctx, func() error { return f.out.stream.SendMsg(m) })
 			}
 			if err := f.out.start(f.ctx, pos, sendSnapshot); err != nil {
 				return err
 			}
-			f.at.Store(pos)
-			f.known.Store(true)
+			f.at, f.known = pos, true
 			f.pos, f.reported, f.caughtUp = pos, pos, u.Event == nil
 		}
 	}
@@ -257,7 +261,7 @@ func (f *follower) sendProgress() error {
 // asked for it.
 func (f *follower) sendEvents(ups []backend.Update) error {
 	for len(ups) > 0 {
-		n, m, err := f.s.encodings.message(ups, f.out.watch, f.out.batch, f.s.opts.MaxMessageSize)
+		n, m, err := f.s.encodings.message(ups, f.out.watch, f.out.batch, f.s.opts.MaxMessageSize, f.filter)
 		if err != nil {
 			return err
 		}

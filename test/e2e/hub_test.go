@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -767,4 +768,58 @@ func TestWatchSnapshotThenChanges(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestIdleStreamHoldsOneGoroutine: an idle Subscribe or Watch stream holds
+// its handler's goroutine and no other in the gateway; a send runs on a
+// goroutine of its own only while it is under way.
+func TestIdleStreamHoldsOneGoroutine(t *testing.T) {
+	b, err := embedded.New(embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	_, conn := gatewaytest.StartServer(t, b, server.Options{})
+	repl := ktgrpcv1.NewReplicationClient(conn)
+	ctx := testCtx(t)
+	// serverGoroutines counts the goroutines running the gateway's code.
+	serverGoroutines := func() int {
+		buf := make([]byte, 1<<22)
+		buf = buf[:runtime.Stack(buf, true)]
+		n := 0
+		for g := range strings.SplitSeq(string(buf), "\n\n") {
+			if strings.Contains(g, "github.com/ktgrpc/ktgrpc/server.") {
+				n++
+			}
+		}
+		return n
+	}
+	before := serverGoroutines()
+	const streams = 20
+	for i := range streams {
+		if i%2 == 0 {
+			subscribe(t, ctx, repl, &ktgrpcv1.SubscribeRequest{Start: &ktgrpcv1.SubscribeRequest_Now{Now: true}})
+			continue
+		}
+		st, err := repl.Watch(ctx, &ktgrpcv1.WatchRequest{Target: &ktgrpcv1.WatchRequest_Prefix{Prefix: []byte("w")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Recv(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The goroutine of a send that has just returned may not have ended
+	// yet; the count settles at one a stream.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := serverGoroutines() - before
+		if got == streams {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d idle streams hold %d goroutines in the gateway's code, want %d", streams, got, streams)
+		}
+		runtime.Gosched()
+	}
 }
