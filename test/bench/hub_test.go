@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +21,9 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/ktgrpc/ktgrpc/backend"
 	"github.com/ktgrpc/ktgrpc/backend/kt"
@@ -74,6 +78,15 @@ func cpuTime() time.Duration {
 // BenchmarkHub serves a gateway for.
 const gatewayEnv = "KTGRPC_BENCH_HUB_GATEWAY"
 
+// gatewayProfileEnv, when set, names the file prefix of a CPU profile each
+// gateway process of BenchmarkHub writes, one per sub-benchmark.
+const gatewayProfileEnv = "KTGRPC_BENCH_HUB_CPUPROFILE"
+
+// gatewayHeapProfileEnv, when set, names the file a gateway process of
+// BenchmarkHub writes its heap profile to while the subscribers are
+// attached.
+const gatewayHeapProfileEnv = "KTGRPC_BENCH_HUB_HEAPPROFILE"
+
 // TestHubGatewayProcess is BenchmarkHub's gateway process: a test server
 // with its default worker pool and a gateway with default options in front
 // of it. It prints the gateway's address, answers "stats" on stdin with the
@@ -83,6 +96,9 @@ func TestHubGatewayProcess(t *testing.T) {
 	name := os.Getenv(gatewayEnv)
 	if name == "" {
 		t.Skip("BenchmarkHub's gateway process; it runs only when the benchmark starts it")
+	}
+	if os.Getenv(gatewayHeapProfileEnv) != "" {
+		runtime.MemProfileRate = 64
 	}
 	var (
 		be    backend.Backend
@@ -120,10 +136,28 @@ func TestHubGatewayProcess(t *testing.T) {
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
 		if in.Text() == "stats" {
+			if prof := os.Getenv(gatewayHeapProfileEnv); prof != "" {
+				writeHeapProfile(t, prof)
+			}
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
 			fmt.Printf("stats %d %d %d %d\n", repls(), ms.HeapInuse, ms.StackInuse, runtime.NumGoroutine())
 		}
+	}
+}
+
+// writeHeapProfile writes the gateway process's heap profile to file,
+// after a collection, so that it shows what the attached streams hold.
+func writeHeapProfile(t *testing.T, file string) {
+	runtime.GC()
+	f, err := os.Create(file)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer f.Close()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		t.Error(err)
 	}
 }
 
@@ -136,7 +170,11 @@ type gatewayProcess struct {
 }
 
 func startGateway(b *testing.B, name string) *gatewayProcess {
-	cmd := exec.Command(os.Args[0], "-test.run", "^TestHubGatewayProcess$", "-test.count", "1")
+	args := []string{"-test.run", "^TestHubGatewayProcess$", "-test.count", "1"}
+	if prof := os.Getenv(gatewayProfileEnv); prof != "" {
+		args = append(args, "-test.cpuprofile", prof+"."+strings.ReplaceAll(b.Name(), "/", "_"))
+	}
+	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), gatewayEnv+"="+name)
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
@@ -222,6 +260,142 @@ func procStatus(pid int) (rss float64, cpu time.Duration) {
 	return rss, cpu
 }
 
+// fullDecodeEnv, when set, makes BenchmarkHub's subscribers decode every
+// message into the generated types instead of reading only the values.
+const fullDecodeEnv = "KTGRPC_BENCH_HUB_FULL_DECODE"
+
+// subscribe starts a subscription and returns its receive function, which
+// gives the write times (the values) of the events of the next message.
+//
+// Unless full is set it reads each message's bytes and picks out the
+// events' values with protowire, as a lean consumer would: a thousand
+// subscribers in one process receive a million events a second, and
+// decoding each into the generated types would take much of the two cores
+// the gateway under test needs too. Either way the events are counted from
+// the messages the gateway sent.
+func subscribe(ctx context.Context, conn *grpc.ClientConn, req *ktgrpcv1.SubscribeRequest, full bool) (func() ([]int64, error), error) {
+	if full {
+		st, err := ktgrpcv1.NewReplicationClient(conn).Subscribe(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		return func() ([]int64, error) {
+			m, err := st.Recv()
+			if err != nil {
+				return nil, err
+			}
+			evs := m.GetEvents().GetEvents()
+			if ev := m.GetEvent(); ev != nil {
+				evs = []*ktgrpcv1.Event{ev}
+			}
+			sent := make([]int64, len(evs))
+			for i, ev := range evs {
+				sent[i], _ = strconv.ParseInt(string(ev.Value), 10, 64)
+			}
+			return sent, nil
+		}, nil
+	}
+	desc := &ktgrpcv1.Replication_ServiceDesc.Streams[0]
+	st, err := conn.NewStream(ctx, desc, "/"+ktgrpcv1.Replication_ServiceDesc.ServiceName+"/"+desc.StreamName, grpc.ForceCodecV2(rawCodec{}))
+	if err != nil {
+		return nil, err
+	}
+	if err := st.SendMsg(req); err != nil {
+		return nil, err
+	}
+	if err := st.CloseSend(); err != nil {
+		return nil, err
+	}
+	var msg rawMessage
+	var sent []int64
+	return func() ([]int64, error) {
+		if err := st.RecvMsg(&msg); err != nil {
+			return nil, err
+		}
+		sent = sent[:0]
+		err := eachField(msg.b, func(num protowire.Number, v []byte) error {
+			switch num {
+			case 1: // event
+				sent = append(sent, eventValue(v))
+			case 3: // events
+				return eachField(v, func(num protowire.Number, v []byte) error {
+					if num == 1 {
+						sent = append(sent, eventValue(v))
+					}
+					return nil
+				})
+			}
+			return nil
+		})
+		return sent, err
+	}, nil
+}
+
+// eventValue reads an Event's value, which BenchmarkHub's writer sets to
+// the write's time.
+func eventValue(ev []byte) int64 {
+	var sent int64
+	_ = eachField(ev, func(num protowire.Number, v []byte) error {
+		if num == 6 {
+			sent, _ = strconv.ParseInt(string(v), 10, 64)
+		}
+		return nil
+	})
+	return sent
+}
+
+// eachField calls fn with the number and bytes of every length-delimited
+// field of the message b, skipping the other fields.
+func eachField(b []byte, fn func(protowire.Number, []byte) error) error {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return protowire.ParseError(n)
+		}
+		b = b[n:]
+		if typ != protowire.BytesType {
+			n = protowire.ConsumeFieldValue(num, typ, b)
+			if n < 0 {
+				return protowire.ParseError(n)
+			}
+			b = b[n:]
+			continue
+		}
+		v, n := protowire.ConsumeBytes(b)
+		if n < 0 {
+			return protowire.ParseError(n)
+		}
+		if err := fn(num, v); err != nil {
+			return err
+		}
+		b = b[n:]
+	}
+	return nil
+}
+
+// rawMessage holds a received message's bytes, in a buffer it reuses.
+type rawMessage struct{ b []byte }
+
+// rawCodec sends requests as protobuf and receives messages as their bytes
+// into a *rawMessage.
+type rawCodec struct{}
+
+func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
+	b, err := proto.Marshal(v.(proto.Message))
+	return mem.BufferSlice{mem.SliceBuffer(b)}, err
+}
+
+func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	m := v.(*rawMessage)
+	m.b = m.b[:0]
+	for _, buf := range data {
+		m.b = append(m.b, buf.ReadOnlyData()...)
+	}
+	return nil
+}
+
+func (rawCodec) Name() string { return "proto" }
+
 // BenchmarkHub attaches 0, 1, 64 and 1,000 subscribers through the gateway
 // to kttest and tttest with their default worker pools, writes at 1,000/s
 // through the gateway, and reports: upstream replication sessions at the
@@ -246,7 +420,7 @@ func BenchmarkHub(b *testing.B) {
 					b.Fatal(err)
 				}
 				defer conn.Close()
-				kv, repl := ktgrpcv1.NewKVClient(conn), ktgrpcv1.NewReplicationClient(conn)
+				kv := ktgrpcv1.NewKVClient(conn)
 				ctx, cancel := context.WithCancel(context.Background())
 				defer cancel()
 				hist := &lagHist{}
@@ -254,33 +428,30 @@ func BenchmarkHub(b *testing.B) {
 				var wg sync.WaitGroup
 				defer wg.Wait()
 				defer cancel()
+				full := os.Getenv(fullDecodeEnv) != ""
 				for range subs {
-					st, err := repl.Subscribe(ctx, &ktgrpcv1.SubscribeRequest{Start: &ktgrpcv1.SubscribeRequest_Now{Now: true}, MaxEventsPerMessage: eventsPerMessage})
+					req := &ktgrpcv1.SubscribeRequest{Start: &ktgrpcv1.SubscribeRequest_Now{Now: true}, MaxEventsPerMessage: eventsPerMessage}
+					recv, err := subscribe(ctx, conn, req, full)
 					if err != nil {
 						b.Fatal(err)
 					}
-					if _, err := st.Recv(); err != nil {
+					if _, err := recv(); err != nil {
 						b.Fatal(err)
 					}
 					wg.Add(1)
 					go func() {
 						defer wg.Done()
 						for {
-							m, err := st.Recv()
+							sent, err := recv()
 							if err != nil {
 								return
 							}
-							evs := m.GetEvents().GetEvents()
-							if ev := m.GetEvent(); ev != nil {
-								evs = []*ktgrpcv1.Event{ev}
-							}
 							now := time.Now().UnixNano()
-							for _, ev := range evs {
-								sent, _ := strconv.ParseInt(string(ev.Value), 10, 64)
-								hist.add(time.Duration(now - sent))
+							for _, t := range sent {
+								hist.add(time.Duration(now - t))
 							}
-							received.Add(int64(len(evs)))
-							if len(evs) > 0 {
+							received.Add(int64(len(sent)))
+							if len(sent) > 0 {
 								messages.Add(1)
 							}
 						}
