@@ -67,6 +67,8 @@ func runSuite(t *testing.T, tg target) {
 		{"CursorTree", testCursorTree},
 		{"CursorHash", testCursorHash},
 		{"Scan", testScan},
+		{"ScanHashParks", testScanHashParks},
+		{"ScanHashParkedPlaceChanged", testScanHashParkedPlaceChanged},
 		{"Script", testScript},
 		{"Databases", testDatabases},
 		{"Replication", testReplication},
