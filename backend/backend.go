@@ -40,7 +40,9 @@ type Backend interface {
 	MatchKeys(ctx context.Context, db string, m Match, limit int64) ([][]byte, error)
 	// Scan walks a key range and hands the records to fn in batches of at
 	// most opts.BatchSize. It stops at the first error fn returns and returns
-	// that error.
+	// that error, which a walk in the server's own order rather than by key
+	// may wrap in an *UnorderedScanError (errors.Is and errors.As see
+	// through it).
 	Scan(ctx context.Context, db string, opts ScanOptions, fn func(batch []Record) error) error
 	// OpenCursor creates a stateful cursor on db. The caller must Close it.
 	OpenCursor(ctx context.Context, db string) (Cursor, error)
@@ -218,6 +220,18 @@ type ScanOptions struct {
 	KeysOnly  bool
 	BatchSize int
 }
+
+// UnorderedScanError wraps the error that ended a Scan whose walk followed
+// the server's own order instead of key order (a Kyoto Tycoon hash
+// database). It tells the caller that a new Scan from the last key seen
+// would not continue where this one stopped: only a scan from the start
+// covers the records not yet seen.
+type UnorderedScanError struct{ Err error }
+
+func (e *UnorderedScanError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the wrapped error.
+func (e *UnorderedScanError) Unwrap() error { return e.Err }
 
 // Operation is the kind of a logged change.
 type Operation int

@@ -80,18 +80,25 @@ func (c *cursorService) Scan(req *ktgrpcv1.ScanRequest, stream ktgrpcv1.Cursor_S
 	})
 	var stalled *errStalled
 	if errors.As(err, &stalled) {
-		return scanStalled(stream, req, last, stalled)
+		var unordered *backend.UnorderedScanError
+		return scanStalled(stream, req, last, stalled, errors.As(err, &unordered))
 	}
 	return streamError(ctx, err)
 }
 
 // scanStalled ends a Scan whose client stopped reading, saying where a new
 // Scan picks up: in the message, and in the trailer as resume-start-key-bin
-// (forward) or resume-end-key-bin (reverse).
-func scanStalled(stream ktgrpcv1.Cursor_ScanServer, req *ktgrpcv1.ScanRequest, last []byte, stalled *errStalled) error {
+// (forward) or resume-end-key-bin (reverse). A scan that walked in the
+// backend's own order (unordered) gets no resume key: the records after the
+// last one sent are not those with greater keys, so only a new scan from
+// the start covers them.
+func scanStalled(stream ktgrpcv1.Cursor_ScanServer, req *ktgrpcv1.ScanRequest, last []byte, stalled *errStalled, unordered bool) error {
 	msg := stalled.Error() + "; the scan was ended to free the backend for others"
 	if last == nil {
 		return status.Error(codes.ResourceExhausted, msg+"; nothing was sent, so repeat the same request")
+	}
+	if unordered {
+		return status.Error(codes.ResourceExhausted, msg+"; the database is unordered (its records come in the server's order, not by key), so a scan cannot resume after the last key sent: repeat the same request, which starts over and sends the records already sent again")
 	}
 	if req.GetReverse() {
 		stream.SetTrailer(metadata.Pairs("resume-end-key-bin", string(last)))

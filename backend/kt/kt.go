@@ -77,7 +77,8 @@ type Backend struct {
 	opts options
 	pool *connpool.Pool
 	// cursorPool holds the connections of open cursors (and of scans of
-	// unordered databases, which keep one cursor throughout), apart from
+	// unordered databases, which keep a cursor while their caller keeps
+	// up), apart from
 	// pool, so that streams held open by their clients never make unary
 	// calls wait. cursorSlots, of the same size, is taken without waiting:
 	// a cursor over the limit fails at once with ErrExhausted.
@@ -91,6 +92,12 @@ type Backend struct {
 	dbs       dbCache
 
 	cursorIDs atomic.Int64
+
+	// parkDelay is scanParkDelay; tests change it. scanParked, when set
+	// (by tests), runs when an unordered scan has released its cursor
+	// while its caller is busy, with the keys it will re-enter by.
+	parkDelay  time.Duration
+	scanParked func(last, next []byte)
 
 	// timeoutCause is the cause of a call that ran out of the URL's timeout.
 	timeoutCause error
@@ -130,10 +137,11 @@ func Open(_ context.Context, u *url.URL) (*Backend, error) {
 	}
 	life, shutdown := context.WithCancel(context.Background())
 	b := &Backend{
-		addr:     addr,
-		opts:     opts,
-		life:     life,
-		shutdown: shutdown,
+		addr:      addr,
+		opts:      opts,
+		life:      life,
+		shutdown:  shutdown,
+		parkDelay: scanParkDelay,
 	}
 	b.pool = connpool.New(connpool.Config{Addr: addr, Size: opts.Pool, ConnectTimeout: opts.ConnectTimeout, Lost: &b.lost})
 	// Cursors are many and mostly idle, waiting for their clients: a small

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/ktgrpc/ktgrpc/backend"
@@ -21,6 +22,11 @@ const (
 	// up to this much, so that large values do not pile up in memory.
 	scanBatchBytes = 4 << 20
 	defaultBatch   = 256
+	// scanParkDelay is how long an unordered scan keeps its cursor while
+	// its caller takes a batch. A caller that returns within it (the usual
+	// case) costs nothing more; past it the cursor is released, and the
+	// walk re-enters once the caller returns.
+	scanParkDelay = 50 * time.Millisecond
 )
 
 // Scan walks a KT cursor: cur_jump (or cur_jump_back for reverse) to the
@@ -32,10 +38,17 @@ const (
 // deleted, and its connection returned to the call pool, before the batch
 // goes to fn, and the next batch jumps past the last key handed over. A
 // caller that is slow to take a batch (a client that stops reading) thus
-// holds no connection and no server cursor. An unordered database cannot be
-// re-entered by key, so there the whole database is walked in the server's
-// order on one cursor of the cursor pool (counted against cursors=N), and
-// the range and prefix are applied to every key.
+// holds no connection and no server cursor.
+//
+// An unordered (hash) database is walked whole, in the server's order, on a
+// cursor of the cursor pool (counted against cursors=N), and the range and
+// prefix are applied to every key. Its order is not by key, so it cannot be
+// re-entered the way an ordered scan is; instead the cursor is kept while
+// fn returns within scanParkDelay, and released (parked) from a timer when
+// fn takes longer. The walk then re-enters at the last key it read; see
+// park and resume for why that finds the same place, and how a changed
+// place is told apart. fn's error, and any other that ends such a walk, is
+// wrapped in a *backend.UnorderedScanError.
 func (b *Backend) Scan(ctx context.Context, db string, opts backend.ScanOptions, fn func([]backend.Record) error) error {
 	if opts.Limit < 0 {
 		return fmt.Errorf("kt scan: %w: negative limit %d (0 means no limit)", backend.ErrInvalid, opts.Limit)
@@ -65,7 +78,11 @@ func (b *Backend) Scan(ctx context.Context, db string, opts backend.ScanOptions,
 	if opts.Reverse {
 		return s.backward(ctx)
 	}
-	return s.forward(ctx)
+	err = s.forward(ctx)
+	if err != nil && !ordered {
+		err = &backend.UnorderedScanError{Err: err}
+	}
+	return err
 }
 
 type scan struct {
@@ -81,6 +98,21 @@ type scan struct {
 	batch     []backend.Record
 	bytes     int
 	count     int64
+	// last is the key of the last record an unordered walk read, whether
+	// or not the range and prefix kept it: the place to re-enter at.
+	last []byte
+	// parkMu guards k and parked while fn holds a batch of an unordered
+	// walk, when the park timer may release the cursor.
+	parkMu sync.Mutex
+	parked *parking
+}
+
+// parking is what a parked unordered walk knows of its place: the key the
+// released cursor stood on, next (nil when it was past the last record),
+// or why that could not be read.
+type parking struct {
+	next []byte
+	err  error
 }
 
 // depth is how many records the next round trip asks for.
@@ -123,8 +155,29 @@ func (s *scan) reposition(ctx context.Context) error {
 	return nil
 }
 
-// release closes the cursor of an ordered scan between batches; an
-// unordered scan keeps its cursor until the end.
+// reopen takes a cursor of the cursor pool again for a parked unordered
+// walk. Unlike OpenCursor it waits for a slot, within the call timeout: the
+// scan was let in at its start and only stood aside while its caller was
+// slow.
+func (s *scan) reopen(ctx context.Context) error {
+	cctx, cancel := s.b.callContext(ctx)
+	defer cancel()
+	select {
+	case s.b.cursorSlots <- struct{}{}:
+	case <-cctx.Done():
+		return s.b.connError(cctx, "scan", cctx.Err())
+	}
+	c, err := s.b.acquire(cctx, s.b.cursorPool, "scan", s.ref, false, time.Time{})
+	if err != nil {
+		<-s.b.cursorSlots
+		return err
+	}
+	s.k = s.b.newCursor(s.idx, s.ref, s.b.cursorPool, c, true)
+	return nil
+}
+
+// release closes the scan's cursor: between the batches of an ordered
+// scan, before the last batch of any scan, and at the end.
 func (s *scan) release() {
 	if s.k != nil {
 		_ = s.k.Close()
@@ -136,17 +189,133 @@ func (s *scan) release() {
 	}
 }
 
-// handOff gives the batch to fn, releasing an ordered scan's cursor first.
+// handOff gives the batch to fn, releasing the cursor first. It is used
+// between the batches of an ordered scan and for the last batch of any
+// scan, where nothing needs the cursor any more.
 func (s *scan) handOff() error {
-	if s.ordered {
-		s.release()
-	}
+	s.release()
 	if len(s.batch) == 0 {
 		return nil
 	}
 	batch := s.batch
 	s.batch, s.bytes = nil, 0
 	return s.fn(batch)
+}
+
+// handOffKeeping gives a full batch of an unordered walk to fn and keeps
+// the cursor for the next one, unless fn takes longer than the park delay:
+// then a timer parks the walk while fn is still busy, and the walk resumes
+// when fn returns. end reports that the parked cursor was already past the
+// last record, so that nothing is left to read.
+func (s *scan) handOffKeeping(ctx context.Context) (end bool, err error) {
+	batch := s.batch
+	s.batch, s.bytes = nil, 0
+	returned := false
+	t := time.AfterFunc(s.b.parkDelay, func() {
+		s.parkMu.Lock()
+		defer s.parkMu.Unlock()
+		if !returned {
+			s.park(ctx)
+		}
+	})
+	err = s.fn(batch)
+	// A park already under way finishes before this lock is had; one that
+	// has not started finds returned set and leaves the cursor alone.
+	s.parkMu.Lock()
+	returned = true
+	p := s.parked
+	s.parked = nil
+	s.parkMu.Unlock()
+	t.Stop()
+	if err != nil || p == nil {
+		return false, err
+	}
+	if p.err != nil {
+		return false, p.err
+	}
+	if p.next == nil {
+		return true, nil
+	}
+	return false, s.resume(ctx, p.next)
+}
+
+// park reads the key the cursor stands on and releases the cursor: the
+// server's cursor is deleted, the connection goes back to the cursor pool
+// and the cursor slot is freed. Called with parkMu held.
+func (s *scan) park(ctx context.Context) {
+	p := &parking{}
+	next, ok, err := s.k.GetKey(ctx, false)
+	switch {
+	case err != nil:
+		p.err = fmt.Errorf("kt scan of database %d: reading the cursor's place before releasing it while the caller was busy: %w", s.idx, err)
+	case ok:
+		p.next = next
+	}
+	_ = s.k.Close()
+	s.k = nil
+	// The key may share memory with a record fn now holds.
+	s.last = bytes.Clone(s.last)
+	s.parked = p
+	if s.b.scanParked != nil {
+		s.b.scanParked(s.last, p.next)
+	}
+}
+
+// resume re-enters a parked unordered walk: it jumps to the last key read
+// and checks that the record after it is still next, the one the released
+// cursor stood on. The cursor is left on next.
+//
+// Kyoto Cabinet's hash databases find a key for cur_jump only by its hash:
+// a missing key fails (450), it does not land on a neighbour. Their cursors
+// step in storage order, which changes under writes and, in the in-memory
+// cache hash database ('*'), even under reads:
+//
+//   - cache hash (kccachedb.h): records are kept per slot (by key hash) in
+//     a list the cursor follows, slot after slot. A get or a set of an
+//     existing record moves it to the end of its slot's list (LRU
+//     rotation, on by default and never turned off by ktserver); a new
+//     record is appended there; cursor reads do not move records.
+//   - file hash (kchashdb.h, .kch): records are walked by file offset. An
+//     update that fits the record's space stays in place, a larger one
+//     moves the record to a free block or the end of the file; a get moves
+//     nothing; defragmentation shifts records down in the same order.
+//
+// So a jump to the last key followed by one step finds the old place only
+// if that record did not move: when it did, the step lands elsewhere, and
+// records would be skipped or repeated without a sign. Checking that the
+// step lands on next catches a moved (or removed) last record; a moved or
+// removed next also fails the check, although continuing would have been
+// harmless, because the two cannot be told apart. Either way the scan ends
+// with ErrMismatch rather than an answer that may be wrong.
+func (s *scan) resume(ctx context.Context, next []byte) error {
+	if err := s.reopen(ctx); err != nil {
+		return err
+	}
+	var jump params
+	jump.add("key", s.last)
+	reps, err := s.k.call(ctx, op{"cur_jump", jump}, op{"cur_get_key", stepParams(true)}, op{"cur_get_key", nil})
+	if err != nil {
+		return err
+	}
+	if reps[0].logic() {
+		return s.moved(fmt.Sprintf("the last record read, %q, is gone", s.last))
+	}
+	if at, _ := reps[1].get("key"); reps[1].logic() || !bytes.Equal(at, s.last) {
+		return s.moved(fmt.Sprintf("the last record read, %q, expired", s.last))
+	}
+	if reps[2].logic() {
+		return s.moved(fmt.Sprintf("no record follows %q any more, where %q did", s.last, next))
+	}
+	if at, _ := reps[2].get("key"); !bytes.Equal(at, next) {
+		return s.moved(fmt.Sprintf("the record after %q is now %q, not %q", s.last, at, next))
+	}
+	return nil
+}
+
+// moved is the error of a walk that cannot find its place again.
+func (s *scan) moved(detail string) error {
+	return fmt.Errorf("kt scan of database %d: %w: the hash database's order changed at the scan's position while the client was not reading (%s), so the scan cannot go on without skipping or repeating records; start the scan again",
+		s.idx, backend.ErrMismatch, detail)
 }
 
 func (s *scan) getProc() string {
@@ -234,17 +403,25 @@ func (s *scan) forward(ctx context.Context) error {
 				if len(s.opts.End) > 0 && bytes.Compare(rec.Key, s.opts.End) >= 0 || !bytes.HasPrefix(rec.Key, s.opts.Prefix) {
 					return s.handOff()
 				}
-			} else if !s.inRange(rec.Key) {
-				continue
+			} else {
+				s.last = rec.Key
+				if !s.inRange(rec.Key) {
+					continue
+				}
 			}
 			if s.add(rec) {
 				return s.handOff()
 			}
 		}
 		if s.full() {
-			if s.ordered {
-				after = s.lastKey()
+			if !s.ordered {
+				end, err := s.handOffKeeping(ctx)
+				if err != nil || end {
+					return err
+				}
+				continue
 			}
+			after = s.lastKey()
 			if err := s.handOff(); err != nil {
 				return err
 			}

@@ -67,6 +67,9 @@ func runSuite(t *testing.T, tg target) {
 		{"CursorTree", testCursorTree},
 		{"CursorHash", testCursorHash},
 		{"Scan", testScan},
+		{"ScanHashParks", testScanHashParks},
+		{"ScanHashParkedPlaceChanged", testScanHashParkedPlaceChanged},
+		{"ScanHashParkedRead", testScanHashParkedRead},
 		{"Script", testScript},
 		{"Databases", testDatabases},
 		{"Replication", testReplication},
@@ -600,6 +603,18 @@ func testCursorHash(e *suiteEnv) {
 	}
 	_, err = cur.StepBack(ctx)
 	wantErr(t, "StepBack on a hash database", err, backend.ErrUnsupported)
+	// A hash database finds a key only by its hash: a jump to a missing
+	// key fails and leaves the cursor unpositioned, rather than landing on
+	// a neighbour (a parked scan's re-entry relies on it).
+	if ok, err := cur.Jump(ctx, e.key("missing")); err != nil || ok {
+		t.Errorf("Jump to a missing key on a hash database = %v, %v; want false", ok, err)
+	}
+	if k, ok, err := cur.GetKey(ctx, false); err != nil || ok {
+		t.Errorf("GetKey after a failed Jump = %q, %v, %v; want no record", k, ok, err)
+	}
+	if ok, err := cur.Jump(ctx, e.key("h")); err != nil || !ok {
+		t.Fatalf("Jump to a present key on a hash database = %v, %v; want true", ok, err)
+	}
 	// The cursor survives the refusals.
 	if _, ok, err := cur.GetKey(ctx, false); err != nil || !ok {
 		t.Errorf("GetKey after the refusals: %v %v", ok, err)

@@ -6,7 +6,6 @@ import (
 	"net"
 	"strings"
 
-	"github.com/ktgrpc/ktgrpc/backend"
 	"github.com/ktgrpc/ktgrpc/backend/kt/ktwire"
 )
 
@@ -19,7 +18,7 @@ type conn struct {
 	w   *bufio.Writer
 	// cursors are the RPC cursors of this connection, by the client's id.
 	// Each stays bound to the database it was opened on.
-	cursors map[int64]backend.Cursor
+	cursors map[int64]*rpcCursor
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -28,7 +27,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		nc:      nc,
 		r:       bufio.NewReaderSize(nc, 64<<10),
 		w:       bufio.NewWriterSize(nc, 64<<10),
-		cursors: map[int64]backend.Cursor{},
+		cursors: map[int64]*rpcCursor{},
 	}
 }
 

@@ -442,6 +442,40 @@ func TestWithDatabases(t *testing.T) {
 	}
 }
 
+// cur_jump to a missing key: a tree cursor lands on the next key, a hash
+// cursor fails with 450 and is left unpositioned, as Kyoto Cabinet's hash
+// databases find a key only by its hash.
+func TestCurJumpMissingKey(t *testing.T) {
+	s := Start(t)
+	c := dial(t, s)
+	for _, db := range []string{"0", "1"} {
+		if code, _ := c.rpc("set_bulk", "DB", db, "_a", "1", "_c", "3"); code != 200 {
+			t.Fatalf("set_bulk on DB %s = %d", db, code)
+		}
+	}
+	if code, _ := c.rpc("cur_jump", "DB", "1", "CUR", "1", "key", "b"); code != 200 {
+		t.Fatalf("cur_jump to a missing key on the tree = %d; want 200", code)
+	}
+	if code, out := c.rpc("cur_get_key", "CUR", "1"); code != 200 || out["key"] != "c" {
+		t.Fatalf("tree cursor after jumping to b: %d %v; want key c", code, out)
+	}
+	if code, _ := c.rpc("cur_jump", "DB", "0", "CUR", "2", "key", "a"); code != 200 {
+		t.Fatalf("cur_jump to a present key on the hash = %d; want 200", code)
+	}
+	if code, out := c.rpc("cur_get_key", "CUR", "2"); code != 200 || out["key"] != "a" {
+		t.Fatalf("hash cursor after jumping to a: %d %v; want key a", code, out)
+	}
+	if code, out := c.rpc("cur_jump", "CUR", "2", "key", "b"); code != 450 || out["ERROR"] != msgNoRecord {
+		t.Fatalf("cur_jump to a missing key on the hash = %d %v; want 450 %q", code, out, msgNoRecord)
+	}
+	if code, _ := c.rpc("cur_get_key", "CUR", "2"); code != 450 {
+		t.Fatalf("cur_get_key after a failed jump on the hash = %d; want 450 (unpositioned)", code)
+	}
+	if n := s.CursorCount(); n != 2 {
+		t.Fatalf("CursorCount = %d; want 2", n)
+	}
+}
+
 func TestCursorCount(t *testing.T) {
 	s := Start(t)
 	ctx := testContext(t)

@@ -60,7 +60,7 @@ type rpcCall struct {
 	out  map[string]string
 	db   int
 	dbOK bool
-	cur  backend.Cursor
+	cur  *rpcCursor
 }
 
 // fail replaces the output with an ERROR message.
@@ -282,10 +282,11 @@ func (c *conn) rpc(r *rpcCall, name string) rv {
 			}
 			r.cur = cur
 		} else if r.dbOK {
-			cur, err := c.srv.store.OpenCursor(c.srv.ctx, dbName(r.db))
+			inner, err := c.srv.store.OpenCursor(c.srv.ctx, dbName(r.db))
 			if err != nil {
 				return r.failErr(err)
 			}
+			cur := &rpcCursor{Cursor: inner, db: dbName(r.db), hash: c.srv.dbHash[r.db]}
 			r.cur = cur
 			c.cursors[cid] = cur
 			c.srv.cursorsAdded(1)

@@ -4,6 +4,7 @@ package kttest
 // the CUR parameter, in rpc.go).
 
 import (
+	"bytes"
 	"errors"
 
 	"github.com/ktgrpc/ktgrpc/backend"
@@ -23,8 +24,42 @@ func (r *rpcCall) curResult(ok bool, err error) rv {
 	return ScriptOK
 }
 
+// rpcCursor is an RPC cursor: a store cursor and what KT's answers need to
+// know of the database it is bound to.
+type rpcCursor struct {
+	backend.Cursor
+	db   string
+	hash bool
+}
+
 func curJump(r *rpcCall) rv {
-	return r.curResult(r.cur.Jump(r.s.ctx, r.bytesOf("key")))
+	key := r.bytesOf("key")
+	if key != nil && r.cur.hash {
+		return r.curResult(r.jumpExact(key))
+	}
+	return r.curResult(r.cur.Jump(r.s.ctx, key))
+}
+
+// jumpExact is cur_jump to a key on a hash database. Kyoto Cabinet finds
+// the key there by its hash alone, so a missing key fails and leaves the
+// cursor unpositioned, where the store's cursor would land on the next key.
+func (r *rpcCall) jumpExact(key []byte) (bool, error) {
+	ok, err := r.cur.Jump(r.s.ctx, key)
+	if err != nil || !ok {
+		return ok, err
+	}
+	at, ok, err := r.cur.GetKey(r.s.ctx, false)
+	if err != nil || ok && bytes.Equal(at, key) {
+		return ok, err
+	}
+	// A fresh store cursor is an unpositioned one.
+	fresh, err := r.s.store.OpenCursor(r.s.ctx, r.cur.db)
+	if err != nil {
+		return false, err
+	}
+	_ = r.cur.Cursor.Close()
+	r.cur.Cursor = fresh
+	return false, nil
 }
 
 func curJumpBack(r *rpcCall) rv {
