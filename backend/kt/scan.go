@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ktgrpc/ktgrpc/backend"
+	"github.com/ktgrpc/ktgrpc/backend/internal/connpool"
 	"github.com/ktgrpc/ktgrpc/backend/internal/keyrange"
 )
 
@@ -137,20 +138,11 @@ func (s *scan) full() bool { return len(s.batch) >= s.batchSize || s.bytes >= sc
 
 // reposition opens a cursor for the next batch of an ordered scan, on a
 // connection of the call pool, once one of the scans' share of it is free.
+// The scan holds that share until release.
 func (s *scan) reposition(ctx context.Context) error {
-	cctx, cancel := s.b.callContext(ctx)
-	defer cancel()
-	select {
-	case s.b.scanSlots <- struct{}{}:
-	case <-cctx.Done():
-		return s.b.connError(cctx, "scan", cctx.Err())
-	}
-	c, err := s.b.acquire(cctx, s.b.pool, "scan", s.ref, false, time.Time{})
-	if err != nil {
-		<-s.b.scanSlots
+	if err := s.takeCursor(ctx, s.b.scanSlots, s.b.pool, false); err != nil {
 		return err
 	}
-	s.k = s.b.newCursor(s.idx, s.ref, s.b.pool, c, false)
 	s.slot = true
 	return nil
 }
@@ -158,21 +150,28 @@ func (s *scan) reposition(ctx context.Context) error {
 // reopen takes a cursor of the cursor pool again for a parked unordered
 // walk. Unlike OpenCursor it waits for a slot, within the call timeout: the
 // scan was let in at its start and only stood aside while its caller was
-// slow.
+// slow. The cursor holds the slot, as OpenCursor's do.
 func (s *scan) reopen(ctx context.Context) error {
+	return s.takeCursor(ctx, s.b.cursorSlots, s.b.cursorPool, true)
+}
+
+// takeCursor waits, within the call timeout, for one of slots and a
+// connection of pool, and opens the scan's cursor on them; cursorSlot says
+// whether the cursor gives the slot back when it closes.
+func (s *scan) takeCursor(ctx context.Context, slots chan struct{}, pool *connpool.Pool, cursorSlot bool) error {
 	cctx, cancel := s.b.callContext(ctx)
 	defer cancel()
 	select {
-	case s.b.cursorSlots <- struct{}{}:
+	case slots <- struct{}{}:
 	case <-cctx.Done():
 		return s.b.connError(cctx, "scan", cctx.Err())
 	}
-	c, err := s.b.acquire(cctx, s.b.cursorPool, "scan", s.ref, false, time.Time{})
+	c, err := s.b.acquire(cctx, pool, "scan", s.ref, false, time.Time{})
 	if err != nil {
-		<-s.b.cursorSlots
+		<-slots
 		return err
 	}
-	s.k = s.b.newCursor(s.idx, s.ref, s.b.cursorPool, c, true)
+	s.k = s.b.newCursor(s.idx, s.ref, pool, c, cursorSlot)
 	return nil
 }
 
