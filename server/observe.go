@@ -32,6 +32,10 @@ func latencyBuckets() []float64 {
 type observability struct {
 	calls     *grpcprom.ServerMetrics
 	roundTrip *prometheus.HistogramVec
+	// pipelined counts and times the requests of KV.Pipeline streams one by
+	// one; the call metrics see only their stream.
+	pipelined        *prometheus.CounterVec
+	pipelinedSeconds *prometheus.HistogramVec
 	tp        trace.TracerProvider
 	tracer    trace.Tracer
 }
@@ -45,7 +49,16 @@ func (s *Server) newObservability() *observability {
 			Help:    "Time of one request to the backend server and its reply, by backend kind, operation and gRPC code of the outcome.",
 			Buckets: latencyBuckets(),
 		}, []string{"backend", "op", "code"})
-		cs := []prometheus.Collector{o.calls, o.roundTrip}
+		o.pipelined = prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ktgrpc_pipeline_requests_total",
+			Help: "Requests answered on KV.Pipeline streams, by the unary method each stands for and the gRPC code of its answer.",
+		}, []string{"grpc_method", "grpc_code"})
+		o.pipelinedSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "ktgrpc_pipeline_request_seconds",
+			Help:    "Time from a KV.Pipeline request's arrival to its answer, by the unary method it stands for.",
+			Buckets: latencyBuckets(),
+		}, []string{"grpc_method"})
+		cs := []prometheus.Collector{o.calls, o.roundTrip, o.pipelined, o.pipelinedSeconds}
 		if pr, ok := s.b.(backend.PoolReporter); ok {
 			cs = append(cs, poolCollector{pr})
 		}
@@ -89,6 +102,22 @@ func (o *observability) stream() []grpc.StreamServerInterceptor {
 		return nil
 	}
 	return []grpc.StreamServerInterceptor{o.calls.StreamServerInterceptor()}
+}
+
+// pipeline is the outermost interceptor of a pipelined request: it counts
+// and times it under the unary method it stands for.
+func (o *observability) pipeline() []grpc.UnaryServerInterceptor {
+	if o.pipelined == nil {
+		return nil
+	}
+	return []grpc.UnaryServerInterceptor{func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		start := time.Now()
+		resp, err := handler(ctx, req)
+		method := info.FullMethod[strings.LastIndexByte(info.FullMethod, '/')+1:]
+		o.pipelined.WithLabelValues(method, status.Code(toStatus(err)).String()).Inc()
+		o.pipelinedSeconds.WithLabelValues(method).Observe(time.Since(start).Seconds())
+		return resp, err
+	}}
 }
 
 // register starts every method's call counters at zero, so that a rate

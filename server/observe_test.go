@@ -183,6 +183,53 @@ func TestMetricsScrapedAfterKnownTraffic(t *testing.T) {
 	}
 }
 
+// Each request of a KV.Pipeline stream is counted and timed under the unary
+// method it stands for, apart from the unary calls themselves.
+func TestPipelineRequestMetrics(t *testing.T) {
+	b := ktBackend(t, kttest.Start(t))
+	reg := prometheus.NewRegistry()
+	_, conn := gatewaytest.StartServer(t, b, server.Options{HealthInterval: time.Hour, Metrics: reg})
+	web := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	t.Cleanup(web.Close)
+	stream, err := ktgrpcv1.NewKVClient(conn).Pipeline(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs := []*ktgrpcv1.PipelineRequest{
+		{Id: 1, Op: &ktgrpcv1.PipelineRequest_Set{Set: &ktgrpcv1.SetRequest{Key: []byte("k"), Value: []byte("v")}}},
+		{Id: 2, Op: &ktgrpcv1.PipelineRequest_Get{Get: &ktgrpcv1.GetRequest{Key: []byte("k")}}},
+		{Id: 3, Op: &ktgrpcv1.PipelineRequest_Get{Get: &ktgrpcv1.GetRequest{}}},
+	}
+	for _, r := range reqs {
+		if err := stream.Send(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range reqs {
+		if _, err := stream.Recv(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fams := scrape(t, web.URL)
+	for _, c := range []struct {
+		method, code string
+		want         float64
+	}{{"Set", "OK", 1}, {"Get", "OK", 1}, {"Get", "InvalidArgument", 1}} {
+		m := series(t, fams, "ktgrpc_pipeline_requests_total", map[string]string{"grpc_method": c.method, "grpc_code": c.code})
+		if got := m.GetCounter().GetValue(); got != c.want {
+			t.Errorf("pipelined %s %s = %v, want %v", c.method, c.code, got, c.want)
+		}
+	}
+	if got := series(t, fams, "ktgrpc_pipeline_request_seconds", map[string]string{"grpc_method": "Get"}).GetHistogram().GetSampleCount(); got != 2 {
+		t.Errorf("pipelined Get latency samples = %d, want 2", got)
+	}
+	// Not unary calls: the call metrics count the one Pipeline stream.
+	unary := series(t, fams, "grpc_server_handled_total", map[string]string{"grpc_service": "ktgrpc.v1.KV", "grpc_method": "Get", "grpc_code": "OK"})
+	if got := unary.GetCounter().GetValue(); got != 0 {
+		t.Errorf("unary Get calls = %v, want 0", got)
+	}
+}
+
 // A call traced end to end: the gRPC server span, and under it one client
 // span per backend round trip.
 func TestTraceHasASpanPerBackendRoundTrip(t *testing.T) {

@@ -27,11 +27,13 @@ type pipelineOps struct {
 }
 
 // pipelineInterceptors builds the handlers of the pipelined operations: the
-// unary methods themselves, behind panic recovery, the caller-ended mapping
-// and the checks of unaryChecks (rights, read-only mode, rate, deadline and
-// bulk-size limits), each run under its unary method's name.
+// unary methods themselves, behind the pipeline's request metrics, panic
+// recovery, the caller-ended mapping and the checks of unaryChecks (rights,
+// read-only mode, rate, deadline and bulk-size limits), each run under its
+// unary method's name.
 func (s *Server) pipelineInterceptors(obs *observability) *pipelineOps {
-	ics := append([]grpc.UnaryServerInterceptor{unaryRecovery(s.log), unaryCallerEnded}, s.unaryChecks(obs)...)
+	ics := append(obs.pipeline(), unaryRecovery(s.log), unaryCallerEnded)
+	ics = append(ics, s.unaryChecks(obs)...)
 	kv := &kvService{s: s}
 	wrap := func(method string, h grpc.UnaryHandler) grpc.UnaryHandler {
 		info := &grpc.UnaryServerInfo{Server: kv, FullMethod: method}
