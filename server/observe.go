@@ -36,8 +36,8 @@ type observability struct {
 	// one; the call metrics see only their stream.
 	pipelined        *prometheus.CounterVec
 	pipelinedSeconds *prometheus.HistogramVec
-	tp        trace.TracerProvider
-	tracer    trace.Tracer
+	tp               trace.TracerProvider
+	tracer           trace.Tracer
 }
 
 func (s *Server) newObservability() *observability {
