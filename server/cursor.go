@@ -88,7 +88,10 @@ func (c *cursorService) Scan(req *ktgrpcv1.ScanRequest, stream ktgrpcv1.Cursor_S
 
 // scanStalled ends a Scan whose client stopped reading, saying where a new
 // Scan picks up: in the message, and in the trailer as resume-start-key-bin
-// (forward) or resume-end-key-bin (reverse). A scan that walked in the
+// (forward) or resume-end-key-bin (reverse). The key is that of the last
+// batch whose send returned; the send given up on may still complete before
+// the stream ends (it was slow rather than blocked), so a client resumes
+// after the last key it received when that is later. A scan that walked in the
 // backend's own order (unordered) gets no resume key: the records after the
 // last one sent are not those with greater keys, so only a new scan from
 // the start covers them.
@@ -102,11 +105,11 @@ func scanStalled(stream ktgrpcv1.Cursor_ScanServer, req *ktgrpcv1.ScanRequest, l
 	}
 	if req.GetReverse() {
 		stream.SetTrailer(metadata.Pairs("resume-end-key-bin", string(last)))
-		return status.Errorf(codes.ResourceExhausted, "%s; to resume, repeat the request with end_key %s (the last key sent, exclusive)", msg, quoteBytes(last))
+		return status.Errorf(codes.ResourceExhausted, "%s; to resume, repeat the request with end_key %s (the last key known to be sent, exclusive; a batch that was being sent may still arrive, and then its last key is the one to resume before)", msg, quoteBytes(last))
 	}
 	next := append(bytes.Clone(last), 0)
 	stream.SetTrailer(metadata.Pairs("resume-start-key-bin", string(next)))
-	return status.Errorf(codes.ResourceExhausted, "%s; to resume, repeat the request with start_key %s (the last key sent, followed by a zero byte)", msg, quoteBytes(next))
+	return status.Errorf(codes.ResourceExhausted, "%s; to resume, repeat the request with start_key %s (the last key known to be sent, followed by a zero byte; a batch that was being sent may still arrive, and then resume after its last key)", msg, quoteBytes(next))
 }
 
 // sendScanBatch sends one backend batch, split further where the records
