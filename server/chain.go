@@ -17,20 +17,19 @@ import "google.golang.org/grpc"
 //   - the backend round-trip observer, for metrics and tracing;
 //   - for streams of the services beside ktgrpc's own, their end on Stop.
 func (s *Server) interceptors(obs *observability) ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
-	logger := interceptorLogger(s.log)
 	unary, stream := append(obs.unary(), unaryErrorInfo), append(obs.stream(), streamErrorInfo)
 	if s.opts.Access != nil {
 		unary = append(unary, unaryCallerSlot)
 		stream = append(stream, streamCallerSlot)
 	}
 	unary = append(unary,
-		unaryLogging(logger),
+		unaryLogging(s.log),
 		s.codec.badRequestUnary,
 		unaryRecovery(s.log),
 		unaryCallerEnded,
 	)
 	stream = append(stream,
-		streamLogging(logger),
+		streamLogging(s.log),
 		s.codec.badRequestStream,
 		streamRecovery(s.log),
 		streamCallerEnded,

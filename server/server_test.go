@@ -500,7 +500,9 @@ func TestCallsAndPanicsAreLogged(t *testing.T) {
 		HealthInterval: time.Hour,
 		Logger:         slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
-	if _, err := ktgrpcv1.NewKVClient(conn).Get(t.Context(), &ktgrpcv1.GetRequest{Key: []byte("k")}); err != nil {
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	if _, err := ktgrpcv1.NewKVClient(conn).Get(ctx, &ktgrpcv1.GetRequest{Key: []byte("k")}); err != nil {
 		t.Fatal(err)
 	}
 	_, err := ktgrpcv1.NewAdminClient(conn).Report(t.Context(), &ktgrpcv1.ReportRequest{})
@@ -514,6 +516,22 @@ func TestCallsAndPanicsAreLogged(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("log lacks %q:\n%s", want, out)
 		}
+	}
+	// Every call's line carries the same fields.
+	var get string
+	for line := range strings.SplitSeq(out, "\n") {
+		if strings.Contains(line, "grpc.method=Get") {
+			get = line
+		}
+	}
+	for _, want := range []string{`msg="finished call"`, "level=DEBUG", "protocol=grpc", "grpc.component=server", "grpc.service=ktgrpc.v1.KV",
+		"grpc.method_type=unary", "peer.address=127.0.0.1:", "grpc.start_time=", "grpc.request.deadline=", "grpc.time_ms="} {
+		if !strings.Contains(get, want) {
+			t.Errorf("the Get's line lacks %q: %s", want, get)
+		}
+	}
+	if !strings.Contains(out, "grpc.error=") {
+		t.Errorf("the failed call's line has no grpc.error:\n%s", out)
 	}
 }
 
