@@ -199,9 +199,12 @@ func PeerClosed(err error) bool {
 
 // Stale reports whether a failure looks like a connection the server had
 // already closed while it sat idle: the request could not be written, or
-// the connection ended before the reply.
+// the connection ended before the reply. A write cut short by the call's
+// deadline is not one: the socket's deadline can fire a moment before the
+// context's, so the caller may not look finished yet, and sending again on
+// a new connection would only throw a good one away.
 func Stale(wrote bool, err error) bool {
-	return !wrote || PeerClosed(err)
+	return !wrote && !errors.Is(err, os.ErrDeadlineExceeded) || PeerClosed(err)
 }
 
 // Early reports whether an exchange that failed with err (wrote as

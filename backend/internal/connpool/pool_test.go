@@ -2,7 +2,10 @@ package connpool
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net"
+	"os"
 	"runtime"
 	"testing"
 	"time"
@@ -200,5 +203,42 @@ func TestRecoverThenCut(t *testing.T) {
 	p.Put(c)
 	if s := p.Stats(); s.Recovered != 0 || s.Open != 0 {
 		t.Errorf("stats: %+v; want the connection closed", s)
+	}
+}
+
+// deadlineRequest fails before a byte leaves, as a write does when the
+// call's deadline passes first.
+type deadlineRequest struct{ tries int }
+
+func (r *deadlineRequest) Exchange(context.Context, *Conn) (bool, error) {
+	r.tries++
+	return false, fmt.Errorf("write: %w", os.ErrDeadlineExceeded)
+}
+func (r *deadlineRequest) Drain(*Conn) error { return nil }
+func (r *deadlineRequest) HasReply() bool    { return true }
+
+// A request whose deadline passed before it was written failed because of
+// the deadline, not because its reused connection had gone stale: the
+// socket's deadline can fire a moment before the context's, so the context
+// alone cannot tell. It is not sent again on a new connection, and the
+// connection it had stays in the pool.
+func TestDeadlineIsNotStale(t *testing.T) {
+	p := New(Config{Addr: listen(t), Size: 1, ConnectTimeout: 5 * time.Second})
+	defer p.Close()
+	ctx := t.Context()
+	c, err := p.Get(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Put(c) // the next Get reuses it
+	r := &deadlineRequest{}
+	if err := p.Do(ctx, time.Time{}, true, time.Second, r); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Do = %v, want the deadline error", err)
+	}
+	if r.tries != 1 {
+		t.Errorf("the request was tried %d times, want once", r.tries)
+	}
+	if s := p.Stats(); s.Dials != 1 || s.Open != 1 || s.Idle != 1 {
+		t.Errorf("stats: %+v; want the one connection kept", s)
 	}
 }
