@@ -47,15 +47,24 @@ func nextEvent(t *testing.T, ups <-chan backend.Update, done <-chan error) *back
 
 // TestWindowBoundedByBytes fills a window bounded by bytes and checks the
 // hub's state: the window keeps only what fits, every subscriber still gets
-// every change, and the last subscriber to leave closes the upstream.
-func TestWindowBoundedByBytes(t *testing.T) {
+
+// newHub starts a hub with opts on a fresh embedded store; both close when
+// the test ends (a test may close the hub sooner).
+func newHub(t *testing.T, opts hub.Options) (*embedded.Store, *hub.Hub) {
+	t.Helper()
 	store, err := embedded.New(embedded.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer store.Close()
-	h := hub.New(store, hub.Options{WindowBytes: 4 << 10})
-	defer h.Close()
+	t.Cleanup(func() { _ = store.Close() })
+	h := hub.New(store, opts)
+	t.Cleanup(func() { _ = h.Close() })
+	return store, h
+}
+
+// every change, and the last subscriber to leave closes the upstream.
+func TestWindowBoundedByBytes(t *testing.T) {
+	store, h := newHub(t, hub.Options{WindowBytes: 4 << 10})
 	ctx, cancel := context.WithCancel(t.Context())
 	ups, done := collect(ctx, h, backend.SubscribeOptions{Now: true})
 	// The first update, the progress at the end of the log, shows the
@@ -92,12 +101,7 @@ func TestWindowBoundedByBytes(t *testing.T) {
 
 // TestCloseEndsSubscribers closes the hub under a subscriber.
 func TestCloseEndsSubscribers(t *testing.T) {
-	store, err := embedded.New(embedded.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	h := hub.New(store, hub.Options{})
+	_, h := newHub(t, hub.Options{})
 	ups, done := collect(t.Context(), h, backend.SubscribeOptions{})
 	<-ups
 	if err := h.Close(); err != nil {
@@ -114,13 +118,7 @@ func TestCloseEndsSubscribers(t *testing.T) {
 // TestStatsMaxLag holds one subscriber inside its first delivery while
 // another takes every change: the lag in Stats is the held one's backlog.
 func TestStatsMaxLag(t *testing.T) {
-	store, err := embedded.New(embedded.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	h := hub.New(store, hub.Options{})
-	defer h.Close()
+	store, h := newHub(t, hub.Options{})
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 
@@ -166,13 +164,7 @@ func TestStatsMaxLag(t *testing.T) {
 // stuck, as one sending to a client that stopped reading is: the hub forgets
 // it at once, and Run returns once the consumer does.
 func TestCloseWhileConsumerBlocked(t *testing.T) {
-	store, err := embedded.New(embedded.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	h := hub.New(store, hub.Options{})
-	defer h.Close()
+	_, h := newHub(t, hub.Options{})
 	sub, err := h.Open(t.Context(), backend.SubscribeOptions{Now: true})
 	if err != nil {
 		t.Fatal(err)
@@ -208,13 +200,7 @@ func TestCloseWhileConsumerBlocked(t *testing.T) {
 // handed the changes waiting for it together, in order, and Idle runs on
 // its goroutine between updates when Wake delivers.
 func TestSubscribeBatch(t *testing.T) {
-	store, err := embedded.New(embedded.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	h := hub.New(store, hub.Options{})
-	defer h.Close()
+	store, h := newHub(t, hub.Options{})
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	// A first subscriber keeps the shared stream, and so the window, open.
@@ -238,7 +224,7 @@ func TestSubscribeBatch(t *testing.T) {
 	var got []string
 	largest, idled := 0, 0
 	errDone := errors.New("done")
-	err = h.SubscribeBatch(ctx, backend.SubscribeOptions{After: start}, hub.Consumer{
+	err := h.SubscribeBatch(ctx, backend.SubscribeOptions{After: start}, hub.Consumer{
 		Updates: func(ups []backend.Update) error {
 			events := 0
 			for _, u := range ups {
